@@ -1,0 +1,55 @@
+# relapse: pinned, repeatable reproductions of container-runtime bugs.
+#
+#   make repro RUNC=rc93     one scenario, one version: verdict + report
+#   make test                unit tests + the fast suites (real runc)
+#   make bench               time to verdict, detection latency, start overhead
+#   make deps                install the Debian packages relapse needs
+
+GO        ?= go
+SCENARIO  ?= runc-pipe-hang
+RUNC      ?= rc93
+PARAMS    ?=
+REPORTS   ?= $(CURDIR)/reports
+BIN       := $(CURDIR)/bin
+RELAPSE   := $(BIN)/relapse
+# Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
+export GOTOOLCHAIN := local
+
+.PHONY: all deps build repro repair scenarios versions test unit suites bench vet clean
+
+all: build
+
+deps:
+	@ci/deps.sh
+
+build: deps
+	$(GO) build -o $(RELAPSE) ./cmd/relapse
+
+# No shell metacharacters in the recipe: make execs relapse directly, so
+# relapse's parent-death signal fires if make itself is killed.
+repro: build
+	$(RELAPSE) repro --scenario $(SCENARIO) --runc $(RUNC) --reports $(REPORTS) $(addprefix --param ,$(PARAMS))
+
+repair: build
+	$(RELAPSE) repair
+
+scenarios versions: build
+	$(RELAPSE) $@
+
+test: deps vet unit suites
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./harness/... ./fixtures/... ./cmd/...
+
+# The suites run real runc (root needed). -p 1: they share the host's sysctls.
+suites:
+	$(GO) test -count=1 -p 1 -timeout 25m ./suites/... -ginkgo.v -ginkgo.label-filter='!slow'
+
+bench: build
+	$(GO) test -count=1 -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./suites/bench/
+
+clean:
+	rm -rf $(BIN)

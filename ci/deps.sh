@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages relapse needs, when they are missing.
+# Used by `make deps` (which `make repro` and `make test` call) and by .ci/run.
+set -euo pipefail
+
+# package:what-proves-it-is-installed
+needs=(
+  "libseccomp-dev:/usr/include/seccomp.h"   # runc's seccomp build tag, and relapse's BPF sizing
+  "pkg-config:/usr/bin/pkg-config"          # libseccomp version in reports
+  "gcc:/usr/bin/gcc"                        # cgo for runc and libseccomp-golang
+)
+
+missing=()
+for n in "${needs[@]}"; do
+  pkg=${n%%:*} path=${n#*:}
+  [ -e "$path" ] || missing+=("$pkg")
+done
+if ! command -v go >/dev/null; then
+  echo "deps: Go is not on PATH; install Go 1.24 or newer (this machine kind ships it at /usr/local/go)" >&2
+  exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "deps: missing packages: ${missing[*]}; this script installs them with apt-get (Debian/Ubuntu)." >&2
+  echo "deps: on other systems install the equivalents (Fedora/RHEL: libseccomp-devel pkgconf-pkg-config gcc)." >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]}; run as root (sudo make deps) or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,217 @@
+// Command relapse reproduces container-runtime bugs as pinned experiments
+// and writes a verdict and a report fit to attach upstream.
+//
+//	relapse repro --scenario runc-pipe-hang --runc rc93
+//	relapse scenarios
+//	relapse versions runc
+//	relapse repair
+//
+// Exit status of repro: 0 a verdict was reached (REPRODUCED or NOT
+// REPRODUCED), 3 INCONCLUSIVE, 4 the verdict contradicts the bug's affected
+// range and --fail-on-mismatch was given, 2 bad usage, 1 relapse failed,
+// 130 interrupted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+const (
+	exitVerdict      = 0
+	exitFailed       = 1
+	exitUsage        = 2
+	exitInconclusive = 3
+	exitMismatch     = 4
+	exitInterrupted  = 130
+)
+
+func main() {
+	// If whoever started relapse (make, a CI step) dies, relapse gets
+	// SIGTERM and cleans up instead of running on with the host changed.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: relapse <command> [flags]
+
+commands:
+  repro      run one scenario at chosen versions; prints the verdict and the report path
+  scenarios  list scenarios, their bugs and parameters
+  versions   list the known versions of a component (runc)
+  repair     undo what a killed run left on this host (also done at every repro start)
+
+run "relapse <command> -h" for a command's flags.
+`)
+}
+
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		usage()
+		return exitUsage
+	}
+	switch args[0] {
+	case "repro":
+		return repro(ctx, args[1:])
+	case "scenarios":
+		return listScenarios()
+	case "versions":
+		return listVersions(args[1:])
+	case "repair":
+		return repair(ctx)
+	case "-h", "--help", "help":
+		usage()
+		return exitVerdict
+	}
+	fmt.Fprintf(os.Stderr, "relapse: unknown command %q\n", args[0])
+	usage()
+	return exitUsage
+}
+
+// multiFlag collects repeated key=value flags.
+type multiFlag map[string]string
+
+func (m multiFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m multiFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	m[k] = val
+	return nil
+}
+
+func repro(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
+	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
+	runc := fs.String("runc", "", "runc version: an alias from `relapse versions runc` or a full version")
+	provider := fs.String("provider", "local", "node provider: "+strings.Join(experiment.Providers, ", "))
+	reports := fs.String("reports", "reports", "directory that receives <run-id>/report.{json,html} and junit.xml")
+	failOnMismatch := fs.Bool("fail-on-mismatch", false, "exit 4 when the verdict contradicts the bug's affected range (for regression matrices)")
+	vers := multiFlag{}
+	params := multiFlag{}
+	fs.Var(vers, "version", "component=version, repeatable (e.g. runc=rc93)")
+	fs.Var(params, "param", "scenario parameter name=value, repeatable (see `relapse scenarios`)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *runc != "" {
+		vers["runc"] = *runc
+	}
+	plan, err := experiment.Prepare(ctx, experiment.Options{
+		Scenario: *scen, Versions: vers, Params: params, Provider: *provider,
+		ReportsDir: *reports, Invocation: "relapse " + strings.Join(args, " "), Log: os.Stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+		return exitUsage
+	}
+	res, err := plan.Execute(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	v := res.Report.Verdict
+	fmt.Printf("\n%s  %s  (%s %s)\n", v.Result, res.Report.Bug.ID, res.Report.Bug.Component, componentVersion(res.Report))
+	fmt.Printf("  %s\n", v.Reason)
+	match := "as expected"
+	if !v.Matches {
+		match = "NOT as expected"
+	}
+	fmt.Printf("  expected %s: %s (%s)\n", v.Expected, v.ExpectedWhy, match)
+	for _, c := range res.Report.Changes {
+		fmt.Printf("  %s %s: %s -> %s -> %s (restored: %v)\n", c.Kind, c.Target, c.Before, c.Applied, c.After, c.Restored)
+	}
+	for _, e := range res.Report.Errors {
+		fmt.Printf("  error: %s\n", firstLine(e))
+	}
+	fmt.Printf("  report: %s\n", res.Paths.HTML)
+	switch {
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case v.Result == report.Inconclusive:
+		return exitInconclusive
+	case *failOnMismatch && !v.Matches:
+		return exitMismatch
+	}
+	return exitVerdict
+}
+
+func componentVersion(r *report.Report) string {
+	for _, c := range r.Components {
+		if c.Component == r.Bug.Component {
+			return c.Version
+		}
+	}
+	return "?"
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func listScenarios() int {
+	for _, name := range scenario.Names() {
+		s, _ := scenario.Lookup(name)
+		b := s.Bug()
+		fmt.Printf("%s\n  bug: %s: %s\n  affected: %s %s; fixed: %s\n", name, b.ID, b.Title, b.Component, b.Affected, b.Fixed)
+		for _, p := range s.Params() {
+			fmt.Printf("  --param %s=%s\t%s\n", p.Name, p.Default, p.Help)
+		}
+	}
+	return exitVerdict
+}
+
+func listVersions(args []string) int {
+	if len(args) > 0 && args[0] != versions.Runc.Name {
+		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc\n", args[0])
+		return exitUsage
+	}
+	fmt.Printf("runc versions (%s); any other version the Go module proxy serves works in full:\n%s",
+		versions.Runc.Module, versions.Runc.Known())
+	return exitVerdict
+}
+
+func repair(ctx context.Context) int {
+	lock, err := chaos.LockHost(chaos.StateDir())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	defer lock.Unlock()
+	j, err := chaos.OpenJournal(chaos.StateDir(), "repair")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	done, err := j.Repair(ctx)
+	for _, r := range done {
+		fmt.Printf("repaired %s (run %s): %s%s\n", r.Entry.Kind, r.Entry.RunID, r.Note, r.Error)
+	}
+	if len(done) == 0 {
+		fmt.Println("nothing to repair")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	return exitVerdict
+}

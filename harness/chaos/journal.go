@@ -1,0 +1,206 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StateDir is where relapse keeps host-wide state (journal, lock):
+// $RELAPSE_STATE, else /var/lib/relapse.
+func StateDir() string {
+	if d := os.Getenv("RELAPSE_STATE"); d != "" {
+		return d
+	}
+	return "/var/lib/relapse"
+}
+
+// Entry records one change that must be undone.
+type Entry struct {
+	// ID names the entry file; unique within a journal.
+	ID string `json:"id"`
+	// Kind selects the repairer ("sysctl", "runc-root", ...).
+	Kind    string            `json:"kind"`
+	Node    string            `json:"node"`
+	RunID   string            `json:"run_id"`
+	PID     int               `json:"pid"`
+	Created time.Time         `json:"created"`
+	Data    map[string]string `json:"data"`
+}
+
+// Journal is a directory of entries, one JSON file each, written with
+// fsync before the change it describes is made.
+type Journal struct {
+	dir   string
+	runID string
+	seq   int
+}
+
+// OpenJournal opens (and creates) the journal under stateDir.
+func OpenJournal(stateDir, runID string) (*Journal, error) {
+	dir := filepath.Join(stateDir, "journal")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating journal %s: %w", dir, err)
+	}
+	return &Journal{dir: dir, runID: runID}, nil
+}
+
+// Dir is the journal's directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// Record durably writes an entry and returns the function that forgets it.
+func (j *Journal) Record(kind, nodeName string, data map[string]string) (forget func() error, err error) {
+	j.seq++
+	e := Entry{ID: fmt.Sprintf("%s-%03d-%s", j.runID, j.seq, kind), Kind: kind, Node: nodeName,
+		RunID: j.runID, PID: os.Getpid(), Created: time.Now().UTC(), Data: data}
+	path := filepath.Join(j.dir, e.ID+".json")
+	if err := writeSynced(path, e); err != nil {
+		return nil, fmt.Errorf("recording %s change in journal: %w", kind, err)
+	}
+	return func() error {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}, nil
+}
+
+func writeSynced(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Entries lists the journal's entries, oldest first.
+func (j *Journal) Entries() ([]Entry, error) {
+	files, err := os.ReadDir(j.dir)
+	if err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name(), ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(j.dir, f.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var e Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("journal entry %s is corrupt: %w", f.Name(), err)
+		}
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(a, b int) bool { return entries[a].ID < entries[b].ID })
+	return entries, nil
+}
+
+// Repairer undoes a journal entry left by a run that died.
+type Repairer func(ctx context.Context, e Entry) (string, error)
+
+var repairers = map[string]Repairer{}
+
+// RegisterRepairer makes entries of a kind repairable. Packages that record
+// entries register their repairer in init.
+func RegisterRepairer(kind string, r Repairer) { repairers[kind] = r }
+
+// Repaired is what a repair did.
+type Repaired struct {
+	Entry Entry  `json:"entry"`
+	Note  string `json:"note"`
+	Error string `json:"error,omitempty"`
+}
+
+// Repair undoes every entry left in the journal, newest first. Callers hold
+// the HostLock, so no live run owns any entry.
+func (j *Journal) Repair(ctx context.Context) ([]Repaired, error) {
+	entries, err := j.Entries()
+	if err != nil {
+		return nil, err
+	}
+	var done []Repaired
+	var errs []error
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		r := Repaired{Entry: e}
+		repair, ok := repairers[e.Kind]
+		if !ok {
+			err = fmt.Errorf("journal entry %s: no repairer for kind %q", e.ID, e.Kind)
+		} else {
+			r.Note, err = repair(ctx, e)
+		}
+		if err != nil {
+			r.Error = err.Error()
+			errs = append(errs, err)
+		} else {
+			_ = os.Remove(filepath.Join(j.dir, e.ID+".json"))
+		}
+		done = append(done, r)
+	}
+	return done, errors.Join(errs...)
+}
+
+// HostLock is held by the one experiment allowed to change this host.
+type HostLock struct{ f *os.File }
+
+// LockHost takes the host lock without waiting; if another relapse run
+// holds it, the error names that run's pid.
+func LockHost(stateDir string) (*HostLock, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state dir %s: %w", stateDir, err)
+	}
+	path := filepath.Join(stateDir, "host.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening host lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		owner, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("another relapse run (pid %s) is changing this host; wait for it or stop it (lock %s)",
+			strings.TrimSpace(string(owner)), path)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	return &HostLock{f: f}, nil
+}
+
+// Unlock releases the lock.
+func (l *HostLock) Unlock() {
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	l.f.Close()
+}

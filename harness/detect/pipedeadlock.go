@@ -1,0 +1,236 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/node"
+)
+
+// KindPipeWriteDeadlock names the finding of a process blocked forever
+// writing into a pipe only it can read (runc#2828).
+const KindPipeWriteDeadlock = "pipe-write-deadlock"
+
+// PipeDeadlock watches candidate processes for a write into a pipe that can
+// never complete: the write is larger than the pipe, the pipe is full, the
+// only reader is the writer itself, and nothing moves between samples.
+//
+// Each of those is read from /proc, so the decision is evidence, not a
+// timeout: a container that is merely slow to start on a loaded machine
+// either is not in such a write, or makes progress, or has another reader.
+type PipeDeadlock struct {
+	Node node.Node
+	// Select picks the processes to watch from the node's process list
+	// (e.g. the `runc init` children of one `runc create`).
+	Select func([]evidence.Process) []evidence.Process
+	// Interval between samples; default 50ms.
+	Interval time.Duration
+	// MinStall is how long the write must show no progress; default 500ms.
+	MinStall time.Duration
+}
+
+// Name identifies the detector in findings.
+func (d *PipeDeadlock) Name() string { return "pipe-deadlock" }
+
+func (d *PipeDeadlock) interval() time.Duration {
+	if d.Interval > 0 {
+		return d.Interval
+	}
+	return 50 * time.Millisecond
+}
+
+func (d *PipeDeadlock) minStall() time.Duration {
+	if d.MinStall > 0 {
+		return d.MinStall
+	}
+	return 500 * time.Millisecond
+}
+
+// PipeWrite is the classification of one snapshot.
+type PipeWrite struct {
+	// Blocked is true when the snapshot shows a write that cannot complete
+	// on its own: all checks passed.
+	Blocked bool
+	Reasons []string
+	// Failed is the first check that did not pass.
+	Failed  string
+	FD      int
+	Count   uint64
+	Pipe    evidence.FD
+	Readers []evidence.PipeHolder
+}
+
+// ClassifyPipeWrite decides from one snapshot (and the pipe's holders)
+// whether a process is stuck writing into a pipe that only it can read.
+func ClassifyPipeWrite(s evidence.ProcessSnapshot, holders []evidence.PipeHolder) PipeWrite {
+	var c PipeWrite
+	fail := func(why string) PipeWrite { c.Failed = why; return c }
+	if s.State != "S" && s.State != "D" {
+		return fail(fmt.Sprintf("state %s is not sleeping", s.State))
+	}
+	if s.Syscall.Number != 1 || len(s.Syscall.Args) < 3 {
+		return fail(fmt.Sprintf("not in write(2) but in %q", s.Syscall.Raw))
+	}
+	c.FD, c.Count = int(s.Syscall.Args[0]), s.Syscall.Args[2]
+	c.Reasons = append(c.Reasons, fmt.Sprintf("in write(2) of %d bytes to fd %d (/proc/%d/syscall)", c.Count, c.FD, s.PID))
+	fd, ok := s.FD(c.FD)
+	if !ok || fd.PipeInode == 0 {
+		return fail(fmt.Sprintf("fd %d is not a pipe", c.FD))
+	}
+	c.Pipe = fd
+	if fd.PipeSize <= 0 {
+		return fail("pipe size unreadable")
+	}
+	c.Reasons = append(c.Reasons, fmt.Sprintf("fd %d is %s, capacity %d bytes (F_GETPIPE_SZ)", c.FD, fd.Target, fd.PipeSize))
+	if c.Count <= uint64(fd.PipeSize) {
+		return fail(fmt.Sprintf("the write (%d bytes) fits the pipe (%d bytes)", c.Count, fd.PipeSize))
+	}
+	c.Reasons = append(c.Reasons, fmt.Sprintf("the write is %d bytes larger than the pipe", c.Count-uint64(fd.PipeSize)))
+	if fd.PipeQueued < fd.PipeSize {
+		return fail(fmt.Sprintf("the pipe is not full (%d of %d bytes queued)", fd.PipeQueued, fd.PipeSize))
+	}
+	c.Reasons = append(c.Reasons, fmt.Sprintf("the pipe is full: %d bytes queued unread (FIONREAD)", fd.PipeQueued))
+	for _, h := range holders {
+		if h.Access == "r" || h.Access == "rw" {
+			c.Readers = append(c.Readers, h)
+		}
+	}
+	if len(c.Readers) == 0 {
+		return fail("no process holds the read end (the write would get EPIPE, not block)")
+	}
+	for _, r := range c.Readers {
+		if r.PID != s.PID {
+			return fail(fmt.Sprintf("pid %d (%s) also holds the read end as fd %d and may drain it", r.PID, r.Comm, r.FD))
+		}
+	}
+	fds := make([]string, len(c.Readers))
+	for i, r := range c.Readers {
+		fds[i] = fmt.Sprint(r.FD)
+	}
+	c.Reasons = append(c.Reasons, fmt.Sprintf("the only read end is the writer's own fd %s: nobody else can drain the pipe", strings.Join(fds, ",")))
+	if strings.Contains(s.Wchan, "pipe") {
+		c.Reasons = append(c.Reasons, "kernel wait channel "+s.Wchan)
+	}
+	c.Blocked = true
+	return c
+}
+
+// Summary says what the classification found, in one sentence.
+func (c PipeWrite) Summary() string {
+	return fmt.Sprintf("blocked writing %d bytes into a %d-byte pipe (%s) it also holds the read end of",
+		c.Count, c.Pipe.PipeSize, c.Pipe.Target)
+}
+
+type candidate struct {
+	first   time.Time
+	samples int
+	last    evidence.ProcessSnapshot
+}
+
+// Watch samples until a candidate stays blocked without progress for
+// MinStall, and returns that finding. It returns ctx's error when ctx ends
+// first. Processes that only pass through such a write are forgotten.
+func (d *PipeDeadlock) Watch(ctx context.Context) (Finding, error) {
+	tick := time.NewTicker(d.interval())
+	defer tick.Stop()
+	seen := map[int]*candidate{}
+	for {
+		procs, err := d.Node.Processes(ctx)
+		if err != nil {
+			return Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
+		}
+		alive := map[int]bool{}
+		for _, p := range d.Select(procs) {
+			alive[p.PID] = true
+			if f, ok := d.sample(ctx, p.PID, seen); ok {
+				return f, nil
+			}
+		}
+		for pid := range seen {
+			if !alive[pid] {
+				delete(seen, pid)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Finding{}, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// sample inspects one process and returns a finding once it is confirmed.
+func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candidate) (Finding, bool) {
+	snap, err := d.Node.InspectProcess(ctx, pid)
+	if err != nil {
+		delete(seen, pid)
+		return Finding{}, false
+	}
+	var holders []evidence.PipeHolder
+	if fd, ok := snapWriteFD(snap); ok && fd.PipeInode != 0 {
+		holders, _ = d.Node.PipeHolders(ctx, fd.PipeInode)
+	}
+	c := ClassifyPipeWrite(snap, holders)
+	prev, tracked := seen[pid]
+	if !c.Blocked || (tracked && progressed(prev.last, snap)) {
+		delete(seen, pid)
+		return Finding{}, false
+	}
+	if !tracked {
+		seen[pid] = &candidate{first: snap.Taken, samples: 1, last: snap}
+		return Finding{}, false
+	}
+	prev.samples++
+	prev.last = snap
+	stalled := snap.Taken.Sub(prev.first)
+	if stalled < d.minStall() {
+		return Finding{}, false
+	}
+	reasons := append(c.Reasons, fmt.Sprintf("no progress over %d samples in %s: same write, pipe still full, rchar/wchar unchanged (%d/%d)",
+		prev.samples, stalled.Round(time.Millisecond), snap.RChar, snap.WChar))
+	if snap.NoNewPrivs {
+		reasons = append(reasons, "NoNewPrivs is set")
+	}
+	if !snap.HasCap("CAP_SYS_ADMIN") && !snap.HasCap("CAP_SYS_RESOURCE") {
+		reasons = append(reasons, "neither CAP_SYS_ADMIN nor CAP_SYS_RESOURCE is effective: the kernel gives this process unprivileged (shrunk) pipes")
+	}
+	return Finding{
+		Detector:  d.Name(),
+		Kind:      KindPipeWriteDeadlock,
+		Summary:   fmt.Sprintf("pid %d (%s) is %s", snap.PID, snap.Comm, c.Summary()),
+		Reasons:   reasons,
+		At:        snap.Taken,
+		OnsetAt:   snap.Started,
+		Samples:   prev.samples,
+		Processes: []evidence.ProcessSnapshot{snap},
+	}, true
+}
+
+func snapWriteFD(s evidence.ProcessSnapshot) (evidence.FD, bool) {
+	if s.Syscall.Number != 1 || len(s.Syscall.Args) < 1 {
+		return evidence.FD{}, false
+	}
+	return s.FD(int(s.Syscall.Args[0]))
+}
+
+// progressed reports whether the process moved data or changed its call
+// between two snapshots.
+func progressed(a, b evidence.ProcessSnapshot) bool {
+	return a.RChar != b.RChar || a.WChar != b.WChar || a.Syscall.Raw != b.Syscall.Raw
+}
+
+// Matching selects the processes for which match is true.
+func Matching(match func(evidence.Process) bool) func([]evidence.Process) []evidence.Process {
+	return func(procs []evidence.Process) []evidence.Process {
+		var out []evidence.Process
+		for _, p := range procs {
+			if match(p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+}

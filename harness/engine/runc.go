@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+)
+
+// Runc runs containers with one runc binary and a private state root.
+type Runc struct {
+	Node   node.Node
+	Binary string
+	// Root is runc's --root: where container state lives.
+	Root string
+	// DebugLog, when set, makes runc log at debug level into this file.
+	DebugLog string
+	// Record, when set, receives every runc command as a timeline step.
+	Record func(report.Step)
+}
+
+// UseRoot journals the state root so a killed run's containers are deleted
+// by the next run, and returns the function that forgets it.
+func (r *Runc) UseRoot(j *chaos.Journal) (forget func() error, err error) {
+	return j.Record("runc-root", r.Node.Name(), map[string]string{"binary": r.Binary, "root": r.Root})
+}
+
+func (r *Runc) command(args ...string) node.Cmd {
+	argv := []string{"--root", r.Root}
+	if r.DebugLog != "" {
+		argv = append(argv, "--debug", "--log", r.DebugLog)
+	}
+	return r.Node.Command(r.Binary, append(argv, args...)...)
+}
+
+// run runs a runc subcommand, records it and returns its output.
+func (r *Runc) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := r.command(args...)
+	start := time.Now()
+	out, err := cmd.Output(ctx)
+	r.record(cmd.String(), start, err)
+	return out, err
+}
+
+func (r *Runc) record(command string, start time.Time, err error) {
+	if r.Record == nil {
+		return
+	}
+	status := "ok"
+	if err != nil {
+		status = "failed"
+	}
+	r.Record(report.Step{At: start.UTC(), Name: "runc", Command: command,
+		Seconds: time.Since(start).Seconds(), Status: status})
+}
+
+// Version returns `runc --version`.
+func (r *Runc) Version(ctx context.Context) (string, error) {
+	out, err := r.Node.Command(r.Binary, "--version").Output(ctx)
+	return strings.TrimSpace(string(out)), err
+}
+
+// Begin starts a runc subcommand and returns without waiting for it. On an
+// affected runc `create` or `start` may never return, so the caller races
+// it against a detector and a deadline. With output set, stdout and stderr
+// go to that file on the node: `runc create` hands them to the container's
+// init, which outlives the command.
+func (r *Runc) Begin(ctx context.Context, output string, args ...string) (node.Process, node.Cmd, error) {
+	cmd := r.command(args...)
+	if output != "" {
+		cmd.SetOutputFile(output)
+	}
+	p, err := cmd.Start(ctx)
+	return p, cmd, err
+}
+
+// CreateArgs are the arguments of `runc create` for a bundle.
+func CreateArgs(id, bundle, pidFile string) []string {
+	return []string{"create", "--bundle", bundle, "--pid-file", pidFile, id}
+}
+
+// RecordStep adds a command started with Begin to the timeline once it
+// finished or was abandoned.
+func (r *Runc) RecordStep(cmd node.Cmd, start time.Time, err error) {
+	r.record(cmd.String(), start, err)
+}
+
+// IsInitOf selects the `runc init` processes of one runc binary: relapse
+// copies runc into each run's directory, so the path names the run.
+func (r *Runc) IsInitOf(p evidence.Process) bool {
+	return IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == r.Binary
+}
+
+// State is the subset of `runc state` relapse uses.
+type State struct {
+	ID     string `json:"id"`
+	Pid    int    `json:"pid"`
+	Status string `json:"status"`
+	Bundle string `json:"bundle"`
+}
+
+// State runs `runc state`.
+func (r *Runc) State(ctx context.Context, id string) (State, error) {
+	out, err := r.run(ctx, "state", id)
+	if err != nil {
+		return State{}, err
+	}
+	var s State
+	if err := json.Unmarshal(out, &s); err != nil {
+		return State{}, fmt.Errorf("parsing runc state %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// WaitStopped polls `runc state` until the container stopped or ctx ends.
+func (r *Runc) WaitStopped(ctx context.Context, id string) (State, error) {
+	for {
+		s, err := r.State(ctx, id)
+		if err != nil || s.Status == "stopped" {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return s, fmt.Errorf("container %s still %s: %w", id, s.Status, context.Cause(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// List returns `runc list` as text, for evidence.
+func (r *Runc) List(ctx context.Context) (string, error) {
+	out, err := r.run(ctx, "list")
+	return string(out), err
+}
+
+// IDs lists the containers in the state root.
+func (r *Runc) IDs(ctx context.Context) ([]string, error) {
+	out, err := r.run(ctx, "list", "--quiet")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// Delete force-deletes a container, killing its processes.
+func (r *Runc) Delete(ctx context.Context, id string) error {
+	_, err := r.run(ctx, "delete", "--force", id)
+	return err
+}
+
+// Cleanup deletes every container in the root, kills any process still
+// using the root (a hung `runc create` holds it) and removes the root.
+func (r *Runc) Cleanup(ctx context.Context) error {
+	var errs []string
+	if ids, err := r.IDs(ctx); err == nil {
+		for _, id := range ids {
+			if err := r.Delete(ctx, id); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+	}
+	if err := r.killUsers(ctx); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if ids, err := r.IDs(ctx); err == nil && len(ids) > 0 {
+		errs = append(errs, fmt.Sprintf("containers still in %s: %v", r.Root, ids))
+	}
+	if len(errs) == 0 {
+		if err := r.Node.Command("rm", "-rf", r.Root).Run(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cleaning runc root %s: %s", r.Root, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// killUsers kills runc processes whose command line names this root.
+func (r *Runc) killUsers(ctx context.Context) error {
+	procs, err := r.Node.Processes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		if usesRoot(p, r.Root) {
+			_ = r.Node.Kill(ctx, p.PID, int(syscall.SIGKILL))
+		}
+	}
+	return nil
+}
+
+func usesRoot(p evidence.Process, root string) bool {
+	for i, a := range p.Cmdline {
+		if a == "--root" && i+1 < len(p.Cmdline) && p.Cmdline[i+1] == root {
+			return true
+		}
+	}
+	return false
+}
+
+// IsRuncInit matches the `runc init` process (comm runc:[2:INIT] once it
+// has set its name, argv "runc init" before).
+func IsRuncInit(p evidence.Process) bool {
+	if strings.HasPrefix(p.Comm, "runc:[") {
+		return true
+	}
+	return len(p.Cmdline) >= 2 && strings.HasSuffix(p.Cmdline[0], "runc") && p.Cmdline[1] == "init"
+}
+
+func init() {
+	chaos.RegisterRepairer("runc-root", func(ctx context.Context, e chaos.Entry) (string, error) {
+		if e.Node != "local" {
+			return "skipped: node " + e.Node + " is disposable", nil
+		}
+		r := &Runc{Node: local.New(), Binary: e.Data["binary"], Root: e.Data["root"]}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		ids, _ := r.IDs(ctx)
+		if err := r.Cleanup(ctx); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("deleted %d container(s) %v left by run %s in %s", len(ids), ids, e.RunID, r.Root), nil
+	})
+}

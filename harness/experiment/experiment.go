@@ -1,0 +1,308 @@
+package experiment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// Options is what the user asked for.
+type Options struct {
+	Scenario string
+	// Versions maps a component name ("runc") to the requested version.
+	Versions map[string]string
+	Params   map[string]string
+	// Provider names the node backend; only "local" exists so far.
+	Provider string
+	// ReportsDir receives reports/<run-id>/.
+	ReportsDir string
+	// CacheDir holds builds; default versions.CacheDir().
+	CacheDir string
+	// StateDir holds the journal and host lock; default chaos.StateDir().
+	StateDir string
+	// Invocation is the command line, for the report.
+	Invocation string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Plan is a validated request with exact versions: nothing on the host has
+// changed yet.
+type Plan struct {
+	Options
+	Scenario scenario.Scenario
+	Resolved map[string]versions.Resolved
+	Params   map[string]string
+}
+
+// Providers lists the node providers.
+var Providers = []string{"local"}
+
+// Prepare validates the request and resolves every version through the Go
+// module proxy. Any mistake fails here, before the host is touched.
+func Prepare(ctx context.Context, o Options) (*Plan, error) {
+	s, err := scenario.Lookup(o.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	if o.Provider == "" {
+		o.Provider = "local"
+	}
+	if o.Provider != "local" {
+		return nil, fmt.Errorf("unknown node provider %q: known providers are %s", o.Provider, strings.Join(Providers, ", "))
+	}
+	params, err := scenario.ResolveParams(s, o.Params)
+	if err != nil {
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, rc := range s.Components() {
+		wanted[rc.Component.Name] = true
+	}
+	for name := range o.Versions {
+		if !wanted[name] {
+			return nil, fmt.Errorf("scenario %s does not take a %s version (it takes: %s)", s.Name(), name, componentNames(s))
+		}
+	}
+	resolved := map[string]versions.Resolved{}
+	for _, rc := range s.Components() {
+		name := rc.Component.Name
+		requested, ok := o.Versions[name]
+		if !ok {
+			return nil, fmt.Errorf("scenario %s needs a %s version (e.g. %s=%s)\nknown %s versions:\n%s",
+				s.Name(), name, strings.ToUpper(name), rc.Component.Pins[0].Alias, name, rc.Component.Known())
+		}
+		// Offline check first: a typo must not wait on the network.
+		if _, err := rc.Component.Normalize(requested); err != nil {
+			return nil, err
+		}
+		r, err := rc.Component.Resolve(ctx, requested)
+		if err != nil {
+			return nil, err
+		}
+		resolved[name] = r
+	}
+	if o.ReportsDir == "" {
+		o.ReportsDir = "reports"
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = versions.CacheDir()
+	}
+	if o.StateDir == "" {
+		o.StateDir = chaos.StateDir()
+	}
+	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params}, nil
+}
+
+func componentNames(s scenario.Scenario) string {
+	var names []string
+	for _, rc := range s.Components() {
+		names = append(names, rc.Component.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// NewRunID names a run: time, scenario, versions and a random suffix.
+func (p *Plan) NewRunID() string {
+	var vs []string
+	for _, r := range p.Resolved {
+		vs = append(vs, r.Component+"-"+strings.TrimPrefix(r.Version, "v"))
+	}
+	sort.Strings(vs)
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s-%s-%s", time.Now().UTC().Format("20060102T150405"), p.Scenario.Name(),
+		strings.Join(vs, "-"), hex.EncodeToString(b))
+}
+
+// Result is a finished run.
+type Result struct {
+	Report *report.Report
+	Paths  report.Paths
+}
+
+// Execute runs the plan. Whatever happens (error, timeout, cancellation,
+// panic) the node is put back and a report is written; the returned error
+// is only for failures to do that.
+func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
+	started := time.Now()
+	runID := p.NewRunID()
+	rep := &report.Report{SchemaVersion: report.SchemaVersion, RunID: runID, Scenario: p.Scenario.Name(),
+		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation}
+	for _, prm := range p.Scenario.Params() {
+		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params[prm.Name]})
+	}
+	reportDir, err := filepath.Abs(filepath.Join(p.ReportsDir, runID))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(reportDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating report dir: %w", err)
+	}
+	n := node.Node(local.New())
+	rep.Node, rep.Provider = n.Name(), n.Provider()
+	rep.Host, _ = n.Facts(ctx)
+	env := &scenario.Env{Node: n, RunID: runID, ReportDir: reportDir, CacheDir: p.CacheDir,
+		Params: p.Params, Ledger: &chaos.Ledger{}, Report: rep, Log: p.Log, Artifacts: map[string]versions.Artifact{}}
+
+	var result report.Result
+	var reason string
+	var missing []string
+	defer func() {
+		// Runs on return and on panic: the host is put back first.
+		panicked := recover()
+		if panicked != nil {
+			result, reason = report.Inconclusive, fmt.Sprintf("relapse panicked: %v", panicked)
+			rep.Errors = append(rep.Errors, fmt.Sprintf("panic: %v\n%s", panicked, debug.Stack()))
+		}
+		p.teardown(ctx, env)
+		rep.Verdict = p.verdict(rep, result, reason, missing)
+		rep.Finished = time.Now().UTC()
+		rep.TimeToVerdict = rep.Finished.Sub(started).Seconds()
+		paths, werr := report.Write(reportDir, rep)
+		if werr == nil {
+			p.linkLatest(reportDir)
+		}
+		res, err = &Result{Report: rep, Paths: paths}, werr
+		if panicked != nil {
+			panic(panicked)
+		}
+	}()
+
+	result, reason, missing = p.run(ctx, env)
+	return nil, nil
+}
+
+// run does everything between the lock and the teardown.
+func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, string, []string) {
+	if os.Geteuid() != 0 {
+		return report.Inconclusive, "the local node needs root", []string{"root (euid 0): runc and /proc/sys writes need it; run with sudo"}
+	}
+	lock, err := chaos.LockHost(p.StateDir)
+	if err != nil {
+		return report.Inconclusive, err.Error(), nil
+	}
+	env.DeferCleanup("release host lock", func(context.Context) error { lock.Unlock(); return nil })
+	env.Journal, err = chaos.OpenJournal(p.StateDir, env.RunID)
+	if err != nil {
+		return report.Inconclusive, err.Error(), nil
+	}
+	repaired, err := env.Journal.Repair(ctx)
+	for _, r := range repaired {
+		env.Event("repaired leftover of a killed run", strings.TrimSpace(r.Note+" "+r.Error))
+		env.Logf("repaired leftover of killed run %s: %s %s", r.Entry.RunID, r.Note, r.Error)
+	}
+	if err != nil {
+		return report.Inconclusive, "a killed run left changes that could not be undone: " + err.Error(), nil
+	}
+
+	for _, rc := range p.Scenario.Components() {
+		r := p.Resolved[rc.Component.Name]
+		env.Logf("building %s %s (%s)", rc.Component.Name, r.Version, r.Sum)
+		var art versions.Artifact
+		err := env.Timed("build "+rc.Component.Name, r.Version, func() (err error) {
+			art, err = rc.Build(ctx, r, p.CacheDir)
+			return err
+		})
+		if err != nil {
+			return report.Inconclusive, err.Error(), []string{err.Error()}
+		}
+		how := fmt.Sprintf("built in %.1fs", art.BuildSeconds)
+		if art.Cached {
+			how = "from cache"
+		}
+		env.Logf("%s %s ready (%s): %s", rc.Component.Name, r.Version, how, art.Path)
+		env.Artifacts[rc.Component.Name] = art
+		env.Report.Components = append(env.Report.Components, art)
+	}
+
+	env.Dir = filepath.Join(os.TempDir(), "relapse", env.RunID)
+	if err := env.Node.Command("mkdir", "-p", env.Dir).Run(ctx); err != nil {
+		return report.Inconclusive, err.Error(), nil
+	}
+	env.DeferCleanup("remove "+env.Dir, func(ctx context.Context) error {
+		return env.Node.Command("rm", "-rf", env.Dir).Run(ctx)
+	})
+
+	env.Logf("running scenario %s on node %s", p.Scenario.Name(), env.Node.Name())
+	result, reason, err := p.Scenario.Run(ctx, env)
+	if err != nil {
+		return report.Inconclusive, "setup failed: " + err.Error(), nil
+	}
+	return result, reason, nil
+}
+
+// teardown runs the scenario's cleanups, undoes the ledger and checks the
+// host, with a deadline of its own: the run's context may be cancelled.
+func (p *Plan) teardown(ctx context.Context, env *scenario.Env) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := env.Ledger.UndoAll(cctx); err != nil {
+		env.Report.Errors = append(env.Report.Errors, err.Error())
+	}
+	env.Report.Changes = env.Ledger.Records()
+	// The host lock is the first cleanup registered, so it is released last.
+	if err := env.RunCleanups(cctx); err != nil {
+		env.Report.Errors = append(env.Report.Errors, err.Error())
+	}
+	if env.Dir != "" {
+		if left := leftovers(cctx, env.Node, env.Dir); len(left) > 0 {
+			env.Report.Errors = append(env.Report.Errors, "processes left after cleanup (killed now): "+strings.Join(left, "; "))
+		}
+	}
+}
+
+// leftovers finds and kills processes still referring to the run's directory.
+func leftovers(ctx context.Context, n node.Node, dir string) []string {
+	procs, err := n.Processes(ctx)
+	if err != nil {
+		return []string{"cannot list processes: " + err.Error()}
+	}
+	var left []string
+	for _, pr := range procs {
+		if strings.Contains(pr.CommandLine(), dir) {
+			left = append(left, fmt.Sprintf("pid %d %s", pr.PID, pr.CommandLine()))
+			_ = n.Kill(ctx, pr.PID, 9)
+		}
+	}
+	return left
+}
+
+func (p *Plan) verdict(rep *report.Report, result report.Result, reason string, missing []string) report.Verdict {
+	v := report.Verdict{Result: result, Reason: reason, Missing: missing}
+	if v.Result == "" {
+		v.Result, v.Reason = report.Inconclusive, "the run ended before a verdict"
+	}
+	bug := p.Scenario.Bug()
+	if r, ok := p.Resolved[bug.Component]; ok {
+		expected, why, err := scenario.Expect(bug, r.Version)
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+		v.Expected, v.ExpectedWhy = expected, why
+		v.Matches = v.Result == expected
+	}
+	return v
+}
+
+// linkLatest points reports/latest at the newest report.
+func (p *Plan) linkLatest(reportDir string) {
+	latest := filepath.Join(filepath.Dir(reportDir), "latest")
+	_ = os.Remove(latest)
+	_ = os.Symlink(filepath.Base(reportDir), latest)
+}

@@ -1,0 +1,146 @@
+package report
+
+import (
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// SchemaVersion changes when report.json changes incompatibly.
+const SchemaVersion = 1
+
+// Result is the outcome of one experiment.
+type Result string
+
+const (
+	Reproduced    Result = "REPRODUCED"
+	NotReproduced Result = "NOT REPRODUCED"
+	// Inconclusive means the experiment could not decide: setup failed, a
+	// requirement was missing, or what was seen matches neither outcome.
+	Inconclusive Result = "INCONCLUSIVE"
+)
+
+// Link is an upstream reference.
+type Link struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Bug describes the upstream bug a scenario reproduces.
+type Bug struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+	Links   []Link `json:"links"`
+	// Component is the component whose version decides ("runc").
+	Component string `json:"component"`
+	// Affected is a semver constraint on Component's versions.
+	Affected string `json:"affected"`
+	// Fixed names the first fixed release and the fix.
+	Fixed string `json:"fixed"`
+}
+
+// Verdict is what the experiment concluded and whether that was expected.
+type Verdict struct {
+	Result Result `json:"result"`
+	Reason string `json:"reason"`
+	// Expected is what the bug's affected range predicts for the version run.
+	Expected Result `json:"expected"`
+	// ExpectedWhy explains Expected ("1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94").
+	ExpectedWhy string `json:"expected_why"`
+	// Matches is true when Result equals Expected.
+	Matches bool `json:"matches"`
+	// Missing lists unmet requirements when the result is INCONCLUSIVE for that reason.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Step is one entry of the timeline.
+type Step struct {
+	At      time.Time `json:"at"`
+	Name    string    `json:"name"`
+	Detail  string    `json:"detail,omitempty"`
+	Command string    `json:"command,omitempty"`
+	// Seconds is how long the step took, when it is an operation.
+	Seconds float64 `json:"seconds,omitempty"`
+	// Status is "ok", "failed", "timeout" or "" for a plain event.
+	Status string `json:"status,omitempty"`
+}
+
+// Change is one modification of the node, with how it was put back.
+type Change struct {
+	Kind        string    `json:"kind"`
+	Target      string    `json:"target"`
+	Before      string    `json:"before"`
+	Applied     string    `json:"applied"`
+	After       string    `json:"after"`
+	AppliedAt   time.Time `json:"applied_at"`
+	RestoredAt  time.Time `json:"restored_at"`
+	Restored    bool      `json:"restored"`
+	RestoreNote string    `json:"restore_note,omitempty"`
+}
+
+// Attempt is one try at triggering the bug.
+type Attempt struct {
+	N         int     `json:"n"`
+	Container string  `json:"container"`
+	Outcome   string  `json:"outcome"`
+	Seconds   float64 `json:"seconds"`
+	// InitOutput is what the container's init printed, if it ran.
+	InitOutput string `json:"init_output,omitempty"`
+}
+
+// Block is a titled piece of raw evidence (command output, a log).
+type Block struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// File is an artifact saved next to the report.
+type File struct {
+	Name string `json:"name"`
+	// Path is relative to the report directory.
+	Path        string `json:"path"`
+	Description string `json:"description"`
+}
+
+// Fact is a named value shown in the report's tables.
+type Fact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Report is everything one experiment recorded.
+type Report struct {
+	SchemaVersion int       `json:"schema_version"`
+	RunID         string    `json:"run_id"`
+	Scenario      string    `json:"scenario"`
+	Bug           Bug       `json:"bug"`
+	Verdict       Verdict   `json:"verdict"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	// TimeToVerdict is seconds from start to the verdict, builds included.
+	TimeToVerdict float64 `json:"time_to_verdict_seconds"`
+	Node          string  `json:"node"`
+	Provider      string  `json:"provider"`
+	// Invocation is the relapse command line that made this report.
+	Invocation string              `json:"invocation"`
+	Host       evidence.HostFacts  `json:"host"`
+	Components []versions.Artifact `json:"components"`
+	// Parameters are the scenario's settings (profile, sysctl value, attempts).
+	Parameters []Fact `json:"parameters"`
+	// Conditions are facts measured during the run that the verdict depends
+	// on (compiled filter size, pipe capacity seen inside the container).
+	Conditions []Fact           `json:"conditions"`
+	Changes    []Change         `json:"changes"`
+	Timeline   []Step           `json:"timeline"`
+	Attempts   []Attempt        `json:"attempts"`
+	Findings   []detect.Finding `json:"findings"`
+	Evidence   []Block          `json:"evidence"`
+	// Reproduce is a shell script a maintainer can paste to reproduce by hand.
+	Reproduce string `json:"reproduce"`
+	Files     []File `json:"files"`
+	// Errors are problems met along the way that did not stop the run.
+	Errors []string `json:"errors,omitempty"`
+}

@@ -1,0 +1,129 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File names inside a report directory.
+const (
+	JSONName  = "report.json"
+	HTMLName  = "report.html"
+	JUnitName = "junit.xml"
+)
+
+// Paths are the files Write produced.
+type Paths struct {
+	Dir   string
+	JSON  string
+	HTML  string
+	JUnit string
+}
+
+// Write creates dir and writes report.json, report.html and junit.xml into
+// it. report.json is written first: it is the source of truth, so it is on
+// disk even when rendering the other two fails. Each file is written to a
+// temporary name and renamed, so a reader never sees half a file.
+// A zero SchemaVersion is written as SchemaVersion; r itself is not changed.
+func Write(dir string, r *Report) (Paths, error) {
+	p := Paths{
+		Dir:   dir,
+		JSON:  filepath.Join(dir, JSONName),
+		HTML:  filepath.Join(dir, HTMLName),
+		JUnit: filepath.Join(dir, JUnitName),
+	}
+	if r == nil {
+		return p, errors.New("report: nil report")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return p, fmt.Errorf("creating report directory: %w", err)
+	}
+	rc := *r
+	if rc.SchemaVersion == 0 {
+		rc.SchemaVersion = SchemaVersion
+	}
+
+	data, err := EncodeJSON(&rc)
+	if err != nil {
+		return p, err
+	}
+	if err := writeFileAtomic(p.JSON, data); err != nil {
+		return p, err
+	}
+
+	var errs []error
+	var html bytes.Buffer
+	if err := RenderHTML(&html, &rc); err != nil {
+		errs = append(errs, fmt.Errorf("rendering %s: %w", HTMLName, err))
+	} else if err := writeFileAtomic(p.HTML, html.Bytes()); err != nil {
+		errs = append(errs, err)
+	}
+	hint := fmt.Sprintf("report: %s\nevidence (source of truth): %s", p.HTML, p.JSON)
+	if x, err := marshalJUnit([]*Report{&rc}, []string{hint}); err != nil {
+		errs = append(errs, fmt.Errorf("rendering %s: %w", JUnitName, err))
+	} else if err := writeFileAtomic(p.JUnit, x); err != nil {
+		errs = append(errs, err)
+	}
+	return p, errors.Join(errs...)
+}
+
+// EncodeJSON is the content of report.json: r as indented JSON, with <, >
+// and & left as they are so the file stays readable.
+func EncodeJSON(r *Report) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", JSONName, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Load reads a report back from report.json. path may also be the report
+// directory. A report of another schema version is refused.
+func Load(path string) (*Report, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, JSONName)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("report %s has schema version %d; this relapse reads version %d",
+			path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+// Package scenarios links every scenario into a binary: import it for its
+// side effect of registering them all with harness/scenario.
+package scenarios
+
+import (
+	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+)

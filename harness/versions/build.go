@@ -1,0 +1,213 @@
+package versions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Recipe says how to build one binary of a component with `go install`.
+type Recipe struct {
+	Component Component
+	// Package is the main package path inside the module ("" for the module root).
+	Package string
+	Binary  string
+	Tags    []string
+	// LDFlags returns the -ldflags for a version (version stamping).
+	LDFlags func(r Resolved) string
+	// Requires checks build prerequisites and says how to get what is missing.
+	Requires func() error
+}
+
+// RuncRecipe builds runc with seccomp support, the way distributions do.
+var RuncRecipe = Recipe{
+	Component: Runc,
+	Binary:    "runc",
+	Tags:      []string{"seccomp"},
+	LDFlags: func(r Resolved) string {
+		// Without main.version `runc --version` prints an empty version.
+		return fmt.Sprintf("-X main.version=%s -X main.gitCommit=module-%s", r.SemVer(), r.Version)
+	},
+	Requires: requireLibseccompHeaders,
+}
+
+// Artifact is a built binary and what it was built from.
+type Artifact struct {
+	Resolved
+	Path      string   `json:"path"`
+	GoVersion string   `json:"go_version"`
+	Tags      []string `json:"tags"`
+	CacheKey  string   `json:"cache_key"`
+	// Cached is true when the binary came from the cache in this run.
+	Cached       bool      `json:"cached"`
+	BuildSeconds float64   `json:"build_seconds"`
+	BuiltAt      time.Time `json:"built_at"`
+	// BuildCommand can be pasted to build the same binary by hand.
+	BuildCommand string `json:"build_command"`
+}
+
+// CacheDir is where relapse keeps builds: $RELAPSE_CACHE, else ~/.cache/relapse.
+func CacheDir() string {
+	if d := os.Getenv("RELAPSE_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "relapse")
+	}
+	return filepath.Join(os.TempDir(), "relapse-cache")
+}
+
+// goEnv pins the toolchain to the installed one: a version switch in the
+// middle of an experiment would change what is being measured.
+func goEnv() []string {
+	return append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=1")
+}
+
+// GoVersion is the version of the go command on PATH.
+func GoVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %w (is Go installed and on PATH?)", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Build returns the binary for r, from the cache when it is there.
+func (rc Recipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
+	goVersion, err := GoVersion(ctx)
+	if err != nil {
+		return Artifact{}, err
+	}
+	key := strings.Join([]string{r.Version, goVersion, strings.Join(rc.Tags, "+")}, "_")
+	dir := filepath.Join(cacheRoot, "builds", rc.Component.Name, key)
+	art := Artifact{Resolved: r, Path: filepath.Join(dir, rc.Binary), GoVersion: goVersion,
+		Tags: rc.Tags, CacheKey: key, BuildCommand: rc.command(r)}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return art, fmt.Errorf("creating build cache %s: %w", dir, err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return art, err
+	}
+	defer unlock()
+
+	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && fileExists(art.Path) {
+		cached.Cached = true
+		cached.Requested = r.Requested
+		cached.Dir = r.Dir
+		return cached, nil
+	}
+	if rc.Requires != nil {
+		if err := rc.Requires(); err != nil {
+			return art, fmt.Errorf("cannot build %s %s: %w", rc.Component.Name, r.Version, err)
+		}
+	}
+	start := time.Now()
+	tmp, err := os.MkdirTemp(dir, "gobin-")
+	if err != nil {
+		return art, err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.CommandContext(ctx, "go", rc.args(r)...)
+	// Outside any module, so go install honours only the requested version.
+	cmd.Dir = tmp
+	cmd.Env = append(goEnv(), "GOBIN="+tmp)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return art, fmt.Errorf("building %s %s failed: %s: %w\n%s", rc.Component.Name, r.Version, art.BuildCommand, err, out)
+	}
+	if err := os.Rename(filepath.Join(tmp, rc.Binary), art.Path); err != nil {
+		return art, fmt.Errorf("moving %s into the cache: %w", rc.Binary, err)
+	}
+	art.BuildSeconds = time.Since(start).Seconds()
+	art.BuiltAt = time.Now().UTC()
+	return art, writeRecord(dir, art)
+}
+
+func (rc Recipe) args(r Resolved) []string {
+	pkg := rc.Component.Module
+	if rc.Package != "" {
+		pkg += "/" + rc.Package
+	}
+	args := []string{"install"}
+	if len(rc.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(rc.Tags, ","))
+	}
+	if rc.LDFlags != nil {
+		args = append(args, "-ldflags", rc.LDFlags(r))
+	}
+	return append(args, pkg+"@"+r.Version)
+}
+
+func (rc Recipe) command(r Resolved) string {
+	args := rc.args(r)
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t") {
+			a = "'" + a + "'"
+		}
+		quoted[i] = a
+	}
+	return "GOTOOLCHAIN=local CGO_ENABLED=1 GOBIN=$PWD go " + strings.Join(quoted, " ")
+}
+
+const recordName = "build.json"
+
+func readRecord(dir string) (Artifact, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, recordName))
+	if err != nil {
+		return Artifact{}, false
+	}
+	var a Artifact
+	return a, json.Unmarshal(data, &a) == nil
+}
+
+func writeRecord(dir string, a Artifact) error {
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, recordName), data, 0o644)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// lockDir serialises builds of one cache entry between concurrent runs.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking build cache: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking build cache %s: %w", dir, err)
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// requireLibseccompHeaders checks for seccomp.h, which runc's seccomp build
+// tag (and so bug runc#2828) needs.
+func requireLibseccompHeaders() error {
+	for _, p := range []string{"/usr/include/seccomp.h", "/usr/local/include/seccomp.h",
+		"/usr/include/" + runtime.GOARCH + "-linux-gnu/seccomp.h"} {
+		if fileExists(p) {
+			return nil
+		}
+	}
+	if exec.Command("pkg-config", "--exists", "libseccomp").Run() == nil {
+		return nil
+	}
+	return errors.New("libseccomp headers (seccomp.h) are missing: install the Debian package libseccomp-dev " +
+		"(apt-get install libseccomp-dev, or run `make deps`); on Fedora/RHEL the package is libseccomp-devel")
+}

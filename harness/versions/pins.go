@@ -1,0 +1,82 @@
+package versions
+
+import (
+	"bufio"
+	"embed"
+	"fmt"
+	"strings"
+)
+
+//go:embed pins/*.pins
+var pinFiles embed.FS
+
+// Pin is one known version of a component.
+type Pin struct {
+	Alias   string `json:"alias"`
+	Version string `json:"version"`
+	Note    string `json:"note"`
+}
+
+// Component is something relapse builds at a chosen version.
+type Component struct {
+	// Name is the short name used in flags and cache paths ("runc").
+	Name string
+	// Module is the Go module path its source comes from.
+	Module string
+	Pins   []Pin
+}
+
+// Runc is the OCI runtime.
+var Runc = mustComponent("runc", "github.com/opencontainers/runc")
+
+func mustComponent(name, module string) Component {
+	pins, err := loadPins(name)
+	if err != nil {
+		panic(err)
+	}
+	return Component{Name: name, Module: module, Pins: pins}
+}
+
+func loadPins(name string) ([]Pin, error) {
+	f, err := pinFiles.Open("pins/" + name + ".pins")
+	if err != nil {
+		return nil, fmt.Errorf("pin file for %s: %w", name, err)
+	}
+	defer f.Close()
+	return parsePins(name, bufio.NewScanner(f))
+}
+
+func parsePins(name string, sc *bufio.Scanner) ([]Pin, error) {
+	var pins []Pin
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		f := strings.Fields(text)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("pins/%s.pins line %d: want \"alias version [note]\", got %q", name, line, text)
+		}
+		pins = append(pins, Pin{Alias: f[0], Version: f[1], Note: strings.Join(f[2:], " ")})
+	}
+	return pins, sc.Err()
+}
+
+// Known lists the aliases with their versions, one per line, for error messages.
+func (c Component) Known() string {
+	var b strings.Builder
+	for _, p := range c.Pins {
+		fmt.Fprintf(&b, "  %-8s %-14s %s\n", p.Alias, p.Version, p.Note)
+	}
+	return b.String()
+}
+
+// lookup finds a pin by alias or by its exact version (with or without "v").
+func (c Component) lookup(s string) (Pin, bool) {
+	for _, p := range c.Pins {
+		if s == p.Alias || s == p.Version || "v"+s == p.Version {
+			return p, true
+		}
+	}
+	return Pin{}, false
+}

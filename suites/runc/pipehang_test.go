@@ -1,0 +1,165 @@
+package runc_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+	"github.com/relapse-dev/relapse/suites/suitekit"
+)
+
+// runc#2828 / containerd#5261: https://github.com/opencontainers/runc/issues/2828
+// runc v1.0.0-rc93 hangs in `runc init` writing a seccomp filter larger than
+// the 8192-byte pipe the kernel gives it once fs.pipe-user-pages-soft is
+// exceeded. Fixed in rc94 by https://github.com/opencontainers/runc/pull/2871.
+var _ = Describe("runc#2828 runc init hangs writing its seccomp filter into a shrunk pipe",
+	Label("bug:runc-2828", "component:runc", "node:local"), Ordered, func() {
+		var baseline suitekit.HostBaseline
+
+		BeforeAll(func() {
+			baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
+			DeferCleanup(baseline.ExpectClean)
+		})
+		AfterEach(func() { baseline.ExpectClean() })
+
+		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
+			return suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
+				Versions: map[string]string{"runc": version}, Params: params})
+		}
+
+		It("reproduces on rc93: runc init blocked writing the whole filter into an 8192-byte pipe it also reads",
+			Label("affected"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(10*time.Minute),
+			func(ctx SpecContext) {
+				res := repro(ctx, "rc93", nil)
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				Expect(res.Report.Findings).To(HaveLen(1))
+				f := res.Report.Findings[0]
+				Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+				stuck := f.Processes[0]
+				Expect(stuck.Comm).To(Equal("runc:[2:INIT]"))
+				Expect(stuck.NoNewPrivs).To(BeTrue())
+				Expect(stuck.HasCap("CAP_SYS_ADMIN")).To(BeFalse())
+				Expect(stuck.Syscall.Name).To(Equal("write"))
+				fd, ok := stuck.FD(int(stuck.Syscall.Args[0]))
+				Expect(ok).To(BeTrue())
+				Expect(fd.PipeSize).To(Equal(8192))
+				Expect(fd.PipeQueued).To(Equal(8192))
+				// The write is the whole compiled filter, as relapse measured it beforehand.
+				Expect(int(stuck.Syscall.Args[2])).To(BeNumerically(">", 8192))
+				Expect(conditionValue(res.Report, "compiled seccomp filter")).To(HavePrefix(strconv.Itoa(int(stuck.Syscall.Args[2])) + " bytes"))
+				Expect(f.Latency()).To(BeNumerically("<", 2*time.Second), "decided from evidence within about a second of the init starting")
+				Expect(res.Report.Changes).To(ConsistOf(HaveField("Restored", BeTrue())))
+			})
+
+		DescribeTable("is fixed after rc93: the same filter loads and the container runs while its own pipes hold 8192 bytes",
+			Label("fixed"),
+			func(ctx SpecContext, version string) {
+				res := repro(ctx, version, map[string]string{"attempts": "2"})
+				suitekit.ExpectVerdict(res, report.NotReproduced)
+				Expect(res.Report.Findings).To(BeEmpty())
+				for _, a := range res.Report.Attempts[1:] {
+					Expect(a.InitOutput).To(ContainSubstring(`"pipe_size":8192`), "the trigger was in force in attempt %d", a.N)
+				}
+			},
+			Entry("rc94, the first fixed release", ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(10*time.Minute), "rc94"),
+			Entry("1.1.14, the last 1.1", ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(10*time.Minute), "1.1.14"),
+		)
+
+		It("is INCONCLUSIVE on rc93 with Docker's default profile, which fits the pipe on this libseccomp",
+			Label("trigger-check"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(5*time.Minute),
+			func(ctx SpecContext) {
+				res := repro(ctx, "rc93", map[string]string{"profile": fixture.ProfileDockerDefault, "attempts": "1"})
+				suitekit.ExpectVerdict(res, report.Inconclusive)
+				Expect(res.Report.Verdict.Reason).To(ContainSubstring("fits the 8192-byte pipe"))
+				Expect(res.Report.Findings).To(BeEmpty(), "a filter that fits must not be classified as the hang")
+			})
+
+		It("rejects an unknown version before changing anything, listing the known ones", func(ctx SpecContext) {
+			_, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name,
+				Versions: map[string]string{"runc": "nonsense"}})
+			Expect(err).To(MatchError(And(ContainSubstring(`unknown runc version "nonsense"`),
+				ContainSubstring("rc93"), ContainSubstring("v1.0.0-rc94"))))
+		})
+
+		Context("when relapse itself is stopped while runc init is stuck", Label("kill"), func() {
+			var relapseBin string
+			BeforeAll(func() {
+				var err error
+				relapseBin, err = gexec.Build("github.com/relapse-dev/relapse/cmd/relapse")
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(gexec.CleanupBuildArtifacts)
+			})
+
+			// startHeld runs `relapse repro` holding the stuck init, and
+			// returns once the sysctl is lowered and the init is stuck.
+			startHeld := func() *gexec.Session {
+				cmd := exec.Command(relapseBin, "repro", "--runc", "rc93", "--reports", suitekit.ReportsDir(),
+					"--param", "hold=5m", "--param", "baseline=false")
+				s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(func() { s.Kill().Wait(10 * time.Second) })
+				Eventually(s.Err, "3m").Should(gbytes.Say("holding pid"))
+				Expect(readSysctl()).To(Equal("1"))
+				Expect(suitekit.RuncProcesses()).NotTo(BeEmpty())
+				return s
+			}
+
+			It("puts everything back on SIGINT", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+				s := startHeld()
+				s.Signal(os.Interrupt)
+				Eventually(s, "1m").Should(gexec.Exit(130))
+				baseline.ExpectClean()
+			})
+
+			It("puts everything back on SIGTERM", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+				s := startHeld()
+				s.Signal(syscall.SIGTERM)
+				Eventually(s, "1m").Should(gexec.Exit(130))
+				baseline.ExpectClean()
+			})
+
+			It("leaves a journal on SIGKILL that the next run repairs", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+				s := startHeld()
+				s.Kill()
+				Eventually(s, "30s").Should(gexec.Exit())
+				Expect(readSysctl()).To(Equal("1"), "SIGKILL cannot be caught: the change is still in place")
+				entries, err := os.ReadDir(chaos.StateDir() + "/journal")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(entries).NotTo(BeEmpty())
+				out, err := exec.CommandContext(ctx, relapseBin, "repair").CombinedOutput()
+				Expect(err).NotTo(HaveOccurred(), string(out))
+				Expect(string(out)).To(ContainSubstring("restored fs.pipe-user-pages-soft to " + baseline.Sysctls[runcpipehang.SoftLimitKey]))
+				baseline.ExpectClean()
+			})
+		})
+	})
+
+func conditionValue(r *report.Report, name string) string {
+	for _, c := range r.Conditions {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func readSysctl() string {
+	b, err := os.ReadFile(chaos.SysctlPath(runcpipehang.SoftLimitKey))
+	Expect(err).NotTo(HaveOccurred())
+	return strings.TrimSpace(string(b))
+}

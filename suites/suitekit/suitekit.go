@@ -1,0 +1,117 @@
+package suitekit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+)
+
+// ReportsDir is where suite runs write reports: $RELAPSE_REPORTS or the
+// repository's reports/ directory.
+func ReportsDir() string {
+	if d := os.Getenv("RELAPSE_REPORTS"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for ; dir != "/"; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "reports")
+		}
+	}
+	return filepath.Join(os.TempDir(), "relapse-reports")
+}
+
+// Run prepares and executes a scenario, attaching the report to the spec.
+func Run(ctx context.Context, o experiment.Options) *experiment.Result {
+	GinkgoHelper()
+	if o.ReportsDir == "" {
+		o.ReportsDir = ReportsDir()
+	}
+	o.Log = GinkgoWriter
+	o.Invocation = "ginkgo spec: " + CurrentSpecReport().FullText()
+	plan, err := experiment.Prepare(ctx, o)
+	Expect(err).NotTo(HaveOccurred(), "preparing %s", o.Scenario)
+	res, err := plan.Execute(ctx)
+	Expect(err).NotTo(HaveOccurred(), "executing %s", o.Scenario)
+	AddReportEntry("report", res.Paths.HTML)
+	GinkgoWriter.Printf("verdict %s: %s\nreport %s\n", res.Report.Verdict.Result, res.Report.Verdict.Reason, res.Paths.HTML)
+	Expect(res.Report.Errors).To(BeEmpty(), "errors recorded in %s", res.Paths.JSON)
+	return res
+}
+
+// ExpectVerdict asserts the result and that it matches the affected range.
+func ExpectVerdict(res *experiment.Result, want report.Result) {
+	GinkgoHelper()
+	v := res.Report.Verdict
+	Expect(v.Result).To(Equal(want), "verdict reason: %s (report %s)", v.Reason, res.Paths.HTML)
+	if want != report.Inconclusive {
+		Expect(v.Matches).To(BeTrue(), "expected %s: %s", v.Expected, v.ExpectedWhy)
+	}
+}
+
+// HostBaseline is the state a suite must leave the host in.
+type HostBaseline struct {
+	Sysctls map[string]string
+}
+
+// TakeBaseline reads the sysctls relapse may change.
+func TakeBaseline(keys ...string) HostBaseline {
+	GinkgoHelper()
+	b := HostBaseline{Sysctls: map[string]string{}}
+	for _, k := range keys {
+		v, err := os.ReadFile(chaos.SysctlPath(k))
+		Expect(err).NotTo(HaveOccurred())
+		b.Sysctls[k] = strings.TrimSpace(string(v))
+	}
+	return b
+}
+
+// ExpectClean asserts that nothing relapse starts or changes is left: the
+// sysctls read at the start, no runc process, no journal entry, no run
+// directory, no container cgroup.
+func (b HostBaseline) ExpectClean() {
+	GinkgoHelper()
+	for k, want := range b.Sysctls {
+		got, err := os.ReadFile(chaos.SysctlPath(k))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(string(got))).To(Equal(want), "sysctl %s not restored", k)
+	}
+	Expect(RuncProcesses()).To(BeEmpty(), "runc processes left behind")
+	entries, err := os.ReadDir(filepath.Join(chaos.StateDir(), "journal"))
+	if err == nil {
+		Expect(entries).To(BeEmpty(), "journal entries left (changes not undone)")
+	}
+	runs, _ := filepath.Glob(filepath.Join(os.TempDir(), "relapse", "*"))
+	Expect(runs).To(BeEmpty(), "run directories left")
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/relapse-*")
+	Expect(append(cgroups, more...)).To(BeEmpty(), "container cgroups left")
+}
+
+// RuncProcesses lists live runc processes on the host, as "pid cmdline".
+// Zombies are left out: a killed init whose runc parent exited is reparented
+// to PID 1, which reaps it in its own time; it holds no resources.
+func RuncProcesses() []string {
+	procs, err := evidence.LocalProc.Processes()
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, p := range procs {
+		if p.State == "Z" {
+			continue
+		}
+		if strings.HasPrefix(p.Comm, "runc") || (len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc") {
+			out = append(out, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
+		}
+	}
+	return out
+}
