@@ -231,12 +231,19 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		env.Report.Components = append(env.Report.Components, art)
 	}
 
-	env.Dir = filepath.Join(os.TempDir(), "relapse", env.RunID)
+	env.Dir = filepath.Join(runDirRoot, env.RunID)
+	forgetDir, err := env.Journal.Record("run-dir", env.Node.Name(), map[string]string{"path": env.Dir})
+	if err != nil {
+		return report.Inconclusive, err.Error(), nil
+	}
 	if err := env.Node.Command("mkdir", "-p", env.Dir).Run(ctx); err != nil {
 		return report.Inconclusive, err.Error(), nil
 	}
 	env.DeferCleanup("remove "+env.Dir, func(ctx context.Context) error {
-		return env.Node.Command("rm", "-rf", env.Dir).Run(ctx)
+		if err := env.Node.Command("rm", "-rf", env.Dir).Run(ctx); err != nil {
+			return err
+		}
+		return forgetDir()
 	})
 
 	env.Logf("running scenario %s on node %s", p.Scenario.Name(), env.Node.Name())
@@ -305,4 +312,24 @@ func (p *Plan) linkLatest(reportDir string) {
 	latest := filepath.Join(filepath.Dir(reportDir), "latest")
 	_ = os.Remove(latest)
 	_ = os.Symlink(filepath.Base(reportDir), latest)
+}
+
+// runDirRoot holds each run's working directory (runc binary, bundle, state).
+var runDirRoot = filepath.Join(os.TempDir(), "relapse")
+
+func init() {
+	chaos.RegisterRepairer("run-dir", func(ctx context.Context, e chaos.Entry) (string, error) {
+		path := e.Data["path"]
+		if e.Node != "local" {
+			return "skipped: node " + e.Node + " is disposable", nil
+		}
+		// Never remove anything a forged or corrupt entry points at outside our root.
+		if filepath.Dir(filepath.Clean(path)) != runDirRoot {
+			return "", fmt.Errorf("refusing to remove %q: not a relapse run directory under %s", path, runDirRoot)
+		}
+		if err := local.New().Command("rm", "-rf", path).Run(ctx); err != nil {
+			return "", err
+		}
+		return "removed run directory " + path, nil
+	})
 }

@@ -109,7 +109,7 @@ func RuncProcesses() []string {
 		if p.State == "Z" {
 			continue
 		}
-		if strings.HasPrefix(p.Comm, "runc") || (len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc") {
+		if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || (len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc") {
 			out = append(out, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
 		}
 	}
