@@ -46,11 +46,11 @@ func (r *Runc) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := r.command(args...)
 	start := time.Now()
 	out, err := cmd.Output(ctx)
-	r.record(cmd.String(), start, err)
+	r.record("runc "+args[0], cmd.String(), start, err)
 	return out, err
 }
 
-func (r *Runc) record(command string, start time.Time, err error) {
+func (r *Runc) record(name, command string, start time.Time, err error) {
 	if r.Record == nil {
 		return
 	}
@@ -58,7 +58,7 @@ func (r *Runc) record(command string, start time.Time, err error) {
 	if err != nil {
 		status = "failed"
 	}
-	r.Record(report.Step{At: start.UTC(), Name: "runc", Command: command,
+	r.Record(report.Step{At: start.UTC(), Name: name, Command: command,
 		Seconds: time.Since(start).Seconds(), Status: status})
 }
 
@@ -68,29 +68,37 @@ func (r *Runc) Version(ctx context.Context) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// Call is a runc command started with Begin.
+type Call struct {
+	node.Process
+	Cmd     node.Cmd
+	Name    string
+	Started time.Time
+	runc    *Runc
+}
+
+// Record adds the call to the timeline once it finished or was abandoned.
+func (c *Call) Record(err error) { c.runc.record(c.Name, c.Cmd.String(), c.Started, err) }
+
 // Begin starts a runc subcommand and returns without waiting for it. On an
 // affected runc `create` or `start` may never return, so the caller races
 // it against a detector and a deadline. With output set, stdout and stderr
 // go to that file on the node: `runc create` hands them to the container's
 // init, which outlives the command.
-func (r *Runc) Begin(ctx context.Context, output string, args ...string) (node.Process, node.Cmd, error) {
+func (r *Runc) Begin(ctx context.Context, output string, args ...string) (*Call, error) {
 	cmd := r.command(args...)
 	if output != "" {
 		cmd.SetOutputFile(output)
 	}
+	call := &Call{Cmd: cmd, Name: "runc " + args[0], Started: time.Now(), runc: r}
 	p, err := cmd.Start(ctx)
-	return p, cmd, err
+	call.Process = p
+	return call, err
 }
 
 // CreateArgs are the arguments of `runc create` for a bundle.
 func CreateArgs(id, bundle, pidFile string) []string {
 	return []string{"create", "--bundle", bundle, "--pid-file", pidFile, id}
-}
-
-// RecordStep adds a command started with Begin to the timeline once it
-// finished or was abandoned.
-func (r *Runc) RecordStep(cmd node.Cmd, start time.Time, err error) {
-	r.record(cmd.String(), start, err)
 }
 
 // IsInitOf selects the `runc init` processes of one runc binary: relapse

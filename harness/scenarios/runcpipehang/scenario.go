@@ -131,6 +131,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	armed := profile.BPFBytes > unprivilegedPipeBytes
+	env.Report.Reproduce = manualSteps(art, profile, env.Params["soft-limit"], env.ReportDir)
 
 	if env.Params["baseline"] == "true" {
 		base := r.attempt(ctx, 0)
@@ -265,8 +266,7 @@ func (r *run) attempt(ctx context.Context, n int) *attemptResult {
 // deadline; it returns false when the attempt ends here.
 func (r *run) phase(actx, ctx context.Context, res *attemptResult, name, output string, args []string, found <-chan detect.Finding) bool {
 	env := r.env
-	start := time.Now()
-	proc, cmd, err := r.runc.Begin(actx, output, args...)
+	proc, err := r.runc.Begin(actx, output, args...)
 	if err != nil {
 		res.record.Outcome, res.failure = "runc "+name+" did not start: "+err.Error(), err.Error()
 		return false
@@ -275,7 +275,7 @@ func (r *run) phase(actx, ctx context.Context, res *attemptResult, name, output 
 	go func() { done <- proc.Wait() }()
 	select {
 	case err := <-done:
-		r.runc.RecordStep(cmd, start, err)
+		proc.Record(err)
 		if err != nil {
 			res.record.Outcome, res.failure = "runc "+name+" failed: "+err.Error(), err.Error()
 			r.debugLogEvidence(ctx, fmt.Sprintf("runc --debug log after the failed %s (attempt %d)", name, res.record.N))
@@ -283,7 +283,7 @@ func (r *run) phase(actx, ctx context.Context, res *attemptResult, name, output 
 		}
 		return true
 	case f := <-found:
-		r.runc.RecordStep(cmd, start, fmt.Errorf("runc %s did not return: runc init deadlocked", name))
+		proc.Record(fmt.Errorf("runc %s did not return: runc init deadlocked", name))
 		env.Step(report.Step{At: f.At.UTC(), Name: "detected", Detail: f.Summary, Status: "failed"})
 		f.Reasons = append(f.Reasons, fmt.Sprintf("`runc %s` (pid %d) has not returned: it waits on the stuck init", name, proc.PID()))
 		res.finding = &f
@@ -293,7 +293,7 @@ func (r *run) phase(actx, ctx context.Context, res *attemptResult, name, output 
 		env.Report.Findings = append(env.Report.Findings, *res.finding)
 		r.holdStuck(ctx, f)
 	case <-actx.Done():
-		r.runc.RecordStep(cmd, start, actx.Err())
+		proc.Record(actx.Err())
 		res.record.Outcome = fmt.Sprintf("runc %s did not finish within the attempt's %s and the detector did not classify the stall", name, r.timeout)
 		res.failure = res.record.Outcome
 		r.captureUnclassified(context.WithoutCancel(ctx), res.record.N)

@@ -1,0 +1,141 @@
+// Package bench measures relapse itself: time to verdict with a cold and a
+// warm build cache, how soon after onset the detector decides, and what the
+// harness adds to each container start compared with plain `runc run`.
+//
+//	make bench
+//
+// Each benchmark runs real experiments (root needed) and reports its numbers
+// as custom metrics; run with -benchtime 1x.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+)
+
+func requireRoot(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("benchmarks run real containers: root needed")
+	}
+}
+
+func repro(b *testing.B, cacheDir, version string, params map[string]string) *experiment.Result {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name,
+		Versions: map[string]string{"runc": version}, Params: params,
+		ReportsDir: b.TempDir(), CacheDir: cacheDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := plan.Execute(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(res.Report.Errors) > 0 {
+		b.Fatalf("run recorded errors: %v", res.Report.Errors)
+	}
+	return res
+}
+
+func buildSeconds(r *report.Report) float64 {
+	for _, c := range r.Components {
+		return c.BuildSeconds
+	}
+	return 0
+}
+
+// BenchmarkTimeToVerdict: rc93 from an empty relapse cache and an empty Go
+// build cache (module downloads excluded), then again warm.
+func BenchmarkTimeToVerdict(b *testing.B) {
+	requireRoot(b)
+	cache := b.TempDir()
+	b.Run("cold", func(b *testing.B) {
+		b.Setenv("GOCACHE", filepath.Join(cache, "gocache"))
+		for i := 0; i < b.N; i++ {
+			r := repro(b, filepath.Join(cache, fmt.Sprint(i)), "rc93", nil).Report
+			expect(b, r, report.Reproduced)
+			b.ReportMetric(r.TimeToVerdict, "s/verdict")
+			b.ReportMetric(buildSeconds(r), "s/build")
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			r := repro(b, cache+"/0", "rc93", nil).Report
+			expect(b, r, report.Reproduced)
+			b.ReportMetric(r.TimeToVerdict, "s/verdict")
+			cached := 0.0
+			if r.Components[0].Cached {
+				cached = 1
+			}
+			b.ReportMetric(cached, "cache-hits")
+		}
+	})
+}
+
+// BenchmarkDetectionLatency: from the stuck init's start (the write begins
+// within milliseconds of it) to the detector's decision, over several runs.
+func BenchmarkDetectionLatency(b *testing.B) {
+	requireRoot(b)
+	var total, worst time.Duration
+	const runs = 5
+	for i := 0; i < b.N*runs; i++ {
+		r := repro(b, "", "rc93", map[string]string{"baseline": "false"}).Report
+		expect(b, r, report.Reproduced)
+		l := r.Findings[0].Latency()
+		total += l
+		worst = max(worst, l)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N*runs), "ms/detect-mean")
+	b.ReportMetric(float64(worst.Milliseconds()), "ms/detect-max")
+}
+
+// BenchmarkStartOverhead: seconds per container through relapse (create,
+// start, wait, delete, with the detector sampling) against plain `runc run`
+// of the same bundle with the same runc, in the same run.
+func BenchmarkStartOverhead(b *testing.B) {
+	requireRoot(b)
+	const starts = 10
+	res := repro(b, "", "rc94", map[string]string{"attempts": fmt.Sprint(starts), "soft-limit": "16384"})
+	var harness float64
+	for _, a := range res.Report.Attempts[1:] {
+		harness += a.Seconds
+	}
+	harness /= float64(len(res.Report.Attempts) - 1)
+
+	runcBin := res.Report.Components[0].Path
+	bundle := filepath.Join(res.Paths.Dir, "bundle")
+	state := filepath.Join(b.TempDir(), "state")
+	start := time.Now()
+	for i := 0; i < starts; i++ {
+		id := fmt.Sprintf("relapse-bench-%d", i)
+		if out, err := exec.Command(runcBin, "--root", state, "run", "--bundle", bundle, id).CombinedOutput(); err != nil {
+			b.Fatalf("plain runc run: %v\n%s", err, out)
+		}
+		if out, err := exec.Command(runcBin, "--root", state, "delete", "--force", id).CombinedOutput(); err != nil {
+			b.Fatalf("plain runc delete: %v\n%s", err, out)
+		}
+	}
+	plain := time.Since(start).Seconds() / starts
+	b.ReportMetric(harness, "s/start-relapse")
+	b.ReportMetric(plain, "s/start-plain-runc")
+	b.ReportMetric(harness/plain, "x-overhead")
+}
+
+func expect(b *testing.B, r *report.Report, want report.Result) {
+	b.Helper()
+	if r.Verdict.Result != want {
+		b.Fatalf("verdict %s, want %s: %s", r.Verdict.Result, want, r.Verdict.Reason)
+	}
+}
