@@ -59,7 +59,7 @@ func (j *Journal) Dir() string { return j.dir }
 // Record durably writes an entry and returns the function that forgets it.
 func (j *Journal) Record(kind, nodeName string, data map[string]string) (forget func() error, err error) {
 	j.seq++
-	e := Entry{ID: fmt.Sprintf("%s-%03d-%s", j.runID, j.seq, kind), Kind: kind, Node: nodeName,
+	e := Entry{ID: fmt.Sprintf("%s-%06d-%s", j.runID, j.seq, kind), Kind: kind, Node: nodeName,
 		RunID: j.runID, PID: os.Getpid(), Created: time.Now().UTC(), Data: data}
 	path := filepath.Join(j.dir, e.ID+".json")
 	if err := writeSynced(path, e); err != nil {

@@ -38,6 +38,10 @@ func ShellQuote(argv ...string) string {
 	quoted := make([]string, len(argv))
 	for i, a := range argv {
 		quoted[i] = quoteArg(a)
+		// A bare NAME=value first word is an environment assignment to the shell.
+		if i == 0 && quoted[i] == a && strings.Contains(a, "=") {
+			quoted[i] = "'" + a + "'"
+		}
 	}
 	return strings.Join(quoted, " ")
 }

@@ -13,24 +13,24 @@ import (
 // reporters) read: testsuites > testsuite > testcase with failure, skipped
 // and system-out.
 
+// junitCounts are the attributes <testsuites> and <testsuite> share.
+type junitCounts struct {
+	Name     string `xml:"name,attr"`
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
+}
+
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	junitCounts
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	junitCounts
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Hostname   string          `xml:"hostname,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
@@ -104,7 +104,7 @@ func MarshalJUnit(reports ...*Report) ([]byte, error) {
 }
 
 func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
-	suite := junitSuite{Name: "relapse"}
+	suite := junitSuite{junitCounts: junitCounts{Name: "relapse"}}
 	var total float64
 	var first time.Time
 	for i, r := range reports {
@@ -139,8 +139,7 @@ func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
 	if len(reports) == 1 && reports[0] != nil {
 		suite.Properties = properties(reports[0])
 	}
-	doc := junitSuites{Name: "relapse", Tests: suite.Tests, Failures: suite.Failures,
-		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	doc := junitSuites{junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, err

@@ -39,7 +39,11 @@ func (*Node) WriteFile(_ context.Context, path string, data []byte, mode os.File
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, mode)
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return err
+	}
+	// WriteFile applies mode only when it creates the file.
+	return os.Chmod(path, mode)
 }
 
 func (*Node) CopyIn(_ context.Context, localPath, nodePath string, mode os.FileMode) error {
@@ -53,7 +57,10 @@ func (*Node) CopyIn(_ context.Context, localPath, nodePath string, mode os.FileM
 	if err := os.MkdirAll(filepath.Dir(nodePath), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(nodePath, data, mode)
+	if err := os.WriteFile(nodePath, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(nodePath, mode)
 }
 
 func (*Node) Processes(context.Context) ([]evidence.Process, error) {

@@ -401,7 +401,10 @@ func (r *run) debugLogEvidence(ctx context.Context, title string) {
 // counts as REPRODUCED; only containers that really ran with the trigger in
 // force count as NOT REPRODUCED.
 func decide(results []*attemptResult, profile fixture.Profile, armed bool) (report.Result, string, error) {
-	var ran, small int
+	if len(results) == 0 {
+		return report.Inconclusive, "no container was created with the trigger armed", nil
+	}
+	var ran, small, seenSize int
 	var failures []string
 	for _, res := range results {
 		if res.finding != nil {
@@ -411,6 +414,7 @@ func decide(results []*attemptResult, profile fixture.Profile, armed bool) (repo
 			ran++
 			if res.pipeSize > 0 && res.pipeSize <= unprivilegedPipeBytes {
 				small++
+				seenSize = res.pipeSize
 			}
 		} else {
 			failures = append(failures, fmt.Sprintf("attempt %d: %s", res.record.N, res.failure))
@@ -427,5 +431,5 @@ func decide(results []*attemptResult, profile fixture.Profile, armed bool) (repo
 		return report.Inconclusive, fmt.Sprintf("only %d of %d containers saw shrunk pipes: the soft limit was not in force for them", small, ran), nil
 	}
 	return report.NotReproduced, fmt.Sprintf("%d of %d containers started with a %d-byte seccomp filter while their own pipes held %d bytes: runc loaded the filter without hanging",
-		ran, len(results), profile.BPFBytes, unprivilegedPipeBytes), nil
+		ran, len(results), profile.BPFBytes, seenSize), nil
 }
