@@ -108,6 +108,9 @@ func BenchmarkStartOverhead(b *testing.B) {
 	requireRoot(b)
 	const starts = 10
 	res := repro(b, "", "rc94", map[string]string{"attempts": fmt.Sprint(starts), "soft-limit": "16384"})
+	if len(res.Report.Attempts) != starts+1 {
+		b.Fatalf("want a baseline and %d attempts, got %d: %s", starts, len(res.Report.Attempts), res.Report.Verdict.Reason)
+	}
 	var harness float64
 	for _, a := range res.Report.Attempts[1:] {
 		harness += a.Seconds

@@ -42,7 +42,17 @@ func (*Node) WriteFile(_ context.Context, path string, data []byte, mode os.File
 	if err := os.WriteFile(path, data, mode); err != nil {
 		return err
 	}
-	// WriteFile applies mode only when it creates the file.
+	return ensureMode(path, mode)
+}
+
+// ensureMode fixes the mode of a file that existed before it was written
+// (os.WriteFile applies mode only when it creates). Files that already have
+// it are left alone: /proc/sys entries refuse chmod.
+func ensureMode(path string, mode os.FileMode) error {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() == mode.Perm() {
+		return err
+	}
 	return os.Chmod(path, mode)
 }
 
@@ -60,7 +70,7 @@ func (*Node) CopyIn(_ context.Context, localPath, nodePath string, mode os.FileM
 	if err := os.WriteFile(nodePath, data, mode); err != nil {
 		return err
 	}
-	return os.Chmod(nodePath, mode)
+	return ensureMode(nodePath, mode)
 }
 
 func (*Node) Processes(context.Context) ([]evidence.Process, error) {
