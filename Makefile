@@ -44,9 +44,12 @@ vet:
 unit:
 	$(GO) test -count=1 ./harness/... ./fixtures/... ./cmd/...
 
-# The suites run real runc (root needed). -p 1: they share the host's sysctls.
+# The Ginkgo suites (every package under suites/ but the benchmarks and the
+# shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.
+SUITES = $(filter-out %/bench %/suitekit,$(shell $(GO) list ./suites/...))
+
 suites:
-	$(GO) test -count=1 -p 1 -timeout 25m ./suites/... -ginkgo.v -ginkgo.label-filter='!slow'
+	$(GO) test -count=1 -p 1 -timeout 25m $(SUITES) -ginkgo.v -ginkgo.label-filter='!slow'
 
 bench: build
 	$(GO) test -count=1 -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./suites/bench/
