@@ -172,6 +172,8 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 		}
 		p.teardown(ctx, env)
 		rep.Verdict = p.verdict(rep, result, reason, missing)
+		// Steps are recorded when they end; show them in the order they began.
+		sort.SliceStable(rep.Timeline, func(i, j int) bool { return rep.Timeline[i].At.Before(rep.Timeline[j].At) })
 		rep.Finished = time.Now().UTC()
 		rep.TimeToVerdict = rep.Finished.Sub(started).Seconds()
 		paths, werr := report.Write(reportDir, rep)
