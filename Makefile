@@ -2,6 +2,7 @@
 #
 #   make repro RUNC=rc93     one scenario, one version: verdict + report
 #   make test                unit tests + the fast suites (real runc)
+#   make matrix              the scenario at every pinned version (nightly)
 #   make bench               time to verdict, detection latency, start overhead
 #   make deps                install the Debian packages relapse needs
 
@@ -15,7 +16,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps build repro repair scenarios versions test unit suites bench vet clean
+.PHONY: all deps build repro matrix repair scenarios versions test unit suites bench vet clean
 
 all: build
 
@@ -29,6 +30,11 @@ build: deps
 # relapse's parent-death signal fires if make itself is killed.
 repro: build
 	$(RELAPSE) repro --scenario $(SCENARIO) --runc $(RUNC) --reports $(REPORTS) $(addprefix --param ,$(PARAMS))
+
+# The regression matrix: the scenario at every pinned version; exits 4 on a
+# verdict that contradicts the bug's affected range.
+matrix: build
+	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS))
 
 repair: build
 	$(RELAPSE) repair

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -56,6 +57,7 @@ commands:
   repro      run one scenario at chosen versions; prints the verdict and the report path
   scenarios  list scenarios, their bugs and parameters
   versions   list the known versions of a component (runc)
+  matrix     run a scenario at every pinned version of its component; one JUnit file for all
   repair     undo what a killed run left on this host (also done at every repro start)
 
 run "relapse <command> -h" for a command's flags.
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string) int {
 		return listScenarios()
 	case "versions":
 		return listVersions(args[1:])
+	case "matrix":
+		return matrix(ctx, args[1:])
 	case "repair":
 		return repair(ctx)
 	case "-h", "--help", "help":
@@ -152,6 +156,58 @@ func repro(ctx context.Context, args []string) int {
 		return exitMismatch
 	}
 	return exitVerdict
+}
+
+// matrix runs the scenario once per pinned version of the bug's component,
+// as the nightly regression matrix does, and fails when any verdict
+// contradicts the affected range.
+func matrix(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
+	reports := fs.String("reports", "reports", "directory that receives one report per version and matrix-junit.xml")
+	params := multiFlag{}
+	fs.Var(params, "param", "scenario parameter name=value, repeatable")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	s, err := scenario.Lookup(*scen)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitUsage
+	}
+	recipe := s.Components()[0]
+	var done []*report.Report
+	status := exitVerdict
+	for _, pin := range recipe.Component.Pins {
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: *scen, Params: params, ReportsDir: *reports,
+			Versions: map[string]string{recipe.Component.Name: pin.Alias}, Log: os.Stderr,
+			Invocation: fmt.Sprintf("relapse matrix --scenario %s (%s=%s)", *scen, recipe.Component.Name, pin.Alias)})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "relapse: %s %s: %v\n", recipe.Component.Name, pin.Alias, err)
+			status = exitFailed
+			continue
+		}
+		res, err := plan.Execute(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+			status = exitFailed
+			continue
+		}
+		v := res.Report.Verdict
+		fmt.Printf("%-8s %-16s %-15s expected %-15s %s\n", pin.Alias, pin.Version, v.Result, v.Expected, res.Paths.HTML)
+		if !v.Matches && status == exitVerdict {
+			status = exitMismatch
+		}
+		done = append(done, res.Report)
+	}
+	if err := report.WriteJUnitSuite(filepath.Join(*reports, "matrix-junit.xml"), done); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	return status
 }
 
 func componentVersion(r *report.Report) string {
