@@ -8,6 +8,10 @@ needs=(
   "libseccomp-dev:/usr/include/seccomp.h"   # runc's seccomp build tag, and relapse's BPF sizing
   "pkg-config:/usr/bin/pkg-config"          # libseccomp version in reports
   "gcc:/usr/bin/gcc"                        # cgo for runc and libseccomp-golang
+  "docker.io:/usr/sbin/dockerd"             # the docker engine (20.10) and the containerd it manages (1.6.20)
+  "containerd:/usr/bin/containerd-shim-runc-v2"
+  "iproute2:/usr/bin/ip"                    # network namespaces for the engines
+  "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
 )
 
 missing=()
@@ -32,5 +36,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Installing docker.io must not start a host dockerd (it would rewrite the
+# host's iptables and ip_forward): deny service starts while apt runs,
+# unless the machine already has a policy.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

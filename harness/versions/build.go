@@ -83,14 +83,55 @@ func GoVersion(ctx context.Context) (string, error) {
 
 // Build returns the binary for r, from the cache when it is there.
 func (rc Recipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
+	command := rc.command(r)
+	return cacheEntry{component: rc.Component.Name, tags: rc.Tags, path: rc.Binary,
+		outputs: []string{rc.Binary}, command: command, requires: rc.Requires,
+		build: func(dir string) error {
+			tmp, err := os.MkdirTemp(dir, "gobin-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			cmd := exec.CommandContext(ctx, "go", rc.args(r)...)
+			// Outside any module, so go install honours only the requested version.
+			cmd.Dir = tmp
+			cmd.Env = append(goEnv(), "GOBIN="+tmp)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("building %s %s failed: %s: %w\n%s", rc.Component.Name, r.Version, command, err, out)
+			}
+			if err := os.Rename(filepath.Join(tmp, rc.Binary), filepath.Join(dir, rc.Binary)); err != nil {
+				return fmt.Errorf("moving %s into the cache: %w", rc.Binary, err)
+			}
+			return nil
+		}}.get(ctx, r, cacheRoot)
+}
+
+// cacheEntry is one build in the cache, builds/<component>/<version>_<go>_<tags>.
+// Recipe and TreeRecipe differ only in how they build.
+type cacheEntry struct {
+	component string
+	tags      []string
+	// path is Artifact.Path relative to the entry ("" for the entry itself).
+	path string
+	// outputs are the files a finished build leaves in the entry.
+	outputs  []string
+	command  string
+	requires func() error
+	// build puts the outputs into the entry directory dir.
+	build func(dir string) error
+}
+
+// get returns the entry's artifact, building it under the entry's lock
+// unless a record for the same source hash and all outputs are there.
+func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
 	goVersion, err := GoVersion(ctx)
 	if err != nil {
 		return Artifact{}, err
 	}
-	key := strings.Join([]string{r.Version, goVersion, strings.Join(rc.Tags, "+")}, "_")
-	dir := filepath.Join(cacheRoot, "builds", rc.Component.Name, key)
-	art := Artifact{Resolved: r, Path: filepath.Join(dir, rc.Binary), GoVersion: goVersion,
-		Tags: rc.Tags, CacheKey: key, BuildCommand: rc.command(r)}
+	key := strings.Join([]string{r.Version, goVersion, strings.Join(e.tags, "+")}, "_")
+	dir := filepath.Join(cacheRoot, "builds", e.component, key)
+	art := Artifact{Resolved: r, Path: filepath.Join(dir, e.path), GoVersion: goVersion,
+		Tags: e.tags, CacheKey: key, BuildCommand: e.command}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return art, fmt.Errorf("creating build cache %s: %w", dir, err)
 	}
@@ -100,36 +141,33 @@ func (rc Recipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artif
 	}
 	defer unlock()
 
-	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && fileExists(art.Path) {
+	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && allExist(dir, e.outputs) {
 		cached.Cached = true
 		cached.Requested = r.Requested
 		cached.Dir = r.Dir
 		return cached, nil
 	}
-	if rc.Requires != nil {
-		if err := rc.Requires(); err != nil {
-			return art, fmt.Errorf("cannot build %s %s: %w", rc.Component.Name, r.Version, err)
+	if e.requires != nil {
+		if err := e.requires(); err != nil {
+			return art, fmt.Errorf("cannot build %s %s: %w", e.component, r.Version, err)
 		}
 	}
 	start := time.Now()
-	tmp, err := os.MkdirTemp(dir, "gobin-")
-	if err != nil {
+	if err := e.build(dir); err != nil {
 		return art, err
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, "go", rc.args(r)...)
-	// Outside any module, so go install honours only the requested version.
-	cmd.Dir = tmp
-	cmd.Env = append(goEnv(), "GOBIN="+tmp)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return art, fmt.Errorf("building %s %s failed: %s: %w\n%s", rc.Component.Name, r.Version, art.BuildCommand, err, out)
-	}
-	if err := os.Rename(filepath.Join(tmp, rc.Binary), art.Path); err != nil {
-		return art, fmt.Errorf("moving %s into the cache: %w", rc.Binary, err)
 	}
 	art.BuildSeconds = time.Since(start).Seconds()
 	art.BuiltAt = time.Now().UTC()
 	return art, writeRecord(dir, art)
+}
+
+func allExist(dir string, names []string) bool {
+	for _, n := range names {
+		if !fileExists(filepath.Join(dir, n)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (rc Recipe) args(r Resolved) []string {

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/local"
+)
+
+// Daemon is an engine daemon (dockerd, containerd) relapse runs for one
+// experiment. Everything it owns lives under Dir; it runs in its own
+// network namespace and its own mount namespace, so its mounts and network
+// setup never reach the host and vanish with its processes.
+type Daemon struct {
+	Node node.Node
+	Name string
+	// Dir holds the daemon's root, state, sockets and log; every process
+	// the daemon starts names a path under it, which is how leftovers are found.
+	Dir    string
+	Argv   []string
+	Env    []string
+	Netns  *Netns
+	Socket string
+	// Log is the daemon's stdout and stderr.
+	Log  string
+	proc node.Process
+}
+
+// Start journals the daemon, starts it and waits for its socket. The
+// daemon is bound to ctx only through its parent-death signal: stop it with
+// Stop.
+func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duration) (stop func(context.Context) error, err error) {
+	forget, err := j.Record("daemon", d.Node.Name(), map[string]string{"name": d.Name, "dir": d.Dir})
+	if err != nil {
+		return nil, err
+	}
+	stop = func(ctx context.Context) error {
+		if err := d.stop(ctx); err != nil {
+			return err
+		}
+		return forget()
+	}
+	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--"}, d.Argv...)
+	if d.Netns != nil {
+		argv = d.Netns.Wrap(argv...)
+	}
+	cmd := d.Node.Command(argv[0], argv[1:]...).SetEnv(d.Env...).SetOutputFile(d.Log)
+	// The daemon outlives this call: its context is the process's, not ctx.
+	d.proc, err = cmd.Start(context.WithoutCancel(ctx))
+	if err != nil {
+		_ = forget()
+		return nil, fmt.Errorf("starting %s: %w", d.Name, err)
+	}
+	if err := waitSocket(ctx, d.Socket, ready); err != nil {
+		tail := d.logTail(ctx, 30)
+		_ = stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("%s did not open %s within %s (%s): %w\nlog:\n%s", d.Name, d.Socket, ready, cmd.String(), err, tail)
+	}
+	return stop, nil
+}
+
+// PID is the pid of the daemon's launcher (ip netns exec / unshare exec
+// into the daemon, so it is the daemon itself).
+func (d *Daemon) PID() int { return d.proc.PID() }
+
+func waitSocket(ctx context.Context, path string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (d *Daemon) logTail(ctx context.Context, n int) string {
+	data, err := d.Node.ReadFile(ctx, d.Log)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop sends SIGTERM, waits, then kills the daemon and every process that
+// still names its directory (shims, runc, a stuck runc init's parent).
+func (d *Daemon) stop(ctx context.Context) error {
+	if d.proc != nil {
+		_ = d.Node.Kill(ctx, d.proc.PID(), int(syscall.SIGTERM))
+		done := make(chan error, 1)
+		go func() { done <- d.proc.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = d.proc.Kill()
+			<-done
+		}
+	}
+	return killUnder(ctx, d.Node, d.Dir)
+}
+
+// killUnder kills every process whose command line or cwd mentions dir
+// (and the runc inits below them), waiting until none is left.
+func killUnder(ctx context.Context, n node.Node, dir string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		procs, err := n.Processes(ctx)
+		if err != nil {
+			return err
+		}
+		victims := ProcessesUnder(procs, dir)
+		if len(victims) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes under %s survive SIGKILL: %v", dir, victims)
+		}
+		for _, p := range victims {
+			_ = n.Kill(ctx, p.PID, int(syscall.SIGKILL))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ProcessesUnder returns the live processes whose command line names dir,
+// and their descendants (a container's init names nothing of relapse's).
+func ProcessesUnder(procs []evidence.Process, dir string) []evidence.Process {
+	children := map[int][]evidence.Process{}
+	for _, p := range procs {
+		children[p.PPID] = append(children[p.PPID], p)
+	}
+	seen := map[int]bool{}
+	var out []evidence.Process
+	var add func(p evidence.Process)
+	add = func(p evidence.Process) {
+		if seen[p.PID] || p.State == "Z" {
+			return
+		}
+		seen[p.PID] = true
+		out = append(out, p)
+		for _, c := range children[p.PID] {
+			add(c)
+		}
+	}
+	for _, p := range procs {
+		if p.PID != os.Getpid() && strings.Contains(p.CommandLine(), dir) {
+			add(p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+func init() {
+	chaos.RegisterRepairer("daemon", func(ctx context.Context, e chaos.Entry) (string, error) {
+		if e.Node != "local" {
+			return "skipped: node " + e.Node + " is disposable", nil
+		}
+		dir := filepath.Clean(e.Data["dir"])
+		if err := killUnder(ctx, local.New(), dir); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("killed %s and its processes under %s", e.Data["name"], dir), nil
+	})
+}

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/local"
+)
+
+// Netns is a named network namespace relapse made for its daemons, so that
+// dockerd's and containerd's network setup (ip_forward, iptables, bridges)
+// happens there and never on the host.
+type Netns struct {
+	Node node.Node
+	Name string
+}
+
+// CreateNetns journals and creates a namespace with loopback up. The
+// returned function deletes it and forgets the journal entry.
+func CreateNetns(ctx context.Context, n node.Node, j *chaos.Journal, name string) (*Netns, func(context.Context) error, error) {
+	forget, err := j.Record("netns", n.Name(), map[string]string{"name": name})
+	if err != nil {
+		return nil, nil, err
+	}
+	ns := &Netns{Node: n, Name: name}
+	if err := n.Command("ip", "netns", "add", name).Run(ctx); err != nil {
+		_ = forget()
+		return nil, nil, fmt.Errorf("creating network namespace: %w", err)
+	}
+	if err := n.Command("ip", "-n", name, "link", "set", "lo", "up").Run(ctx); err != nil {
+		_ = ns.delete(ctx)
+		_ = forget()
+		return nil, nil, err
+	}
+	return ns, func(ctx context.Context) error {
+		if err := ns.delete(ctx); err != nil {
+			return err
+		}
+		return forget()
+	}, nil
+}
+
+func (ns *Netns) delete(ctx context.Context) error {
+	return ns.Node.Command("ip", "netns", "delete", ns.Name).Run(ctx)
+}
+
+// Wrap prefixes argv so it runs inside the namespace.
+func (ns *Netns) Wrap(argv ...string) []string {
+	return append([]string{"ip", "netns", "exec", ns.Name}, argv...)
+}
+
+func init() {
+	chaos.RegisterRepairer("netns", func(ctx context.Context, e chaos.Entry) (string, error) {
+		if e.Node != "local" {
+			return "skipped: node " + e.Node + " is disposable", nil
+		}
+		ns := &Netns{Node: local.New(), Name: e.Data["name"]}
+		if err := ns.delete(ctx); err != nil {
+			return "", err
+		}
+		return "deleted network namespace " + ns.Name, nil
+	})
+}
