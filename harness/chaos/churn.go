@@ -197,9 +197,12 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 			case err == nil:
 				res.Started++
 				res.Latencies = append(res.Latencies, lat)
+			case flights.Err() != nil:
+				res.Stuck++
+				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v: abandoned after %s", i, errStuck, lat.Round(time.Millisecond)))
 			case sctx.Err() != nil:
 				res.Stuck++
-				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v after %s", i, errStuck, c.StartTimeout))
+				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v within %s", i, errStuck, c.StartTimeout))
 				select {
 				case halt <- fmt.Sprintf("start %d did not return within %s", i, c.StartTimeout):
 				default:

@@ -62,7 +62,7 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 		return nil, fmt.Errorf("starting %s: %w", d.Name, err)
 	}
 	if err := waitSocket(ctx, d.Socket, ready); err != nil {
-		tail := d.logTail(ctx, 30)
+		tail := d.LogTail(ctx, 30)
 		_ = stop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("%s did not open %s within %s (%s): %w\nlog:\n%s", d.Name, d.Socket, ready, cmd.String(), err, tail)
 	}
@@ -90,7 +90,7 @@ func waitSocket(ctx context.Context, path string, within time.Duration) error {
 	}
 }
 
-func (d *Daemon) logTail(ctx context.Context, n int) string {
+func (d *Daemon) LogTail(ctx context.Context, n int) string {
 	data, err := d.Node.ReadFile(ctx, d.Log)
 	if err != nil {
 		return err.Error()

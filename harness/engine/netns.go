@@ -46,9 +46,11 @@ func (ns *Netns) delete(ctx context.Context) error {
 	return ns.Node.Command("ip", "netns", "delete", ns.Name).Run(ctx)
 }
 
-// Wrap prefixes argv so it runs inside the namespace.
+// Wrap prefixes argv so it runs inside the namespace. nsenter, not
+// `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts the
+// engines need ("Devices cgroup isn't mounted").
 func (ns *Netns) Wrap(argv ...string) []string {
-	return append([]string{"ip", "netns", "exec", ns.Name}, argv...)
+	return append([]string{"nsenter", "--net=/run/netns/" + ns.Name, "--"}, argv...)
 }
 
 func init() {

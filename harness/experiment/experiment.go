@@ -233,7 +233,9 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		env.Report.Components = append(env.Report.Components, art)
 	}
 
-	env.Dir = filepath.Join(runDirRoot, env.RunID)
+	// Short: engines put unix sockets several levels below it, and a socket
+	// path may not exceed 108 bytes.
+	env.Dir = filepath.Join(runDirRoot, env.RunID[len(env.RunID)-6:])
 	forgetDir, err := env.Journal.Record("run-dir", env.Node.Name(), map[string]string{"path": env.Dir})
 	if err != nil {
 		return report.Inconclusive, err.Error(), nil

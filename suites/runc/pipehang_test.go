@@ -80,6 +80,27 @@ var _ = Describe("runc#2828 runc init hangs writing its seccomp filter into a sh
 			Entry("1.1.14, the last 1.1", ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(10*time.Minute), "1.1.14"),
 		)
 
+		// The seed's own recipe (containerd#5261): docker run -d --security-opt
+		// no-new-privileges in a loop, through dockerd -> containerd -> shim -> runc.
+		Context("through dockerd", Label("engine:docker"), func() {
+			It("hangs docker start on rc93 with runc init stuck under the shim",
+				ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+					res := repro(ctx, "rc93", map[string]string{"engine": "docker"})
+					suitekit.ExpectVerdict(res, report.Reproduced)
+					f := res.Report.Findings[0]
+					Expect(f.Processes[0].Comm).To(Equal("runc:[2:INIT]"))
+					Expect(f.Processes).To(ContainElement(HaveField("Comm", "containerd-shim")), "the shim is the stuck init's parent")
+					Expect(conditionValue(res.Report, "engine component containerd")).NotTo(BeEmpty())
+					Expect(conditionValue(res.Report, "docker inspect (stuck container) while runc init is stuck")).To(ContainSubstring("failed after"),
+						"inspecting the stuck container blocks, as on the seed's node")
+				})
+			It("runs every container on rc94", ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+				res := repro(ctx, "rc94", map[string]string{"engine": "docker", "attempts": "5"})
+				suitekit.ExpectVerdict(res, report.NotReproduced)
+				Expect(conditionValue(res.Report, "churn")).To(HavePrefix("5 started, 0 failed, 0 stuck"))
+			})
+		})
+
 		It("is INCONCLUSIVE on rc93 with Docker's default profile, which fits the pipe on this libseccomp",
 			Label("trigger-check"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(5*time.Minute),
 			func(ctx SpecContext) {

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -93,25 +94,51 @@ func (b HostBaseline) ExpectClean() {
 	}
 	runs, _ := filepath.Glob(filepath.Join(os.TempDir(), "relapse", "*"))
 	Expect(runs).To(BeEmpty(), "run directories left")
+	Expect(netnsNames()).NotTo(ContainElement(HavePrefix("relapse-")), "network namespaces left")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
 	more, _ := filepath.Glob("/sys/fs/cgroup/relapse-*")
 	Expect(append(cgroups, more...)).To(BeEmpty(), "container cgroups left")
 }
 
-// RuncProcesses lists live runc processes on the host, as "pid cmdline".
+// relapseRunDirs is where every engine relapse starts keeps its files; a
+// user's own dockerd or containerd is never under it.
+var relapseRunDirs = filepath.Join(os.TempDir(), "relapse") + "/"
+
+func engineProcess(p evidence.Process, underRelapse map[int]bool) bool {
+	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || underRelapse[p.PID] {
+		return true
+	}
+	return len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc"
+}
+
+// RuncProcesses lists live runc processes, and every process of an engine
+// relapse started, on the host, as "pid cmdline".
 // Zombies are left out: a killed init whose runc parent exited is reparented
 // to PID 1, which reaps it in its own time; it holds no resources.
 func RuncProcesses() []string {
 	procs, err := evidence.LocalProc.Processes()
 	Expect(err).NotTo(HaveOccurred())
+	underRelapse := map[int]bool{}
+	for _, p := range engine.ProcessesUnder(procs, relapseRunDirs) {
+		underRelapse[p.PID] = true
+	}
 	var out []string
 	for _, p := range procs {
 		if p.State == "Z" {
 			continue
 		}
-		if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || (len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc") {
+		if engineProcess(p, underRelapse) {
 			out = append(out, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
 		}
 	}
 	return out
+}
+
+func netnsNames() []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

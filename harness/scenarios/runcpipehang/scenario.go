@@ -70,6 +70,8 @@ func (Scenario) Params() []scenario.Param {
 			Help: "value written to fs.pipe-user-pages-soft while the trigger is armed"},
 		{Name: "create-timeout", Default: "20s", Valid: scenario.Duration,
 			Help: "how long one runc create may take before the attempt ends unclassified"},
+		{Name: "engine", Default: "runc", Valid: scenario.OneOf("runc", "docker"),
+			Help: "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc"},
 		{Name: "hold", Default: "0s", Valid: scenario.NonNegativeDuration,
 			Help: "keep the stuck runc init this long after detection (for strace/gdb by hand) before cleaning up"},
 		{Name: "baseline", Default: "true", Valid: scenario.OneOf("true", "false"),
@@ -88,12 +90,13 @@ type attemptResult struct {
 }
 
 type run struct {
-	env     *scenario.Env
-	runc    *engine.Runc
-	bundle  string
-	timeout time.Duration
-	hold    time.Duration
-	short   string
+	env      *scenario.Env
+	runc     *engine.Runc
+	bundle   string
+	timeout  time.Duration
+	hold     time.Duration
+	attempts int
+	short    string
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
@@ -104,7 +107,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	timeout, _ := time.ParseDuration(env.Params["create-timeout"])
 	attempts, _ := strconv.Atoi(env.Params["attempts"])
 	hold, _ := time.ParseDuration(env.Params["hold"])
-	r := &run{env: env, timeout: timeout, hold: hold, short: env.RunID[len(env.RunID)-6:]}
+	r := &run{env: env, timeout: timeout, hold: hold, attempts: attempts, short: env.RunID[len(env.RunID)-6:]}
 
 	binary := filepath.Join(env.Dir, "bin", "runc")
 	if err := env.Node.CopyIn(ctx, art.Path, binary, 0o755); err != nil {
@@ -132,6 +135,9 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	}
 	armed := profile.BPFBytes > unprivilegedPipeBytes
 	env.Report.Reproduce = manualSteps(art, profile, env.Params["soft-limit"], env.ReportDir)
+	if env.Params["engine"] == "docker" {
+		return r.viaDocker(ctx, profile, armed)
+	}
 
 	if env.Params["baseline"] == "true" {
 		base := r.attempt(ctx, 0)

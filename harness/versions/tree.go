@@ -1,0 +1,280 @@
+package versions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Containerd is the container engine (daemon, runc v2 shim and ctr).
+var Containerd = mustComponent("containerd", "github.com/containerd/containerd")
+
+// TreeRecipe builds several binaries of a component with `go build` inside
+// a writable copy of its module source, for modules `go install pkg@version`
+// refuses (a go.mod with replace directives, as containerd's has).
+//
+// The copy drops vendor/: the module zip keeps only vendor/modules.txt, and
+// with it the go command would build from the (absent) vendored packages.
+// The build runs with -mod=readonly, so it uses exactly the dependency
+// versions the release's go.mod and go.sum name and fails rather than
+// resolve anything anew. A module zip also leaves out nested modules; a
+// replace directive whose target is such a directory inside the module
+// (containerd 1.6.0 and 1.6.1: `github.com/containerd/containerd =>
+// ./.empty-mod/`) gets an empty module there, which is what upstream's
+// directory holds. -trimpath keeps the temporary path out of the binaries.
+//
+// All binaries go into one cache entry, keyed like Recipe's
+// (<version>_<go version>_<tags>). The Artifact's Path is that directory,
+// not a binary: binary NAME is filepath.Join(art.Path, NAME). containerd
+// finds its shim there too (it looks next to its own executable when the
+// shim is not on PATH).
+type TreeRecipe struct {
+	Component Component
+	// Binaries maps each binary name to its main package path inside the
+	// module ("ctr": "cmd/ctr").
+	Binaries map[string]string
+	Tags     []string
+	// LDFlags returns the -ldflags for a version (version stamping).
+	LDFlags func(r Resolved) string
+}
+
+// ContainerdRecipe builds containerd, containerd-shim-runc-v2 and ctr from
+// one source tree, so the whole engine is one version. no_btrfs: the btrfs
+// snapshotter needs the libbtrfs headers and no scenario uses it. The
+// version is stamped as upstream's release binaries have it
+// (`containerd --version` prints "... v1.6.2 module-v1.6.2").
+var ContainerdRecipe = TreeRecipe{
+	Component: Containerd,
+	Binaries: map[string]string{
+		"containerd":              "cmd/containerd",
+		"containerd-shim-runc-v2": "cmd/containerd-shim-runc-v2",
+		"ctr":                     "cmd/ctr",
+	},
+	Tags: []string{"no_btrfs"},
+	LDFlags: func(r Resolved) string {
+		pkg := Containerd.Module + "/version"
+		return fmt.Sprintf("-X %s.Version=%s -X %s.Revision=module-%s", pkg, r.Version, pkg, r.Version)
+	},
+}
+
+// Build returns the directory holding the binaries for r, from the cache
+// when they are all there. r must come from Component.Resolve: the build
+// copies the module source from r.Dir.
+func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
+	if r.Dir == "" {
+		return Artifact{Resolved: r}, fmt.Errorf("building %s %s: no module source (resolve the version first)", tr.Component.Name, r.Version)
+	}
+	empty, err := missingReplaceDirs(r.Dir)
+	if err != nil {
+		return Artifact{Resolved: r}, err
+	}
+	command := tr.command(r, empty)
+	names := tr.names()
+	return cacheEntry{component: tr.Component.Name, tags: tr.Tags, outputs: names, command: command,
+		build: func(dir string) error {
+			tmp, err := os.MkdirTemp(dir, "tree-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+			if err := copyModule(r.Dir, src); err != nil {
+				return fmt.Errorf("copying %s %s source: %w", tr.Component.Name, r.Version, err)
+			}
+			for _, d := range empty {
+				if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(src, d, "go.mod"), []byte(emptyModule(d)), 0o644); err != nil {
+					return err
+				}
+			}
+			for _, name := range names {
+				cmd := exec.CommandContext(ctx, "go", tr.args(r, name, filepath.Join(out, name))...)
+				cmd.Dir = src
+				cmd.Env = goEnv()
+				if output, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("building %s %s (%s) failed: %w\n%s\nto build by hand:\n%s", tr.Component.Name, r.Version, name, err, output, command)
+				}
+			}
+			for _, name := range names {
+				if err := os.Rename(filepath.Join(out, name), filepath.Join(dir, name)); err != nil {
+					return fmt.Errorf("moving %s into the cache: %w", name, err)
+				}
+			}
+			return nil
+		}}.get(ctx, r, cacheRoot)
+}
+
+// names lists the binaries in a fixed order.
+func (tr TreeRecipe) names() []string {
+	names := make([]string, 0, len(tr.Binaries))
+	for n := range tr.Binaries {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// args are the `go build` arguments for one binary, run in the source copy.
+func (tr TreeRecipe) args(r Resolved, name, out string) []string {
+	args := []string{"build", "-mod=readonly", "-buildvcs=false", "-trimpath"}
+	if len(tr.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(tr.Tags, ","))
+	}
+	if tr.LDFlags != nil {
+		args = append(args, "-ldflags", tr.LDFlags(r))
+	}
+	return append(args, "-o", out, "./"+strings.TrimPrefix(tr.Binaries[name], "./"))
+}
+
+// command is a shell snippet that builds the binaries into the current
+// directory. It runs in a subshell, so `set -e` and cd stay inside.
+func (tr TreeRecipe) command(r Resolved, emptyDirs []string) string {
+	mod := tr.Component.Module + "@" + r.Version
+	lines := []string{
+		"(set -e; out=$PWD; tmp=$(mktemp -d); cd \"$tmp\"",
+		" export GOTOOLCHAIN=local CGO_ENABLED=1",
+		" go mod download " + mod,
+		" cp -R \"$(go list -m -f '{{.Dir}}' " + mod + ")\" src; chmod -R u+w src; rm -rf src/vendor; cd src",
+	}
+	for _, d := range emptyDirs {
+		lines = append(lines, fmt.Sprintf(" mkdir -p %s; echo '%s' > %s/go.mod", d, strings.TrimSpace(emptyModule(d)), d))
+	}
+	for _, name := range tr.names() {
+		lines = append(lines, " go "+shellJoin(tr.args(r, name, "$out/"+name)))
+	}
+	lines = append(lines, " cd \"$out\"; rm -rf \"$tmp\")")
+	return strings.Join(lines, "\n")
+}
+
+// shellJoin quotes the arguments that need it for a POSIX shell; "$out/..."
+// stays in double quotes so the shell expands it.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "$"):
+			a = `"` + a + `"`
+		case strings.ContainsAny(a, " \t'\"$"):
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
+}
+
+// emptyModule is the go.mod of a stand-in for a nested module the module
+// zip left out (containerd's .empty-mod/go.mod says "module empty-mod").
+func emptyModule(dir string) string {
+	return "module " + strings.TrimLeft(filepath.Base(dir), ".") + "\n"
+}
+
+// missingReplaceDirs lists the replace targets inside the module at dir
+// ("./.empty-mod/") that its source lacks.
+func missingReplaceDirs(dir string) ([]string, error) {
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the module's go.mod: %w", err)
+	}
+	var missing []string
+	for _, t := range localReplaceTargets(string(gomod)) {
+		if _, err := os.Stat(filepath.Join(dir, t)); errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
+}
+
+// localReplaceTargets returns, cleaned and in file order, the targets of
+// go.mod replace directives that are directories inside the module
+// ("./x"). Targets with a version are modules; "../x" lies outside.
+func localReplaceTargets(gomod string) []string {
+	var targets []string
+	inBlock := false
+	for _, line := range strings.Split(gomod, "\n") {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+			continue
+		case inBlock && f[0] == ")":
+			inBlock = false
+			continue
+		case len(f) == 2 && f[0] == "replace" && f[1] == "(":
+			inBlock = true
+			continue
+		case f[0] == "replace":
+			f = f[1:]
+		case !inBlock:
+			continue
+		}
+		// f is "old [version] => new [version]".
+		if len(f) < 3 || f[len(f)-2] != "=>" {
+			continue
+		}
+		t := f[len(f)-1]
+		if !strings.HasPrefix(t, "./") {
+			continue
+		}
+		if t = filepath.Clean(t); t != "." && !strings.HasPrefix(t, "..") {
+			targets = append(targets, t)
+		}
+	}
+	return targets
+}
+
+// copyModule copies the module source at src (read-only in the module
+// cache) to a new writable tree dst, leaving out the top-level vendor/.
+func copyModule(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir() && rel == "vendor":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return copyFile(p, target, info.Mode().Perm()|0o200)
+		default:
+			return fmt.Errorf("%s: not a regular file or directory", p)
+		}
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
