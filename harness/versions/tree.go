@@ -32,9 +32,10 @@ var Containerd = mustComponent("containerd", "github.com/containerd/containerd")
 //
 // All binaries go into one cache entry, keyed like Recipe's
 // (<version>_<go version>_<tags>). The Artifact's Path is that directory,
-// not a binary: binary NAME is filepath.Join(art.Path, NAME). containerd
-// finds its shim there too (it looks next to its own executable when the
-// shim is not on PATH).
+// not a binary: binary NAME is filepath.Join(art.Path, NAME). Put art.Path
+// first on containerd's PATH: containerd takes containerd-shim-runc-v2 from
+// PATH and looks next to its own executable only when PATH has none (a
+// distribution's /usr/bin shim would silently win).
 type TreeRecipe struct {
 	Component Component
 	// Binaries maps each binary name to its main package path inside the

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
@@ -141,4 +142,43 @@ func expect(b *testing.B, r *report.Report, want report.Result) {
 	if r.Verdict.Result != want {
 		b.Fatalf("verdict %s, want %s: %s", r.Verdict.Result, want, r.Verdict.Reason)
 	}
+}
+
+// BenchmarkDockerChurn: sequential starts per second through relapse's
+// churn driver and Go client against `docker run -d` of the docker CLI, on
+// the same relapse-run dockerd with the same runc, in the same run.
+func BenchmarkDockerChurn(b *testing.B) {
+	requireRoot(b)
+	const n = 20
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dk, ref, cleanup := startBenchDocker(b, ctx)
+	defer cleanup()
+
+	churn := chaos.Churn{Concurrency: 1, Max: n, StartTimeout: 30 * time.Second,
+		Start: func(ctx context.Context, i int) error {
+			_, err := dk.Run(ctx, fmt.Sprintf("churn-%d", i), ref, []string{"no-new-privileges"})
+			return err
+		}}
+	res := churn.Run(ctx, nil)
+	if res.Started != n {
+		b.Fatalf("churn: %s; %v", res.Summary(), res.Errors)
+	}
+	cli := os.Getenv("DOCKER_CLI")
+	if cli == "" {
+		cli = "docker"
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		out, err := exec.CommandContext(ctx, cli, "--host", "unix://"+dk.Socket, "run", "-d", "--network", "none",
+			"--security-opt", "no-new-privileges", "--name", fmt.Sprintf("cli-%d", i), ref).CombinedOutput()
+		if err != nil {
+			b.Fatalf("docker run: %v\n%s", err, out)
+		}
+	}
+	cliRate := float64(n) / time.Since(start).Seconds()
+	b.ReportMetric(res.Rate(), "starts/s-relapse")
+	b.ReportMetric(cliRate, "starts/s-docker-cli")
+	b.ReportMetric(cliRate/res.Rate(), "x-overhead")
+	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
 }
