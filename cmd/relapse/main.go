@@ -175,18 +175,27 @@ func matrix(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
 		return exitUsage
 	}
-	recipe := s.Components()[0]
+	var recipe versions.Builder
+	for _, b := range s.Components() {
+		if b.Target().Name == s.Bug().Component {
+			recipe = b
+		}
+	}
+	if recipe == nil {
+		fmt.Fprintf(os.Stderr, "relapse: scenario %s does not build %s, the component its bug is about\n", s.Name(), s.Bug().Component)
+		return exitUsage
+	}
 	var done []*report.Report
 	status := exitVerdict
-	for _, pin := range recipe.Component.Pins {
+	for _, pin := range recipe.Target().Pins {
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
 		plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: *scen, Params: params, ReportsDir: *reports,
-			Versions: map[string]string{recipe.Component.Name: pin.Alias}, Log: os.Stderr,
-			Invocation: fmt.Sprintf("relapse matrix --scenario %s (%s=%s)", *scen, recipe.Component.Name, pin.Alias)})
+			Versions: map[string]string{recipe.Target().Name: pin.Alias}, Log: os.Stderr,
+			Invocation: fmt.Sprintf("relapse matrix --scenario %s (%s=%s)", *scen, recipe.Target().Name, pin.Alias)})
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "relapse: %s %s: %v\n", recipe.Component.Name, pin.Alias, err)
+			fmt.Fprintf(os.Stderr, "relapse: %s %s: %v\n", recipe.Target().Name, pin.Alias, err)
 			status = exitFailed
 			continue
 		}

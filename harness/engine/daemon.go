@@ -50,7 +50,7 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 		}
 		return forget()
 	}
-	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--"}, d.Argv...)
+	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", privateRunAndOpt, "sh"}, d.Argv...)
 	if d.Netns != nil {
 		argv = d.Netns.Wrap(argv...)
 	}
@@ -68,6 +68,13 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 	}
 	return stop, nil
 }
+
+// privateRunAndOpt gives the daemon empty /run and /opt of its own (tmpfs
+// in its private mount namespace) before it execs: containerd and its shims
+// write to fixed paths there (/run/containerd/s for shim sockets, the
+// runc state root, /opt/containerd), which would otherwise land on the host
+// and survive a killed run.
+const privateRunAndOpt = `for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done; exec "$@"`
 
 // PID is the pid of the daemon's launcher (ip netns exec / unshare exec
 // into the daemon, so it is the daemon itself).

@@ -72,7 +72,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	}
 	wanted := map[string]bool{}
 	for _, rc := range s.Components() {
-		wanted[rc.Component.Name] = true
+		wanted[rc.Target().Name] = true
 	}
 	for name := range o.Versions {
 		if !wanted[name] {
@@ -81,17 +81,20 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	}
 	resolved := map[string]versions.Resolved{}
 	for _, rc := range s.Components() {
-		name := rc.Component.Name
+		name := rc.Target().Name
 		requested, ok := o.Versions[name]
 		if !ok {
+			requested, ok = defaultVersion(s, name)
+		}
+		if !ok {
 			return nil, fmt.Errorf("scenario %s needs a %s version (e.g. %s=%s)\nknown %s versions:\n%s",
-				s.Name(), name, strings.ToUpper(name), rc.Component.Pins[0].Alias, name, rc.Component.Known())
+				s.Name(), name, strings.ToUpper(name), rc.Target().Pins[0].Alias, name, rc.Target().Known())
 		}
 		// Offline check first: a typo must not wait on the network.
-		if _, err := rc.Component.Normalize(requested); err != nil {
+		if _, err := rc.Target().Normalize(requested); err != nil {
 			return nil, err
 		}
-		r, err := rc.Component.Resolve(ctx, requested)
+		r, err := rc.Target().Resolve(ctx, requested)
 		if err != nil {
 			return nil, err
 		}
@@ -109,10 +112,21 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params}, nil
 }
 
+// defaultVersion is the version a scenario uses for a component the user
+// did not name (the runc under a containerd bug), if it has one.
+func defaultVersion(s scenario.Scenario, component string) (string, bool) {
+	d, ok := s.(scenario.WithDefaults)
+	if !ok {
+		return "", false
+	}
+	v, ok := d.DefaultVersions()[component]
+	return v, ok
+}
+
 func componentNames(s scenario.Scenario) string {
 	var names []string
 	for _, rc := range s.Components() {
-		names = append(names, rc.Component.Name)
+		names = append(names, rc.Target().Name)
 	}
 	return strings.Join(names, ", ")
 }
@@ -214,10 +228,10 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 	}
 
 	for _, rc := range p.Scenario.Components() {
-		r := p.Resolved[rc.Component.Name]
-		env.Logf("building %s %s (%s)", rc.Component.Name, r.Version, r.Sum)
+		r := p.Resolved[rc.Target().Name]
+		env.Logf("building %s %s (%s)", rc.Target().Name, r.Version, r.Sum)
 		var art versions.Artifact
-		err := env.Timed("build "+rc.Component.Name, r.Version, func() (err error) {
+		err := env.Timed("build "+rc.Target().Name, r.Version, func() (err error) {
 			art, err = rc.Build(ctx, r, p.CacheDir)
 			return err
 		})
@@ -228,8 +242,8 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		if art.Cached {
 			how = "from cache"
 		}
-		env.Logf("%s %s ready (%s): %s", rc.Component.Name, r.Version, how, art.Path)
-		env.Artifacts[rc.Component.Name] = art
+		env.Logf("%s %s ready (%s): %s", rc.Target().Name, r.Version, how, art.Path)
+		env.Artifacts[rc.Target().Name] = art
 		env.Report.Components = append(env.Report.Components, art)
 	}
 

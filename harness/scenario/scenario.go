@@ -33,11 +33,17 @@ type Scenario interface {
 	Bug() report.Bug
 	// Components lists the components whose versions the scenario takes,
 	// the first being the one the affected range is about.
-	Components() []versions.Recipe
+	Components() []versions.Builder
 	Params() []Param
 	// Run triggers the bug and decides. It returns INCONCLUSIVE with a reason
 	// when it cannot decide; an error means the harness itself failed.
 	Run(ctx context.Context, env *Env) (report.Result, string, error)
+}
+
+// WithDefaults is a scenario that picks versions for components the user
+// need not name (e.g. the runc under a containerd bug).
+type WithDefaults interface {
+	DefaultVersions() map[string]string
 }
 
 // Env is what a running scenario gets: the node, its own directory, the

@@ -249,3 +249,18 @@ func requireLibseccompHeaders() error {
 	return errors.New("libseccomp headers (seccomp.h) are missing: install the Debian package libseccomp-dev " +
 		"(apt-get install libseccomp-dev, or run `make deps`); on Fedora/RHEL the package is libseccomp-devel")
 }
+
+// Builder builds one component at a resolved version into the cache.
+// Recipe (a single `go install`) and TreeRecipe (several binaries from one
+// module tree) are Builders.
+type Builder interface {
+	// Target is the component built.
+	Target() Component
+	Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error)
+}
+
+// Target is the component the recipe builds.
+func (rc Recipe) Target() Component { return rc.Component }
+
+// Target is the component the recipe builds.
+func (tr TreeRecipe) Target() Component { return tr.Component }

@@ -210,7 +210,7 @@ func TestBugAndParams(t *testing.T) {
 	if s.Name() != "runc-pipe-hang" || s.Bug().ID != "runc#2828" || s.Bug().Component != "runc" {
 		t.Errorf("Name, Bug = %q, %+v", s.Name(), s.Bug())
 	}
-	if c := s.Components(); len(c) != 1 || c[0].Component.Name != "runc" {
+	if c := s.Components(); len(c) != 1 || c[0].Target().Name != "runc" {
 		t.Errorf("Components = %+v", c)
 	}
 	if unprivilegedPipeBytes != 8192 {

@@ -58,7 +58,7 @@ var Bug = report.Bug{
 
 func (Scenario) Bug() report.Bug { return Bug }
 
-func (Scenario) Components() []versions.Recipe { return []versions.Recipe{versions.RuncRecipe} }
+func (Scenario) Components() []versions.Builder { return []versions.Builder{versions.RuncRecipe} }
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{

@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/oci"
+	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/node"
+)
+
+// ContainerdNamespace is the containerd namespace relapse's containers live in.
+const ContainerdNamespace = "relapse"
+
+// Containerd is a containerd relapse runs, with its Go client.
+type Containerd struct {
+	*Daemon
+	Client *containerd.Client
+	// BinDir holds containerd, containerd-shim-runc-v2 and ctr of one version.
+	BinDir string
+	// Runc is the runc under test, passed to the shim as BinaryName.
+	Runc string
+	// Metrics is the metrics address inside the daemon's network namespace.
+	Metrics string
+	// DebugSocket serves pprof (goroutine dumps) over a unix socket.
+	DebugSocket string
+}
+
+// ContainerdOptions chooses what a relapse containerd uses.
+type ContainerdOptions struct {
+	// BinDir holds the containerd binaries ("/usr/bin" for Debian's).
+	BinDir string
+	Runc   string
+	// Metrics, when set, enables the Prometheus endpoint (e.g. 127.0.0.1:1338).
+	Metrics string
+}
+
+// StartContainerd starts containerd with private root, state and sockets
+// under dir, no CRI plugin, in ns; the shim it starts is the one in BinDir.
+func StartContainerd(ctx context.Context, n node.Node, j *chaos.Journal, dir string, ns *Netns, o ContainerdOptions) (*Containerd, func(context.Context) error, error) {
+	c := &Containerd{BinDir: o.BinDir, Runc: o.Runc, Metrics: o.Metrics, DebugSocket: filepath.Join(dir, "debug.sock")}
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = %q
+
+[ttrpc]
+  address = %q
+
+[debug]
+  address = %q
+  level = "info"
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc", c.DebugSocket)
+	if o.Metrics != "" {
+		config += fmt.Sprintf("\n[metrics]\n  address = %q\n", o.Metrics)
+	}
+	if err := n.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		return nil, nil, err
+	}
+	c.Daemon = &Daemon{Node: n, Name: "containerd", Dir: dir, Netns: ns, Socket: sock, Log: filepath.Join(dir, "containerd.log"),
+		Argv: []string{filepath.Join(o.BinDir, "containerd"), "--config", filepath.Join(dir, "config.toml")},
+		// The shim is found on PATH: put this version's first.
+		Env: []string{"PATH=" + o.BinDir + ":" + os.Getenv("PATH")}}
+	stop, err := c.Daemon.Start(ctx, j, 60*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Client, err = containerd.New(sock, containerd.WithDefaultNamespace(ContainerdNamespace), containerd.WithTimeout(30*time.Second))
+	if err != nil {
+		_ = stop(context.WithoutCancel(ctx))
+		return nil, nil, fmt.Errorf("containerd client: %w", err)
+	}
+	return c, func(ctx context.Context) error {
+		c.Client.Close()
+		return stop(ctx)
+	}, nil
+}
+
+// Version asks the daemon for its version.
+func (c *Containerd) Version(ctx context.Context) (string, error) {
+	v, err := c.Client.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	return v.Version + " (" + v.Revision + ")", nil
+}
+
+// NewContainer creates a container on a root filesystem directory (no
+// image, no snapshot), running the runc under test.
+func (c *Containerd) NewContainer(ctx context.Context, id, rootfs string, specOpts ...oci.SpecOpts) (containerd.Container, error) {
+	opts := append([]oci.SpecOpts{oci.WithRootFSPath(rootfs), oci.WithRootFSReadonly(), oci.WithProcessArgs("/init")}, specOpts...)
+	return c.Client.NewContainer(ctx, id,
+		containerd.WithNewSpec(opts...),
+		containerd.WithRuntime("io.containerd.runc.v2", &runcoptions.Options{BinaryName: c.Runc}))
+}
+
+// Start creates the task (runc create) and starts it (runc start), each
+// bounded by ctx, and returns the task. Output goes to logPath.
+func (c *Containerd) Start(ctx context.Context, ctr containerd.Container, logPath string) (containerd.Task, error) {
+	task, err := ctr.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return nil, fmt.Errorf("creating task %s: %w", ctr.ID(), err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return task, fmt.Errorf("starting task %s: %w", ctr.ID(), err)
+	}
+	return task, nil
+}
+
+// RemoveAll kills and deletes every task and container, bounded by ctx.
+func (c *Containerd) RemoveAll(ctx context.Context) error {
+	list, err := c.Client.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, ctr := range list {
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			_ = task.Kill(ctx, unix.SIGKILL)
+			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if err := ctr.Delete(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("removing containers: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// GoroutineDump fetches all goroutine stacks from the debug socket's pprof
+// endpoint: the evidence maintainers ask for when containerd is stuck.
+func (c *Containerd) GoroutineDump(ctx context.Context) (string, error) {
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", c.DebugSocket)
+	}}}
+	return httpGet(ctx, hc, "http://containerd/debug/pprof/goroutine?debug=2")
+}
+
+// MetricsClient is an HTTP client whose connections are made inside the
+// daemon's network namespace, where the metrics address listens.
+func (c *Containerd) MetricsClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: c.Netns.DialContext, DisableKeepAlives: false}}
+}
+
+// ScrapeMetrics GETs /v1/metrics once.
+func (c *Containerd) ScrapeMetrics(ctx context.Context, hc *http.Client) error {
+	_, err := httpGet(ctx, hc, "http://"+c.Metrics+"/v1/metrics")
+	return err
+}
+
+func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), nil
+}
+
+// DialContext opens a connection from inside the namespace: the dialing
+// thread enters it, dials, and comes back; the socket stays there.
+func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is not unlocked: if returning to the host namespace
+		// failed, it must die with this goroutine rather than be reused.
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer home.Close()
+		target, err := os.Open("/run/netns/" + ns.Name)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("entering netns %s: %w", ns.Name, err)}
+			return
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- result{conn, err}
+	}()
+	r := <-done
+	return r.conn, r.err
+}
