@@ -86,7 +86,7 @@ func TestResolveParamsDefaultsAndOverrides(t *testing.T) {
 		{"empty gives defaults", map[string]string{}, defaults},
 		{"overrides merge over defaults", map[string]string{"attempts": "5", "profile": "docker-default", "hold": "30s"},
 			map[string]string{"profile": "docker-default", "attempts": "5", "soft-limit": "1",
-				"create-timeout": "20s", "hold": "30s", "baseline": "true"}},
+				"create-timeout": "20s", "engine": "runc", "hold": "30s", "baseline": "true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestResolveParamsRejects(t *testing.T) {
 		want  string
 	}{
 		{"unknown param lists the known names", map[string]string{"bogus": "1"},
-			`scenario runc-pipe-hang has no parameter "bogus": its parameters are profile, attempts, soft-limit, create-timeout, hold, baseline`},
+			`scenario runc-pipe-hang has no parameter "bogus": its parameters are profile, attempts, soft-limit, create-timeout, engine, hold, baseline`},
 		{"attempts=0", map[string]string{"attempts": "0"}, `parameter attempts="0": want an integer from 1 to 100`},
 		{"attempts=101", map[string]string{"attempts": "101"}, `parameter attempts="101": want an integer from 1 to 100`},
 		{"create-timeout=abc", map[string]string{"create-timeout": "abc"}, `parameter create-timeout="abc": want a positive duration such as 20s or 1m`},
