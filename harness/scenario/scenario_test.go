@@ -72,7 +72,7 @@ func TestExpectErrors(t *testing.T) {
 
 var defaults = map[string]string{
 	"profile": "large", "attempts": "3", "soft-limit": "1",
-	"create-timeout": "20s", "hold": "0s", "baseline": "true",
+	"create-timeout": "20s", "engine": "runc", "hold": "0s", "baseline": "true",
 }
 
 func TestResolveParamsDefaultsAndOverrides(t *testing.T) {
