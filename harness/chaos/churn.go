@@ -136,6 +136,17 @@ func (c Churn) stopReason(ctx context.Context, stop <-chan struct{}, halt chan s
 	return "cancellation"
 }
 
+// startRecovering runs one start, turning a panic into an error: a panic
+// in a goroutine would end relapse before it puts the host back.
+func startRecovering(ctx context.Context, start func(context.Context, int) error, i int) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("start %d panicked: %v", i, p)
+		}
+	}()
+	return start(ctx, i)
+}
+
 // errStuck marks a start that exceeded StartTimeout.
 var errStuck = errors.New("start did not return")
 
@@ -189,7 +200,7 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 			sctx, scancel := context.WithTimeout(flights, c.StartTimeout)
 			defer scancel()
 			start := time.Now()
-			err := c.Start(sctx, i)
+			err := startRecovering(sctx, c.Start, i)
 			lat := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()

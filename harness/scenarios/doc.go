@@ -3,5 +3,6 @@
 package scenarios
 
 import (
+	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 )
