@@ -63,12 +63,24 @@ func ExpectVerdict(res *experiment.Result, want report.Result) {
 // HostBaseline is the state a suite must leave the host in.
 type HostBaseline struct {
 	Sysctls map[string]string
+	// Absent are host paths engines write to by default that did not exist
+	// at the start; relapse's engines must keep them absent.
+	Absent []string
 }
+
+// engineDefaultPaths are where containerd and its shims write when not
+// confined (shim sockets, runc state, the opt plugin).
+var engineDefaultPaths = []string{"/run/containerd", "/opt/containerd", "/run/docker", "/var/lib/docker", "/var/lib/containerd"}
 
 // TakeBaseline reads the sysctls relapse may change.
 func TakeBaseline(keys ...string) HostBaseline {
 	GinkgoHelper()
 	b := HostBaseline{Sysctls: map[string]string{}}
+	for _, p := range engineDefaultPaths {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			b.Absent = append(b.Absent, p)
+		}
+	}
 	for _, k := range keys {
 		v, err := os.ReadFile(chaos.SysctlPath(k))
 		Expect(err).NotTo(HaveOccurred())
@@ -88,6 +100,10 @@ func (b HostBaseline) ExpectClean() {
 		Expect(strings.TrimSpace(string(got))).To(Equal(want), "sysctl %s not restored", k)
 	}
 	Expect(RuncProcesses()).To(BeEmpty(), "runc processes left behind")
+	for _, p := range b.Absent {
+		_, err := os.Stat(p)
+		Expect(os.IsNotExist(err)).To(BeTrue(), "%s appeared on the host: an engine wrote outside its private directories", p)
+	}
 	entries, err := os.ReadDir(filepath.Join(chaos.StateDir(), "journal"))
 	if err == nil {
 		Expect(entries).To(BeEmpty(), "journal entries left (changes not undone)")

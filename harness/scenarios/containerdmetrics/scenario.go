@@ -207,8 +207,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	case res.Failed > 0:
 		return report.Inconclusive, fmt.Sprintf("%d task creations failed: %s", res.Failed, res.Errors[0]), nil
 	}
-	return report.NotReproduced, fmt.Sprintf("%d tasks created and started with %s of concurrent scrapes and no stall (%.1f tasks/s)",
-		res.Started, scrapeStats, res.Rate()), nil
+	return report.NotReproduced, fmt.Sprintf("%d tasks created and started (%.1f/s), none stalled, while %d loops scraped /v1/metrics: %s",
+		res.Started, res.Rate(), p("scrapers"), scrapeStats), nil
 }
 
 // prepareRootfs builds the init fixture into a rootfs under the run dir.
