@@ -1,6 +1,8 @@
 # relapse: pinned, repeatable reproductions of container-runtime bugs.
 #
 #   make repro RUNC=rc93     one scenario, one version: verdict + report
+#   make repro RUNC=rc93 ENGINE=docker                      the seed's docker run loop
+#   make repro SCENARIO=containerd-metrics-deadlock CONTAINERD=1.6.2
 #   make test                unit tests + the fast suites (real runc)
 #   make matrix              the scenario at every pinned version (nightly)
 #   make bench               time to verdict, detection latency, start overhead
@@ -8,7 +10,12 @@
 
 GO        ?= go
 SCENARIO  ?= runc-pipe-hang
-RUNC      ?= rc93
+# Versions: RUNC=rc93, CONTAINERD=1.6.2 (`make versions`); a scenario picks
+# defaults for the components its bug is not about.
+RUNC      ?=
+CONTAINERD ?=
+# ENGINE=runc|docker for runc-pipe-hang (how runc is driven).
+ENGINE    ?=
 PARAMS    ?=
 REPORTS   ?= $(CURDIR)/reports
 BIN       := $(CURDIR)/bin
@@ -29,7 +36,7 @@ build: deps
 # No shell metacharacters in the recipe: make execs relapse directly, so
 # relapse's parent-death signal fires if make itself is killed.
 repro: build
-	$(RELAPSE) repro --scenario $(SCENARIO) --runc $(RUNC) --reports $(REPORTS) $(addprefix --param ,$(PARAMS))
+	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(ENGINE),--param engine=$(ENGINE)) $(addprefix --param ,$(PARAMS))
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.

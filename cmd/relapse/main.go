@@ -106,6 +106,7 @@ func repro(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
 	runc := fs.String("runc", "", "runc version: an alias from `relapse versions runc` or a full version")
+	containerd := fs.String("containerd", "", "containerd version: an alias from `relapse versions containerd` or a full version")
 	provider := fs.String("provider", "local", "node provider: "+strings.Join(experiment.Providers, ", "))
 	reports := fs.String("reports", "reports", "directory that receives <run-id>/report.{json,html} and junit.xml")
 	failOnMismatch := fs.Bool("fail-on-mismatch", false, "exit 4 when the verdict contradicts the bug's affected range (for regression matrices)")
@@ -118,6 +119,9 @@ func repro(ctx context.Context, args []string) int {
 	}
 	if *runc != "" {
 		vers["runc"] = *runc
+	}
+	if *containerd != "" {
+		vers["containerd"] = *containerd
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
 		Scenario: *scen, Versions: vers, Params: params, Provider: *provider,
@@ -246,12 +250,21 @@ func listScenarios() int {
 }
 
 func listVersions(args []string) int {
-	if len(args) > 0 && args[0] != versions.Runc.Name {
-		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc\n", args[0])
+	components := []versions.Component{versions.Runc, versions.Containerd}
+	for _, c := range components {
+		if len(args) > 0 && args[0] != c.Name {
+			continue
+		}
+		fmt.Printf("%s versions (%s); any other version the Go module proxy serves works in full:\n%s\n",
+			c.Name, c.Module, c.Known())
+		if len(args) > 0 {
+			return exitVerdict
+		}
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc, containerd\n", args[0])
 		return exitUsage
 	}
-	fmt.Printf("runc versions (%s); any other version the Go module proxy serves works in full:\n%s",
-		versions.Runc.Module, versions.Runc.Known())
 	return exitVerdict
 }
 

@@ -190,3 +190,14 @@ func init() {
 		return fmt.Sprintf("killed %s and its processes under %s", e.Data["name"], dir), nil
 	})
 }
+
+// ProcessTree renders the processes under dir (an engine's daemons, shims,
+// runc and container inits) as a table for reports.
+func ProcessTree(procs []evidence.Process, dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-7s %-7s %-16s %-5s %-22s %s\n", "PID", "PPID", "COMM", "STATE", "WCHAN", "COMMAND")
+	for _, p := range ProcessesUnder(procs, dir) {
+		fmt.Fprintf(&b, "%-7d %-7d %-16s %-5s %-22s %s\n", p.PID, p.PPID, p.Comm, p.State, p.Wchan, p.CommandLine())
+	}
+	return b.String()
+}

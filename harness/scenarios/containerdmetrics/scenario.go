@@ -290,6 +290,9 @@ func (r *run) confirm(ctx context.Context, f *detect.Finding, res chaos.ChurnRes
 	env.Logf("detected: %s", f.Summary)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
+	if procs, err := env.Node.Processes(dctx); err == nil {
+		env.Evidence("engine process tree (containerd -> shim -> runc init)", engine.ProcessTree(procs, r.dir))
+	}
 	dump, err := r.ctr.GoroutineDump(dctx)
 	if err != nil {
 		env.Report.Findings = append(env.Report.Findings, *f)

@@ -220,17 +220,14 @@ func (r *run) captureDockerHang(ctx context.Context, dk *engine.Docker, dir stri
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if procs, err := env.Node.Processes(ctx); err == nil {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%-7s %-7s %-16s %-5s %-22s %s\n", "PID", "PPID", "COMM", "STATE", "WCHAN", "COMMAND")
-		for _, p := range engine.ProcessesUnder(procs, dir) {
-			fmt.Fprintf(&b, "%-7d %-7d %-16s %-5s %-22s %s\n", p.PID, p.PPID, p.Comm, p.State, p.Wchan, p.CommandLine())
-			if p.PID == f.Processes[0].PPID && p.Comm != "" {
+		env.Evidence("engine process tree (dockerd -> containerd -> shim -> runc init)", engine.ProcessTree(procs, dir))
+		for _, p := range procs {
+			if p.PID == f.Processes[0].PPID {
 				if snap, err := env.Node.InspectProcess(ctx, p.PID); err == nil {
 					f.Processes = append(f.Processes, snap)
 				}
 			}
 		}
-		env.Evidence("engine process tree (dockerd -> containerd -> shim -> runc init)", b.String())
 	}
 	for _, probe := range []struct {
 		name string
