@@ -128,9 +128,13 @@ var _ = Describe("runc#2828 runc init hangs writing its seccomp filter into a sh
 
 			// startHeld runs `relapse repro` holding the stuck init, and
 			// returns once the sysctl is lowered and the init is stuck.
-			startHeld := func() *gexec.Session {
-				cmd := exec.Command(relapseBin, "repro", "--runc", "rc93", "--reports", suitekit.ReportsDir(),
-					"--param", "hold=5m", "--param", "baseline=false")
+			startHeld := func(params ...string) *gexec.Session {
+				args := []string{"repro", "--runc", "rc93", "--reports", suitekit.ReportsDir(),
+					"--param", "hold=5m", "--param", "baseline=false"}
+				for _, p := range params {
+					args = append(args, "--param", p)
+				}
+				cmd := exec.Command(relapseBin, args...)
 				s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(func() { s.Kill().Wait(10 * time.Second) })
@@ -153,6 +157,18 @@ var _ = Describe("runc#2828 runc init hangs writing its seccomp filter into a sh
 				Eventually(s, "1m").Should(gexec.Exit(130))
 				baseline.ExpectClean()
 			})
+
+			It("leaves a journal on SIGKILL through dockerd that the next run repairs: daemons, shims, netns, cgroups",
+				Label("engine:docker"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+					s := startHeld("engine=docker")
+					s.Kill()
+					Eventually(s, "30s").Should(gexec.Exit())
+					out, err := exec.CommandContext(ctx, relapseBin, "repair").CombinedOutput()
+					Expect(err).NotTo(HaveOccurred(), string(out))
+					Expect(string(out)).To(And(ContainSubstring("repaired daemon"), ContainSubstring("repaired netns"),
+						ContainSubstring("repaired cgroup"), ContainSubstring("restored fs.pipe-user-pages-soft")))
+					baseline.ExpectClean()
+				})
 
 			It("leaves a journal on SIGKILL that the next run repairs", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
 				s := startHeld()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -66,6 +67,8 @@ type HostBaseline struct {
 	// Absent are host paths engines write to by default that did not exist
 	// at the start; relapse's engines must keep them absent.
 	Absent []string
+	// Firewall is iptables-save's rules (counters stripped) and ip_forward.
+	Firewall string
 }
 
 // engineDefaultPaths are where containerd and its shims write when not
@@ -75,7 +78,7 @@ var engineDefaultPaths = []string{"/run/containerd", "/opt/containerd", "/run/do
 // TakeBaseline reads the sysctls relapse may change.
 func TakeBaseline(keys ...string) HostBaseline {
 	GinkgoHelper()
-	b := HostBaseline{Sysctls: map[string]string{}}
+	b := HostBaseline{Sysctls: map[string]string{}, Firewall: firewall()}
 	for _, p := range engineDefaultPaths {
 		if _, err := os.Stat(p); os.IsNotExist(err) {
 			b.Absent = append(b.Absent, p)
@@ -100,6 +103,7 @@ func (b HostBaseline) ExpectClean() {
 		Expect(strings.TrimSpace(string(got))).To(Equal(want), "sysctl %s not restored", k)
 	}
 	Expect(RuncProcesses()).To(BeEmpty(), "runc processes left behind")
+	Expect(firewall()).To(Equal(b.Firewall), "iptables rules or ip_forward changed")
 	for _, p := range b.Absent {
 		_, err := os.Stat(p)
 		Expect(os.IsNotExist(err)).To(BeTrue(), "%s appeared on the host: an engine wrote outside its private directories", p)
@@ -157,4 +161,19 @@ func netnsNames() []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// firewall is the host's iptables rules and ip_forward, which a dockerd in
+// the host's network namespace would rewrite.
+func firewall() string {
+	fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	out := "ip_forward=" + strings.TrimSpace(string(fwd)) + "\n"
+	if rules, err := exec.Command("iptables-save").Output(); err == nil {
+		for _, line := range strings.Split(string(rules), "\n") {
+			if !strings.HasPrefix(line, "#") {
+				out += line + "\n"
+			}
+		}
+	}
+	return out
 }
