@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/oci"
+
 	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
@@ -180,5 +183,48 @@ func BenchmarkDockerChurn(b *testing.B) {
 	b.ReportMetric(res.Rate(), "starts/s-relapse")
 	b.ReportMetric(cliRate, "starts/s-docker-cli")
 	b.ReportMetric(cliRate/res.Rate(), "x-overhead")
+	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
+}
+
+// BenchmarkContainerdChurn: starts per second through relapse's churn
+// driver and the containerd Go client against `ctr run -d` on the same
+// containerd (Debian's) with the same runc, in the same run.
+func BenchmarkContainerdChurn(b *testing.B) {
+	requireRoot(b)
+	const n = 20
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c, h, cleanup := startBenchContainerd(b, ctx)
+	defer cleanup()
+
+	churn := chaos.Churn{Concurrency: 1, Max: n, StartTimeout: 30 * time.Second,
+		Start: func(ctx context.Context, i int) error {
+			id := fmt.Sprintf("churn-%d", i)
+			ctr, err := c.NewContainer(ctx, id, h.rootfs, oci.WithProcessArgs("/init", "sleep=600"),
+				oci.WithCgroup("/"+h.cgroup+"/"+id))
+			if err != nil {
+				return err
+			}
+			_, err = c.Start(ctx, ctr, filepath.Join(h.dir, id+".log"))
+			return err
+		}}
+	res := churn.Run(ctx, nil)
+	if res.Started != n {
+		b.Fatalf("churn: %s; %v", res.Summary(), res.Errors)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("ctr-%d", i)
+		out, err := exec.CommandContext(ctx, "/usr/bin/ctr", "--address", c.Socket, "--namespace", engine.ContainerdNamespace,
+			"run", "-d", "--null-io", "--runc-binary", h.runc, "--cgroup", "/"+h.cgroup+"/"+id,
+			"--rootfs", h.rootfs, id, "/init", "sleep=600").CombinedOutput()
+		if err != nil {
+			b.Fatalf("ctr run: %v\n%s", err, out)
+		}
+	}
+	ctrRate := float64(n) / time.Since(start).Seconds()
+	b.ReportMetric(res.Rate(), "starts/s-relapse")
+	b.ReportMetric(ctrRate, "starts/s-ctr")
+	b.ReportMetric(ctrRate/res.Rate(), "x-overhead")
 	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
 }
