@@ -156,45 +156,23 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	}
 	env.Condition("metrics", fmt.Sprintf("http://%s/v1/metrics inside network namespace %s, %d concurrent scrape loops", metricsAddress, ns.Name, p("scrapers")))
 
-	watch, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	scrapes := r.scrape(watch, p("scrapers"))
+	scraping, stopScraping := context.WithCancel(ctx)
+	defer stopScraping()
+	scrapes := r.scrape(scraping, p("scrapers"))
 
-	found := make(chan detect.Finding, 1)
-	stopChurn := make(chan struct{})
-	go func() {
-		det := &detect.ExecFifoStall{Node: env.Node, Outstanding: r.since, MinStall: minStall,
-			Select: func(procs []evidence.Process) []evidence.Process {
-				return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, r.dir))
-			}}
-		if f, err := det.Watch(watch); err == nil {
-			found <- f
-			close(stopChurn)
-		}
-	}()
+	det := &detect.ExecFifoStall{Node: env.Node, Outstanding: r.since, MinStall: minStall,
+		Select: func(procs []evidence.Process) []evidence.Process {
+			return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, r.dir))
+		}}
 	churn := chaos.Churn{Concurrency: p("concurrency"), Max: p("tasks"), StartTimeout: createTimeout,
 		Start: func(ctx context.Context, i int) error {
 			return r.startTask(ctx, fmt.Sprintf("t%d", i+1), rootfs, cgroup)
 		}}
-	var res chaos.ChurnResult
-	_ = env.Timed("task churn", fmt.Sprintf("up to %d task create+start, %d at a time, while scraping", p("tasks"), p("concurrency")), func() error {
-		res = churn.Run(ctx, stopChurn)
-		return nil
-	})
-	env.Condition("churn", res.Summary())
-	env.Condition("start latency histogram", res.Histogram())
-	var finding *detect.Finding
-	select {
-	case f := <-found:
-		finding = &f
-	default:
-	}
-	stopWatch()
+	res, finding := env.ChurnWatched(ctx, "task churn",
+		fmt.Sprintf("up to %d task create+start, %d at a time, while scraping", p("tasks"), p("concurrency")), churn, det.Watch)
+	stopScraping()
 	scrapeStats := <-scrapes
 	env.Condition("scrapes", scrapeStats)
-	if len(res.Errors) > 0 {
-		env.Evidence("churn errors", strings.Join(res.Errors, "\n"))
-	}
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
 	}
@@ -310,8 +288,8 @@ func (r *run) confirm(ctx context.Context, f *detect.Finding, res chaos.ChurnRes
 		"goroutine dump: (*Collector).Add (from tasks Create) blocked acquiring the go-metrics namespace lock",
 		"goroutine dump: (*Collector).Collect (from a /v1/metrics scrape) blocked acquiring the collector lock")
 	env.Report.Findings = append(env.Report.Findings, *f)
-	return report.Reproduced, fmt.Sprintf("after %d task creates: %s; containerd's goroutines show Collector.Add and Collect deadlocked",
-		res.Started+res.Stuck, f.Summary), nil
+	return report.Reproduced, fmt.Sprintf("%d task creates returned, then %d hung: %s; containerd's goroutines show Collector.Add and Collect deadlocked",
+		res.Started, res.Stuck, f.Summary), nil
 }
 
 // LockStacks picks from a goroutine dump the Create-side goroutine (in

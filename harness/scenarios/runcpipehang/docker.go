@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -91,42 +90,17 @@ func (r *run) viaDocker(ctx context.Context, profile fixture.Profile, armed bool
 	}
 	env.Event("trigger armed", fmt.Sprintf("%s=%s", SoftLimitKey, env.Params["soft-limit"]))
 
-	watch, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	found := make(chan detect.Finding, 1)
-	stopChurn := make(chan struct{})
-	go func() {
-		det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
-			return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, dir))
-		}}
-		if f, err := det.Watch(watch); err == nil {
-			found <- f
-			close(stopChurn)
-		}
-	}()
 	churn := chaos.Churn{Concurrency: 1, Max: r.attempts, StartTimeout: r.timeout,
 		Start: func(ctx context.Context, i int) error {
 			_, err := dk.Run(ctx, fmt.Sprintf("%s-%d", r.short, i+1), ref, opts)
 			return err
 		}}
-	var res chaos.ChurnResult
-	_ = env.Timed("docker run churn", fmt.Sprintf("up to %d x docker run -d --security-opt no-new-privileges --security-opt seccomp=<%s, %d bytes>", r.attempts, profile.Name, profile.BPFBytes), func() error {
-		res = churn.Run(ctx, stopChurn)
-		return nil
-	})
-	env.Condition("churn", res.Summary())
-	env.Condition("start latency histogram", res.Histogram())
-	if len(res.Errors) > 0 {
-		env.Evidence("churn errors", strings.Join(res.Errors, "\n"))
-	}
-
-	var finding *detect.Finding
-	select {
-	case f := <-found:
-		finding = &f
-	default:
-	}
-	stopWatch()
+	det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
+		return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, dir))
+	}}
+	res, finding := env.ChurnWatched(ctx, "docker run churn",
+		fmt.Sprintf("up to %d x docker run -d --security-opt no-new-privileges --security-opt seccomp=<%s, %d bytes>", r.attempts, profile.Name, profile.BPFBytes),
+		churn, det.Watch)
 	if finding != nil {
 		r.captureDockerHang(ctx, dk, dir, finding)
 		r.holdStuck(ctx, *finding)
