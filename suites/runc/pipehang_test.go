@@ -101,6 +101,21 @@ var _ = Describe("runc#2828 runc init hangs writing its seccomp filter into a sh
 			})
 		})
 
+		// The kubelet path without dockershim: task create/start through containerd.
+		Context("through containerd", Label("engine:containerd"), func() {
+			It("hangs the task start on rc93 and leaves containerd's other calls answering",
+				ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+					res := repro(ctx, "rc93", map[string]string{"engine": "containerd"})
+					suitekit.ExpectVerdict(res, report.Reproduced)
+					Expect(res.Report.Findings[0].Processes).To(ContainElement(HaveField("Comm", "containerd-shim")))
+					Expect(conditionValue(res.Report, "containerd task list while runc init is stuck")).To(HavePrefix("answered"))
+				})
+			It("starts every container on 1.1.14", ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+				res := repro(ctx, "1.1.14", map[string]string{"engine": "containerd", "attempts": "5"})
+				suitekit.ExpectVerdict(res, report.NotReproduced)
+			})
+		})
+
 		It("is INCONCLUSIVE on rc93 with Docker's default profile, which fits the pipe on this libseccomp",
 			Label("trigger-check"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(5*time.Minute),
 			func(ctx SpecContext) {

@@ -70,8 +70,8 @@ func (Scenario) Params() []scenario.Param {
 			Help: "value written to fs.pipe-user-pages-soft while the trigger is armed"},
 		{Name: "create-timeout", Default: "20s", Valid: scenario.Duration,
 			Help: "how long one runc create may take before the attempt ends unclassified"},
-		{Name: "engine", Default: "runc", Valid: scenario.OneOf("runc", "docker"),
-			Help: "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc"},
+		{Name: "engine", Default: "runc", Valid: scenario.OneOf("runc", "docker", "containerd"),
+			Help: "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; containerd: task create/start through Debian's containerd"},
 		{Name: "hold", Default: "0s", Valid: scenario.NonNegativeDuration,
 			Help: "keep the stuck runc init this long after detection (for strace/gdb by hand) before cleaning up"},
 		{Name: "baseline", Default: "true", Valid: scenario.OneOf("true", "false"),
@@ -135,8 +135,19 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	}
 	armed := profile.BPFBytes > unprivilegedPipeBytes
 	env.Report.Reproduce = manualSteps(art, profile, env.Params["soft-limit"], env.ReportDir)
-	if env.Params["engine"] == "docker" {
-		return r.viaDocker(ctx, profile, armed)
+	switch env.Params["engine"] {
+	case "docker":
+		eng, err := r.startDocker(ctx, profile)
+		if err != nil {
+			return report.Inconclusive, "", err
+		}
+		return r.viaEngine(ctx, eng, profile, armed)
+	case "containerd":
+		eng, err := r.startContainerd(ctx, profile)
+		if err != nil {
+			return report.Inconclusive, "", err
+		}
+		return r.viaEngine(ctx, eng, profile, armed)
 	}
 
 	if env.Params["baseline"] == "true" {

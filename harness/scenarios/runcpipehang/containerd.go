@@ -1,0 +1,122 @@
+package runcpipehang
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/oci"
+
+	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/fixture"
+)
+
+// debianContainerd is where Debian's containerd (1.6.20) lives; its
+// version is recorded from the daemon itself.
+const debianContainerd = "/usr/bin"
+
+// containerdEngine drives the runc under test through a relapse containerd
+// with its Go client (task create + start), as kubelet's CRI path does.
+type containerdEngine struct {
+	ctr     *engine.Containerd
+	rootfs  string
+	cgroup  string
+	profile fixture.Profile
+	logs    string
+}
+
+func (r *run) startContainerd(ctx context.Context, profile fixture.Profile) (*containerdEngine, error) {
+	env := r.env
+	ns, cgroup, err := r.engineSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(env.Dir, "containerd")
+	e := &containerdEngine{rootfs: filepath.Join(r.bundle, "rootfs"), cgroup: cgroup, profile: profile, logs: env.Dir}
+	err = env.Timed("start containerd", dir, func() error {
+		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
+			engine.ContainerdOptions{BinDir: debianContainerd, Runc: r.runc.Binary})
+		if err != nil {
+			return err
+		}
+		e.ctr = c
+		env.DeferCleanup("stop containerd, its shims and containers", func(ctx context.Context) error {
+			rm, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			_ = c.RemoveAll(rm)
+			env.Evidence("containerd log (last lines)", c.LogTail(ctx, 40))
+			return stop(ctx)
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v, err := e.ctr.Version(ctx); err == nil {
+		env.Condition("containerd (daemon)", v)
+	}
+	return e, nil
+}
+
+func (e *containerdEngine) Name() string  { return "containerd" }
+func (e *containerdEngine) Dir() string   { return e.ctr.Dir }
+func (e *containerdEngine) Churn() string { return "containerd task create + start (noNewPrivileges)" }
+
+// withProfile sets the seccomp profile and noNewPrivileges, as kubelet does
+// for allowPrivilegeEscalation: false.
+func (e *containerdEngine) withProfile(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	s.Process.NoNewPrivileges = true
+	s.Linux.Seccomp = e.profile.Seccomp
+	return nil
+}
+
+func (e *containerdEngine) Start(ctx context.Context, name string) error {
+	c, err := e.ctr.NewContainer(ctx, name, e.rootfs, e.withProfile, oci.WithCgroup("/"+e.cgroup+"/"+name))
+	if err != nil {
+		return err
+	}
+	_, err = e.ctr.Start(ctx, c, filepath.Join(e.logs, name+".log"))
+	return err
+}
+
+func (e *containerdEngine) PipeSize(ctx context.Context, name string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := e.ctr.Client.LoadContainer(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("container %s did not exit: %w", name, ctx.Err())
+	}
+	out, err := e.ctr.Node.ReadFile(ctx, filepath.Join(e.logs, name+".log"))
+	if err != nil {
+		return 0, err
+	}
+	return initPipeSize(string(out))
+}
+
+func (e *containerdEngine) Probes() []probe {
+	return []probe{
+		{"containerd task list", func(ctx context.Context) error {
+			_, err := e.ctr.Client.TaskService().List(ctx, nil)
+			return err
+		}},
+		{"containerd container list", func(ctx context.Context) error {
+			_, err := e.ctr.Client.Containers(ctx)
+			return err
+		}},
+	}
+}

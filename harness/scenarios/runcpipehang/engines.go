@@ -1,0 +1,155 @@
+package runcpipehang
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/report"
+)
+
+// engineUnderTest is an engine (dockerd, containerd) driving the runc
+// under test, as users meet runc#2828.
+type engineUnderTest interface {
+	// Name is "docker" or "containerd".
+	Name() string
+	// Dir holds the engine's files; its processes name it.
+	Dir() string
+	// Start creates and starts one container, returning when the engine
+	// says it started (on rc93 it never does).
+	Start(ctx context.Context, name string) error
+	// PipeSize waits for a started container to exit and returns the pipe
+	// size its init reported.
+	PipeSize(ctx context.Context, name string) (int, error)
+	// Churn describes a start for the timeline.
+	Churn() string
+	// Probes are the engine calls users make while a start hangs.
+	Probes() []probe
+}
+
+type probe struct {
+	name string
+	call func(context.Context) error
+}
+
+// engineSandbox gives an engine its own network namespace and cgroup parent.
+func (r *run) engineSandbox(ctx context.Context) (*engine.Netns, string, error) {
+	env := r.env
+	ns, deleteNs, err := engine.CreateNetns(ctx, env.Node, env.Journal, "relapse-"+r.short)
+	if err != nil {
+		return nil, "", err
+	}
+	env.DeferCleanup("delete network namespace "+ns.Name, deleteNs)
+	cgroup := "relapse-" + r.short
+	removeCgroup, err := engine.CgroupParent(env.Node, env.Journal, cgroup)
+	if err != nil {
+		return nil, "", err
+	}
+	env.DeferCleanup("remove cgroup "+cgroup, removeCgroup)
+	return ns, cgroup, nil
+}
+
+// viaEngine is the seed's recipe through an engine: a baseline container,
+// then with the soft limit lowered, starts in a loop until one does not
+// return or the bound is reached, while the pipe-deadlock detector watches
+// every `runc init` under the engine.
+func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixture.Profile, armed bool) (report.Result, string, error) {
+	env := r.env
+	if env.Params["baseline"] == "true" {
+		name := r.short + "-base"
+		err := eng.Start(ctx, name)
+		size := 0
+		if err == nil {
+			size, err = eng.PipeSize(ctx, name)
+		}
+		outcome := fmt.Sprintf("ran; a pipe made inside the container holds %d bytes", size)
+		if err != nil {
+			outcome = "failed: " + err.Error()
+		}
+		env.Report.Attempts = append(env.Report.Attempts, report.Attempt{N: 0, Container: name, Outcome: outcome})
+		if err != nil {
+			return report.Inconclusive, fmt.Sprintf("the baseline container (no trigger) did not run through %s: %v", eng.Name(), err), nil
+		}
+	}
+	if err := (chaos.Sysctl{Key: SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Event("trigger armed", fmt.Sprintf("%s=%s", SoftLimitKey, env.Params["soft-limit"]))
+	churn := chaos.Churn{Concurrency: 1, Max: r.attempts, StartTimeout: r.timeout,
+		Start: func(ctx context.Context, i int) error { return eng.Start(ctx, fmt.Sprintf("%s-%d", r.short, i+1)) }}
+	det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
+		return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, eng.Dir()))
+	}}
+	res, finding := env.ChurnWatched(ctx, eng.Name()+" churn", fmt.Sprintf("up to %d x %s (seccomp %s, %d bytes)",
+		r.attempts, eng.Churn(), profile.Name, profile.BPFBytes), churn, det.Watch)
+	if finding != nil {
+		r.captureEngineHang(ctx, eng, finding)
+		r.holdStuck(ctx, *finding)
+	}
+	// Read what the last container saw before disarming: its init may
+	// still be starting when the engine says it started.
+	var size int
+	var sizeErr error
+	if finding == nil && res.Started > 0 {
+		size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", r.short, res.Started))
+	}
+	if err := env.Ledger.UndoAll(context.WithoutCancel(ctx)); err != nil {
+		env.Report.Errors = append(env.Report.Errors, err.Error())
+	}
+	env.Event("trigger disarmed", SoftLimitKey+" restored")
+	if ctx.Err() != nil {
+		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
+	}
+	switch {
+	case finding != nil:
+		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+res.Stuck, r.attempts, finding.Summary), nil
+	case res.Stuck > 0:
+		return report.Inconclusive, fmt.Sprintf("a %s start did not return but the detector did not classify the stall: %s", eng.Name(), res.StoppedBy), nil
+	case res.Failed > 0:
+		return report.Inconclusive, fmt.Sprintf("%d %s starts failed: %s", res.Failed, eng.Name(), res.Errors[0]), nil
+	case !armed:
+		return report.Inconclusive, fmt.Sprintf("the %s profile compiles to %d bytes, which fits the %d-byte pipe: the trigger was not armed", profile.Name, profile.BPFBytes, unprivilegedPipeBytes), nil
+	}
+	// The containers ran with the trigger in force: their own pipes say so.
+	if sizeErr != nil || size > unprivilegedPipeBytes {
+		return report.Inconclusive, fmt.Sprintf("could not show the soft limit was in force for the containers (pipe size %d, %v)", size, sizeErr), nil
+	}
+	return report.NotReproduced, fmt.Sprintf("%d of %d %s starts returned with a %d-byte seccomp filter while the containers' own pipes held %d bytes",
+		res.Started, r.attempts, eng.Name(), profile.BPFBytes, size), nil
+}
+
+// captureEngineHang records the engine's process tree around the stuck init,
+// the stuck init's parent (the shim), and how the engine answers meanwhile
+// (the seed's node went NotReady because such calls stalled).
+func (r *run) captureEngineHang(ctx context.Context, eng engineUnderTest, f *detect.Finding) {
+	env := r.env
+	env.Step(report.Step{At: f.At.UTC(), Name: "detected", Detail: f.Summary, Status: "failed"})
+	env.Logf("detected after %s: %s", f.Latency().Round(time.Millisecond), f.Summary)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if procs, err := env.Node.Processes(ctx); err == nil {
+		env.Evidence(fmt.Sprintf("engine process tree (%s -> shim -> runc init)", eng.Name()), engine.ProcessTree(procs, eng.Dir()))
+		if snap, err := env.Node.InspectProcess(ctx, f.Processes[0].PPID); err == nil {
+			f.Processes = append(f.Processes, snap)
+		}
+	}
+	for _, p := range eng.Probes() {
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		start := time.Now()
+		err := p.call(pctx)
+		pcancel()
+		took := time.Since(start)
+		value := fmt.Sprintf("answered in %s", took.Round(time.Millisecond))
+		if err != nil {
+			value = fmt.Sprintf("failed after %s: %v", took.Round(time.Millisecond), err)
+		}
+		env.Condition(p.name+" while runc init is stuck", value)
+		f.Reasons = append(f.Reasons, p.name+" "+value)
+	}
+	env.Report.Findings = append(env.Report.Findings, *f)
+}
