@@ -201,3 +201,10 @@ func ProcessTree(procs []evidence.Process, dir string) string {
 	}
 	return b.String()
 }
+
+// Managed is an engine relapse started: it can remove its containers and
+// show its log.
+type Managed interface {
+	RemoveAll(ctx context.Context) error
+	LogTail(ctx context.Context, n int) string
+}

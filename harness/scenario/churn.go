@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/engine"
 )
 
 // ChurnWatched runs a churn while a detector watches; the first finding
@@ -51,4 +53,24 @@ func (e *Env) ChurnWatched(ctx context.Context, name, detail string, churn chaos
 	default:
 		return res, nil
 	}
+}
+
+// StartEngine starts an engine daemon as a timed step and registers its
+// teardown: remove its containers (bounded: a deadlocked engine may not
+// answer), keep the tail of its log as evidence, then stop it.
+func (e *Env) StartEngine(name, dir string, start func() (engine.Managed, func(context.Context) error, error)) error {
+	return e.Timed("start "+name, dir, func() error {
+		m, stop, err := start()
+		if err != nil {
+			return err
+		}
+		e.DeferCleanup("stop "+name+", its shims and containers", func(ctx context.Context) error {
+			rm, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			_ = m.RemoveAll(rm)
+			e.Evidence(name+" log (last lines)", m.LogTail(ctx, 60))
+			return stop(ctx)
+		})
+		return nil
+	})
 }

@@ -128,22 +128,11 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	env.DeferCleanup("remove cgroup "+cgroup, removeCgroup)
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
-	err = env.Timed("start containerd", r.dir, func() error {
+	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
 			engine.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
-		if err != nil {
-			return err
-		}
 		r.ctr = c
-		env.DeferCleanup("stop containerd, its shims and containers", func(ctx context.Context) error {
-			// After the deadlock Delete blocks too: bound it, then kill.
-			rm, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = c.RemoveAll(rm)
-			env.Evidence("containerd log (last lines)", c.LogTail(ctx, 40))
-			return stop(ctx)
-		})
-		return nil
+		return c, stop, err
 	})
 	if err != nil {
 		return report.Inconclusive, "", err

@@ -35,21 +35,11 @@ func (r *run) startContainerd(ctx context.Context, profile fixture.Profile) (*co
 	}
 	dir := filepath.Join(env.Dir, "containerd")
 	e := &containerdEngine{rootfs: filepath.Join(r.bundle, "rootfs"), cgroup: cgroup, profile: profile, logs: env.Dir}
-	err = env.Timed("start containerd", dir, func() error {
+	err = env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
 			engine.ContainerdOptions{BinDir: debianContainerd, Runc: r.runc.Binary})
-		if err != nil {
-			return err
-		}
 		e.ctr = c
-		env.DeferCleanup("stop containerd, its shims and containers", func(ctx context.Context) error {
-			rm, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			_ = c.RemoveAll(rm)
-			env.Evidence("containerd log (last lines)", c.LogTail(ctx, 40))
-			return stop(ctx)
-		})
-		return nil
+		return c, stop, err
 	})
 	if err != nil {
 		return nil, err

@@ -33,21 +33,11 @@ func (r *run) startDocker(ctx context.Context, profile fixture.Profile) (*docker
 	}
 	dir := filepath.Join(env.Dir, "docker")
 	e := &dockerEngine{ref: "relapse/init:" + r.short}
-	err = env.Timed("start dockerd", dir, func() error {
+	err = env.StartEngine("dockerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		dk, stop, err := engine.StartDocker(ctx, env.Node, env.Journal, dir, ns,
 			engine.DockerOptions{Runc: r.runc.Binary, CgroupParent: "/" + cgroup})
-		if err != nil {
-			return err
-		}
 		e.dk = dk
-		env.DeferCleanup("stop dockerd and its containerd", func(ctx context.Context) error {
-			rmCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			_ = dk.RemoveAll(rmCtx)
-			env.Evidence("dockerd log (last lines)", dk.LogTail(ctx, 60))
-			return stop(ctx)
-		})
-		return nil
+		return dk, stop, err
 	})
 	if err != nil {
 		return nil, err
