@@ -125,7 +125,7 @@ func repro(ctx context.Context, args []string) int {
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
 		Scenario: *scen, Versions: vers, Params: params, Provider: *provider,
-		ReportsDir: *reports, Invocation: "relapse " + strings.Join(args, " "), Log: os.Stderr,
+		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)

@@ -128,6 +128,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	env.DeferCleanup("remove cgroup "+cgroup, removeCgroup)
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
+	env.Report.Reproduce = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks"))
 	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
 			engine.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
