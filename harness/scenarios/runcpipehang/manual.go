@@ -10,7 +10,7 @@ import (
 
 // manualSteps is the shell script a maintainer can paste, as root, to see
 // the same hang without relapse.
-func manualSteps(art versions.Artifact, profile fixture.Profile, softLimit, reportDir string) string {
+func manualSteps(art versions.Artifact, profile fixture.Profile, softLimit, reportDir, engine string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# runc#2828 by hand, as root. runc %s, module sum %s.", art.Version, art.Sum)
@@ -35,6 +35,12 @@ func manualSteps(art versions.Artifact, profile fixture.Profile, softLimit, repo
 	p("cat /proc/$pid/wchan; echo; cat /proc/$pid/syscall   # write(2): fd, buffer, %d bytes", profile.BPFBytes)
 	p("cat /proc/$pid/stack; ls -l /proc/$pid/fd            # two fds on the same pipe:[N]")
 	p("")
+	if engine == "docker" {
+		p("")
+		p("# Through docker instead (the seed's recipe, containerd#5261), with this runc as dockerd's runtime")
+		p("# (dockerd --add-runtime r=/tmp/runc-2828/runc --default-runtime r), any image whose CMD exits:")
+		p("timeout 20 docker run -d --network none --security-opt no-new-privileges --security-opt seccomp=%s/seccomp.json IMAGE  # never returns on rc93", reportDir)
+	}
 	p("# Put the host back.")
 	p("echo $old > /proc/sys/fs/pipe-user-pages-soft")
 	p("./runc --root $PWD/state delete --force c1")

@@ -162,7 +162,7 @@ func manualScript() string {
 			"-ldflags '-X main.version=1.0.0-rc93 -X main.gitCommit=module-v1.0.0-rc93' github.com/opencontainers/runc@v1.0.0-rc93",
 	}
 	profile := fixture.Profile{Name: fixture.ProfileLarge, Description: "Docker's default profile plus 640 rules", BPFBytes: 13080}
-	return manualSteps(art, profile, "1", "/reports/run-1")
+	return manualSteps(art, profile, "1", "/reports/run-1", "runc")
 }
 
 func TestManualStepsContent(t *testing.T) {
@@ -222,5 +222,16 @@ func TestDecideWithoutAttemptsIsInconclusive(t *testing.T) {
 	got, reason, err := decide(nil, fixture.Profile{Name: "large", BPFBytes: 13080}, true)
 	if err != nil || got != report.Inconclusive || !strings.Contains(reason, "no container") {
 		t.Fatalf("decide(nil) = %s, %q, %v; want INCONCLUSIVE 'no container...'", got, reason, err)
+	}
+}
+
+func TestManualStepsThroughDockerNameTheProfileFile(t *testing.T) {
+	art := versions.Artifact{Resolved: versions.Resolved{Version: "v1.0.0-rc93"}, BuildCommand: "true"}
+	script := manualSteps(art, fixture.Profile{Name: "large", BPFBytes: 13080}, "1", "/reports/run-1", "docker")
+	if !strings.Contains(script, "--security-opt seccomp=/reports/run-1/seccomp.json") {
+		t.Fatalf("docker variant missing:\n%s", script)
+	}
+	if strings.Contains(manualSteps(art, fixture.Profile{}, "1", "/r", "runc"), "docker run") {
+		t.Fatal("the bare runc script mentions docker")
 	}
 }

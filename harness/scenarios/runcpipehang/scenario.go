@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -134,7 +135,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	armed := profile.BPFBytes > unprivilegedPipeBytes
-	env.Report.Reproduce = manualSteps(art, profile, env.Params["soft-limit"], env.ReportDir)
+	env.Report.Reproduce = manualSteps(art, profile, env.Params["soft-limit"], env.ReportDir, env.Params["engine"])
 	switch env.Params["engine"] {
 	case "docker":
 		eng, err := r.startDocker(ctx, profile)
@@ -202,6 +203,14 @@ func (r *run) prepareBundle(ctx context.Context) (fixture.Profile, error) {
 	if err := fixture.WriteBundle(localBundle, spec); err != nil {
 		return profile, err
 	}
+	// The profile alone, as `docker run --security-opt seccomp=FILE` takes it.
+	profileJSON, err := json.MarshalIndent(profile.Seccomp, "", "  ")
+	if err != nil {
+		return profile, err
+	}
+	if err := os.WriteFile(filepath.Join(env.ReportDir, "seccomp.json"), profileJSON, 0o644); err != nil {
+		return profile, err
+	}
 	for _, f := range []string{"config.json", "rootfs/init"} {
 		if err := env.Node.CopyIn(ctx, filepath.Join(localBundle, f), filepath.Join(r.bundle, f), 0o755); err != nil {
 			return profile, err
@@ -212,7 +221,8 @@ func (r *run) prepareBundle(ctx context.Context) (fixture.Profile, error) {
 	}
 	env.Report.Files = append(env.Report.Files,
 		report.File{Name: "config.json", Path: "bundle/config.json", Description: "the OCI config every attempt used (seccomp profile included)"},
-		report.File{Name: "init", Path: "bundle/rootfs/init", Description: "the container's static init program (fixtures/init)"})
+		report.File{Name: "init", Path: "bundle/rootfs/init", Description: "the container's static init program (fixtures/init)"},
+		report.File{Name: "seccomp.json", Path: "seccomp.json", Description: "the seccomp profile alone, for docker run --security-opt seccomp=seccomp.json"})
 	env.Condition("seccomp profile", profile.Description)
 	env.Condition("compiled seccomp filter", fmt.Sprintf("%d bytes (%d rules, architectures %s; libseccomp %s)",
 		profile.BPFBytes, profile.Rules, strings.Join(profile.Architectures, " "), env.Report.Host.Libseccomp))
