@@ -138,6 +138,18 @@ var repairers = map[string]Repairer{}
 // entries register their repairer in init.
 func RegisterRepairer(kind string, r Repairer) { repairers[kind] = r }
 
+// RegisterLocalRepairer registers a repairer for changes on the local
+// host; entries of other nodes are skipped, since VM and kind nodes are
+// disposable and go away with everything on them.
+func RegisterLocalRepairer(kind string, r Repairer) {
+	RegisterRepairer(kind, func(ctx context.Context, e Entry) (string, error) {
+		if e.Node != "local" {
+			return "skipped: node " + e.Node + " is disposable", nil
+		}
+		return r(ctx, e)
+	})
+}
+
 // Repaired is what a repair did.
 type Repaired struct {
 	Entry Entry  `json:"entry"`

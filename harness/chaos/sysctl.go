@@ -72,10 +72,7 @@ func (s Sysctl) Apply(ctx context.Context, n node.Node, j *Journal, l *Ledger) e
 }
 
 func init() {
-	RegisterRepairer("sysctl", func(ctx context.Context, e Entry) (string, error) {
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
+	RegisterLocalRepairer("sysctl", func(ctx context.Context, e Entry) (string, error) {
 		key, old := e.Data["key"], e.Data["old"]
 		if err := writeSysctl(ctx, local.New(), key, old); err != nil {
 			return "", err

@@ -41,10 +41,7 @@ done`
 }
 
 func init() {
-	chaos.RegisterRepairer("cgroup", func(ctx context.Context, e chaos.Entry) (string, error) {
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
+	chaos.RegisterLocalRepairer("cgroup", func(ctx context.Context, e chaos.Entry) (string, error) {
 		if err := removeCgroups(ctx, local.New(), e.Data["name"]); err != nil {
 			return "", err
 		}

@@ -179,10 +179,7 @@ func ProcessesUnder(procs []evidence.Process, dir string) []evidence.Process {
 }
 
 func init() {
-	chaos.RegisterRepairer("daemon", func(ctx context.Context, e chaos.Entry) (string, error) {
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
+	chaos.RegisterLocalRepairer("daemon", func(ctx context.Context, e chaos.Entry) (string, error) {
 		dir := filepath.Clean(e.Data["dir"])
 		if err := killUnder(ctx, local.New(), dir); err != nil {
 			return "", err

@@ -54,10 +54,7 @@ func (ns *Netns) Wrap(argv ...string) []string {
 }
 
 func init() {
-	chaos.RegisterRepairer("netns", func(ctx context.Context, e chaos.Entry) (string, error) {
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
+	chaos.RegisterLocalRepairer("netns", func(ctx context.Context, e chaos.Entry) (string, error) {
 		ns := &Netns{Node: local.New(), Name: e.Data["name"]}
 		if err := ns.delete(ctx); err != nil {
 			return "", err

@@ -225,10 +225,7 @@ func IsRuncInit(p evidence.Process) bool {
 }
 
 func init() {
-	chaos.RegisterRepairer("runc-root", func(ctx context.Context, e chaos.Entry) (string, error) {
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
+	chaos.RegisterLocalRepairer("runc-root", func(ctx context.Context, e chaos.Entry) (string, error) {
 		r := &Runc{Node: local.New(), Binary: e.Data["binary"], Root: e.Data["root"]}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()

@@ -336,11 +336,8 @@ func (p *Plan) linkLatest(reportDir string) {
 var runDirRoot = filepath.Join(os.TempDir(), "relapse")
 
 func init() {
-	chaos.RegisterRepairer("run-dir", func(ctx context.Context, e chaos.Entry) (string, error) {
+	chaos.RegisterLocalRepairer("run-dir", func(ctx context.Context, e chaos.Entry) (string, error) {
 		path := e.Data["path"]
-		if e.Node != "local" {
-			return "skipped: node " + e.Node + " is disposable", nil
-		}
 		// Never remove anything a forged or corrupt entry points at outside our root.
 		if filepath.Dir(filepath.Clean(path)) != runDirRoot {
 			return "", fmt.Errorf("refusing to remove %q: not a relapse run directory under %s", path, runDirRoot)
