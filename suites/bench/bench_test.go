@@ -147,43 +147,50 @@ func expect(b *testing.B, r *report.Report, want report.Result) {
 	}
 }
 
+// compareChurn runs n sequential starts through relapse's churn driver and
+// n through the engine's own CLI, and reports both rates and their ratio.
+func compareChurn(b *testing.B, ctx context.Context, n int, tool string,
+	viaRelapse func(ctx context.Context, i int) error, viaTool func(ctx context.Context, i int) *exec.Cmd) {
+	b.Helper()
+	res := chaos.Churn{Concurrency: 1, Max: n, StartTimeout: 30 * time.Second, Start: viaRelapse}.Run(ctx, nil)
+	if res.Started != n {
+		b.Fatalf("churn: %s; %v", res.Summary(), res.Errors)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if out, err := viaTool(ctx, i).CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", tool, err, out)
+		}
+	}
+	toolRate := float64(n) / time.Since(start).Seconds()
+	b.ReportMetric(res.Rate(), "starts/s-relapse")
+	b.ReportMetric(toolRate, "starts/s-"+tool)
+	b.ReportMetric(toolRate/res.Rate(), "x-overhead")
+	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
+}
+
 // BenchmarkDockerChurn: sequential starts per second through relapse's
 // churn driver and Go client against `docker run -d` of the docker CLI, on
 // the same relapse-run dockerd with the same runc, in the same run.
 func BenchmarkDockerChurn(b *testing.B) {
 	requireRoot(b)
-	const n = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dk, ref, cleanup := startBenchDocker(b, ctx)
 	defer cleanup()
-
-	churn := chaos.Churn{Concurrency: 1, Max: n, StartTimeout: 30 * time.Second,
-		Start: func(ctx context.Context, i int) error {
-			_, err := dk.Run(ctx, fmt.Sprintf("churn-%d", i), ref, []string{"no-new-privileges"})
-			return err
-		}}
-	res := churn.Run(ctx, nil)
-	if res.Started != n {
-		b.Fatalf("churn: %s; %v", res.Summary(), res.Errors)
-	}
 	cli := os.Getenv("DOCKER_CLI")
 	if cli == "" {
 		cli = "docker"
 	}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		out, err := exec.CommandContext(ctx, cli, "--host", "unix://"+dk.Socket, "run", "-d", "--network", "none",
-			"--security-opt", "no-new-privileges", "--name", fmt.Sprintf("cli-%d", i), ref).CombinedOutput()
-		if err != nil {
-			b.Fatalf("docker run: %v\n%s", err, out)
-		}
-	}
-	cliRate := float64(n) / time.Since(start).Seconds()
-	b.ReportMetric(res.Rate(), "starts/s-relapse")
-	b.ReportMetric(cliRate, "starts/s-docker-cli")
-	b.ReportMetric(cliRate/res.Rate(), "x-overhead")
-	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
+	compareChurn(b, ctx, 20, "docker-cli",
+		func(ctx context.Context, i int) error {
+			_, err := dk.Run(ctx, fmt.Sprintf("churn-%d", i), ref, []string{"no-new-privileges"})
+			return err
+		},
+		func(ctx context.Context, i int) *exec.Cmd {
+			return exec.CommandContext(ctx, cli, "--host", "unix://"+dk.Socket, "run", "-d", "--network", "none",
+				"--security-opt", "no-new-privileges", "--name", fmt.Sprintf("cli-%d", i), ref)
+		})
 }
 
 // BenchmarkContainerdChurn: starts per second through relapse's churn
@@ -191,14 +198,12 @@ func BenchmarkDockerChurn(b *testing.B) {
 // containerd (Debian's) with the same runc, in the same run.
 func BenchmarkContainerdChurn(b *testing.B) {
 	requireRoot(b)
-	const n = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, h, cleanup := startBenchContainerd(b, ctx)
 	defer cleanup()
-
-	churn := chaos.Churn{Concurrency: 1, Max: n, StartTimeout: 30 * time.Second,
-		Start: func(ctx context.Context, i int) error {
+	compareChurn(b, ctx, 20, "ctr",
+		func(ctx context.Context, i int) error {
 			id := fmt.Sprintf("churn-%d", i)
 			ctr, err := c.NewContainer(ctx, id, h.rootfs, oci.WithProcessArgs("/init", "sleep=600"),
 				oci.WithCgroup("/"+h.cgroup+"/"+id))
@@ -207,24 +212,11 @@ func BenchmarkContainerdChurn(b *testing.B) {
 			}
 			_, err = c.Start(ctx, ctr, filepath.Join(h.dir, id+".log"))
 			return err
-		}}
-	res := churn.Run(ctx, nil)
-	if res.Started != n {
-		b.Fatalf("churn: %s; %v", res.Summary(), res.Errors)
-	}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("ctr-%d", i)
-		out, err := exec.CommandContext(ctx, "/usr/bin/ctr", "--address", c.Socket, "--namespace", engine.ContainerdNamespace,
-			"run", "-d", "--null-io", "--runc-binary", h.runc, "--cgroup", "/"+h.cgroup+"/"+id,
-			"--rootfs", h.rootfs, id, "/init", "sleep=600").CombinedOutput()
-		if err != nil {
-			b.Fatalf("ctr run: %v\n%s", err, out)
-		}
-	}
-	ctrRate := float64(n) / time.Since(start).Seconds()
-	b.ReportMetric(res.Rate(), "starts/s-relapse")
-	b.ReportMetric(ctrRate, "starts/s-ctr")
-	b.ReportMetric(ctrRate/res.Rate(), "x-overhead")
-	b.ReportMetric(float64(res.Percentile(95).Milliseconds()), "ms/start-p95")
+		},
+		func(ctx context.Context, i int) *exec.Cmd {
+			id := fmt.Sprintf("ctr-%d", i)
+			return exec.CommandContext(ctx, "/usr/bin/ctr", "--address", c.Socket, "--namespace", engine.ContainerdNamespace,
+				"run", "-d", "--null-io", "--runc-binary", h.runc, "--cgroup", "/"+h.cgroup+"/"+id,
+				"--rootfs", h.rootfs, id, "/init", "sleep=600")
+		})
 }
