@@ -62,7 +62,7 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 	initBin, err := fixture.BuildInit(ctx, versions.CacheDir())
 	must(err)
 	h.rootfs = filepath.Join(h.dir, "rootfs")
-	must(fixture.Rootfs(h.rootfs, initBin))
+	must(fixture.Rootfs(ctx, h.node, h.rootfs, initBin))
 	ns, deleteNs, err := engine.CreateNetns(ctx, h.node, h.journal, "relapse-bench")
 	must(err)
 	h.ns = ns

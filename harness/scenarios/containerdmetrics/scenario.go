@@ -179,21 +179,14 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		res.Started, res.Rate(), p("scrapers"), scrapeStats), nil
 }
 
-// prepareRootfs builds the init fixture into a rootfs under the run dir.
+// prepareRootfs builds the init fixture into a rootfs on the node.
 func (r *run) prepareRootfs(ctx context.Context) (string, error) {
 	initBin, err := fixture.BuildInit(ctx, r.env.CacheDir)
 	if err != nil {
 		return "", err
 	}
 	rootfs := filepath.Join(r.env.Dir, "rootfs")
-	local := filepath.Join(r.env.ReportDir, "rootfs")
-	if err := fixture.Rootfs(local, initBin); err != nil {
-		return "", err
-	}
-	if err := r.env.Node.CopyIn(ctx, filepath.Join(local, "init"), filepath.Join(rootfs, "init"), 0o755); err != nil {
-		return "", err
-	}
-	return rootfs, fixture.Rootfs(rootfs, initBin)
+	return rootfs, fixture.Rootfs(ctx, r.env.Node, rootfs, initBin)
 }
 
 // startTask creates and starts one long-running task, marking its create

@@ -15,6 +15,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -190,7 +191,7 @@ func (r *run) prepareBundle(ctx context.Context) (fixture.Profile, error) {
 	}
 	r.bundle = filepath.Join(env.Dir, "bundle")
 	localBundle := filepath.Join(env.ReportDir, "bundle")
-	if err := fixture.Rootfs(filepath.Join(localBundle, "rootfs"), initBin); err != nil {
+	if err := fixture.Rootfs(ctx, local.New(), filepath.Join(localBundle, "rootfs"), initBin); err != nil {
 		return fixture.Profile{}, err
 	}
 	// The root is relative so the saved bundle works wherever it is copied.
@@ -211,12 +212,10 @@ func (r *run) prepareBundle(ctx context.Context) (fixture.Profile, error) {
 	if err := os.WriteFile(filepath.Join(env.ReportDir, "seccomp.json"), profileJSON, 0o644); err != nil {
 		return profile, err
 	}
-	for _, f := range []string{"config.json", "rootfs/init"} {
-		if err := env.Node.CopyIn(ctx, filepath.Join(localBundle, f), filepath.Join(r.bundle, f), 0o755); err != nil {
-			return profile, err
-		}
+	if err := env.Node.CopyIn(ctx, filepath.Join(localBundle, "config.json"), filepath.Join(r.bundle, "config.json"), 0o644); err != nil {
+		return profile, err
 	}
-	if err := fixture.Rootfs(filepath.Join(r.bundle, "rootfs"), initBin); err != nil {
+	if err := fixture.Rootfs(ctx, env.Node, filepath.Join(r.bundle, "rootfs"), initBin); err != nil {
 		return profile, err
 	}
 	env.Report.Files = append(env.Report.Files,
