@@ -76,32 +76,33 @@ func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixtur
 			return report.Inconclusive, fmt.Sprintf("the baseline container (no trigger) did not run through %s: %v", eng.Name(), err), nil
 		}
 	}
-	if err := (chaos.Sysctl{Key: SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
-		return report.Inconclusive, "", err
-	}
-	env.Event("trigger armed", fmt.Sprintf("%s=%s", SoftLimitKey, env.Params["soft-limit"]))
 	churn := chaos.Churn{Concurrency: 1, Max: r.attempts, StartTimeout: r.timeout,
 		Start: func(ctx context.Context, i int) error { return eng.Start(ctx, fmt.Sprintf("%s-%d", r.short, i+1)) }}
 	det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
 		return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, eng.Dir()))
 	}}
-	res, finding := env.ChurnWatched(ctx, eng.Name()+" churn", fmt.Sprintf("up to %d x %s (seccomp %s, %d bytes)",
-		r.attempts, eng.Churn(), profile.Name, profile.BPFBytes), churn, det.Watch)
-	if finding != nil {
-		r.captureEngineHang(ctx, eng, finding)
-		r.holdStuck(ctx, *finding)
+	var (
+		res     chaos.ChurnResult
+		finding *detect.Finding
+		size    int
+		sizeErr error
+	)
+	if err := r.withTrigger(ctx, func() {
+		res, finding = env.ChurnWatched(ctx, eng.Name()+" churn", fmt.Sprintf("up to %d x %s (seccomp %s, %d bytes)",
+			r.attempts, eng.Churn(), profile.Name, profile.BPFBytes), churn, det.Watch)
+		if finding != nil {
+			r.captureEngineHang(ctx, eng, finding)
+			r.holdStuck(ctx, *finding)
+			return
+		}
+		// Read what the last container saw while the trigger is still in
+		// force: its init may still be starting when the engine says it started.
+		if res.Started > 0 {
+			size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", r.short, res.Started))
+		}
+	}); err != nil {
+		return report.Inconclusive, "", err
 	}
-	// Read what the last container saw before disarming: its init may
-	// still be starting when the engine says it started.
-	var size int
-	var sizeErr error
-	if finding == nil && res.Started > 0 {
-		size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", r.short, res.Started))
-	}
-	if err := env.Ledger.UndoAll(context.WithoutCancel(ctx)); err != nil {
-		env.Report.Errors = append(env.Report.Errors, err.Error())
-	}
-	env.Event("trigger disarmed", SoftLimitKey+" restored")
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
 	}

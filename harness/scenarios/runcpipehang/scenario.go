@@ -160,26 +160,39 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		}
 	}
 
-	if err := (chaos.Sysctl{Key: SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
+	var results []*attemptResult
+	if err := r.withTrigger(ctx, func() {
+		for n := 1; n <= attempts && ctx.Err() == nil; n++ {
+			res := r.attempt(ctx, n)
+			results = append(results, res)
+			if res.finding != nil {
+				break
+			}
+		}
+	}); err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Event("trigger armed", fmt.Sprintf("%s=%s", SoftLimitKey, env.Params["soft-limit"]))
-	var results []*attemptResult
-	for n := 1; n <= attempts && ctx.Err() == nil; n++ {
-		res := r.attempt(ctx, n)
-		results = append(results, res)
-		if res.finding != nil {
-			break
-		}
-	}
-	if err := env.Ledger.UndoAll(context.WithoutCancel(ctx)); err != nil {
-		env.Report.Errors = append(env.Report.Errors, err.Error())
-	}
-	env.Event("trigger disarmed", SoftLimitKey+" restored")
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
 	}
 	return decide(results, profile, armed)
+}
+
+// withTrigger lowers the soft limit, runs fn, and puts the limit back as
+// soon as fn returns (the experiment's ledger would also undo it later, on
+// any exit path).
+func (r *run) withTrigger(ctx context.Context, fn func()) error {
+	env := r.env
+	if err := (chaos.Sysctl{Key: SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
+		return err
+	}
+	env.Event("trigger armed", fmt.Sprintf("%s=%s", SoftLimitKey, env.Params["soft-limit"]))
+	fn()
+	if err := env.Ledger.UndoAll(context.WithoutCancel(ctx)); err != nil {
+		env.Report.Errors = append(env.Report.Errors, err.Error())
+	}
+	env.Event("trigger disarmed", SoftLimitKey+" restored")
+	return nil
 }
 
 // prepareBundle builds the init, root filesystem, profile and config.json.
