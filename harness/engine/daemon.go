@@ -76,10 +76,6 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 // and survive a killed run.
 const privateRunAndOpt = `for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done; exec "$@"`
 
-// PID is the pid of the daemon's launcher (ip netns exec / unshare exec
-// into the daemon, so it is the daemon itself).
-func (d *Daemon) PID() int { return d.proc.PID() }
-
 func waitSocket(ctx context.Context, path string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
