@@ -28,8 +28,11 @@ import (
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
+	_ "github.com/relapse-dev/relapse/harness/providers"
+	"github.com/relapse-dev/relapse/harness/provision"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
 	"github.com/relapse-dev/relapse/harness/versions"
+	"github.com/relapse-dev/relapse/harness/vm"
 )
 
 const (
@@ -89,6 +92,18 @@ func run(ctx context.Context, args []string) int {
 	return exitUsage
 }
 
+// nodeFlags adds the flags that choose the node and returns what they say.
+func nodeFlags(fs *flag.FlagSet) func() provision.Spec {
+	var spec provision.Spec
+	fs.StringVar(&spec.Provider, "provider", "local", "node provider:\n"+provision.Describe())
+	fs.StringVar(&spec.Kernel, "kernel", "", "guest kernel of a VM node: an alias from `relapse versions kernel`, a Debian ABI (6.1.0-53, 6.12.113+deb12[-amd64]) or a bzImage path")
+	fs.StringVar(&spec.KernelModules, "kernel-modules", "", "lib/modules/<release> of a bzImage given with --kernel")
+	fs.StringVar(&spec.Box, "box", "", "Vagrant box (default: the box relapse builds offline from its root filesystem)")
+	fs.IntVar(&spec.MemoryMiB, "memory", 0, "memory of a VM node in MiB (default 1536)")
+	fs.IntVar(&spec.CPUs, "cpus", 0, "vCPUs of a VM node (default 2)")
+	return func() provision.Spec { return spec }
+}
+
 // multiFlag collects repeated key=value flags.
 type multiFlag map[string]string
 
@@ -107,7 +122,7 @@ func repro(ctx context.Context, args []string) int {
 	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
 	runc := fs.String("runc", "", "runc version: an alias from `relapse versions runc` or a full version")
 	containerd := fs.String("containerd", "", "containerd version: an alias from `relapse versions containerd` or a full version")
-	provider := fs.String("provider", "local", "node provider: "+strings.Join(experiment.Providers, ", "))
+	nodeSpec := nodeFlags(fs)
 	reports := fs.String("reports", "reports", "directory that receives <run-id>/report.{json,html} and junit.xml")
 	failOnMismatch := fs.Bool("fail-on-mismatch", false, "exit 4 when the verdict contradicts the bug's affected range (for regression matrices)")
 	vers := multiFlag{}
@@ -124,7 +139,7 @@ func repro(ctx context.Context, args []string) int {
 		vers["containerd"] = *containerd
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
-		Scenario: *scen, Versions: vers, Params: params, Provider: *provider,
+		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(),
 		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr,
 	})
 	if err != nil {
@@ -171,6 +186,7 @@ func matrix(ctx context.Context, args []string) int {
 	reports := fs.String("reports", "reports", "directory that receives one report per version and matrix-junit.xml")
 	params := multiFlag{}
 	fs.Var(params, "param", "scenario parameter name=value, repeatable")
+	nodeSpec := nodeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -195,7 +211,7 @@ func matrix(ctx context.Context, args []string) int {
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
-		plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: *scen, Params: params, ReportsDir: *reports,
+		plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: *scen, Params: params, ReportsDir: *reports, Node: nodeSpec(),
 			Versions: map[string]string{recipe.Target().Name: pin.Alias}, Log: os.Stderr,
 			Invocation: fmt.Sprintf("relapse matrix --scenario %s (%s=%s)", *scen, recipe.Target().Name, pin.Alias)})
 		if err != nil {
@@ -250,6 +266,10 @@ func listScenarios() int {
 }
 
 func listVersions(args []string) int {
+	if len(args) > 0 && args[0] == "kernel" {
+		fmt.Print(vm.KnownKernels())
+		return exitVerdict
+	}
 	components := []versions.Component{versions.Runc, versions.Containerd}
 	for _, c := range components {
 		if len(args) > 0 && args[0] != c.Name {
@@ -262,7 +282,7 @@ func listVersions(args []string) int {
 		}
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc, containerd\n", args[0])
+		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc, containerd, kernel\n", args[0])
 		return exitUsage
 	}
 	return exitVerdict

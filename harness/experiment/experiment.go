@@ -16,6 +16,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -27,8 +28,8 @@ type Options struct {
 	// Versions maps a component name ("runc") to the requested version.
 	Versions map[string]string
 	Params   map[string]string
-	// Provider names the node backend; only "local" exists so far.
-	Provider string
+	// Node says which node to run on (provider, kernel, box).
+	Node provision.Spec
 	// ReportsDir receives reports/<run-id>/.
 	ReportsDir string
 	// CacheDir holds builds; default versions.CacheDir().
@@ -48,10 +49,8 @@ type Plan struct {
 	Scenario scenario.Scenario
 	Resolved map[string]versions.Resolved
 	Params   map[string]string
+	Provider provision.Provider
 }
-
-// Providers lists the node providers.
-var Providers = []string{"local"}
 
 // Prepare validates the request and resolves every version through the Go
 // module proxy. Any mistake fails here, before the host is touched.
@@ -60,11 +59,18 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Provider == "" {
-		o.Provider = "local"
+	prov, err := provision.Lookup(o.Node.Provider)
+	if err != nil {
+		return nil, err
 	}
-	if o.Provider != "local" {
-		return nil, fmt.Errorf("unknown node provider %q: known providers are %s", o.Provider, strings.Join(Providers, ", "))
+	o.Node.Provider = prov.Name()
+	if err := prov.Check(ctx, o.Node); err != nil {
+		return nil, err
+	}
+	if nr, ok := s.(scenario.NodeRequirer); ok {
+		if err := nr.CheckNode(o.Node.Provider); err != nil {
+			return nil, err
+		}
 	}
 	params, err := scenario.ResolveParams(s, o.Params)
 	if err != nil {
@@ -109,7 +115,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	if o.StateDir == "" {
 		o.StateDir = chaos.StateDir()
 	}
-	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params}, nil
+	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params, Provider: prov}, nil
 }
 
 // defaultVersion is the version a scenario uses for a component the user
@@ -168,10 +174,11 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	if err := os.MkdirAll(reportDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating report dir: %w", err)
 	}
-	n := node.Node(local.New())
-	rep.Node, rep.Provider = n.Name(), n.Provider()
-	rep.Host, _ = n.Facts(ctx)
-	env := &scenario.Env{Node: n, RunID: runID, ReportDir: reportDir, CacheDir: p.CacheDir,
+	// The report names the machine relapse runs on until the node is made.
+	host := local.New()
+	rep.Node, rep.Provider = host.Name(), p.Provider.Name()
+	rep.Host, _ = host.Facts(ctx)
+	env := &scenario.Env{Node: host, RunID: runID, ReportDir: reportDir, CacheDir: p.CacheDir,
 		Params: p.Params, Ledger: &chaos.Ledger{}, Report: rep, Log: p.Log, Artifacts: map[string]versions.Artifact{}}
 
 	var result report.Result
@@ -206,8 +213,10 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 
 // run does everything between the lock and the teardown.
 func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, string, []string) {
-	if os.Geteuid() != 0 {
-		return report.Inconclusive, "the local node needs root", []string{"root (euid 0): runc and /proc/sys writes need it; run with sudo"}
+	if r, ok := p.Provider.(provision.Requirer); ok {
+		if missing := r.Missing(); len(missing) > 0 {
+			return report.Inconclusive, "the " + p.Provider.Name() + " provider cannot run here", missing
+		}
 	}
 	lock, err := chaos.LockHost(p.StateDir)
 	if err != nil {
@@ -247,6 +256,10 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		env.Report.Components = append(env.Report.Components, art)
 	}
 
+	if err := p.provision(ctx, env); err != nil {
+		return report.Inconclusive, "provisioning the node failed: " + err.Error(), nil
+	}
+
 	// Short: engines put unix sockets several levels below it, and a socket
 	// path may not exceed 108 bytes.
 	env.Dir = filepath.Join(runDirRoot, env.RunID[len(env.RunID)-6:])
@@ -272,6 +285,75 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 	return result, reason, nil
 }
 
+// provision makes the node the scenario runs on. For a node that is not
+// the host itself it also records the host's kernel parameters before and
+// after, so the report shows kernel-level chaos stayed inside the node.
+func (p *Plan) provision(ctx context.Context, env *scenario.Env) error {
+	if p.Provider.Name() == "local" {
+		return nil
+	}
+	before := hostSysctls(ctx)
+	env.DeferCleanup("check the host's kernel parameters", func(ctx context.Context) error {
+		after := hostSysctls(ctx)
+		env.Report.NodeSetup = append(env.Report.NodeSetup, report.Fact{Name: "host kernel parameters (relapse's own machine)",
+			Value: compareSysctls(before, after)})
+		if changed := changedSysctls(before, after); changed != "" {
+			return fmt.Errorf("the host's kernel parameters changed during a %s run: %s", p.Provider.Name(), changed)
+		}
+		return nil
+	})
+	n, err := p.Provider.Provision(ctx, p.Node, env)
+	if err != nil {
+		return err
+	}
+	env.Node = n
+	env.Report.Node = n.Name()
+	if facts, err := n.Facts(ctx); err == nil {
+		env.Report.Host = facts
+	} else {
+		env.Report.Errors = append(env.Report.Errors, "reading the node's facts: "+err.Error())
+	}
+	return nil
+}
+
+// watchedHostSysctls are the host parameters the scenarios' triggers (and
+// kubelet) would change if they leaked out of a node.
+var watchedHostSysctls = []string{"fs.pipe-user-pages-soft", "kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "net.ipv4.ip_forward"}
+
+func hostSysctls(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for _, k := range watchedHostSysctls {
+		v, err := chaos.ReadSysctl(ctx, local.New(), k)
+		if err != nil {
+			v = "unreadable"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func compareSysctls(before, after map[string]string) string {
+	var parts []string
+	for _, k := range watchedHostSysctls {
+		if before[k] == after[k] {
+			parts = append(parts, fmt.Sprintf("%s=%s (unchanged)", k, before[k]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s -> %s (CHANGED)", k, before[k], after[k]))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func changedSysctls(before, after map[string]string) string {
+	var changed []string
+	for _, k := range watchedHostSysctls {
+		if before[k] != after[k] {
+			changed = append(changed, fmt.Sprintf("%s %s -> %s", k, before[k], after[k]))
+		}
+	}
+	return strings.Join(changed, ", ")
+}
+
 // teardown runs the scenario's cleanups, undoes the ledger and checks the
 // host, with a deadline of its own: the run's context may be cancelled.
 func (p *Plan) teardown(ctx context.Context, env *scenario.Env) {
@@ -285,7 +367,8 @@ func (p *Plan) teardown(ctx context.Context, env *scenario.Env) {
 	if err := env.RunCleanups(cctx); err != nil {
 		env.Report.Errors = append(env.Report.Errors, err.Error())
 	}
-	if env.Dir != "" {
+	// A VM node is gone by now, and everything in it with it.
+	if env.Dir != "" && env.Node.Provider() == "local" {
 		if left := leftovers(cctx, env.Node, env.Dir); len(left) > 0 {
 			env.Report.Errors = append(env.Report.Errors, "processes left after cleanup (killed now): "+strings.Join(left, "; "))
 		}

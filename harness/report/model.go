@@ -125,8 +125,13 @@ type Report struct {
 	Node          string  `json:"node"`
 	Provider      string  `json:"provider"`
 	// Invocation is the relapse command line that made this report.
-	Invocation string              `json:"invocation"`
-	Host       evidence.HostFacts  `json:"host"`
+	Invocation string             `json:"invocation"`
+	Host       evidence.HostFacts `json:"host"`
+	// NodeSetup says how the node was made when it is not the host itself:
+	// accelerator, guest kernel package and hash, root filesystem, boot
+	// time, the qemu or vagrant command, and what the machine running
+	// relapse looked like before and after.
+	NodeSetup  []Fact              `json:"node_setup,omitempty"`
 	Components []versions.Artifact `json:"components"`
 	// Parameters are the scenario's settings (profile, sysctl value, attempts).
 	Parameters []Fact `json:"parameters"`

@@ -46,6 +46,13 @@ type WithDefaults interface {
 	DefaultVersions() map[string]string
 }
 
+// NodeRequirer is a scenario that runs only on some node providers (the
+// systemd scenarios need systemd as PID 1, which only VM nodes have here).
+type NodeRequirer interface {
+	// CheckNode fails, saying which providers would do, for one that won't.
+	CheckNode(provider string) error
+}
+
 // Env is what a running scenario gets: the node, its own directory, the
 // built components, its parameters, and the means to change the node
 // safely and to record what happened.

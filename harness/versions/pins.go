@@ -37,6 +37,10 @@ func mustComponent(name, module string) Component {
 	return Component{Name: name, Module: module, Pins: pins}
 }
 
+// LoadPins reads the pin file of a component that is not built from Go
+// modules (the guest kernel).
+func LoadPins(name string) ([]Pin, error) { return loadPins(name) }
+
 func loadPins(name string) ([]Pin, error) {
 	f, err := pinFiles.Open("pins/" + name + ".pins")
 	if err != nil {

@@ -1,0 +1,459 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/agent"
+)
+
+// Config says how to reach a node.
+type Config struct {
+	// NodeName and ProviderName are what Name and Provider return.
+	NodeName, ProviderName string
+	Host                   string
+	Port                   int
+	User                   string
+	KeyFile                string
+	// ControlDir holds the ssh master socket (keep it short: unix socket
+	// paths are limited to 108 bytes).
+	ControlDir string
+	// Sudo runs every command through `sudo -n` (a box whose login user is
+	// not root, such as Vagrant's).
+	Sudo bool
+	// Agent is the agent's path on the node.
+	Agent string
+}
+
+// Node is a node reached over ssh.
+type Node struct {
+	cfg Config
+}
+
+var _ node.Node = (*Node)(nil)
+
+// New returns the node; nothing is contacted until a command runs.
+func New(cfg Config) *Node {
+	if cfg.Agent == "" {
+		cfg.Agent = agent.NodePath
+	}
+	if cfg.User == "" {
+		cfg.User = "root"
+	}
+	return &Node{cfg: cfg}
+}
+
+func (n *Node) Name() string     { return n.cfg.NodeName }
+func (n *Node) Provider() string { return n.cfg.ProviderName }
+
+// sshArgs are the client options: no host key prompts (each node is new
+// and disposable), no password prompts, keep-alives so a frozen VM fails
+// the command instead of hanging it, and the shared master connection.
+func (n *Node) sshArgs() []string {
+	return []string{
+		"-i", n.cfg.KeyFile, "-p", strconv.Itoa(n.cfg.Port),
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=4",
+		"-o", "ControlMaster=auto", "-o", "ControlPath=" + path.Join(n.cfg.ControlDir, "%C"), "-o", "ControlPersist=10m",
+		n.cfg.User + "@" + n.cfg.Host,
+	}
+}
+
+// SSHCommand is the ssh command line that runs a shell line on the node,
+// for manual steps in reports.
+func (n *Node) SSHCommand() string {
+	args := n.sshArgs()
+	return node.ShellQuote(append([]string{"ssh"}, args...)...)
+}
+
+// Close ends the master connection.
+func (n *Node) Close() error {
+	args := append([]string{"-O", "exit"}, n.sshArgs()...)
+	cmd := exec.Command("ssh", args...)
+	_ = cmd.Run()
+	return nil
+}
+
+// WaitReady polls until a command succeeds on the node or ctx ends.
+func (n *Node) WaitReady(ctx context.Context, every time.Duration) error {
+	var last error
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		last = n.Command("true").Run(pctx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s did not answer over ssh (%s:%d): %w; last error: %v", n.Name(), n.cfg.Host, n.cfg.Port, context.Cause(ctx), last)
+		case <-time.After(every):
+		}
+	}
+}
+
+func (n *Node) Command(name string, args ...string) node.Cmd {
+	return &cmd{node: n, argv: append([]string{name}, args...)}
+}
+
+// shell runs a shell line on the node with optional stdin, returning stdout.
+func (n *Node) shell(ctx context.Context, line string, stdin io.Reader) ([]byte, error) {
+	c := n.Command("sh", "-c", line)
+	if stdin != nil {
+		c.SetStdin(stdin)
+	}
+	return c.Output(ctx)
+}
+
+func (n *Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	out, err := n.shell(ctx, "if [ -e "+quote(p)+" ]; then exec cat -- "+quote(p)+"; else exit 66; fi", nil)
+	var re *node.RunError
+	if errors.As(err, &re) && exitCode(re.Err) == 66 {
+		return nil, fmt.Errorf("%s on %s: %w", p, n.Name(), os.ErrNotExist)
+	}
+	return out, err
+}
+
+func (n *Node) WriteFile(ctx context.Context, p string, data []byte, mode os.FileMode) error {
+	_, err := n.shell(ctx, writeLine(p, mode, false), bytes.NewReader(data))
+	return err
+}
+
+func (n *Node) CopyIn(ctx context.Context, localPath, nodePath string, mode os.FileMode) error {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = n.shell(ctx, writeLine(nodePath, mode, true), f)
+	return err
+}
+
+// writeLine is the shell line that stores stdin at p with mode. Binaries go
+// through a temporary name and a rename, so a file being executed is
+// replaced rather than rewritten ("text file busy"); /proc/sys files are
+// written in place, and chmod only runs when the mode differs (they refuse it).
+func writeLine(p string, mode os.FileMode, viaRename bool) string {
+	m := fmt.Sprintf("%o", mode.Perm())
+	q := quote(p)
+	fix := fmt.Sprintf(`[ "$(stat -c %%a %s)" = %s ] || chmod %s %s`, q, m, m, q)
+	if viaRename {
+		tmp := quote(p + ".relapse-tmp")
+		return fmt.Sprintf("mkdir -p %s && cat > %s && chmod %s %s && mv -f %s %s", quote(path.Dir(p)), tmp, m, tmp, tmp, q)
+	}
+	return fmt.Sprintf("mkdir -p %s && cat > %s && { %s; }", quote(path.Dir(p)), q, fix)
+}
+
+// agentJSON runs an agent subcommand and decodes its JSON answer.
+func (n *Node) agentJSON(ctx context.Context, v any, args ...string) error {
+	out, err := n.Command(n.cfg.Agent, args...).Output(ctx)
+	if err != nil {
+		var re *node.RunError
+		if errors.As(err, &re) && exitCode(re.Err) == agent.ExitNoProcess {
+			return fmt.Errorf("%s: %w", strings.Join(args, " "), evidence.ErrNoProcess)
+		}
+		return err
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("decoding relapse-agent %s on %s: %w", strings.Join(args, " "), n.Name(), err)
+	}
+	return nil
+}
+
+func (n *Node) Processes(ctx context.Context) ([]evidence.Process, error) {
+	var procs []evidence.Process
+	return procs, n.agentJSON(ctx, &procs, "processes")
+}
+
+func (n *Node) InspectProcess(ctx context.Context, pid int) (evidence.ProcessSnapshot, error) {
+	var s evidence.ProcessSnapshot
+	return s, n.agentJSON(ctx, &s, "inspect", strconv.Itoa(pid))
+}
+
+func (n *Node) PipeHolders(ctx context.Context, inode uint64) ([]evidence.PipeHolder, error) {
+	var h []evidence.PipeHolder
+	return h, n.agentJSON(ctx, &h, "pipe-holders", strconv.FormatUint(inode, 10))
+}
+
+func (n *Node) Facts(ctx context.Context) (evidence.HostFacts, error) {
+	var f evidence.HostFacts
+	return f, n.agentJSON(ctx, &f, "facts")
+}
+
+func (n *Node) Kill(ctx context.Context, pid int, signal int) error {
+	// A process that is already gone is not an error, as on the local node.
+	return n.Command("sh", "-c", fmt.Sprintf("kill -%d %d 2>/dev/null || ! kill -0 %d 2>/dev/null", signal, pid, pid)).Run(ctx)
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func quote(s string) string { return node.ShellQuote(s) }
+
+type cmd struct {
+	node   *Node
+	argv   []string
+	env    []string
+	dir    string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	output string
+}
+
+func (c *cmd) SetEnv(env ...string) node.Cmd      { c.env = env; return c }
+func (c *cmd) SetDir(dir string) node.Cmd         { c.dir = dir; return c }
+func (c *cmd) SetStdin(r io.Reader) node.Cmd      { c.stdin = r; return c }
+func (c *cmd) SetStdout(w io.Writer) node.Cmd     { c.stdout = w; return c }
+func (c *cmd) SetStderr(w io.Writer) node.Cmd     { c.stderr = w; return c }
+func (c *cmd) SetOutputFile(path string) node.Cmd { c.output = path; return c }
+
+// String is the command as it runs on the node.
+func (c *cmd) String() string {
+	argv := c.argv
+	if len(c.env) > 0 {
+		argv = append(append([]string{"env"}, c.env...), argv...)
+	}
+	line := node.ShellQuote(argv...)
+	if c.dir != "" {
+		line = "cd " + quote(c.dir) + " && " + line
+	}
+	return line
+}
+
+// pidMarker starts the first line the remote wrapper prints on stderr.
+const pidMarker = "relapse-remote-pid "
+
+// remoteLine wraps the command so that it reports its PID first (on
+// stderr), then replaces the wrapper: the PID is the command's own, and
+// `kill` of its process group on the node reaches what it started.
+func (c *cmd) remoteLine() string {
+	script := `echo "` + pidMarker + `$$" >&2`
+	if c.dir != "" {
+		script += ` && cd ` + quote(c.dir)
+	}
+	if c.output != "" {
+		script += ` && exec >>` + quote(c.output) + ` 2>&1`
+	}
+	script += ` && exec "$@"`
+	argv := c.argv
+	if len(c.env) > 0 {
+		argv = append(append([]string{"env"}, c.env...), argv...)
+	}
+	words := append([]string{"exec"}, c.sudo()...)
+	words = append(words, "sh", "-c", script, "relapse")
+	return node.ShellQuote(words...) + " " + node.ShellQuote(argv...)
+}
+
+func (c *cmd) sudo() []string {
+	if c.node.cfg.Sudo {
+		return []string{"sudo", "-n"}
+	}
+	return nil
+}
+
+func (c *cmd) Run(ctx context.Context) error {
+	p, err := c.Start(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+func (c *cmd) Output(ctx context.Context) ([]byte, error) {
+	var stdout bytes.Buffer
+	c.stdout = &stdout
+	err := c.Run(ctx)
+	return stdout.Bytes(), err
+}
+
+func (c *cmd) Start(ctx context.Context) (node.Process, error) {
+	p := &process{cmd: c, ctx: ctx, pidKnown: make(chan struct{})}
+	args := append(c.node.sshArgs(), c.remoteLine())
+	x := exec.Command("ssh", args...)
+	x.Stdin = c.stdin
+	if x.Stdin == nil {
+		// ssh would otherwise read relapse's own stdin.
+		x.Stdin = bytes.NewReader(nil)
+	}
+	x.Stdout = c.stdout
+	if x.Stdout == nil {
+		x.Stdout = &p.captured
+	}
+	errOut := c.stderr
+	if errOut == nil {
+		errOut = &p.captured
+	}
+	x.Stderr = &pidSniffer{out: errOut, found: p.setPID}
+	x.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	x.WaitDelay = 5 * time.Second
+	p.exec = x
+	if err := x.Start(); err != nil {
+		return nil, c.wrap(ctx, err, nil)
+	}
+	p.exited = make(chan struct{})
+	go func() {
+		p.waitErr = x.Wait()
+		close(p.exited)
+	}()
+	// Cancellation kills the command on the node, then the client.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.Kill()
+		case <-p.exited:
+		}
+	}()
+	select {
+	case <-p.pidKnown:
+	case <-p.exited:
+	case <-ctx.Done():
+	}
+	return p, nil
+}
+
+func (c *cmd) wrap(ctx context.Context, err error, out []byte) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (killed: %w)", err, context.Cause(ctx))
+	}
+	return &node.RunError{Node: c.node.Name(), Command: c.String(), Output: out, Err: err}
+}
+
+type process struct {
+	cmd      *cmd
+	ctx      context.Context
+	exec     *exec.Cmd
+	captured syncBuffer
+	exited   chan struct{}
+	waitErr  error
+
+	pidOnce  sync.Once
+	pid      int
+	pidKnown chan struct{}
+}
+
+func (p *process) setPID(pid int) {
+	p.pidOnce.Do(func() { p.pid = pid; close(p.pidKnown) })
+}
+
+// PID is the command's PID on the node (0 if it never started there).
+func (p *process) PID() int {
+	select {
+	case <-p.pidKnown:
+		return p.pid
+	default:
+		return 0
+	}
+}
+
+func (p *process) Wait() error {
+	<-p.exited
+	return p.cmd.wrap(p.ctx, p.waitErr, p.captured.Bytes())
+}
+
+// Kill kills the command's process group on the node, then the local ssh
+// client; a node that does not answer within 10 s is left to its provider.
+func (p *process) Kill() error {
+	if pid := p.PID(); pid > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 10*time.Second)
+		line := fmt.Sprintf(`pg=$(ps -o pgid= -p %d | tr -d ' '); [ -n "$pg" ] && [ "$pg" -gt 1 ] && kill -9 -- -"$pg" 2>/dev/null; kill -9 %d 2>/dev/null; true`, pid, pid)
+		_ = p.cmd.node.Command("sh", "-c", line).Run(ctx)
+		cancel()
+	}
+	if p.exec.Process != nil {
+		_ = p.exec.Process.Kill()
+	}
+	return nil
+}
+
+// pidSniffer passes stderr through, taking out the wrapper's PID line.
+type pidSniffer struct {
+	out   io.Writer
+	found func(int)
+	done  bool
+	line  []byte
+}
+
+func (s *pidSniffer) Write(b []byte) (int, error) {
+	if s.done {
+		return s.out.Write(b)
+	}
+	n := len(b)
+	s.line = append(s.line, b...)
+	i := bytes.IndexByte(s.line, '\n')
+	if i < 0 {
+		if len(s.line) > 256 { // not our line: give up sniffing
+			s.done = true
+			_, err := s.out.Write(s.line)
+			return n, err
+		}
+		return n, nil
+	}
+	first, rest := s.line[:i], s.line[i+1:]
+	s.done = true
+	if v, ok := strings.CutPrefix(string(first), pidMarker); ok {
+		if pid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			s.found(pid)
+		}
+	} else {
+		rest = s.line
+	}
+	if len(rest) > 0 {
+		if _, err := s.out.Write(rest); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the two writers ssh output has.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+// lines splits command output, for callers that read line by line.
+func lines(out []byte) []string {
+	var l []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		l = append(l, sc.Text())
+	}
+	return l
+}

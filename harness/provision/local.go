@@ -1,0 +1,39 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// Local is the host relapse runs on.
+type Local struct{}
+
+func init() { Register(Local{}) }
+
+func (Local) Name() string { return "local" }
+func (Local) Describe() string {
+	return "this host (kernel-level triggers change it for the run and are put back)"
+}
+
+func (Local) Check(_ context.Context, spec Spec) error {
+	if spec.Kernel != "" || spec.Box != "" {
+		return errors.New("the local provider runs on this host's own kernel: KERNEL and BOX need PROVIDER=qemu or PROVIDER=vagrant")
+	}
+	return nil
+}
+
+func (Local) Missing() []string {
+	if os.Geteuid() != 0 {
+		return []string{"root (euid 0): runc and /proc/sys writes need it; run with sudo"}
+	}
+	return nil
+}
+
+func (Local) Provision(context.Context, Spec, *scenario.Env) (node.Node, error) {
+	return local.New(), nil
+}
