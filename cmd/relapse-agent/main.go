@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/relapse-dev/relapse/harness/node/agent"
+	// Node-side halves of the systemd injector, probe and cookie mover.
+	_ "github.com/relapse-dev/relapse/harness/systemdbus"
 )
 
 func main() {

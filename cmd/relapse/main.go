@@ -26,10 +26,10 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/experiment"
-	"github.com/relapse-dev/relapse/harness/report"
-	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/providers"
 	"github.com/relapse-dev/relapse/harness/provision"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
 	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/harness/vm"
@@ -160,7 +160,11 @@ func repro(ctx context.Context, args []string) int {
 	}
 	fmt.Printf("  expected %s: %s (%s)\n", v.Expected, v.ExpectedWhy, match)
 	for _, c := range res.Report.Changes {
-		fmt.Printf("  %s %s: %s -> %s -> %s (restored: %v)\n", c.Kind, c.Target, c.Before, c.Applied, c.After, c.Restored)
+		restored := fmt.Sprint(c.Restored)
+		if c.Disposable {
+			restored = "no need: " + c.RestoreNote
+		}
+		fmt.Printf("  %s %s: %s -> %s -> %s (restored: %s)\n", c.Kind, c.Target, c.Before, c.Applied, c.After, restored)
 	}
 	for _, e := range res.Report.Errors {
 		fmt.Printf("  error: %s\n", firstLine(e))
@@ -244,6 +248,9 @@ func componentVersion(r *report.Report) string {
 		if c.Component == r.Bug.Component {
 			return c.Version
 		}
+	}
+	if v, ok := r.Observed[r.Bug.Component]; ok {
+		return v + ", on the node"
 	}
 	return "?"
 }

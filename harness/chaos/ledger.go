@@ -35,6 +35,16 @@ func (l *Ledger) Add(c report.Change, undo Undo) {
 	l.changes = append(l.changes, &entry{record: c, undo: undo})
 }
 
+// AddDisposable records a change that cannot be put back and need not be:
+// it lives only inside a node that is destroyed after the run.
+func (l *Ledger) AddDisposable(c report.Change, why string) {
+	c.Disposable, c.RestoreNote, c.After = true, why, "not restored"
+	l.Add(c, nil)
+	l.mu.Lock()
+	l.changes[len(l.changes)-1].done = true
+	l.mu.Unlock()
+}
+
 // UndoAll undoes every change not yet undone, newest first. It keeps going
 // after an error so one failed undo does not leave the rest in place. Call it
 // with a context that is not the (possibly cancelled) experiment's.

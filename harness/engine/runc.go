@@ -25,6 +25,9 @@ type Runc struct {
 	DebugLog string
 	// Record, when set, receives every runc command as a timeline step.
 	Record func(report.Step)
+	// SystemdCgroup makes runc place containers through systemd's D-Bus
+	// API (--systemd-cgroup): cgroupsPath is then "slice:prefix:name".
+	SystemdCgroup bool
 }
 
 // UseRoot journals the state root so a killed run's containers are deleted
@@ -35,6 +38,9 @@ func (r *Runc) UseRoot(j *chaos.Journal) (forget func() error, err error) {
 
 func (r *Runc) command(args ...string) node.Cmd {
 	argv := []string{"--root", r.Root}
+	if r.SystemdCgroup {
+		argv = append(argv, "--systemd-cgroup")
+	}
 	if r.DebugLog != "" {
 		argv = append(argv, "--debug", "--log", r.DebugLog)
 	}

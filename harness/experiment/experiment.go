@@ -397,8 +397,15 @@ func (p *Plan) verdict(rep *report.Report, result report.Result, reason string, 
 		v.Result, v.Reason = report.Inconclusive, "the run ended before a verdict"
 	}
 	bug := p.Scenario.Bug()
-	if r, ok := p.Resolved[bug.Component]; ok {
-		expected, why, err := scenario.Expect(bug, r.Version)
+	version, ok := "", false
+	if r, built := p.Resolved[bug.Component]; built {
+		version, ok = r.Version, true
+	} else if v, seen := rep.Observed[bug.Component]; seen {
+		// A component the node brings (systemd) is judged by what it runs.
+		version, ok = v, true
+	}
+	if ok {
+		expected, why, err := scenario.Expect(bug, version)
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 		}

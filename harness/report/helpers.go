@@ -37,7 +37,7 @@ func (r *Report) ComponentVersion() string {
 func (r *Report) Unrestored() []Change {
 	var out []Change
 	for _, c := range r.Changes {
-		if !c.Restored {
+		if !c.Restored && !c.Disposable {
 			out = append(out, c)
 		}
 	}

@@ -183,7 +183,7 @@ func testCase(r *Report, hint string) junitCase {
 		fmt.Fprintf(&out, "finding: %s\n", f.Summary)
 	}
 	for _, ch := range r.Changes {
-		if !ch.Restored {
+		if !ch.Restored && !ch.Disposable {
 			fmt.Fprintf(&out, "NOT RESTORED: %s %s (before %q, now %q) %s\n", ch.Kind, ch.Target, ch.Before, ch.After, ch.RestoreNote)
 		}
 	}

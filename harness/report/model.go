@@ -79,6 +79,9 @@ type Change struct {
 	RestoredAt  time.Time `json:"restored_at"`
 	Restored    bool      `json:"restored"`
 	RestoreNote string    `json:"restore_note,omitempty"`
+	// Disposable marks a change made inside a node that is destroyed after
+	// the run (PID 1's memory in a VM): it is not put back, it goes away.
+	Disposable bool `json:"disposable,omitempty"`
 }
 
 // Attempt is one try at triggering the bug.
@@ -133,6 +136,8 @@ type Report struct {
 	// relapse looked like before and after.
 	NodeSetup  []Fact              `json:"node_setup,omitempty"`
 	Components []versions.Artifact `json:"components"`
+	// Observed are versions read off the node rather than built (systemd).
+	Observed map[string]string `json:"observed_versions,omitempty"`
 	// Parameters are the scenario's settings (profile, sysctl value, attempts).
 	Parameters []Fact `json:"parameters"`
 	// Conditions are facts measured during the run that the verdict depends

@@ -157,6 +157,17 @@ func (e *Env) Condition(name, value string) {
 	e.Report.Conditions = append(e.Report.Conditions, report.Fact{Name: name, Value: value})
 }
 
+// Observe records the version of a component the node brings rather than
+// relapse builds (systemd); the verdict's expectation uses it.
+func (e *Env) Observe(component, version string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.Report.Observed == nil {
+		e.Report.Observed = map[string]string{}
+	}
+	e.Report.Observed[component] = version
+}
+
 // Evidence attaches a block of raw evidence.
 func (e *Env) Evidence(title, text string) {
 	e.mu.Lock()

@@ -5,4 +5,5 @@ package scenarios
 import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
 )

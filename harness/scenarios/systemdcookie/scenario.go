@@ -1,0 +1,472 @@
+// Package systemdcookie reproduces systemd#11818: PID 1's D-Bus connection
+// dies once its cookie passes 0xffffffff, so systemd stops answering on
+// the system bus and runc's systemd cgroup driver waits for replies that
+// never come. It runs only in a throw-away VM node: the trigger writes PID
+// 1's memory (the cookie is moved near the wrap instead of waiting for 4.3
+// billion messages), and transient-unit load through D-Bus pushes it over.
+package systemdcookie
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/systemdbus"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// Name is the scenario's name on the command line.
+const Name = "systemd-cookie-overrun"
+
+// Bug is exported for the suites.
+var Bug = report.Bug{
+	ID:    "systemd#11818",
+	Title: "systemd stops answering on D-Bus once PID 1's bus cookie passes 0xffffffff",
+	Summary: "sd-bus stamps every message with ++cookie. D-Bus 1 serials are 32-bit: before v242, once PID 1's " +
+		"system-bus cookie passed 0xffffffff sealing a message failed with -EOPNOTSUPP and PID 1 could no longer " +
+		"reply on that connection. Callers such as runc's systemd cgroup driver wait for replies that never come; " +
+		"`systemctl` (private socket) still works and `systemctl daemon-reexec` 'fixes' it. v242 wraps the cookie " +
+		"to 0x80000000 and skips cookies still in use.",
+	Links: []report.Link{
+		{Title: "systemd/systemd#11818 (the fix: sd-bus: deal with cookie overruns)", URL: "https://github.com/systemd/systemd/pull/11818"},
+		{Title: "systemd/systemd#11809", URL: "https://github.com/systemd/systemd/issues/11809"},
+		{Title: "systemd/systemd#11390", URL: "https://github.com/systemd/systemd/issues/11390"},
+		{Title: "opencontainers/runc#1959 (runc hangs on the systemd cgroup driver)", URL: "https://github.com/opencontainers/runc/issues/1959"},
+		{Title: "RHBZ 1693559 (RHEL 7 backport)", URL: "https://bugzilla.redhat.com/show_bug.cgi?id=1693559"},
+	},
+	Component: "systemd",
+	Affected:  "< 242",
+	Fixed:     "v242 (systemd#11818 wraps the cookie to 0x80000000); RHEL/CentOS 7 systemd-219 backports",
+}
+
+// Scenario is systemd#11818.
+type Scenario struct{}
+
+func init() { scenario.Register(Scenario{}) }
+
+func (Scenario) Name() string                   { return Name }
+func (Scenario) Bug() report.Bug                { return Bug }
+func (Scenario) Components() []versions.Builder { return []versions.Builder{versions.RuncRecipe} }
+
+// DefaultVersions: the runc whose systemd driver starts the containers.
+func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.14"} }
+
+// CheckNode refuses nodes the trigger must not touch: it writes PID 1's
+// memory, and only a VM node has a PID 1 that can be thrown away.
+func (Scenario) CheckNode(provider string) error {
+	if provider == "qemu" || provider == "vagrant" {
+		return nil
+	}
+	return fmt.Errorf("scenario %s writes PID 1's memory and needs systemd as PID 1: it runs only on a throw-away VM node (PROVIDER=qemu or PROVIDER=vagrant), not on %q", Name, provider)
+}
+
+func (Scenario) Params() []scenario.Param {
+	return []scenario.Param{
+		{Name: "margin", Default: "300", Valid: scenario.IntIn(1, 1<<20),
+			Help: "PID 1's cookie is moved to 0xffffffff minus this many messages"},
+		{Name: "rate", Default: "10", Valid: scenario.IntIn(1, 500),
+			Help: "transient units per second started and stopped through D-Bus to push the cookie over"},
+		{Name: "load-duration", Default: "90s", Valid: scenario.Duration,
+			Help: "longest the D-Bus load runs before the run gives up on reaching the wrap"},
+		{Name: "after-wrap", Default: "10s", Valid: scenario.Duration,
+			Help: "how long systemd is sampled after its cookie wrapped before deciding it still answers"},
+		{Name: "consecutive", Default: "5", Valid: scenario.IntIn(2, 1000),
+			Help: "system-bus calls in a row that must time out (private socket answering) to call systemd unresponsive"},
+		{Name: "call-timeout", Default: "2s", Valid: scenario.Duration,
+			Help: "deadline of one probe call to PID 1"},
+		{Name: "containers", Default: "3", Valid: scenario.IntIn(0, 50),
+			Help: "runc --systemd-cgroup containers started after the wrap (or the stall), to show runc's side"},
+	}
+}
+
+type run struct {
+	env    *scenario.Env
+	runc   *engine.Runc
+	rootfs string
+	short  string
+}
+
+func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
+	r := &run{env: env, short: env.RunID[len(env.RunID)-6:]}
+	p := params(env.Params)
+	if env.Report.Host.PID1 != "systemd" {
+		return report.Inconclusive, fmt.Sprintf("PID 1 of node %s is %q, not systemd", env.Node.Name(), env.Report.Host.PID1), nil
+	}
+	if err := r.observeSystemd(ctx); err != nil {
+		return report.Inconclusive, "", err
+	}
+	if err := r.setupRunc(ctx); err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Report.Reproduce = manualSteps(p)
+
+	watch, err := (&detect.SystemdBus{Node: env.Node, Timeout: p.callTimeout}).Start(ctx)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.DeferCleanup("stop the systemd D-Bus probe", func(context.Context) error { watch.Stop(); return nil })
+	defer r.recordSamples(watch)
+
+	// Baseline: systemd answers and runc's systemd driver works, before
+	// anything is changed, or a later failure would prove nothing.
+	time.Sleep(2 * time.Second)
+	if base := r.container(ctx, 0); !strings.HasPrefix(base.Outcome, "started") {
+		return report.Inconclusive, "the baseline runc --systemd-cgroup container did not start: " + base.Outcome, nil
+	}
+	if st := detect.ClassifyBus(watch.Samples(), p.consecutive); st.SystemOK == 0 {
+		return report.Inconclusive, "systemd did not answer the probe on the system bus before the trigger", nil
+	}
+
+	move, err := r.moveCookie(ctx, p.margin)
+	if err != nil {
+		return report.Inconclusive, "could not move PID 1's bus cookie: " + err.Error(), nil
+	}
+	load, err := chaos.DBusLoad{Rate: float64(p.rate), Duration: p.loadDuration, Prefix: "relapse-load-" + r.short}.Start(ctx, env.Node, env.Ledger)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Event("D-Bus load started", fmt.Sprintf("%d transient units/s", p.rate))
+	st, why := r.watchUntil(ctx, watch, load, p)
+	load.Stop()
+	lp := load.Last()
+	env.Condition("D-Bus load", fmt.Sprintf("%d units started, %d stopped, %d errors (%d timeouts); StartTransientUnit p50 %.1f ms, max %.1f ms in its last second",
+		lp.Started, lp.Stopped, lp.Errors, lp.Timeouts, lp.P50Ms, lp.MaxMs))
+	env.Event("watch ended", why)
+
+	var started, stuck int
+	for n := 1; n <= p.containers && ctx.Err() == nil; n++ {
+		a := r.container(ctx, n)
+		if strings.HasPrefix(a.Outcome, "started") {
+			started++
+		} else {
+			stuck++
+		}
+	}
+	st = detect.ClassifyBus(watch.Samples(), p.consecutive)
+	r.journalEvidence(ctx)
+	if ctx.Err() != nil {
+		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
+	}
+	return r.decide(st, move, p, started, stuck)
+}
+
+type settings struct {
+	margin, rate, consecutive, containers int
+	loadDuration, afterWrap, callTimeout  time.Duration
+}
+
+func params(m map[string]string) settings {
+	var s settings
+	s.margin, _ = strconv.Atoi(m["margin"])
+	s.rate, _ = strconv.Atoi(m["rate"])
+	s.consecutive, _ = strconv.Atoi(m["consecutive"])
+	s.containers, _ = strconv.Atoi(m["containers"])
+	s.loadDuration, _ = time.ParseDuration(m["load-duration"])
+	s.afterWrap, _ = time.ParseDuration(m["after-wrap"])
+	s.callTimeout, _ = time.ParseDuration(m["call-timeout"])
+	return s
+}
+
+var systemdVersion = regexp.MustCompile(`^systemd ([0-9]+)(?: \(([^)]*)\))?`)
+
+// observeSystemd records PID 1's systemd version: the bug's range is about
+// what the node runs, not about something relapse built.
+func (r *run) observeSystemd(ctx context.Context) error {
+	out, err := r.env.Node.Command("systemctl", "--version").Output(ctx)
+	if err != nil {
+		return fmt.Errorf("reading systemd's version: %w", err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	m := systemdVersion.FindStringSubmatch(first)
+	if m == nil {
+		return fmt.Errorf("cannot parse systemd's version from %q", first)
+	}
+	version := m[1]
+	if m[2] != "" {
+		// "252.39-1~deb12u2" -> 252.39: the upstream point release.
+		if pt := regexp.MustCompile(`^[0-9]+\.[0-9]+`).FindString(m[2]); pt != "" {
+			version = pt
+		}
+	}
+	r.env.Observe("systemd", version)
+	r.env.Condition("systemd (PID 1)", strings.TrimSpace(first))
+	return nil
+}
+
+func (r *run) setupRunc(ctx context.Context) error {
+	env := r.env
+	art, ok := env.Artifacts["runc"]
+	if !ok {
+		return errors.New("no runc artifact")
+	}
+	binary := filepath.Join(env.Dir, "bin", "runc")
+	if err := env.Node.CopyIn(ctx, art.Path, binary, 0o755); err != nil {
+		return fmt.Errorf("copying runc onto %s: %w", env.Node.Name(), err)
+	}
+	r.runc = &engine.Runc{Node: env.Node, Binary: binary, Root: filepath.Join(env.Dir, "runc-root"), SystemdCgroup: true, Record: env.Step}
+	forget, err := r.runc.UseRoot(env.Journal)
+	if err != nil {
+		return err
+	}
+	env.DeferCleanup("delete containers in "+r.runc.Root, func(ctx context.Context) error {
+		if err := r.runc.Cleanup(ctx); err != nil {
+			return err
+		}
+		return forget()
+	})
+	if v, err := r.runc.Version(ctx); err == nil {
+		env.Condition("runc --version", v)
+	}
+	initBin, err := fixture.BuildInit(ctx, env.CacheDir)
+	if err != nil {
+		return err
+	}
+	r.rootfs = filepath.Join(env.Dir, "rootfs")
+	return fixture.Rootfs(ctx, env.Node, r.rootfs, initBin)
+}
+
+// moveCookie runs the agent's cookie mover and records it as a change of
+// the node; it cannot be undone and needs not be: the node is destroyed.
+func (r *run) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove, error) {
+	env := r.env
+	target := uint64(0xffffffff - margin)
+	var move systemdbus.CookieMove
+	mctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	cmd := env.Node.Command(agent.NodePath, "bus-cookie", strconv.FormatUint(target, 10))
+	var out []byte
+	err := env.Timed("move PID 1's bus cookie", fmt.Sprintf("to %d (0xffffffff - %d)", target, margin), func() (err error) {
+		out, err = cmd.Output(mctx)
+		return err
+	})
+	if err != nil {
+		return move, err
+	}
+	if err := json.Unmarshal(out, &move); err != nil {
+		return move, fmt.Errorf("decoding bus-cookie output %q: %w", out, err)
+	}
+	env.Ledger.AddDisposable(report.Change{Kind: "pid1-memory", Target: fmt.Sprintf("sd_bus cookie of PID 1's system-bus connection at %#x", move.Address),
+		Before: strconv.FormatUint(move.Before, 10), Applied: strconv.FormatUint(move.Target, 10)},
+		"lives only in the VM node's PID 1, destroyed with the node after the run")
+	env.Condition("PID 1's bus cookie", fmt.Sprintf("found at %#x by scanning %d writable regions (%d MiB) of PID 1 for the serial it had just sent; candidates per round %v; moved from %d to %d; next serial PID 1 sent: %d",
+		move.Address, move.Regions, move.Bytes>>20, move.Candidates, move.Before, move.Target, move.After))
+	env.Report.Reproduce += "\n# relapse's command on the node: " + cmd.String() + "\n"
+	return move, nil
+}
+
+// watchUntil samples until systemd is classified unresponsive, or has
+// answered for after-wrap past the wrap, or the load ends without a wrap.
+func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, load *chaos.LoadRun, p settings) (detect.BusState, string) {
+	deadline := time.Now().Add(p.loadDuration + 30*time.Second)
+	var wrappedAt time.Time
+	for {
+		st := detect.ClassifyBus(watch.Samples(), p.consecutive)
+		switch {
+		case st.Unresponsive:
+			r.env.Step(report.Step{At: st.Since, Name: "detected", Detail: "systemd stopped answering on the system bus", Status: "failed"})
+			return st, "systemd unresponsive on the system bus"
+		case st.Wrapped && wrappedAt.IsZero():
+			wrappedAt = time.Now()
+			r.env.Event("cookie wrapped", fmt.Sprintf("PID 1's serials went past 0xffffffff (highest seen %d)", st.MaxCookie))
+		case !wrappedAt.IsZero() && time.Since(wrappedAt) >= p.afterWrap:
+			return st, fmt.Sprintf("systemd answered for %s after its cookie wrapped", p.afterWrap)
+		}
+		if exited, err := watch.Exited(); exited {
+			return st, fmt.Sprintf("the D-Bus probe exited: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return st, "interrupted"
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return st, "deadline passed without a wrap or a stall"
+		}
+		_ = load
+	}
+}
+
+// container starts one runc --systemd-cgroup container and waits for its
+// init to run, under one deadline.
+func (r *run) container(ctx context.Context, n int) report.Attempt {
+	env := r.env
+	id := fmt.Sprintf("relapse-%s-%d", r.short, n)
+	a := report.Attempt{N: n, Container: id}
+	began := time.Now()
+	defer func() {
+		a.Seconds = time.Since(began).Seconds()
+		env.Report.Attempts = append(env.Report.Attempts, a)
+	}()
+	actx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	defer func() { _ = r.runc.Delete(context.WithoutCancel(ctx), id) }()
+	bundle := filepath.Join(env.Dir, "bundles", id)
+	spec := fixture.Config(r.rootfs, fixture.ConfigOptions{Hostname: "relapse", CgroupsPath: "system.slice:relapse:" + id})
+	data, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		a.Outcome = err.Error()
+		return a
+	}
+	if err := env.Node.WriteFile(actx, filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
+		a.Outcome = "writing the bundle: " + err.Error()
+		return a
+	}
+	output := filepath.Join(env.Dir, id+".out")
+	for _, args := range [][]string{engine.CreateArgs(id, bundle, filepath.Join(env.Dir, id+".pid")), {"start", id}} {
+		out := ""
+		if args[0] == "create" {
+			out = output
+		}
+		call, err := r.runc.Begin(actx, out, args...)
+		if err == nil {
+			err = call.Wait()
+			call.Record(err)
+		}
+		if err != nil {
+			a.Outcome = fmt.Sprintf("runc %s did not succeed: %v", args[0], err)
+			if actx.Err() != nil {
+				a.Outcome = fmt.Sprintf("runc %s did not return within 40 s (waiting on systemd?)", args[0])
+				r.snapshotRunc(context.WithoutCancel(ctx), n)
+			}
+			return a
+		}
+	}
+	if _, err := r.runc.WaitStopped(actx, id); err != nil {
+		a.Outcome = "container did not exit: " + err.Error()
+		return a
+	}
+	got, _ := env.Node.ReadFile(ctx, output)
+	a.InitOutput = strings.TrimSpace(string(got))
+	a.Outcome = "started and ran under systemd scope relapse-" + id + ".scope"
+	return a
+}
+
+// snapshotRunc records every runc process of this run, for a stall.
+func (r *run) snapshotRunc(ctx context.Context, n int) {
+	procs, err := r.env.Node.Processes(ctx)
+	if err != nil {
+		return
+	}
+	var b strings.Builder
+	for _, p := range procs {
+		if len(p.Cmdline) == 0 || p.Cmdline[0] != r.runc.Binary {
+			continue
+		}
+		if snap, err := r.env.Node.InspectProcess(ctx, p.PID); err == nil {
+			fmt.Fprintf(&b, "%s\n  %s\n  stack: %s\n", snap.Summary(), p.CommandLine(), strings.Join(snap.Stack, " <- "))
+		}
+	}
+	r.env.Evidence(fmt.Sprintf("runc processes while container %d waited", n), b.String())
+}
+
+// journalEvidence keeps what PID 1 and dbus-daemon logged about the bus.
+func (r *run) journalEvidence(ctx context.Context) {
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := r.env.Node.Command("journalctl", "-b", "--no-pager", "-o", "short-precise", "_PID=1", "+", "_COMM=dbus-daemon").Output(jctx)
+	if err != nil {
+		return
+	}
+	// The load's own start/stop lines would drown what matters.
+	interesting := regexp.MustCompile(`(?i)cookie|not supported|propagate|failed|timed? ?out|dbus-daemon|monitor`)
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if interesting.MatchString(l) && !strings.Contains(l, "relapse D-Bus load") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > 40 {
+		keep = keep[len(keep)-40:]
+	}
+	r.env.Evidence("journal of PID 1 and dbus-daemon (bus-related lines, last 40)", strings.Join(keep, "\n"))
+}
+
+// recordSamples saves the probe's samples with the report and summarises them.
+func (r *run) recordSamples(watch *detect.BusWatch) {
+	samples := watch.Samples()
+	var b strings.Builder
+	for _, s := range samples {
+		line, _ := json.Marshal(s)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join(r.env.ReportDir, "dbus-samples.jsonl"), []byte(b.String()), 0o644); err == nil {
+		r.env.Report.Files = append(r.env.Report.Files, report.File{Name: "dbus-samples.jsonl", Path: "dbus-samples.jsonl",
+			Description: "every probe call to PID 1: bus, method, latency, timeout, PID 1's cookie at the time"})
+	}
+	summary := detect.LatencySummary(samples)
+	var keys []string
+	for k := range summary {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var lines []string
+	for _, k := range keys {
+		q := summary[k]
+		lines = append(lines, fmt.Sprintf("%-22s p50 %7.1f ms  p95 %7.1f ms  max %7.1f ms", k, q[0], q[1], q[2]))
+	}
+	lines = append(lines, "", "serials PID 1 sent around the wrap:", wrapSerials(samples))
+	r.env.Evidence(fmt.Sprintf("D-Bus probe: %d samples", len(samples)), strings.Join(lines, "\n"))
+}
+
+// wrapSerials lists the distinct cookies seen near 0xffffffff and after.
+func wrapSerials(samples []systemdbus.Sample) string {
+	var seen []string
+	last := uint32(0)
+	for _, s := range samples {
+		if s.Cookie != last && (s.Cookie >= 0xffffff00 || s.Wrapped) {
+			seen = append(seen, fmt.Sprintf("%d (%#x)", s.Cookie, s.Cookie))
+			last = s.Cookie
+		}
+		if len(seen) >= 24 {
+			break
+		}
+	}
+	if len(seen) == 0 {
+		return "(none seen near 0xffffffff)"
+	}
+	return strings.Join(seen, " -> ")
+}
+
+// decide: REPRODUCED only when the detector saw systemd stop answering on
+// the system bus after the trigger; NOT REPRODUCED only when the cookie
+// was seen wrapping and systemd kept answering (and runc kept starting
+// containers through it); anything else proves nothing.
+func (r *run) decide(st detect.BusState, move systemdbus.CookieMove, p settings, started, stuck int) (report.Result, string, error) {
+	env := r.env
+	env.Condition("probe calls", fmt.Sprintf("system bus: %d answered, %d timed out; private socket: %d answered; answered after the wrap: %d",
+		st.SystemOK, st.SystemTimeouts, st.PrivateOK, st.AnsweredAfterWrap))
+	if st.Unresponsive {
+		f := detect.Finding{Detector: "systemd-bus", Kind: detect.KindSystemdUnresponsive, At: time.Now().UTC(), OnsetAt: st.Since,
+			Summary: fmt.Sprintf("systemd stopped answering on the system bus after PID 1's cookie was moved to %d and pushed toward 0xffffffff", move.Target),
+			Reasons: append(st.Reasons, fmt.Sprintf("%d of %d runc --systemd-cgroup containers after the stall did not start", stuck, started+stuck))}
+		env.Report.Findings = append(env.Report.Findings, f)
+		return report.Reproduced, f.Summary, nil
+	}
+	if !st.Wrapped {
+		return report.Inconclusive, fmt.Sprintf("PID 1's cookie did not reach the wrap (highest seen %d, moved to %d): nothing about the overrun was tested", st.MaxCookie, move.Target), nil
+	}
+	if st.AnsweredAfterWrap < p.consecutive {
+		return report.Inconclusive, fmt.Sprintf("the cookie wrapped but only %d system-bus calls were answered after it (and systemd was not classified unresponsive)", st.AnsweredAfterWrap), nil
+	}
+	if stuck > 0 {
+		return report.Inconclusive, fmt.Sprintf("systemd answered after the wrap but %d of %d runc --systemd-cgroup containers did not start: another failure, see the attempts", stuck, started+stuck), nil
+	}
+	return report.NotReproduced, fmt.Sprintf("PID 1's cookie passed 0xffffffff (highest %d) and wrapped; systemd answered %d system-bus calls after the wrap and %d runc --systemd-cgroup containers started through it",
+		st.MaxCookie, st.AnsweredAfterWrap, started), nil
+}
