@@ -32,8 +32,11 @@ type Daemon struct {
 	Netns  *Netns
 	Socket string
 	// Log is the daemon's stdout and stderr.
-	Log  string
-	proc node.Process
+	Log string
+	// Prelude is shell run inside the daemon's mount namespace before it
+	// execs: more private mounts (libvirt's state directories).
+	Prelude string
+	proc    node.Process
 }
 
 // Start journals the daemon, starts it and waits for its socket. The
@@ -50,7 +53,7 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 		}
 		return forget()
 	}
-	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", privateRunAndOpt, "sh"}, d.Argv...)
+	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", privateRunAndOpt + d.Prelude + "\nexec \"$@\"", "sh"}, d.Argv...)
 	if d.Netns != nil {
 		argv = d.Netns.Wrap(argv...)
 	}
@@ -74,7 +77,8 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 // write to fixed paths there (/run/containerd/s for shim sockets, the
 // runc state root, /opt/containerd), which would otherwise land on the host
 // and survive a killed run.
-const privateRunAndOpt = `for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done; exec "$@"`
+const privateRunAndOpt = `set -e; for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done
+`
 
 func waitSocket(ctx context.Context, path string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
@@ -119,7 +123,15 @@ func (d *Daemon) stop(ctx context.Context) error {
 			<-done
 		}
 	}
-	return killUnder(ctx, d.Node, d.Dir)
+	if err := killUnder(ctx, d.Node, d.Dir); err != nil {
+		return err
+	}
+	if d.Netns != nil {
+		// Daemonised helpers (libvirt's dnsmasq) name nothing of the
+		// daemon's directory and are nobody's child: the namespace finds them.
+		return d.Netns.KillMembers(ctx)
+	}
+	return nil
 }
 
 // killUnder kills every process whose command line or cwd mentions dir

@@ -3,6 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
@@ -43,7 +47,33 @@ func CreateNetns(ctx context.Context, n node.Node, j *chaos.Journal, name string
 }
 
 func (ns *Netns) delete(ctx context.Context) error {
+	if err := ns.KillMembers(ctx); err != nil {
+		return err
+	}
 	return ns.Node.Command("ip", "netns", "delete", ns.Name).Run(ctx)
+}
+
+// KillMembers SIGKILLs every process living in the namespace, so nothing
+// keeps it (and what a daemon set up in it) alive after its daemon is gone.
+func (ns *Netns) KillMembers(ctx context.Context) error {
+	// `ip netns pids` reads /proc/*/ns/net: it finds daemonised children too.
+	for i := 0; i < 50; i++ {
+		out, err := ns.Node.Command("ip", "netns", "pids", ns.Name).Output(ctx)
+		if err != nil {
+			return err
+		}
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				_ = ns.Node.Kill(ctx, pid, int(syscall.SIGKILL))
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("processes in network namespace %s survive SIGKILL", ns.Name)
 }
 
 // Wrap prefixes argv so it runs inside the namespace. nsenter, not

@@ -4,5 +4,6 @@ package providers
 
 import (
 	_ "github.com/relapse-dev/relapse/harness/node/qemu"
+	_ "github.com/relapse-dev/relapse/harness/node/vagrant"
 	_ "github.com/relapse-dev/relapse/harness/provision"
 )

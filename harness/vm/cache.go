@@ -16,11 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cachedDir returns dir when a finished build is there, else builds it:
+// CachedDir returns dir when a finished build is there, else builds it:
 // build fills a temporary sibling that is renamed into place only when
 // complete, so a killed build never leaves a half-made image that a later
 // run would trust. Concurrent runs serialise on a lock file.
-func cachedDir(ctx context.Context, dir string, build func(ctx context.Context, tmp string) error) (built bool, err error) {
+func CachedDir(ctx context.Context, dir string, build func(ctx context.Context, tmp string) error) (built bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return false, err
 	}

@@ -195,7 +195,7 @@ func FetchKernel(ctx context.Context, cacheRoot string, spec KernelSpec, log fun
 		id = "custom-" + sum[:12]
 	}
 	dir := filepath.Join(cacheRoot, "vm", "kernels", id+"-"+initrdLayout)
-	built, err := cachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
+	built, err := CachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
 		start := time.Now()
 		log("preparing kernel %s (unpack, initramfs, modules disk; cached in %s)", spec, dir)
 		k, err := unpackKernel(ctx, tmp, spec)

@@ -85,7 +85,7 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 	id := hashKey(Suite, strings.Join(RootfsPackages, ","), rootfsLayout, string(pub))
 	dir := filepath.Join(cacheRoot, "vm", "rootfs", Suite+"-"+id)
 	mirror := aptMirror()
-	built, err := cachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
+	built, err := CachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
 		start := time.Now()
 		log("building the VM root filesystem (debootstrap %s, ~2 min, cached in %s)", Suite, dir)
 		tree := filepath.Join(tmp, "tree")

@@ -54,6 +54,12 @@ func (Provider) Check(ctx context.Context, spec provision.Spec) error {
 // log, ssh socket). Short: the ssh control socket lives below it.
 var vmRoot = filepath.Join(os.TempDir(), "relapse-vm")
 
+// NodeDir is the host-side directory of a run's VM node; prefix tells
+// providers apart ("" for qemu, "v-" for vagrant).
+func NodeDir(runID, prefix string) string {
+	return filepath.Join(vmRoot, prefix+runID[len(runID)-6:])
+}
+
 func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scenario.Env) (node.Node, error) {
 	ks, err := vm.ParseKernel(spec.Kernel, spec.KernelModules)
 	if err != nil {
@@ -81,7 +87,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scena
 	accel := ChooseAccel(kernel)
 	mem, cpus := orDefault(spec.MemoryMiB, 1536), orDefault(spec.CPUs, 2)
 	name := "qemu-" + kernel.Release
-	dir := filepath.Join(vmRoot, env.RunID[len(env.RunID)-6:])
+	dir := NodeDir(env.RunID, "")
 	m := &machine{dir: dir, name: name}
 	forget, err := env.Journal.Record("qemu-node", "local", map[string]string{"dir": dir})
 	if err != nil {
@@ -230,12 +236,12 @@ func (m *machine) destroy(ctx context.Context) error {
 			}
 		}
 	}
-	return removeNodeDir(ctx, m.dir)
+	return RemoveNodeDir(ctx, m.dir)
 }
 
-// removeNodeDir kills whatever still names the directory (qemu of a killed
+// RemoveNodeDir kills whatever still names the directory (qemu of a killed
 // run, an ssh master) and removes it.
-func removeNodeDir(ctx context.Context, dir string) error {
+func RemoveNodeDir(ctx context.Context, dir string) error {
 	if filepath.Dir(filepath.Clean(dir)) != vmRoot {
 		return fmt.Errorf("refusing to remove %q: not a relapse VM directory under %s", dir, vmRoot)
 	}
@@ -286,7 +292,7 @@ func processesNaming(dir string) []int {
 
 func init() {
 	chaos.RegisterLocalRepairer("qemu-node", func(ctx context.Context, e chaos.Entry) (string, error) {
-		if err := removeNodeDir(ctx, e.Data["dir"]); err != nil {
+		if err := RemoveNodeDir(ctx, e.Data["dir"]); err != nil {
 			return "", err
 		}
 		return "stopped the VM node of run " + e.RunID + " and removed " + e.Data["dir"], nil

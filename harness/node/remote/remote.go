@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -38,6 +37,10 @@ type Config struct {
 	Sudo bool
 	// Agent is the agent's path on the node.
 	Agent string
+	// Via prefixes the ssh client's command line: a node reachable only
+	// from a network namespace (a Vagrant box on libvirt's network in
+	// relapse's namespace) is reached through nsenter.
+	Via []string
 }
 
 // Node is a node reached over ssh.
@@ -78,15 +81,18 @@ func (n *Node) sshArgs() []string {
 // SSHCommand is the ssh command line that runs a shell line on the node,
 // for manual steps in reports.
 func (n *Node) SSHCommand() string {
-	args := n.sshArgs()
-	return node.ShellQuote(append([]string{"ssh"}, args...)...)
+	return node.ShellQuote(n.sshArgv(n.sshArgs())...)
+}
+
+// sshArgv is the local command line of an ssh client with args.
+func (n *Node) sshArgv(args []string) []string {
+	return append(append(append([]string(nil), n.cfg.Via...), "ssh"), args...)
 }
 
 // Close ends the master connection.
 func (n *Node) Close() error {
-	args := append([]string{"-O", "exit"}, n.sshArgs()...)
-	cmd := exec.Command("ssh", args...)
-	_ = cmd.Run()
+	argv := n.sshArgv(append([]string{"-O", "exit"}, n.sshArgs()...))
+	_ = exec.Command(argv[0], argv[1:]...).Run()
 	return nil
 }
 
@@ -290,8 +296,8 @@ func (c *cmd) Output(ctx context.Context) ([]byte, error) {
 
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {
 	p := &process{cmd: c, ctx: ctx, pidKnown: make(chan struct{})}
-	args := append(c.node.sshArgs(), c.remoteLine())
-	x := exec.Command("ssh", args...)
+	argv := c.node.sshArgv(append(c.node.sshArgs(), c.remoteLine()))
+	x := exec.Command(argv[0], argv[1:]...)
 	x.Stdin = c.stdin
 	if x.Stdin == nil {
 		// ssh would otherwise read relapse's own stdin.
@@ -446,14 +452,4 @@ func (b *syncBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf.Bytes()...)
-}
-
-// lines splits command output, for callers that read line by line.
-func lines(out []byte) []string {
-	var l []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		l = append(l, sc.Text())
-	}
-	return l
 }
