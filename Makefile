@@ -7,6 +7,9 @@
 #   make matrix              the scenario at every pinned version (nightly)
 #   make bench               time to verdict, detection latency, start overhead
 #   make deps                install the Debian packages relapse needs
+#   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
+#   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun
+#   make test-vm             the VM suites (qemu and Vagrant nodes; slow)
 
 GO        ?= go
 SCENARIO  ?= runc-pipe-hang
@@ -17,31 +20,41 @@ CONTAINERD ?=
 # ENGINE=runc|docker for runc-pipe-hang (how runc is driven).
 ENGINE    ?=
 PARAMS    ?=
+# Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>, BOX=<vagrant box>.
+PROVIDER  ?=
+KERNEL    ?=
+BOX       ?=
 REPORTS   ?= $(CURDIR)/reports
 BIN       := $(CURDIR)/bin
 RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps build repro matrix repair scenarios versions test unit suites bench vet clean
+.PHONY: all deps deps-vm build repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
 deps:
 	@ci/deps.sh
 
+# VM nodes need qemu, debootstrap and friends; Vagrant nodes libvirt and vagrant.
+deps-vm:
+	@ci/deps.sh vm
+
 build: deps
 	$(GO) build -o $(RELAPSE) ./cmd/relapse
 
 # No shell metacharacters in the recipe: make execs relapse directly, so
 # relapse's parent-death signal fires if make itself is killed.
-repro: build
-	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(ENGINE),--param engine=$(ENGINE)) $(addprefix --param ,$(PARAMS))
+NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
+
+repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm)
+	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(ENGINE),--param engine=$(ENGINE)) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.
 matrix: build
-	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS))
+	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
 
 repair: build
 	$(RELAPSE) repair
@@ -63,6 +76,11 @@ SUITES = $(filter-out %/bench %/suitekit,$(shell $(GO) list ./suites/...))
 
 suites:
 	$(GO) test -count=1 -p 1 -timeout 25m $(SUITES) -ginkgo.v -ginkgo.label-filter='!slow'
+
+# VM nodes boot under software emulation here (~15-40 s each): ~12 min warm,
+# +~3 min for a cold cache (root filesystem, kernels, Vagrant box).
+test-vm: deps deps-vm
+	$(GO) test -count=1 -p 1 -timeout 60m ./suites/vm -ginkgo.v -ginkgo.label-filter='vm'
 
 bench: build
 	$(GO) test -count=1 -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./suites/bench/

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relapse needs, when they are missing.
-# Used by `make deps` (which `make repro` and `make test` call) and by .ci/run.
+# Used by `make deps` (which `make repro` and `make test` call) and by .ci/run;
+# `ci/deps.sh vm` (make deps-vm) adds what VM and Vagrant nodes need.
 set -euo pipefail
 
 # package:what-proves-it-is-installed
@@ -12,7 +13,24 @@ needs=(
   "containerd:/usr/bin/containerd-shim-runc-v2"
   "iproute2:/usr/bin/ip"                    # network namespaces for the engines
   "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
+  "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
 )
+if [ "${1:-}" = vm ]; then
+  needs+=(
+    "qemu-system-x86:/usr/bin/qemu-system-x86_64"  # VM nodes
+    "qemu-utils:/usr/bin/qemu-img"                 # copy-on-write node disks
+    "debootstrap:/usr/sbin/debootstrap"            # the nodes' root filesystem
+    "e2fsprogs:/sbin/mkfs.ext4"                    # disk images without a loop device
+    "busybox-static:/bin/busybox"                  # the nodes' initramfs
+    "cpio:/usr/bin/cpio"
+    "kmod:/usr/sbin/depmod"                        # modules.dep of unpacked kernels
+    "vagrant:/usr/bin/vagrant"                     # Vagrant nodes
+    "vagrant-libvirt:/usr/share/vagrant-plugins/plugins.d/vagrant-libvirt.json"
+    "libvirt-daemon-system:/usr/sbin/libvirtd"     # relapse runs its own, in namespaces
+    "libvirt-clients:/usr/bin/virsh"
+    "dnsmasq-base:/usr/sbin/dnsmasq"               # libvirt's management network
+  )
+fi
 
 missing=()
 for n in "${needs[@]}"; do

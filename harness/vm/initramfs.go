@@ -45,29 +45,9 @@ func buildInitramfs(ctx context.Context, modDir, out string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	builtin := readBuiltin(modDir)
-	var order []string
-	seen := map[string]bool{}
-	var visit func(path string)
-	visit = func(path string) {
-		if seen[path] {
-			return
-		}
-		seen[path] = true
-		for _, d := range deps[path] {
-			visit(d)
-		}
-		order = append(order, path)
-	}
-	for _, name := range initrdWanted {
-		if builtin[name] {
-			continue
-		}
-		path, ok := findModule(deps, name)
-		if !ok {
-			return nil, fmt.Errorf("%s: %w in %s (neither built in nor in modules.dep)", name, errNoModule, modDir)
-		}
-		visit(path)
+	order, err := loadOrder(deps, readBuiltin(modDir), initrdWanted)
+	if err != nil {
+		return nil, fmt.Errorf("%w in %s", err, modDir)
 	}
 	root, err := os.MkdirTemp(filepath.Dir(out), "initramfs-")
 	if err != nil {
@@ -116,6 +96,35 @@ func buildInitramfs(ctx context.Context, modDir, out string) ([]string, error) {
 	return names, nil
 }
 
+// loadOrder lists the module files to insmod for the wanted modules,
+// dependencies first, skipping modules built into the kernel.
+func loadOrder(deps map[string][]string, builtin map[string]bool, wanted []string) ([]string, error) {
+	var order []string
+	seen := map[string]bool{}
+	var visit func(path string)
+	visit = func(path string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		for _, d := range deps[path] {
+			visit(d)
+		}
+		order = append(order, path)
+	}
+	for _, name := range wanted {
+		if builtin[name] {
+			continue
+		}
+		path, ok := findModule(deps, name)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w (neither built in nor in modules.dep)", name, errNoModule)
+		}
+		visit(path)
+	}
+	return order, nil
+}
+
 // copyModule copies a module into the initramfs, decompressed: busybox's
 // insmod takes plain ELF only.
 func copyModule(ctx context.Context, src, dst string) error {
@@ -136,15 +145,19 @@ func readModulesDep(modDir string) (map[string][]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading modules.dep (was depmod run?): %w", err)
 	}
+	return parseModulesDep(string(data)), nil
+}
+
+func parseModulesDep(data string) map[string][]string {
 	deps := map[string][]string{}
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(data, "\n") {
 		mod, rest, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
 		deps[mod] = strings.Fields(rest)
 	}
-	return deps, nil
+	return deps
 }
 
 func readBuiltin(modDir string) map[string]bool {

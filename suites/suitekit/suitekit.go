@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -69,6 +70,8 @@ type HostBaseline struct {
 	Absent []string
 	// Firewall is iptables-save's rules (counters stripped) and ip_forward.
 	Firewall string
+	// Libvirt lists libvirt's host directories (VM suites).
+	Libvirt string
 }
 
 // engineDefaultPaths are where containerd and its shims write when not
@@ -78,7 +81,7 @@ var engineDefaultPaths = []string{"/run/containerd", "/opt/containerd", "/run/do
 // TakeBaseline reads the sysctls relapse may change.
 func TakeBaseline(keys ...string) HostBaseline {
 	GinkgoHelper()
-	b := HostBaseline{Sysctls: map[string]string{}, Firewall: firewall()}
+	b := HostBaseline{Sysctls: map[string]string{}, Firewall: firewall(), Libvirt: libvirtState()}
 	for _, p := range engineDefaultPaths {
 		if _, err := os.Stat(p); os.IsNotExist(err) {
 			b.Absent = append(b.Absent, p)
@@ -176,4 +179,70 @@ func firewall() string {
 		}
 	}
 	return out
+}
+
+// vmRunDirs hold the host side of VM nodes (qemu overlays, Vagrant and
+// libvirt state of a run).
+var vmRunDirs = filepath.Join(os.TempDir(), "relapse-vm")
+
+// ExpectNoVMLeftovers asserts that no VM node of a run survives it: no
+// process naming a VM directory (qemu, a private libvirtd, virtlogd, an ssh
+// master), no VM directory, and libvirt's host state as it was.
+func (b HostBaseline) ExpectNoVMLeftovers() {
+	GinkgoHelper()
+	procs, err := evidence.LocalProc.Processes()
+	Expect(err).NotTo(HaveOccurred())
+	var left []string
+	for _, p := range engine.ProcessesUnder(procs, vmRunDirs+"/") {
+		left = append(left, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
+	}
+	Expect(left).To(BeEmpty(), "VM node processes left behind")
+	dirs, _ := filepath.Glob(filepath.Join(vmRunDirs, "*"))
+	Expect(dirs).To(BeEmpty(), "VM node directories left")
+	Expect(libvirtState()).To(Equal(b.Libvirt), "libvirt's host configuration or state changed")
+}
+
+// libvirtState lists libvirt's host configuration and state directories,
+// which relapse's private libvirtd must never write.
+func libvirtState() string {
+	var out []string
+	for _, root := range []string{"/etc/libvirt", "/var/lib/libvirt", "/var/log/libvirt"} {
+		_ = filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+			if err == nil {
+				out = append(out, fmt.Sprintf("%s %d %s", path, info.Size(), info.ModTime().UTC().Format("150405.000")))
+			}
+			return nil
+		})
+	}
+	return strings.Join(out, "\n")
+}
+
+// WatchSysctl samples a host sysctl every 50 ms until the returned
+// function is called, which returns every distinct value seen: a VM run
+// must show only the value it started with.
+func WatchSysctl(key string) (stop func() []string) {
+	done := make(chan struct{})
+	seen := make(chan []string, 1)
+	go func() {
+		values := map[string]bool{}
+		var order []string
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, err := os.ReadFile(chaos.SysctlPath(key)); err == nil {
+				s := strings.TrimSpace(string(v))
+				if !values[s] {
+					values[s] = true
+					order = append(order, s)
+				}
+			}
+			select {
+			case <-done:
+				seen <- order
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() []string { close(done); return <-seen }
 }

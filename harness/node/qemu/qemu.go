@@ -40,14 +40,18 @@ func (Provider) Check(ctx context.Context, spec provision.Spec) error {
 	if spec.Box != "" {
 		return fmt.Errorf("BOX=%s is for PROVIDER=vagrant; the qemu provider boots relapse's own root filesystem with KERNEL", spec.Box)
 	}
+	// The kernel first: a typo is the user's to fix whatever is installed.
 	k, err := vm.ParseKernel(spec.Kernel, spec.KernelModules)
 	if err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		return fmt.Errorf("PROVIDER=qemu needs qemu-system-x86_64 (Debian package qemu-system-x86); run `make deps`")
+	if err := k.Resolve(ctx); err != nil {
+		return err
 	}
-	return k.Resolve(ctx)
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return fmt.Errorf("PROVIDER=qemu needs qemu-system-x86_64 (Debian package qemu-system-x86); run `make deps-vm`")
+	}
+	return nil
 }
 
 // vmRoot holds each VM node's host-side directory (overlay disk, serial

@@ -184,6 +184,20 @@ func params(m map[string]string) settings {
 
 var systemdVersion = regexp.MustCompile(`^systemd ([0-9]+)(?: \(([^)]*)\))?`)
 
+// parseSystemdVersion reads `systemctl --version`'s first line:
+// "systemd 252 (252.39-1~deb12u2)" -> 252.39, "systemd 219" -> 219.
+func parseSystemdVersion(line string) (string, error) {
+	m := systemdVersion.FindStringSubmatch(strings.TrimSpace(line))
+	if m == nil {
+		return "", fmt.Errorf("cannot parse systemd's version from %q", line)
+	}
+	// The parenthesised build names the upstream point release.
+	if pt := regexp.MustCompile(`^([0-9]+)\.[0-9]+`).FindStringSubmatch(m[2]); pt != nil && pt[1] == m[1] {
+		return pt[0], nil
+	}
+	return m[1], nil
+}
+
 // observeSystemd records PID 1's systemd version: the bug's range is about
 // what the node runs, not about something relapse built.
 func (r *run) observeSystemd(ctx context.Context) error {
@@ -192,16 +206,9 @@ func (r *run) observeSystemd(ctx context.Context) error {
 		return fmt.Errorf("reading systemd's version: %w", err)
 	}
 	first, _, _ := strings.Cut(string(out), "\n")
-	m := systemdVersion.FindStringSubmatch(first)
-	if m == nil {
-		return fmt.Errorf("cannot parse systemd's version from %q", first)
-	}
-	version := m[1]
-	if m[2] != "" {
-		// "252.39-1~deb12u2" -> 252.39: the upstream point release.
-		if pt := regexp.MustCompile(`^[0-9]+\.[0-9]+`).FindString(m[2]); pt != "" {
-			version = pt
-		}
+	version, err := parseSystemdVersion(first)
+	if err != nil {
+		return err
 	}
 	r.env.Observe("systemd", version)
 	r.env.Condition("systemd (PID 1)", strings.TrimSpace(first))

@@ -1,0 +1,64 @@
+package remote
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestPIDSniffer(t *testing.T) {
+	var out bytes.Buffer
+	var pid int
+	s := &pidSniffer{out: &out, found: func(p int) { pid = p }}
+	for _, chunk := range []string{"relapse-remote", "-pid 4242\nwarn", "ing: x\n"} {
+		if _, err := s.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pid != 4242 || out.String() != "warning: x\n" {
+		t.Errorf("pid %d, passed through %q", pid, out.String())
+	}
+	out.Reset()
+	s = &pidSniffer{out: &out, found: func(p int) { t.Errorf("no marker, but found pid %d", p) }}
+	s.Write([]byte("ssh: connect to host: refused\n"))
+	if out.String() != "ssh: connect to host: refused\n" {
+		t.Errorf("a first line that is not the marker must pass through: %q", out.String())
+	}
+}
+
+// The remote line is run by the node's shell: run it with a local one.
+func TestRemoteLineRunsTheCommandAsIs(t *testing.T) {
+	dir := t.TempDir()
+	c := &cmd{node: New(Config{}), argv: []string{"sh", "-c", `printf '%s|' "$0" "$FOO" "$(pwd)"; echo "$1"`, "it's", "a b"},
+		env: []string{"FOO=x y"}, dir: dir}
+	var stderr bytes.Buffer
+	x := exec.Command("sh", "-c", c.remoteLine())
+	x.Stderr = &stderr
+	out, err := x.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if want := "it's|x y|" + dir + "|a b\n"; string(out) != want {
+		t.Errorf("stdout %q, want %q", out, want)
+	}
+	if !strings.HasPrefix(stderr.String(), pidMarker) {
+		t.Errorf("stderr %q does not start with the pid marker", stderr.String())
+	}
+}
+
+func TestWriteLine(t *testing.T) {
+	dir := t.TempDir()
+	target := dir + "/sub/file"
+	for _, viaRename := range []bool{false, true} {
+		x := exec.Command("sh", "-c", writeLine(target, 0o640, viaRename))
+		x.Stdin = strings.NewReader("data\n")
+		if out, err := x.CombinedOutput(); err != nil {
+			t.Fatalf("viaRename=%v: %v: %s", viaRename, err, out)
+		}
+		st, err := exec.Command("stat", "-c", "%a %s", target).Output()
+		if err != nil || strings.TrimSpace(string(st)) != "640 5" {
+			t.Errorf("viaRename=%v: stat %q %v", viaRename, st, err)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package vm_test
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/provision"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+	"github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
+	"github.com/relapse-dev/relapse/suites/suitekit"
+)
+
+var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
+	var baseline suitekit.HostBaseline
+	BeforeAll(func() {
+		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey, "kernel.panic", "vm.overcommit_memory", "net.ipv4.ip_forward")
+		DeferCleanup(baseline.ExpectClean)
+		DeferCleanup(baseline.ExpectNoVMLeftovers)
+	})
+	AfterEach(func() {
+		baseline.ExpectClean()
+		baseline.ExpectNoVMLeftovers()
+	})
+
+	// runc#2828 https://github.com/opencontainers/runc/issues/2828 inside a
+	// guest: the trigger lowers the guest's fs.pipe-user-pages-soft; the
+	// host's must not move, not even for a moment.
+	DescribeTable("runc#2828 reproduces inside a qemu node, and the host's soft limit never changes",
+		Label("bug:runc-2828", "component:runc", "node:qemu"),
+		func(ctx SpecContext, kernel string) {
+			stop := suitekit.WatchSysctl(runcpipehang.SoftLimitKey)
+			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
+				Versions: map[string]string{"runc": "rc93"}, Node: provision.Spec{Provider: "qemu", Kernel: kernel}})
+			Expect(stop()).To(Equal([]string{baseline.Sysctls[runcpipehang.SoftLimitKey]}), "values of the host's soft limit seen during the run")
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Provider).To(Equal("qemu"))
+			Expect(res.Report.Host.Kernel).To(HavePrefix(strings.TrimSuffix(kernel, "+deb12")))
+			Expect(res.Report.Host.PID1).To(Equal("systemd"))
+			f := res.Report.Findings[0]
+			Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+			Expect(f.Processes[0].Comm).To(Equal("runc:[2:INIT]"))
+			Expect(setupValue(res.Report, "accelerator")).NotTo(BeEmpty())
+			Expect(setupValue(res.Report, "guest kernel")).To(ContainSubstring("sha256"))
+			Expect(setupValue(res.Report, "host kernel parameters (relapse's own machine)")).NotTo(ContainSubstring("CHANGED"))
+			Expect(res.Report.Changes).To(ConsistOf(HaveField("Restored", BeTrue())), "the guest's sysctl was put back too")
+		},
+		Entry("on Debian's 6.1 kernel", ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(10*time.Minute), "6.1.0-50"),
+		Entry("on the 6.12 backports kernel", ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(10*time.Minute), "6.12.117+deb12"),
+	)
+
+	It("runc#2828 does not reproduce on rc94 inside a qemu node", Label("bug:runc-2828", "component:runc", "node:qemu"),
+		ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(10*time.Minute), func(ctx SpecContext) {
+			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Params: map[string]string{"attempts": "2"},
+				Versions: map[string]string{"runc": "rc94"}, Node: provision.Spec{Provider: "qemu"}})
+			suitekit.ExpectVerdict(res, report.NotReproduced)
+		})
+
+	// systemd#11818 https://github.com/systemd/systemd/pull/11818: PID 1's
+	// cookie is moved near 0xffffffff and pushed over by D-Bus load.
+	Context("systemd#11818 cookie overrun", Label("bug:systemd-11818", "component:systemd", "node:qemu"), func() {
+		It("is NOT REPRODUCED on bookworm's systemd 252, with the cookie seen wrapping to 0x80000000",
+			ComponentSemVerConstraint("systemd", "252"), SpecTimeout(10*time.Minute), func(ctx SpecContext) {
+				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Node: provision.Spec{Provider: "qemu"},
+					Params: map[string]string{"containers": "2"}})
+				suitekit.ExpectVerdict(res, report.NotReproduced)
+				Expect(res.Report.Observed).To(HaveKeyWithValue("systemd", HavePrefix("252")))
+				Expect(conditionValue(res.Report, "PID 1's bus cookie")).To(ContainSubstring("moved from"))
+				Expect(evidenceText(res.Report, "D-Bus probe")).To(ContainSubstring("0x80000"), "serials after the wrap")
+				Expect(res.Report.Changes).To(ContainElement(And(HaveField("Kind", "pid1-memory"), HaveField("Disposable", true))))
+				Expect(res.Report.Attempts).To(HaveEach(HaveField("Outcome", HavePrefix("started"))), "runc --systemd-cgroup containers before and after the wrap")
+			})
+
+		// systemd < 242 needs a box with an old systemd (an old CentOS 7
+		// box): none can be fetched offline.
+		It("REPRODUCES on systemd < 242", Label("node:vagrant"), ComponentSemVerConstraint("systemd", "219"), SpecTimeout(15*time.Minute),
+			func(ctx SpecContext) {
+				box := os.Getenv("RELAPSE_OLD_SYSTEMD_BOX")
+				if box == "" {
+					Skip("no box with systemd < 242 here (none can be fetched offline): set RELAPSE_OLD_SYSTEMD_BOX to a libvirt box added to relapse's Vagrant home, e.g. an old CentOS 7 box")
+				}
+				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Node: provision.Spec{Provider: "vagrant", Box: box}})
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindSystemdUnresponsive))
+			})
+
+	})
+
+	// One scenario end to end through the vagrant CLI, libvirt and relapse's box.
+	It("runc#2828 reproduces through Vagrant (vagrant up, ssh, destroy) with libvirt's state kept off the host",
+		Label("bug:runc-2828", "component:runc", "node:vagrant"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(20*time.Minute),
+		func(ctx SpecContext) {
+			stop := suitekit.WatchSysctl("net.ipv4.ip_forward")
+			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
+				Versions: map[string]string{"runc": "rc93"}, Node: provision.Spec{Provider: "vagrant"}})
+			Expect(stop()).To(HaveLen(1), "libvirt's NAT network must not touch the host's ip_forward")
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Provider).To(Equal("vagrant"))
+			Expect(res.Report.Timeline).To(ContainElement(HaveField("Name", "vagrant destroy")))
+		})
+
+	Context("when relapse is killed while a VM node runs", Label("kill", "node:qemu"), func() {
+		It("leaves a journal that the next run repairs: qemu, its ssh master and its directory go", SpecTimeout(10*time.Minute),
+			func(ctx SpecContext) {
+				bin, err := gexec.Build("github.com/relapse-dev/relapse/cmd/relapse")
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(gexec.CleanupBuildArtifacts)
+				cmd := exec.Command(bin, "repro", "--provider", "qemu", "--runc", "rc93", "--reports", suitekit.ReportsDir(),
+					"--param", "hold=5m", "--param", "baseline=false")
+				s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(func() { s.Kill().Wait(10 * time.Second) })
+				Eventually(s.Err, "5m").Should(gbytes.Say("holding pid"))
+				s.Kill()
+				Eventually(s, "30s").Should(gexec.Exit())
+				out, err := exec.CommandContext(ctx, bin, "repair").CombinedOutput()
+				Expect(err).NotTo(HaveOccurred(), string(out))
+				Expect(string(out)).To(And(ContainSubstring("repaired qemu-node"), ContainSubstring("stopped the VM node")))
+				baseline.ExpectNoVMLeftovers()
+			})
+	})
+})
+
+// Input checks: cheap, no VM is booted, so `make test` runs them.
+var _ = Describe("VM node input checks", Label("vm"), func() {
+	It("refuses the local node before changing anything", func(ctx SpecContext) {
+		_, err := experiment.Prepare(ctx, experiment.Options{Scenario: systemdcookie.Name})
+		Expect(err).To(MatchError(ContainSubstring("PROVIDER=qemu or PROVIDER=vagrant")))
+	})
+	It("rejects an unknown kernel before changing anything, listing the known ones", func(ctx SpecContext) {
+		_, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name,
+			Versions: map[string]string{"runc": "rc93"}, Node: provision.Spec{Provider: "qemu", Kernel: "5.99.0-1"}})
+		Expect(err).To(MatchError(And(ContainSubstring("apt has no package linux-image-5.99.0-1-cloud-amd64"),
+			ContainSubstring("6.12.117+deb12"), ContainSubstring("6.1.0-50"))))
+	})
+
+})
+
+func setupValue(r *report.Report, name string) string {
+	for _, f := range r.NodeSetup {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func conditionValue(r *report.Report, name string) string {
+	for _, f := range r.Conditions {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func evidenceText(r *report.Report, prefix string) string {
+	for _, b := range r.Evidence {
+		if strings.HasPrefix(b.Title, prefix) {
+			return b.Text
+		}
+	}
+	return ""
+}
