@@ -83,7 +83,7 @@ test-vm: deps deps-vm
 	$(GO) test -count=1 -p 1 -timeout 60m ./suites/vm -ginkgo.v -ginkgo.label-filter='vm'
 
 bench: build
-	$(GO) test -count=1 -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./suites/bench/
+	$(GO) test -count=1 -p 1 -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./suites/bench/
 
 clean:
 	rm -rf $(BIN)

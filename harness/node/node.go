@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -67,4 +68,46 @@ type Process interface {
 	Wait() error
 	// Kill sends SIGKILL to the process.
 	Kill() error
+}
+
+// CmdSpec is what every provider's Cmd records before it runs: argv,
+// environment, directory and where input and output go. Providers embed it
+// and Bind it to themselves, so the setters are written once.
+type CmdSpec struct {
+	Argv   []string
+	Env    []string
+	Dir    string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// OutputFile is SetOutputFile's path on the node.
+	OutputFile string
+	self       Cmd
+}
+
+// Bind makes the setters return the provider's command.
+func (s *CmdSpec) Bind(self Cmd) { s.self = self }
+
+func (s *CmdSpec) SetEnv(env ...string) Cmd      { s.Env = env; return s.self }
+func (s *CmdSpec) SetDir(dir string) Cmd         { s.Dir = dir; return s.self }
+func (s *CmdSpec) SetStdin(r io.Reader) Cmd      { s.Stdin = r; return s.self }
+func (s *CmdSpec) SetStdout(w io.Writer) Cmd     { s.Stdout = w; return s.self }
+func (s *CmdSpec) SetStderr(w io.Writer) Cmd     { s.Stderr = w; return s.self }
+func (s *CmdSpec) SetOutputFile(path string) Cmd { s.OutputFile = path; return s.self }
+
+// Run starts the command and waits for it.
+func (s *CmdSpec) Run(ctx context.Context) error {
+	p, err := s.self.Start(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// Output runs the command and returns its standard output.
+func (s *CmdSpec) Output(ctx context.Context) ([]byte, error) {
+	var stdout bytes.Buffer
+	s.Stdout = &stdout
+	err := s.Run(ctx)
+	return stdout.Bytes(), err
 }

@@ -28,7 +28,10 @@ func (*Node) Name() string     { return "local" }
 func (*Node) Provider() string { return "local" }
 
 func (n *Node) Command(name string, args ...string) node.Cmd {
-	return &cmd{node: n, argv: append([]string{name}, args...)}
+	c := &cmd{node: n}
+	c.Argv = append([]string{name}, args...)
+	c.Bind(c)
+	return c
 }
 
 func (*Node) ReadFile(_ context.Context, path string) ([]byte, error) {
@@ -97,36 +100,24 @@ func (*Node) Kill(_ context.Context, pid int, signal int) error {
 }
 
 type cmd struct {
-	node   *Node
-	argv   []string
-	env    []string
-	dir    string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-	output string
+	node.CmdSpec
+	node *Node
 
 	closeAfterStart []io.Closer
 }
 
-func (c *cmd) SetEnv(env ...string) node.Cmd      { c.env = env; return c }
-func (c *cmd) SetDir(dir string) node.Cmd         { c.dir = dir; return c }
-func (c *cmd) SetStdin(r io.Reader) node.Cmd      { c.stdin = r; return c }
-func (c *cmd) SetStdout(w io.Writer) node.Cmd     { c.stdout = w; return c }
-func (c *cmd) SetStderr(w io.Writer) node.Cmd     { c.stderr = w; return c }
-func (c *cmd) SetOutputFile(path string) node.Cmd { c.output = path; return c }
-func (c *cmd) String() string                     { return node.ShellQuote(c.argv...) }
+func (c *cmd) String() string { return node.ShellQuote(c.Argv...) }
 
 // build makes the exec.Cmd. Output not sent elsewhere is captured so a
 // failure can show it.
 func (c *cmd) build(ctx context.Context, captured *bytes.Buffer) (*exec.Cmd, error) {
-	x := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
-	x.Env = append(os.Environ(), c.env...)
-	x.Dir = c.dir
-	x.Stdin = c.stdin
-	x.Stdout, x.Stderr = c.stdout, c.stderr
-	if c.output != "" {
-		f, err := os.OpenFile(c.output, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	x := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	x.Env = append(os.Environ(), c.Env...)
+	x.Dir = c.Dir
+	x.Stdin = c.Stdin
+	x.Stdout, x.Stderr = c.Stdout, c.Stderr
+	if c.OutputFile != "" {
+		f, err := os.OpenFile(c.OutputFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("opening output file for %s: %w", c.String(), err)
 		}
@@ -163,21 +154,6 @@ func (c *cmd) wrap(ctx context.Context, err error, out []byte) error {
 		err = fmt.Errorf("%w (killed: %v)", err, context.Cause(ctx))
 	}
 	return &node.RunError{Node: c.node.Name(), Command: c.String(), Output: out, Err: err}
-}
-
-func (c *cmd) Run(ctx context.Context) error {
-	p, err := c.Start(ctx)
-	if err != nil {
-		return err
-	}
-	return p.Wait()
-}
-
-func (c *cmd) Output(ctx context.Context) ([]byte, error) {
-	var stdout bytes.Buffer
-	c.stdout = &stdout
-	err := c.Run(ctx)
-	return stdout.Bytes(), err
 }
 
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {

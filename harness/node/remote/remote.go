@@ -115,7 +115,10 @@ func (n *Node) WaitReady(ctx context.Context, every time.Duration) error {
 }
 
 func (n *Node) Command(name string, args ...string) node.Cmd {
-	return &cmd{node: n, argv: append([]string{name}, args...)}
+	c := &cmd{node: n}
+	c.Argv = append([]string{name}, args...)
+	c.Bind(c)
+	return c
 }
 
 // shell runs a shell line on the node with optional stdin, returning stdout.
@@ -218,32 +221,19 @@ func exitCode(err error) int {
 func quote(s string) string { return node.ShellQuote(s) }
 
 type cmd struct {
-	node   *Node
-	argv   []string
-	env    []string
-	dir    string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-	output string
+	node.CmdSpec
+	node *Node
 }
-
-func (c *cmd) SetEnv(env ...string) node.Cmd      { c.env = env; return c }
-func (c *cmd) SetDir(dir string) node.Cmd         { c.dir = dir; return c }
-func (c *cmd) SetStdin(r io.Reader) node.Cmd      { c.stdin = r; return c }
-func (c *cmd) SetStdout(w io.Writer) node.Cmd     { c.stdout = w; return c }
-func (c *cmd) SetStderr(w io.Writer) node.Cmd     { c.stderr = w; return c }
-func (c *cmd) SetOutputFile(path string) node.Cmd { c.output = path; return c }
 
 // String is the command as it runs on the node.
 func (c *cmd) String() string {
-	argv := c.argv
-	if len(c.env) > 0 {
-		argv = append(append([]string{"env"}, c.env...), argv...)
+	argv := c.Argv
+	if len(c.Env) > 0 {
+		argv = append(append([]string{"env"}, c.Env...), argv...)
 	}
 	line := node.ShellQuote(argv...)
-	if c.dir != "" {
-		line = "cd " + quote(c.dir) + " && " + line
+	if c.Dir != "" {
+		line = "cd " + quote(c.Dir) + " && " + line
 	}
 	return line
 }
@@ -256,16 +246,16 @@ const pidMarker = "relapse-remote-pid "
 // `kill` of its process group on the node reaches what it started.
 func (c *cmd) remoteLine() string {
 	script := `echo "` + pidMarker + `$$" >&2`
-	if c.dir != "" {
-		script += ` && cd ` + quote(c.dir)
+	if c.Dir != "" {
+		script += ` && cd ` + quote(c.Dir)
 	}
-	if c.output != "" {
-		script += ` && exec >>` + quote(c.output) + ` 2>&1`
+	if c.OutputFile != "" {
+		script += ` && exec >>` + quote(c.OutputFile) + ` 2>&1`
 	}
 	script += ` && exec "$@"`
-	argv := c.argv
-	if len(c.env) > 0 {
-		argv = append(append([]string{"env"}, c.env...), argv...)
+	argv := c.Argv
+	if len(c.Env) > 0 {
+		argv = append(append([]string{"env"}, c.Env...), argv...)
 	}
 	words := append([]string{"exec"}, c.sudo()...)
 	words = append(words, "sh", "-c", script, "relapse")
@@ -279,35 +269,20 @@ func (c *cmd) sudo() []string {
 	return nil
 }
 
-func (c *cmd) Run(ctx context.Context) error {
-	p, err := c.Start(ctx)
-	if err != nil {
-		return err
-	}
-	return p.Wait()
-}
-
-func (c *cmd) Output(ctx context.Context) ([]byte, error) {
-	var stdout bytes.Buffer
-	c.stdout = &stdout
-	err := c.Run(ctx)
-	return stdout.Bytes(), err
-}
-
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {
 	p := &process{cmd: c, ctx: ctx, pidKnown: make(chan struct{})}
 	argv := c.node.sshArgv(append(c.node.sshArgs(), c.remoteLine()))
 	x := exec.Command(argv[0], argv[1:]...)
-	x.Stdin = c.stdin
+	x.Stdin = c.Stdin
 	if x.Stdin == nil {
 		// ssh would otherwise read relapse's own stdin.
 		x.Stdin = bytes.NewReader(nil)
 	}
-	x.Stdout = c.stdout
+	x.Stdout = c.Stdout
 	if x.Stdout == nil {
 		x.Stdout = &p.captured
 	}
-	errOut := c.stderr
+	errOut := c.Stderr
 	if errOut == nil {
 		errOut = &p.captured
 	}

@@ -30,8 +30,8 @@ func TestPIDSniffer(t *testing.T) {
 // The remote line is run by the node's shell: run it with a local one.
 func TestRemoteLineRunsTheCommandAsIs(t *testing.T) {
 	dir := t.TempDir()
-	c := &cmd{node: New(Config{}), argv: []string{"sh", "-c", `printf '%s|' "$0" "$FOO" "$(pwd)"; echo "$1"`, "it's", "a b"},
-		env: []string{"FOO=x y"}, dir: dir}
+	c := New(Config{}).Command("sh", "-c", `printf '%s|' "$0" "$FOO" "$(pwd)"; echo "$1"`, "it's", "a b").
+		SetEnv("FOO=x y").SetDir(dir).(*cmd)
 	var stderr bytes.Buffer
 	x := exec.Command("sh", "-c", c.remoteLine())
 	x.Stderr = &stderr
