@@ -15,6 +15,12 @@ needs=(
   "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
   "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
 )
+if [ "${1:-}" = k8s ]; then
+  needs+=(
+    "etcd-server:/usr/bin/etcd"                    # the clusters' etcd
+    "containernetworking-plugins:/usr/lib/cni/bridge"  # bridge, host-local, portmap
+  )
+fi
 if [ "${1:-}" = vm ]; then
   needs+=(
     "qemu-system-x86:/usr/bin/qemu-system-x86_64"  # VM nodes

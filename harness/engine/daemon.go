@@ -36,7 +36,10 @@ type Daemon struct {
 	// Prelude is shell run inside the daemon's mount namespace before it
 	// execs: more private mounts (libvirt's state directories).
 	Prelude string
-	proc    node.Process
+	// Ready, when set, replaces waiting for Socket: a daemon that serves
+	// TCP inside its namespace (etcd, kube-apiserver) says so its own way.
+	Ready func(ctx context.Context) error
+	proc  node.Process
 }
 
 // Start journals the daemon, starts it and waits for its socket. The
@@ -64,7 +67,11 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 		_ = forget()
 		return nil, fmt.Errorf("starting %s: %w", d.Name, err)
 	}
-	if err := waitSocket(ctx, d.Socket, ready); err != nil {
+	wait := func() error { return waitSocket(ctx, d.Socket, ready) }
+	if d.Ready != nil {
+		wait = func() error { return pollReady(ctx, d.Ready, ready) }
+	}
+	if err := wait(); err != nil {
 		tail := d.LogTail(ctx, 30)
 		_ = stop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("%s did not open %s within %s (%s): %w\nlog:\n%s", d.Name, d.Socket, ready, cmd.String(), err, tail)
@@ -79,6 +86,25 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 // and survive a killed run.
 const privateRunAndOpt = `set -e; for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done
 `
+
+// pollReady calls ready until it succeeds or within passes.
+func pollReady(ctx context.Context, ready func(context.Context) error, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := ready(pctx)
+		pcancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
 
 func waitSocket(ctx context.Context, path string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)

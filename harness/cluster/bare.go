@@ -1,0 +1,513 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// NodeName is the one node of a bare cluster.
+const NodeName = "relapse-node"
+
+// nodeIP is the node's address on a dummy interface in the cluster's
+// namespace: kubelet refuses a loopback node IP. It never leaves the namespace.
+const nodeIP = "10.250.0.1"
+
+// Images made offline and imported into containerd's k8s.io namespace.
+const (
+	PauseImage   = "relapse.local/pause:1"
+	BusyboxImage = "relapse.local/busybox:1"
+)
+
+// kubeletSysctls are the kernel parameters kubelet rewrites at start
+// (kernel-wide, not per namespace): journaled first and put back.
+var kubeletSysctls = []string{"kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"}
+
+// Options choose a bare cluster.
+type Options struct {
+	// BinDir holds kubelet, kube-apiserver, kube-controller-manager,
+	// kube-scheduler and kubectl of one version.
+	BinDir  string
+	Version string
+	// Runc is the runc under test, containerd's runtime binary.
+	Runc string
+	// StallCRI puts a CRIProxy between kubelet and containerd.
+	StallCRI bool
+}
+
+// Bare is a running single-node cluster.
+type Bare struct {
+	Dir        string
+	Netns      *engine.Netns
+	Kubeconfig string
+	Client     kubernetes.Interface
+	Proxy      *CRIProxy
+	// CNILedger is the log of every CNI call the bridge wrapper saw.
+	CNILedger string
+	// IPAMDir is host-local's allocation directory.
+	IPAMDir string
+	// ContainerdSocket is the CRI endpoint of containerd itself.
+	ContainerdSocket string
+	daemons          map[string]*engine.Daemon
+	env              *scenario.Env
+}
+
+// StartBare brings a cluster up for the run; every step registers its
+// undo with env, newest first.
+func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error) {
+	if env.Node.Provider() != "local" {
+		return nil, fmt.Errorf("bare clusters run on the local node so far, not on %s", env.Node.Name())
+	}
+	for _, tool := range []string{"etcd", "/usr/lib/cni/bridge", "/usr/bin/containerd", "/usr/bin/ctr"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("bare clusters need %s (Debian packages etcd-server, containernetworking-plugins, containerd; `make deps-k8s`)", tool)
+		}
+	}
+	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
+	for _, d := range []string{"pki", "etcd", "cni/net.d", "cni/bin", "cni/ipam", "containerd", "kubelet", "pods", "images"} {
+		if err := os.MkdirAll(filepath.Join(b.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	n := local.New()
+	short := env.RunID[len(env.RunID)-6:]
+	ns, deleteNS, err := engine.CreateNetns(ctx, n, env.Journal, "relapse-k8s-"+short)
+	if err != nil {
+		return nil, err
+	}
+	b.Netns = ns
+	env.DeferCleanup("delete network namespace "+ns.Name, deleteNS)
+	if err := n.Command("ip", "-n", ns.Name, "link", "add", "relapse0", "type", "dummy").Run(ctx); err != nil {
+		return nil, err
+	}
+	for _, args := range [][]string{{"addr", "add", nodeIP + "/24", "dev", "relapse0"}, {"link", "set", "relapse0", "up"}, {"route", "add", "default", "dev", "relapse0"}} {
+		if err := n.Command("ip", append([]string{"-n", ns.Name}, args...)...).Run(ctx); err != nil {
+			return nil, err
+		}
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context, Options) error
+	}{
+		{"certificates", b.pki},
+		{"etcd", b.startEtcd},
+		{"kube-apiserver", b.startAPIServer},
+		{"kube-controller-manager", b.startControllerManager},
+		{"kube-scheduler", b.startScheduler},
+		{"containerd (CRI)", b.startContainerd},
+		{"images", b.importImages},
+		{"kubelet", b.startKubelet},
+		{"node Ready", b.waitNodeReady},
+	}
+	for _, s := range steps {
+		if err := env.Timed("cluster: "+s.name, o.Version, func() error { return s.fn(ctx, o) }); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", s.name, err)
+		}
+	}
+	return b, nil
+}
+
+func (b *Bare) path(p ...string) string { return filepath.Join(append([]string{b.Dir}, p...)...) }
+
+func (b *Bare) pki(ctx context.Context, o Options) error {
+	dir := b.path("pki")
+	ca, err := NewCA(dir)
+	if err != nil {
+		return err
+	}
+	issue := func(name, cn string, orgs []string, hosts ...string) KeyPair {
+		if err != nil {
+			return KeyPair{}
+		}
+		var kp KeyPair
+		kp, err = ca.Issue(dir, name, cn, orgs, hosts...)
+		return kp
+	}
+	server := "https://127.0.0.1:6443"
+	api := issue("apiserver", "kube-apiserver", nil, "127.0.0.1", nodeIP, "10.96.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+	ids := map[string]KeyPair{
+		"admin":              issue("admin", "relapse-admin", []string{"system:masters"}),
+		"controller-manager": issue("controller-manager", "system:kube-controller-manager", nil),
+		"scheduler":          issue("scheduler", "system:kube-scheduler", nil),
+		"kubelet":            issue("kubelet-client", "system:node:"+NodeName, []string{"system:nodes"}),
+	}
+	issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"})
+	issue("kubelet-serving", "system:node:"+NodeName, []string{"system:nodes"}, "127.0.0.1", nodeIP, NodeName)
+	if err != nil {
+		return err
+	}
+	_ = api
+	if _, err := ServiceAccountKey(dir); err != nil {
+		return err
+	}
+	for who, kp := range ids {
+		if err := Kubeconfig(b.path("pki", who+".kubeconfig"), server, ca.CertFile, kp); err != nil {
+			return err
+		}
+	}
+	b.Kubeconfig = b.path("pki", "admin.kubeconfig")
+	return nil
+}
+
+// daemon starts one cluster process in the cluster's namespace.
+func (b *Bare) daemon(ctx context.Context, name string, argv []string, prelude string, ready func(context.Context) error) error {
+	dir := b.path(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	d := &engine.Daemon{Node: local.New(), Name: name, Dir: dir, Netns: b.Netns, Argv: argv, Ready: ready,
+		Socket: filepath.Join(dir, "unused.sock"), Log: filepath.Join(dir, name+".log"), Prelude: prelude}
+	stop, err := d.Start(ctx, b.env.Journal, 90*time.Second)
+	if err != nil {
+		return err
+	}
+	b.daemons[name] = d
+	b.env.DeferCleanup("stop "+name, stop)
+	return nil
+}
+
+// httpsOK is a readiness check of a component's /healthz or /readyz from
+// inside the namespace, as the cluster admin.
+func (b *Bare) httpsOK(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cert, err := tls.LoadX509KeyPair(b.path("pki", "admin.crt"), b.path("pki", "admin.key"))
+		if err != nil {
+			return err
+		}
+		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext,
+			TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}} // #nosec: a check of our own daemon on loopback
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+func (b *Bare) startEtcd(ctx context.Context, _ Options) error {
+	return b.daemon(ctx, "etcd", []string{"etcd", "--name", "relapse", "--data-dir", b.path("etcd", "data"),
+		"--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+		"--initial-cluster", "relapse=http://127.0.0.1:2380", "--listen-metrics-urls", "http://127.0.0.1:2381"}, "",
+		func(ctx context.Context) error {
+			hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext}}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:2379/health", nil)
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+}
+
+func (b *Bare) startAPIServer(ctx context.Context, o Options) error {
+	pki := func(f string) string { return b.path("pki", f) }
+	return b.daemon(ctx, "kube-apiserver", []string{filepath.Join(o.BinDir, "kube-apiserver"),
+		"--etcd-servers=http://127.0.0.1:2379", "--bind-address=0.0.0.0", "--secure-port=6443", "--advertise-address=" + nodeIP,
+		"--client-ca-file=" + pki("ca.crt"), "--tls-cert-file=" + pki("apiserver.crt"), "--tls-private-key-file=" + pki("apiserver.key"),
+		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"), "--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority=" + pki("ca.crt"),
+		"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-cluster-ip-range=10.96.0.0/24",
+		"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
+		"--cert-dir=" + b.path("kube-apiserver", "certs")}, "", b.httpsOK("https://127.0.0.1:6443/readyz"))
+}
+
+func (b *Bare) startControllerManager(ctx context.Context, o Options) error {
+	kc := b.path("pki", "controller-manager.kubeconfig")
+	return b.daemon(ctx, "kube-controller-manager", []string{filepath.Join(o.BinDir, "kube-controller-manager"),
+		"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
+		"--service-account-private-key-file=" + b.path("pki", "sa.key"), "--root-ca-file=" + b.path("pki", "ca.crt"),
+		"--use-service-account-credentials=true", "--leader-elect=false", "--bind-address=127.0.0.1",
+		"--cert-dir=" + b.path("kube-controller-manager", "certs")}, "", b.httpsOK("https://127.0.0.1:10257/healthz"))
+}
+
+func (b *Bare) startScheduler(ctx context.Context, o Options) error {
+	kc := b.path("pki", "scheduler.kubeconfig")
+	return b.daemon(ctx, "kube-scheduler", []string{filepath.Join(o.BinDir, "kube-scheduler"),
+		"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
+		"--leader-elect=false", "--bind-address=127.0.0.1", "--cert-dir=" + b.path("kube-scheduler", "certs")}, "",
+		b.httpsOK("https://127.0.0.1:10259/healthz"))
+}
+
+// startContainerd runs Debian's containerd with the CRI plugin, the runc
+// under test as its runtime, and CNI through relapse's ledger wrapper.
+func (b *Bare) startContainerd(ctx context.Context, o Options) error {
+	if err := b.cni(); err != nil {
+		return err
+	}
+	dir := b.path("containerd")
+	b.ContainerdSocket = filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+
+[grpc]
+  address = %q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = %q
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = %q
+        Root = %q
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %q
+    conf_dir = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt"), PauseImage,
+		o.Runc, filepath.Join(dir, "runc"), b.path("cni", "bin"), b.path("cni", "net.d"))
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	d := &engine.Daemon{Node: local.New(), Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
+		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")}}
+	stop, err := d.Start(ctx, b.env.Journal, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	b.daemons["containerd"] = d
+	b.env.DeferCleanup("stop containerd (CRI)", stop)
+	return nil
+}
+
+// cni writes the network: bridge + host-local with a data directory of its
+// own, and a wrapper in front of bridge that appends every call (command,
+// container, netns, interface, exit status, result) to the ledger.
+func (b *Bare) cni() error {
+	b.CNILedger, b.IPAMDir = b.path("cni", "ledger.log"), b.path("cni", "ipam")
+	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "relapse", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "dataDir": %q}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, b.IPAMDir)
+	if err := os.WriteFile(b.path("cni", "net.d", "10-relapse.conflist"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	for _, plugin := range []string{"host-local", "loopback", "portmap"} {
+		if err := os.Symlink("/usr/lib/cni/"+plugin, b.path("cni", "bin", plugin)); err != nil {
+			return err
+		}
+	}
+	wrapper := fmt.Sprintf(`#!/bin/sh
+# relapse's CNI ledger: one line per call, then the real plugin's answer.
+out=$(/usr/lib/cni/bridge); rc=$?
+ip=$(printf '%%s' "$out" | tr -d ' \n' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
+printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s\n' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
+printf '%%s' "$out"
+exit $rc
+`, b.CNILedger)
+	return os.WriteFile(b.path("cni", "bin", "bridge"), []byte(wrapper), 0o755)
+}
+
+// importImages builds the pause and busybox images and imports them.
+func (b *Bare) importImages(ctx context.Context, _ Options) error {
+	pause, err := fixture.BuildPause(ctx, b.env.CacheDir)
+	if err != nil {
+		return err
+	}
+	busybox := map[string]fixture.ImageFile{"bin/busybox": {Source: "/bin/busybox"}}
+	for _, applet := range []string{"sh", "date", "echo", "sleep", "true", "false", "cat", "ls", "ip", "hostname", "env", "ps"} {
+		busybox["bin/"+applet] = fixture.ImageFile{Link: "busybox"}
+	}
+	for _, img := range []fixture.ImageSpec{
+		{Ref: PauseImage, Files: map[string]fixture.ImageFile{"pause": {Source: pause}}, Entrypoint: []string{"/pause"}},
+		{Ref: BusyboxImage, Files: busybox, Cmd: []string{"sh"}},
+	} {
+		archive := b.path("images", strings.NewReplacer("/", "_", ":", "_").Replace(img.Ref)+".tar")
+		if _, err := fixture.WriteImageArchive(archive, img); err != nil {
+			return err
+		}
+		if err := local.New().Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
+			return fmt.Errorf("importing %s: %w", img.Ref, err)
+		}
+	}
+	return nil
+}
+
+func (b *Bare) startKubelet(ctx context.Context, o Options) error {
+	// kubelet rewrites these kernel-wide: journal the current values so
+	// they are put back even after a killed run.
+	for _, key := range kubeletSysctls {
+		cur, err := chaos.ReadSysctl(ctx, local.New(), key)
+		if err != nil {
+			continue
+		}
+		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, local.New(), b.env.Journal, b.env.Ledger); err != nil {
+			return err
+		}
+	}
+	endpoint := b.ContainerdSocket
+	if o.StallCRI {
+		b.Proxy = &CRIProxy{Listen: b.path("containerd", "cri-proxy.sock"), Upstream: b.ContainerdSocket}
+		if err := b.Proxy.Start(ctx); err != nil {
+			return err
+		}
+		b.env.DeferCleanup("stop the CRI proxy", func(context.Context) error { b.Proxy.Stop(); return nil })
+		endpoint = b.Proxy.Listen
+	}
+	pki := func(f string) string { return b.path("pki", f) }
+	short := b.env.RunID[len(b.env.RunID)-6:]
+	cgroupRoot := "relapse-k8s-" + short
+	removeCgroups, err := engine.CgroupParent(local.New(), b.env.Journal, cgroupRoot)
+	if err != nil {
+		return err
+	}
+	b.env.DeferCleanup("remove cgroup "+cgroupRoot, removeCgroups)
+	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 0.0.0.0
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %q}
+authorization: {mode: Webhook}
+tlsCertFile: %q
+tlsPrivateKeyFile: %q
+cgroupDriver: cgroupfs
+cgroupRoot: /%s
+failSwapOn: false
+containerRuntimeEndpoint: unix://%s
+podLogsDir: %q
+resolvConf: /etc/resolv.conf
+serializeImagePulls: false
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+protectKernelDefaults: false
+`, pki("ca.crt"), pki("kubelet-serving.crt"), pki("kubelet-serving.key"), cgroupRoot, endpoint, b.path("pods"))
+	if err := os.WriteFile(b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	created := b.path("kubelet", "created-host-dirs")
+	forget, err := b.env.Journal.Record("host-dirs", "local", map[string]string{"list": created})
+	if err != nil {
+		return err
+	}
+	b.env.DeferCleanup("remove host directories kubelet needed", func(ctx context.Context) error {
+		if err := removeCreatedDirs(created); err != nil {
+			return err
+		}
+		return forget()
+	})
+	// Paths kubelet uses whatever it is told: private in its mount
+	// namespace; a directory that had to be made on the host is listed so
+	// teardown (or repair) removes it again.
+	prelude := "\n" + fmt.Sprintf(`for d in /var/lib/kubelet /var/log/pods /var/log/containers; do
+  [ -d "$d" ] || { mkdir -p "$d"; echo "$d" >> %s; }
+  mount -t tmpfs -o mode=755 relapse "$d"
+done`, created) + "\n"
+	return b.daemon(ctx, "kubelet-daemon", []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
+		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
+		"--node-ip=" + nodeIP, "--v=2"}, prelude, func(ctx context.Context) error {
+		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext}}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:10248/healthz", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
+// removeCreatedDirs removes the host directories listed in file (empty
+// ones only: kubelet's content lived on tmpfs in its own namespace).
+func removeCreatedDirs(file string) error {
+	data, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range strings.Fields(string(data)) {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing %s, which a cluster created: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func init() {
+	chaos.RegisterLocalRepairer("host-dirs", func(_ context.Context, e chaos.Entry) (string, error) {
+		if err := removeCreatedDirs(e.Data["list"]); err != nil {
+			return "", err
+		}
+		return "removed host directories a cluster of run " + e.RunID + " created", nil
+	})
+}
+
+// waitNodeReady connects client-go and waits for the node to be Ready.
+func (b *Bare) waitNodeReady(ctx context.Context, o Options) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", b.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.Dial = b.Netns.DialContext
+	cfg.Timeout = 30 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	b.Client = client
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		st, err := detect.NodeReadyState(ctx, client, NodeName)
+		if err == nil && st.Ready {
+			b.env.Event("node Ready", st.Message)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s not Ready after 3 min (%v %s); kubelet log:\n%s", NodeName, err, st.Message, b.daemons["kubelet-daemon"].LogTail(ctx, 30))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Setup describes the cluster for the report.
+func (b *Bare) Setup(o Options) []report.Fact {
+	return []report.Fact{
+		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI bridge + host-local through relapse's ledger wrapper", o.Version, o.Runc)},
+		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a dummy interface"},
+		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
+	}
+}
