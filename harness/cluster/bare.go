@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -141,7 +142,7 @@ func (b *Bare) pki(ctx context.Context, o Options) error {
 		return kp
 	}
 	server := "https://127.0.0.1:6443"
-	api := issue("apiserver", "kube-apiserver", nil, "127.0.0.1", nodeIP, "10.96.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+	issue("apiserver", "kube-apiserver", nil, "127.0.0.1", nodeIP, "10.96.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
 	ids := map[string]KeyPair{
 		"admin":              issue("admin", "relapse-admin", []string{"system:masters"}),
 		"controller-manager": issue("controller-manager", "system:kube-controller-manager", nil),
@@ -153,7 +154,6 @@ func (b *Bare) pki(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	_ = api
 	if _, err := ServiceAccountKey(dir); err != nil {
 		return err
 	}
@@ -191,8 +191,17 @@ func (b *Bare) httpsOK(url string) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext,
-			TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}} // #nosec: a check of our own daemon on loopback
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: x509.NewCertPool()}
+		caPEM, err := os.ReadFile(b.path("pki", "ca.crt"))
+		if err != nil {
+			return err
+		}
+		tc.RootCAs.AppendCertsFromPEM(caPEM)
+		// The controller-manager and scheduler serve self-signed
+		// certificates of their own (--cert-dir): those are only checked
+		// for answering, the API server against the cluster CA.
+		tc.InsecureSkipVerify = !strings.Contains(url, ":6443/")
+		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext, TLSClientConfig: tc}}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err

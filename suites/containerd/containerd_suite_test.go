@@ -1,19 +1,12 @@
 package containerd_test
 
 import (
-	"os"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
 func TestContainerdSuite(t *testing.T) {
-	RegisterFailHandler(Fail)
-	if os.Geteuid() != 0 {
-		t.Skip("the containerd suite runs real daemons and containers: it needs root")
-	}
-	RunSpecs(t, "containerd")
+	suitekit.RunRootSuite(t, "containerd", "runs real daemons and containers")
 }

@@ -1,19 +1,12 @@
 package runc_test
 
 import (
-	"os"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
 func TestRuncSuite(t *testing.T) {
-	RegisterFailHandler(Fail)
-	if os.Geteuid() != 0 {
-		t.Skip("the runc suite runs real containers and changes sysctls: it needs root")
-	}
-	RunSpecs(t, "runc")
+	suitekit.RunRootSuite(t, "runc", "runs real containers and changes sysctls")
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -245,4 +246,14 @@ func WatchSysctl(key string) (stop func() []string) {
 		}
 	}()
 	return func() []string { close(done); return <-seen }
+}
+
+// RunRootSuite runs a suite's specs, or skips the whole suite saying why
+// root is needed: every relapse suite runs real daemons and changes the host.
+func RunRootSuite(t *testing.T, name, why string) {
+	RegisterFailHandler(Fail)
+	if os.Geteuid() != 0 {
+		t.Skipf("the %s suite %s: it needs root", name, why)
+	}
+	RunSpecs(t, name)
 }
