@@ -277,7 +277,7 @@ func listVersions(args []string) int {
 		fmt.Print(vm.KnownKernels())
 		return exitVerdict
 	}
-	components := []versions.Component{versions.Runc, versions.Containerd}
+	components := []versions.Component{versions.Runc, versions.Containerd, versions.Kubernetes}
 	for _, c := range components {
 		if len(args) > 0 && args[0] != c.Name {
 			continue
@@ -289,7 +289,7 @@ func listVersions(args []string) int {
 		}
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc, containerd, kernel\n", args[0])
+		fmt.Fprintf(os.Stderr, "relapse: unknown component %q: known components are runc, containerd, kubernetes, kernel\n", args[0])
 		return exitUsage
 	}
 	return exitVerdict

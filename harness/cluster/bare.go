@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -27,7 +28,7 @@ import (
 // NodeName is the one node of a bare cluster.
 const NodeName = "relapse-node"
 
-// nodeIP is the node's address on a dummy interface in the cluster's
+// nodeIP is the node's address on a veth interface in the cluster's
 // namespace: kubelet refuses a loopback node IP. It never leaves the namespace.
 const nodeIP = "10.250.0.1"
 
@@ -68,6 +69,8 @@ type Bare struct {
 	ContainerdSocket string
 	daemons          map[string]*engine.Daemon
 	env              *scenario.Env
+	cgroupRoot       string
+	createdDirs      string
 }
 
 // StartBare brings a cluster up for the run; every step registers its
@@ -95,14 +98,37 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 	}
 	b.Netns = ns
 	env.DeferCleanup("delete network namespace "+ns.Name, deleteNS)
-	if err := n.Command("ip", "-n", ns.Name, "link", "add", "relapse0", "type", "dummy").Run(ctx); err != nil {
+	// A veth pair whose both ends stay in the namespace (some kernels have
+	// no dummy driver) carries the node IP. No default route: nothing in
+	// the cluster has anywhere to send a packet but the namespace itself.
+	if err := n.Command("ip", "-n", ns.Name, "link", "add", "relapse0", "type", "veth", "peer", "name", "relapse1").Run(ctx); err != nil {
 		return nil, err
 	}
-	for _, args := range [][]string{{"addr", "add", nodeIP + "/24", "dev", "relapse0"}, {"link", "set", "relapse0", "up"}, {"route", "add", "default", "dev", "relapse0"}} {
+	for _, args := range [][]string{{"addr", "add", nodeIP + "/24", "dev", "relapse0"}, {"link", "set", "relapse0", "up"},
+		{"link", "set", "relapse1", "up"}} {
 		if err := n.Command("ip", append([]string{"-n", ns.Name}, args...)...).Run(ctx); err != nil {
 			return nil, err
 		}
 	}
+	// The pods' cgroup root, removed after every daemon is stopped (and
+	// what still runs in it killed): registered before any of them.
+	b.cgroupRoot = "relapse-k8s-" + short
+	removeCgroups, err := engine.CgroupParent(n, env.Journal, b.cgroupRoot)
+	if err != nil {
+		return nil, err
+	}
+	env.DeferCleanup("remove cgroup "+b.cgroupRoot+" (and any container left in it)", removeCgroups)
+	b.createdDirs = b.path("created-host-dirs")
+	forgetDirs, err := env.Journal.Record("host-dirs", "local", map[string]string{"list": b.createdDirs})
+	if err != nil {
+		return nil, err
+	}
+	env.DeferCleanup("remove host directories the cluster needed", func(ctx context.Context) error {
+		if err := removeCreatedDirs(b.createdDirs); err != nil {
+			return err
+		}
+		return forgetDirs()
+	})
 	steps := []struct {
 		name string
 		fn   func(context.Context, Options) error
@@ -116,6 +142,7 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		{"images", b.importImages},
 		{"kubelet", b.startKubelet},
 		{"node Ready", b.waitNodeReady},
+		{"default service account", b.waitServiceAccount},
 	}
 	for _, s := range steps {
 		if err := env.Timed("cluster: "+s.name, o.Version, func() error { return s.fn(ctx, o) }); err != nil {
@@ -245,6 +272,9 @@ func (b *Bare) startAPIServer(ctx context.Context, o Options) error {
 		"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-cluster-ip-range=10.96.0.0/24",
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
+		// Reach kubelet at its node IP: a host name would be looked up in
+		// the host's DNS, which the cluster must never talk to.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir=" + b.path("kube-apiserver", "certs")}, "", b.httpsOK("https://127.0.0.1:6443/readyz"))
 }
 
@@ -301,8 +331,10 @@ state = %q
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
+	// The CRI plugin caches CNI results in /var/lib/cni whatever it is told.
 	d := &engine.Daemon{Node: local.New(), Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
-		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")}}
+		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")},
+		Prelude: b.privateDirs("/var/lib/cni")}
 	stop, err := d.Start(ctx, b.env.Journal, 60*time.Second)
 	if err != nil {
 		return err
@@ -387,13 +419,18 @@ func (b *Bare) startKubelet(ctx context.Context, o Options) error {
 		endpoint = b.Proxy.Listen
 	}
 	pki := func(f string) string { return b.path("pki", f) }
-	short := b.env.RunID[len(b.env.RunID)-6:]
-	cgroupRoot := "relapse-k8s-" + short
-	removeCgroups, err := engine.CgroupParent(local.New(), b.env.Journal, cgroupRoot)
-	if err != nil {
-		return err
+	cgroupRoot := b.cgroupRoot
+	// kubelet wants its cgroup root to exist in every hierarchy; a new v1
+	// cpuset group starts with no CPUs or memory nodes, so copy the parent's.
+	mk := fmt.Sprintf(`set -e
+for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+  [ -e "$c/cgroup.procs" ] || continue
+  mkdir -p "${c}%[1]s"
+  if [ -e "$c/cpuset.cpus" ]; then cat "$c/cpuset.cpus" > "${c}%[1]s/cpuset.cpus"; cat "$c/cpuset.mems" > "${c}%[1]s/cpuset.mems"; fi
+done`, cgroupRoot)
+	if err := local.New().Command("sh", "-c", mk).Run(ctx); err != nil {
+		return fmt.Errorf("creating kubelet's cgroup root: %w", err)
 	}
-	b.env.DeferCleanup("remove cgroup "+cgroupRoot, removeCgroups)
 	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: 0.0.0.0
@@ -412,7 +449,7 @@ cgroupRoot: /%s
 failSwapOn: false
 containerRuntimeEndpoint: unix://%s
 podLogsDir: %q
-resolvConf: /etc/resolv.conf
+resolvConf: ""
 serializeImagePulls: false
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 imageGCHighThresholdPercent: 100
@@ -422,24 +459,8 @@ protectKernelDefaults: false
 	if err := os.WriteFile(b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}
-	created := b.path("kubelet", "created-host-dirs")
-	forget, err := b.env.Journal.Record("host-dirs", "local", map[string]string{"list": created})
-	if err != nil {
-		return err
-	}
-	b.env.DeferCleanup("remove host directories kubelet needed", func(ctx context.Context) error {
-		if err := removeCreatedDirs(created); err != nil {
-			return err
-		}
-		return forget()
-	})
-	// Paths kubelet uses whatever it is told: private in its mount
-	// namespace; a directory that had to be made on the host is listed so
-	// teardown (or repair) removes it again.
-	prelude := "\n" + fmt.Sprintf(`for d in /var/lib/kubelet /var/log/pods /var/log/containers; do
-  [ -d "$d" ] || { mkdir -p "$d"; echo "$d" >> %s; }
-  mount -t tmpfs -o mode=755 relapse "$d"
-done`, created) + "\n"
+	// Paths kubelet uses whatever it is told: private in its mount namespace.
+	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/pods", "/var/log/containers")
 	return b.daemon(ctx, "kubelet-daemon", []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
 		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
 		"--node-ip=" + nodeIP, "--v=2"}, prelude, func(ctx context.Context) error {
@@ -452,6 +473,17 @@ done`, created) + "\n"
 		resp.Body.Close()
 		return nil
 	})
+}
+
+// privateDirs is a daemon prelude that puts a tmpfs over each host path (in
+// the daemon's own mount namespace) a component writes whatever it is
+// told. A path that had to be created on the host for that is listed in
+// a file journaled by StartBare, so teardown or repair removes it again.
+func (b *Bare) privateDirs(paths ...string) string {
+	return "\n" + fmt.Sprintf(`for d in %s; do
+  [ -d "$d" ] || { mkdir -p "$d"; echo "$d" >> %s; }
+  mount -t tmpfs -o mode=755 relapse "$d"
+done`, strings.Join(paths, " "), b.createdDirs) + "\n"
 }
 
 // removeCreatedDirs removes the host directories listed in file (empty
@@ -512,11 +544,31 @@ func (b *Bare) waitNodeReady(ctx context.Context, o Options) error {
 	}
 }
 
+// waitServiceAccount waits for the controller-manager to make the default
+// service account: until then every pod is refused.
+func (b *Bare) waitServiceAccount(ctx context.Context, _ Options) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := b.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no default service account after 2 min: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // Setup describes the cluster for the report.
 func (b *Bare) Setup(o Options) []report.Fact {
 	return []report.Fact{
 		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI bridge + host-local through relapse's ledger wrapper", o.Version, o.Runc)},
-		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a dummy interface"},
+		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a veth inside it"},
 		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
 	}
 }

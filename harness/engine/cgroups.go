@@ -26,10 +26,19 @@ func CgroupParent(n node.Node, j *chaos.Journal, name string) (func(context.Cont
 }
 
 // removeCgroups removes /sys/fs/cgroup/*/NAME and /sys/fs/cgroup/NAME with
-// everything below, deepest first; a cgroup that still holds a process
-// makes rmdir fail, which is reported.
+// everything below, deepest first. Processes still inside are killed
+// first: a container whose shim was killed is reparented to PID 1 and
+// found by nothing else (its pod has a network namespace of its own). A
+// cgroup that still holds a process after that makes rmdir fail, which is
+// reported.
 func removeCgroups(ctx context.Context, n node.Node, name string) error {
 	script := `set -e
+for i in $(seq 1 50); do
+  pids=$(cat /sys/fs/cgroup/*/"$1"/cgroup.procs /sys/fs/cgroup/*/"$1"/*/cgroup.procs /sys/fs/cgroup/*/"$1"/*/*/cgroup.procs     /sys/fs/cgroup/*/"$1"/*/*/*/cgroup.procs /sys/fs/cgroup/*/"$1"/*/*/*/*/cgroup.procs /sys/fs/cgroup/"$1"/cgroup.procs 2>/dev/null | sort -u)
+  [ -z "$pids" ] && break
+  kill -9 $pids 2>/dev/null || true
+  sleep 0.1
+done
 for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
   [ -d "$d" ] || continue
   find "$d" -depth -type d -exec rmdir {} +

@@ -1,0 +1,142 @@
+// Package plegnotready reproduces "PLEG is not healthy": when the runtime
+// stops answering kubelet's relists (ListPodSandbox, ListContainers) for
+// longer than the PLEG threshold (3 min), kubelet reports the node
+// NotReady, although the runtime's Status call still answers; once the
+// relists answer again the node comes back. The stall is made by relapse's
+// CRI proxy between kubelet and containerd, so the scenario measures the
+// kubelet's behaviour itself, at any Kubernetes version, on a real cluster.
+package plegnotready
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// Name is the scenario's name on the command line.
+const Name = "pleg-not-healthy"
+
+// Bug is exported for the suites.
+var Bug = report.Bug{
+	ID:    "kubernetes PLEG not healthy",
+	Title: "A runtime that stops answering relists makes kubelet report the node NotReady (PLEG is not healthy)",
+	Summary: "kubelet's pod lifecycle event generator relists pods every second through CRI ListPodSandbox and " +
+		"ListContainers. If no relist completes for 3 minutes (the PLEG threshold), kubelet's runtime health check " +
+		"fails and the node's Ready condition turns False with \"PLEG is not healthy: pleg was last seen active ... ago; " +
+		"threshold is 3m0s\", although the runtime's Status call answers. A stuck runc (runc#2828) or a deadlocked " +
+		"containerd (containerd#6772) does this in production; here a CRI proxy holds the relist calls.",
+	Links: []report.Link{
+		{Title: "kubernetes/kubernetes#45419 (PLEG is not healthy)", URL: "https://github.com/kubernetes/kubernetes/issues/45419"},
+		{Title: "kubernetes/kubernetes#101056", URL: "https://github.com/kubernetes/kubernetes/issues/101056"},
+		{Title: "containerd/containerd#5261 (runc rc93 hang -> PLEG -> NotReady)", URL: "https://github.com/containerd/containerd/issues/5261"},
+	},
+	Component: "kubernetes",
+	Affected:  ">= 1.0.0",
+	Fixed:     "none: it is kubelet's health rule (Evented PLEG changes the thresholds to 300 s / 10 min)",
+}
+
+// Scenario is PLEG not healthy.
+type Scenario struct{}
+
+func init() { scenario.Register(Scenario{}) }
+
+func (Scenario) Name() string    { return Name }
+func (Scenario) Bug() report.Bug { return Bug }
+func (Scenario) Components() []versions.Builder {
+	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
+}
+
+// DefaultVersions: the newest Kubernetes this proxy serves completely, and
+// a fixed runc.
+func (Scenario) DefaultVersions() map[string]string {
+	return map[string]string{"kubernetes": "1.30.14", "runc": "1.1.14"}
+}
+
+// CheckNode: bare clusters run on the local node so far.
+func (Scenario) CheckNode(provider string) error {
+	if provider != "local" {
+		return fmt.Errorf("scenario %s runs its cluster on the local node so far (its own network namespace, nothing left on the host); not on %q", Name, provider)
+	}
+	return nil
+}
+
+func (Scenario) Params() []scenario.Param {
+	return []scenario.Param{
+		{Name: "stall", Default: "3m30s", Valid: scenario.Duration,
+			Help: "how long ListPodSandbox and ListContainers are held (the PLEG threshold is 3m)"},
+		{Name: "methods", Default: "ListPodSandbox,ListContainers",
+			Help: "CRI methods the proxy holds (comma-separated); everything else answers"},
+		{Name: "recover-timeout", Default: "2m", Valid: scenario.Duration,
+			Help: "how long the node may take to come back Ready after the stall ends"},
+	}
+}
+
+func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
+	k8s, ok := env.Artifacts["kubernetes"]
+	runc, ok2 := env.Artifacts["runc"]
+	if !ok || !ok2 {
+		return report.Inconclusive, "", errors.New("missing kubernetes or runc artifact")
+	}
+	stall, _ := time.ParseDuration(env.Params["stall"])
+	recoverIn, _ := time.ParseDuration(env.Params["recover-timeout"])
+	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: true}
+	c, err := cluster.StartBare(ctx, env, opts)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
+
+	// One pod, so a relist has something to list.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "relapse-sleeper", Namespace: "default"},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: new(bool), Containers: []corev1.Container{{
+			Name: "sleep", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}}}}}
+	if err := env.Timed("create pod", pod.Name, func() error {
+		_, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		return waitPodRunning(ctx, c, pod.Name, 2*time.Minute)
+	}); err != nil {
+		return report.Inconclusive, "the pod did not start on a healthy node, so a NotReady later would prove nothing: " + err.Error(), nil
+	}
+
+	watch := (&detect.NotReady{Client: c.Client, Node: cluster.NodeName}).Start(ctx)
+	defer watch.Stop()
+	time.Sleep(3 * time.Second)
+	if ws := watch.Windows(); len(ws) > 0 {
+		return report.Inconclusive, "the node was already NotReady before the stall: " + detect.DescribeWindow(ws[0], time.Now()), nil
+	}
+	faults := map[string]cluster.Fault{}
+	for _, m := range strings.Split(env.Params["methods"], ",") {
+		faults[strings.TrimSpace(m)] = cluster.Fault{Hold: true}
+	}
+	stallStart := time.Now()
+	c.Proxy.Set(faults)
+	env.Event("CRI stall begins", fmt.Sprintf("holding %s for %s", env.Params["methods"], stall))
+	select {
+	case <-ctx.Done():
+	case <-time.After(stall):
+	}
+	c.Proxy.Set(nil)
+	stallEnd := time.Now()
+	env.Event("CRI stall ends", "held calls released")
+	recovered := waitReady(ctx, watch, recoverIn)
+	windows := watch.Windows()
+	env.Evidence("PLEG metrics after the stall", plegMetrics(ctx, c))
+	summarise(env, c, windows, stallStart, stallEnd)
+	if ctx.Err() != nil {
+		return report.Inconclusive, "interrupted", nil
+	}
+	return decide(windows, stallStart, stallEnd, recovered, env)
+}
