@@ -572,3 +572,12 @@ func (b *Bare) Setup(o Options) []report.Fact {
 		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
 	}
 }
+
+// CheckProvider is the node check of scenarios that run a bare cluster:
+// the local node only, so far.
+func CheckProvider(scenario, provider string) error {
+	if provider != "local" {
+		return fmt.Errorf("scenario %s runs its cluster on the local node so far (in namespaces of its own; nothing is left on the host), not on %q", scenario, provider)
+	}
+	return nil
+}

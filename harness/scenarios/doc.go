@@ -4,6 +4,7 @@ package scenarios
 
 import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"

@@ -64,12 +64,7 @@ func (Scenario) DefaultVersions() map[string]string {
 }
 
 // CheckNode: bare clusters run on the local node so far.
-func (Scenario) CheckNode(provider string) error {
-	if provider != "local" {
-		return fmt.Errorf("scenario %s runs its cluster on the local node so far (its own network namespace, nothing left on the host); not on %q", Name, provider)
-	}
-	return nil
-}
+func (Scenario) CheckNode(provider string) error { return cluster.CheckProvider(Name, provider) }
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{

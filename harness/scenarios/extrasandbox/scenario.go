@@ -1,0 +1,238 @@
+// Package extrasandbox reproduces kubernetes#92613 / #75441: kubelet makes a
+// second pod sandbox for a completed restartPolicy=OnFailure pod (the only
+// sandbox is NotReady once the pod finished, and computePodActions
+// recreated it). Each extra sandbox is an extra CNI ADD and DEL; with an
+// IPAM that needs the netns to find the IP, the DEL (netns gone) leaks it.
+// The trigger is the seed's: short Jobs/CronJob pods with OnFailure. The
+// detectors read the CNI ledger, host-local's allocations and the runtime's
+// sandboxes per pod UID, and must report zero on a healthy cluster.
+package extrasandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// Name is the scenario's name on the command line.
+const Name = "kubelet-extra-sandbox"
+
+// Bug is exported for the suites.
+var Bug = report.Bug{
+	ID:    "kubernetes#92613",
+	Title: "kubelet creates a second sandbox for a completed OnFailure pod (extra CNI ADD/DEL, IP leak with netns-dependent IPAM)",
+	Summary: "After all containers of a restartPolicy=OnFailure pod succeeded, kubelet's computePodActions still " +
+		"recreated the pod's sandbox when the only sandbox was NotReady. Housekeeping then killed it; with dockershim " +
+		"the netns was already gone, so CNI DEL came with an empty CNI_NETNS and an IPAM that looks the IP up through " +
+		"the netns (the seed's VPC plugin) leaked it. host-local releases by container ID and does not leak, but the " +
+		"extra sandbox still shows as an extra ADD/DEL pair. Seed numbers: 1440 pods/day gave >2500 ADDs, ~1800 DELs.",
+	Links: []report.Link{
+		{Title: "kubernetes/kubernetes#92613", URL: "https://github.com/kubernetes/kubernetes/issues/92613"},
+		{Title: "kubernetes/kubernetes#75441", URL: "https://github.com/kubernetes/kubernetes/issues/75441"},
+		{Title: "kubernetes/kubernetes#92614 (the fix)", URL: "https://github.com/kubernetes/kubernetes/pull/92614"},
+	},
+	Component: "kubernetes",
+	Affected:  ">= 1.13.0, < 1.18.14 || >= 1.19.0, < 1.19.4",
+	Fixed:     "v1.19.4 and v1.18.14 (kubernetes#92614)",
+}
+
+// Scenario is kubernetes#92613.
+type Scenario struct{}
+
+func init() { scenario.Register(Scenario{}) }
+
+func (Scenario) Name() string    { return Name }
+func (Scenario) Bug() report.Bug { return Bug }
+func (Scenario) Components() []versions.Builder {
+	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
+}
+
+// DefaultVersions: runc fixed; the Kubernetes version is the question.
+func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.14"} }
+
+// CheckNode: bare clusters run on the local node so far.
+func (Scenario) CheckNode(provider string) error { return cluster.CheckProvider(Name, provider) }
+
+func (Scenario) Params() []scenario.Param {
+	return []scenario.Param{
+		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
+		{Name: "every", Default: "2s", Valid: scenario.Duration, Help: "time between Job creations (the seed's CronJob: 1m)"},
+		{Name: "settle", Default: "45s", Valid: scenario.Duration, Help: "wait after the last Job completed, for kubelet's housekeeping to act on the finished pods"},
+		{Name: "job-timeout", Default: "4m", Valid: scenario.Duration, Help: "how long all Jobs may take to complete"},
+	}
+}
+
+func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
+	k8s, ok := env.Artifacts["kubernetes"]
+	runc, ok2 := env.Artifacts["runc"]
+	if !ok || !ok2 {
+		return report.Inconclusive, "", errors.New("missing kubernetes or runc artifact")
+	}
+	jobs, _ := strconv.Atoi(env.Params["jobs"])
+	every, _ := time.ParseDuration(env.Params["every"])
+	settle, _ := time.ParseDuration(env.Params["settle"])
+	jobTimeout, _ := time.ParseDuration(env.Params["job-timeout"])
+	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path}
+	c, err := cluster.StartBare(ctx, env, opts)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
+
+	churnStart := time.Now()
+	for i := 0; i < jobs && ctx.Err() == nil; i++ {
+		if err := createJob(ctx, c, fmt.Sprintf("relapse-hello-%03d", i)); err != nil {
+			return report.Inconclusive, "", err
+		}
+		time.Sleep(every)
+	}
+	env.Event("jobs created", fmt.Sprintf("%d Jobs, one every %s", jobs, every))
+	done, err := waitJobs(ctx, c, jobs, jobTimeout)
+	env.Condition("jobs", fmt.Sprintf("%d of %d completed in %s", done, jobs, time.Since(churnStart).Round(time.Second)))
+	if err != nil {
+		return report.Inconclusive, "the Jobs did not all complete, so sandbox counts per finished pod would prove nothing: " + err.Error(), nil
+	}
+	env.Event("all jobs complete", "waiting "+settle.String()+" for housekeeping")
+	select {
+	case <-ctx.Done():
+		return report.Inconclusive, "interrupted", nil
+	case <-time.After(settle):
+	}
+	return observe(ctx, env, c, jobs)
+}
+
+func createJob(ctx context.Context, c *cluster.Bare, name string) error {
+	backoff := int32(6)
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: batchv1.JobSpec{BackoffLimit: &backoff, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"relapse": "hello"}},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure, AutomountServiceAccountToken: new(bool),
+				Containers: []corev1.Container{{Name: "hello", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+					Command: []string{"sh", "-c", "date; echo Hello"}}}}}}}
+	_, err := c.Client.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
+	return err
+}
+
+func waitJobs(ctx context.Context, c *cluster.Bare, want int, within time.Duration) (int, error) {
+	deadline := time.Now().Add(within)
+	for {
+		list, err := c.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
+		done := 0
+		if err == nil {
+			for _, j := range list.Items {
+				if j.Status.Succeeded > 0 {
+					done++
+				}
+			}
+		}
+		if done >= want {
+			return done, nil
+		}
+		if time.Now().After(deadline) {
+			return done, fmt.Errorf("%d of %d Jobs complete after %s (%v)", done, want, within, err)
+		}
+		select {
+		case <-ctx.Done():
+			return done, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// sandboxes lists every pod sandbox containerd has, ready or not.
+func sandboxes(ctx context.Context, socket string) ([]detect.Sandbox, error) {
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := cri.NewRuntimeServiceClient(conn).ListPodSandbox(lctx, &cri.ListPodSandboxRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("CRI ListPodSandbox: %w", err)
+	}
+	var out []detect.Sandbox
+	for _, s := range resp.Items {
+		out = append(out, detect.Sandbox{ID: s.Id, PodUID: s.Metadata.Uid, PodName: s.Metadata.Name, Attempt: s.Metadata.Attempt,
+			Ready: s.State == cri.PodSandboxState_SANDBOX_READY})
+	}
+	return out, nil
+}
+
+// observe runs the three detectors and decides.
+func observe(ctx context.Context, env *scenario.Env, c *cluster.Bare, jobs int) (report.Result, string, error) {
+	ledgerText, err := os.ReadFile(c.CNILedger)
+	if err != nil {
+		return report.Inconclusive, "", fmt.Errorf("reading the CNI ledger: %w", err)
+	}
+	calls, err := detect.ParseLedger(string(ledgerText))
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	if err := os.WriteFile(filepath.Join(env.ReportDir, "cni-ledger.log"), ledgerText, 0o644); err == nil {
+		env.Report.Files = append(env.Report.Files, report.File{Name: "cni-ledger.log", Path: "cni-ledger.log",
+			Description: "every CNI call the bridge wrapper saw: time, command, container ID, netns, interface, exit status, IP"})
+	}
+	sum := detect.SummarizeLedger(calls)
+	sbs, err := sandboxes(ctx, c.ContainerdSocket)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	live := map[string]bool{}
+	for _, s := range sbs {
+		live[s.ID] = true
+	}
+	allocs, err := detect.ReadAllocations(c.IPAMDir)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	leaked := detect.LeakedIPs(allocs, live)
+	extra := detect.ExtraSandboxes(sbs)
+	env.Condition("CNI ledger", fmt.Sprintf("pods %d, ADDs %d, DELs %d, DELs with empty netns %d, failed calls %d", jobs, sum.Adds, sum.Dels, sum.EmptyNetnsDels, sum.FailedCalls))
+	env.Condition("sandboxes", fmt.Sprintf("%d listed by the runtime for %d pods; pods with more than one: %d", len(sbs), jobs, len(extra)))
+	env.Condition("IP allocations", fmt.Sprintf("%d held by host-local, %d matching no sandbox (leaked)", len(allocs), len(leaked)))
+	var lines []string
+	for _, s := range sbs {
+		lines = append(lines, fmt.Sprintf("%s pod %s uid %s attempt %d ready %v", s.ID[:12], s.PodName, s.PodUID, s.Attempt, s.Ready))
+	}
+	sort.Strings(lines)
+	env.Evidence("pod sandboxes (CRI ListPodSandbox)", strings.Join(lines, "\n"))
+	if len(extra) > 0 {
+		var reasons []string
+		for uid, list := range extra {
+			reasons = append(reasons, fmt.Sprintf("pod %s (uid %s) has %d sandboxes", list[0].PodName, uid, len(list)))
+		}
+		sort.Strings(reasons)
+		f := detect.Finding{Detector: "sandboxes-per-pod", Kind: "extra-sandbox-for-completed-pod", At: time.Now().UTC(),
+			Summary: fmt.Sprintf("%d completed OnFailure pods got a second sandbox (%d CNI ADDs for %d pods)", len(extra), sum.Adds, jobs), Reasons: reasons}
+		env.Report.Findings = append(env.Report.Findings, f)
+		return report.Reproduced, f.Summary, nil
+	}
+	if len(leaked) > 0 {
+		return report.Inconclusive, fmt.Sprintf("%d IPs are held for no sandbox, but no pod had a second sandbox: another leak", len(leaked)), nil
+	}
+	if sum.Adds != jobs {
+		return report.Inconclusive, fmt.Sprintf("%d CNI ADDs for %d pods without a second sandbox listed: the extra sandbox may have been removed already (see the ledger)", sum.Adds, jobs), nil
+	}
+	return report.NotReproduced, fmt.Sprintf("%d OnFailure pods completed with one sandbox each: %d CNI ADDs, %d DELs, 0 IPs leaked", jobs, sum.Adds, sum.Dels), nil
+}
