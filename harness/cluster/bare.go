@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -334,7 +335,7 @@ state = %q
 	// The CRI plugin caches CNI results in /var/lib/cni whatever it is told.
 	d := &engine.Daemon{Node: local.New(), Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
 		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")},
-		Prelude: b.privateDirs("/var/lib/cni")}
+		Prelude: b.privateDirs("/var/lib/cni") + b.sharedPodLogs()}
 	stop, err := d.Start(ctx, b.env.Journal, 60*time.Second)
 	if err != nil {
 		return err
@@ -447,23 +448,30 @@ tlsPrivateKeyFile: %q
 cgroupDriver: cgroupfs
 cgroupRoot: /%s
 failSwapOn: false
-containerRuntimeEndpoint: unix://%s
-podLogsDir: %q
 resolvConf: ""
 serializeImagePulls: false
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
-`, pki("ca.crt"), pki("kubelet-serving.crt"), pki("kubelet-serving.key"), cgroupRoot, endpoint, b.path("pods"))
+`, pki("ca.crt"), pki("kubelet-serving.crt"), pki("kubelet-serving.key"), cgroupRoot)
+	args := []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
+		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
+		"--node-ip=" + nodeIP, "--v=2"}
+	// The runtime endpoint became a config field in 1.27, when the
+	// --container-runtime flag went away.
+	if minor(o.Version) >= 27 {
+		config += "containerRuntimeEndpoint: unix://" + endpoint + "\n"
+	} else {
+		args = append(args, "--container-runtime=remote", "--container-runtime-endpoint=unix://"+endpoint)
+	}
 	if err := os.WriteFile(b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}
-	// Paths kubelet uses whatever it is told: private in its mount namespace.
-	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/pods", "/var/log/containers")
-	return b.daemon(ctx, "kubelet-daemon", []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
-		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
-		"--node-ip=" + nodeIP, "--v=2"}, prelude, func(ctx context.Context) error {
+	// Paths kubelet uses whatever it is told: private in its mount
+	// namespace; the pod logs directory is the same in containerd's.
+	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/containers") + b.sharedPodLogs()
+	return b.daemon(ctx, "kubelet-daemon", args, prelude, func(ctx context.Context) error {
 		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext}}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:10248/healthz", nil)
 		resp, err := hc.Do(req)
@@ -484,6 +492,26 @@ func (b *Bare) privateDirs(paths ...string) string {
   [ -d "$d" ] || { mkdir -p "$d"; echo "$d" >> %s; }
   mount -t tmpfs -o mode=755 relapse "$d"
 done`, strings.Join(paths, " "), b.createdDirs) + "\n"
+}
+
+// sharedPodLogs bind-mounts the run's pods directory over /var/log/pods:
+// kubelet picks the log paths there and containerd writes them, each in
+// its own mount namespace (kubelet before 1.29 cannot be told another path).
+func (b *Bare) sharedPodLogs() string {
+	return fmt.Sprintf(`d=/var/log/pods
+[ -d "$d" ] || { mkdir -p "$d"; echo "$d" >> %s; }
+mount --bind %s "$d"
+`, b.createdDirs, b.path("pods"))
+}
+
+// minor is the minor version of "v1.30.14" (0 if it cannot be read).
+func minor(version string) int {
+	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	m, _ := strconv.Atoi(parts[1])
+	return m
 }
 
 // removeCreatedDirs removes the host directories listed in file (empty
