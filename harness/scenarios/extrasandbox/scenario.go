@@ -97,6 +97,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
+	env.Report.Reproduce = manualSteps(k8s.Version, jobs)
 
 	churnStart := time.Now()
 	for i := 0; i < jobs && ctx.Err() == nil; i++ {

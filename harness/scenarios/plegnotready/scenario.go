@@ -91,6 +91,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
+	env.Report.Reproduce = manualSteps(k8s.Version, env.Params["methods"], env.Params["stall"])
 
 	// One pod, so a relist has something to list.
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "relapse-sleeper", Namespace: "default"},
