@@ -379,7 +379,13 @@ func (b *Bare) importImages(ctx context.Context, _ Options) error {
 	if err != nil {
 		return err
 	}
-	busybox := map[string]fixture.ImageFile{"bin/busybox": {Source: "/bin/busybox"}}
+	initBin, err := fixture.BuildInit(ctx, b.env.CacheDir)
+	if err != nil {
+		return err
+	}
+	// /init is relapse's reporting init (fixtures/init): a pod that runs it
+	// prints whether no_new_privs and the shrunk pipes were in force.
+	busybox := map[string]fixture.ImageFile{"bin/busybox": {Source: "/bin/busybox"}, "init": {Source: initBin}}
 	for _, applet := range []string{"sh", "date", "echo", "sleep", "true", "false", "cat", "ls", "ip", "hostname", "env", "ps"} {
 		busybox["bin/"+applet] = fixture.ImageFile{Link: "busybox"}
 	}
@@ -601,11 +607,6 @@ func (b *Bare) Setup(o Options) []report.Fact {
 	}
 }
 
-// CheckProvider is the node check of scenarios that run a bare cluster:
-// the local node only, so far.
-func CheckProvider(scenario, provider string) error {
-	if provider != "local" {
-		return fmt.Errorf("scenario %s runs its cluster on the local node so far (in namespaces of its own; nothing is left on the host), not on %q", scenario, provider)
-	}
-	return nil
-}
+// SeccompDir is where kubelet looks up Localhost seccomp profiles
+// (seccompProfile.localhostProfile is relative to it).
+func (b *Bare) SeccompDir() string { return b.path("kubelet", "root", "seccomp") }

@@ -7,5 +7,6 @@ import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehangk8s"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
 )

@@ -10,7 +10,6 @@ package extrasandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +29,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
-	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Name is the scenario's name on the command line.
@@ -56,21 +54,15 @@ var Bug = report.Bug{
 }
 
 // Scenario is kubernetes#92613.
-type Scenario struct{}
+type Scenario struct{ cluster.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
 func (Scenario) Name() string    { return Name }
 func (Scenario) Bug() report.Bug { return Bug }
-func (Scenario) Components() []versions.Builder {
-	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
-}
 
 // DefaultVersions: runc fixed; the Kubernetes version is the question.
 func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.14"} }
-
-// CheckNode: bare clusters run on the local node so far.
-func (Scenario) CheckNode(provider string) error { return cluster.CheckProvider(Name, provider) }
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
@@ -82,22 +74,15 @@ func (Scenario) Params() []scenario.Param {
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	k8s, ok := env.Artifacts["kubernetes"]
-	runc, ok2 := env.Artifacts["runc"]
-	if !ok || !ok2 {
-		return report.Inconclusive, "", errors.New("missing kubernetes or runc artifact")
-	}
 	jobs, _ := strconv.Atoi(env.Params["jobs"])
 	every, _ := time.ParseDuration(env.Params["every"])
 	settle, _ := time.ParseDuration(env.Params["settle"])
 	jobTimeout, _ := time.ParseDuration(env.Params["job-timeout"])
-	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path}
-	c, err := cluster.StartBare(ctx, env, opts)
+	c, opts, err := cluster.Start(ctx, env, false)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
-	env.Report.Reproduce = manualSteps(k8s.Version, jobs)
+	env.Report.Reproduce = manualSteps(opts.Version, jobs)
 
 	churnStart := time.Now()
 	for i := 0; i < jobs && ctx.Err() == nil; i++ {

@@ -9,7 +9,6 @@ package plegnotready
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
-	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Name is the scenario's name on the command line.
@@ -47,24 +45,18 @@ var Bug = report.Bug{
 }
 
 // Scenario is PLEG not healthy.
-type Scenario struct{}
+type Scenario struct{ cluster.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
 func (Scenario) Name() string    { return Name }
 func (Scenario) Bug() report.Bug { return Bug }
-func (Scenario) Components() []versions.Builder {
-	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
-}
 
 // DefaultVersions: the newest Kubernetes this proxy serves completely, and
 // a fixed runc.
 func (Scenario) DefaultVersions() map[string]string {
 	return map[string]string{"kubernetes": "1.30.14", "runc": "1.1.14"}
 }
-
-// CheckNode: bare clusters run on the local node so far.
-func (Scenario) CheckNode(provider string) error { return cluster.CheckProvider(Name, provider) }
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
@@ -78,20 +70,13 @@ func (Scenario) Params() []scenario.Param {
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	k8s, ok := env.Artifacts["kubernetes"]
-	runc, ok2 := env.Artifacts["runc"]
-	if !ok || !ok2 {
-		return report.Inconclusive, "", errors.New("missing kubernetes or runc artifact")
-	}
 	stall, _ := time.ParseDuration(env.Params["stall"])
 	recoverIn, _ := time.ParseDuration(env.Params["recover-timeout"])
-	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: true}
-	c, err := cluster.StartBare(ctx, env, opts)
+	c, opts, err := cluster.Start(ctx, env, true)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.NodeSetup = append(env.Report.NodeSetup, c.Setup(opts)...)
-	env.Report.Reproduce = manualSteps(k8s.Version, env.Params["methods"], env.Params["stall"])
+	env.Report.Reproduce = manualSteps(opts.Version, env.Params["methods"], env.Params["stall"])
 
 	// One pod, so a relist has something to list.
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "relapse-sleeper", Namespace: "default"},

@@ -1,0 +1,218 @@
+// Package runcpipehangk8s is runc#2828 at the Kubernetes level: pods with
+// allowPrivilegeEscalation: false and a seccomp profile that compiles past
+// 8192 bytes, on a node whose runc is v1.0.0-rc93 and whose
+// fs.pipe-user-pages-soft is lowered. It measures what the seed saw: stuck
+// `runc init` under containerd's shim, pods stuck ContainerCreating, and
+// what kubelet's PLEG and the node's Ready condition do meanwhile.
+package runcpipehangk8s
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+)
+
+// Name is the scenario's name on the command line.
+const Name = "runc-pipe-hang-k8s"
+
+// Scenario is runc#2828 under kubelet.
+type Scenario struct{ cluster.ScenarioBase }
+
+func init() { scenario.Register(Scenario{}) }
+
+func (Scenario) Name() string    { return Name }
+func (Scenario) Bug() report.Bug { return runcpipehang.Bug }
+
+// DefaultVersions: the runc is the question; Kubernetes a current one.
+func (Scenario) DefaultVersions() map[string]string {
+	return map[string]string{"kubernetes": "1.30.14"}
+}
+
+func (Scenario) Params() []scenario.Param {
+	return []scenario.Param{
+		{Name: "pods", Default: "3", Valid: scenario.IntIn(1, 100), Help: "pods created with the trigger armed"},
+		{Name: "soft-limit", Default: "1", Valid: scenario.IntIn(0, 1<<30), Help: "fs.pipe-user-pages-soft while the pods start"},
+		{Name: "observe", Default: "4m", Valid: scenario.Duration, Help: "how long the node is watched after a hang (PLEG's threshold is 3m)"},
+		{Name: "detect-timeout", Default: "3m", Valid: scenario.Duration, Help: "how long the pods may take to run before the attempt ends unclassified"},
+	}
+}
+
+const profileName = "relapse-large.json"
+
+func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
+	pods, _ := strconv.Atoi(env.Params["pods"])
+	observe, _ := time.ParseDuration(env.Params["observe"])
+	detectTimeout, _ := time.ParseDuration(env.Params["detect-timeout"])
+	c, opts, err := cluster.Start(ctx, env, false)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	profile, err := fixture.LoadProfile(fixture.ProfileLarge, fixture.Config("rootfs", fixture.ConfigOptions{NoNewPrivileges: true}))
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	data, err := json.MarshalIndent(profile.Seccomp, "", "  ")
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	if err := os.MkdirAll(c.SeccompDir(), 0o755); err != nil {
+		return report.Inconclusive, "", err
+	}
+	if err := os.WriteFile(filepath.Join(c.SeccompDir(), profileName), data, 0o644); err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Condition("compiled seccomp filter", fmt.Sprintf("%d bytes (Localhost profile %s, %d rules)", profile.BPFBytes, profileName, profile.Rules))
+	if profile.BPFBytes <= 8192 {
+		return report.Inconclusive, "the profile fits an 8192-byte pipe here: the trigger cannot be armed", nil
+	}
+
+	watch := (&detect.NotReady{Client: c.Client, Node: cluster.NodeName}).Start(ctx)
+	defer watch.Stop()
+	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, local.New(), env.Journal, env.Ledger); err != nil {
+		return report.Inconclusive, "", err
+	}
+	env.Event("trigger armed", runcpipehang.SoftLimitKey+"="+env.Params["soft-limit"])
+	for i := 0; i < pods; i++ {
+		if err := createPod(ctx, c, fmt.Sprintf("relapse-nnp-%d", i)); err != nil {
+			return report.Inconclusive, "", err
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, detectTimeout)
+	// All pods running ends the watch early: the fixed case need not wait.
+	go func() {
+		for dctx.Err() == nil {
+			if runningPods(dctx, c) == pods {
+				cancel()
+				return
+			}
+			time.Sleep(2 * time.Second)
+		}
+	}()
+	det := &detect.PipeDeadlock{Node: local.New(), Select: detect.Matching(func(p evidence.Process) bool {
+		return engine.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == opts.Runc
+	})}
+	finding, derr := det.Watch(dctx)
+	cancel()
+	running := runningPods(ctx, c)
+	if derr != nil {
+		env.Evidence("pods", podTable(ctx, c))
+		if running == pods {
+			small, reports := shrunkPipes(ctx, c, pods)
+			env.Evidence("what each pod's init saw", reports)
+			if small < pods {
+				return report.Inconclusive, fmt.Sprintf("only %d of %d pods saw 8192-byte pipes with no_new_privs: the trigger was not in force for them", small, pods), nil
+			}
+			return report.NotReproduced, fmt.Sprintf("%d of %d pods with allowPrivilegeEscalation: false and a %d-byte filter ran while their own pipes held 8192 bytes",
+				running, pods, profile.BPFBytes), nil
+		}
+		return report.Inconclusive, fmt.Sprintf("%d of %d pods running and no runc init classified within %s: %v", running, pods, detectTimeout, derr), nil
+	}
+	env.Step(report.Step{At: finding.At, Name: "detected", Detail: finding.Summary, Status: "failed"})
+	env.Logf("detected: %s; watching the node for %s", finding.Summary, observe)
+	select {
+	case <-ctx.Done():
+	case <-time.After(observe):
+	}
+	env.Evidence("pods while runc init is stuck", podTable(ctx, c))
+	var ws []string
+	for _, w := range watch.Windows() {
+		ws = append(ws, detect.DescribeWindow(w, time.Now()))
+	}
+	nodeEffect := "the node stayed Ready"
+	if len(ws) > 0 {
+		nodeEffect = strings.Join(ws, "; ")
+	}
+	env.Condition("node during the hang", fmt.Sprintf("%s (watched %s after detection)", nodeEffect, observe))
+	finding.Reasons = append(finding.Reasons, fmt.Sprintf("%d of %d pods Running after %s; node: %s", runningPods(ctx, c), pods, observe, nodeEffect))
+	env.Report.Findings = append(env.Report.Findings, finding)
+	return report.Reproduced, "under kubelet " + opts.Version + ": " + finding.Summary, nil
+}
+
+func createPod(ctx context.Context, c *cluster.Bare, name string) error {
+	no := false
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: &no, Containers: []corev1.Container{{
+			Name: "init", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever, Command: []string{"/init", "sleep=3600"},
+			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: strPtr(profileName)}}}}}}
+	_, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+	return err
+}
+
+func strPtr(s string) *string { return &s }
+
+// shrunkPipes reads each pod's first log line (fixtures/init's report) and
+// counts the pods that ran with no_new_privs and 8192-byte pipes.
+func shrunkPipes(ctx context.Context, c *cluster.Bare, pods int) (int, string) {
+	var b strings.Builder
+	small := 0
+	for i := 0; i < pods; i++ {
+		name := fmt.Sprintf("relapse-nnp-%d", i)
+		raw, err := c.Client.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: logs: %v\n", name, err)
+			continue
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(raw)), "\n")
+		fmt.Fprintf(&b, "%s: %s\n", name, line)
+		var seen struct {
+			NoNewPrivs bool `json:"no_new_privs"`
+			PipeSize   int  `json:"pipe_size"`
+		}
+		if json.Unmarshal([]byte(line), &seen) == nil && seen.NoNewPrivs && seen.PipeSize > 0 && seen.PipeSize <= 8192 {
+			small++
+		}
+	}
+	return small, b.String()
+}
+
+func runningPods(ctx context.Context, c *cluster.Bare) int {
+	list, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range list.Items {
+		if p.Status.Phase == corev1.PodRunning {
+			n++
+		}
+	}
+	return n
+}
+
+func podTable(ctx context.Context, c *cluster.Bare) string {
+	list, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range list.Items {
+		reason := ""
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Waiting != nil {
+				reason = cs.State.Waiting.Reason
+			}
+		}
+		fmt.Fprintf(&b, "%-16s %-10s %s\n", p.Name, p.Status.Phase, reason)
+	}
+	return b.String()
+}

@@ -1,0 +1,47 @@
+package kubernetes_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
+	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehangk8s"
+	"github.com/relapse-dev/relapse/suites/suitekit"
+)
+
+// runc#2828 https://github.com/opencontainers/runc/issues/2828 as the seed
+// saw it (containerd#5261): pods with allowPrivilegeEscalation: false on a
+// node whose runc is rc93 and whose soft limit is lowered.
+var _ = Describe("runc#2828 under kubelet", Label("bug:runc-2828", "component:runc", "slow", "k8s"), Ordered, func() {
+	var baseline suitekit.HostBaseline
+	BeforeAll(func() {
+		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey, "kernel.panic", "vm.overcommit_memory", "net.ipv4.ip_forward")
+		DeferCleanup(baseline.ExpectClean)
+	})
+	AfterEach(func() { baseline.ExpectClean() })
+
+	run := func(ctx SpecContext, runc string, params map[string]string) *experiment.Result {
+		return suitekit.Run(ctx, experiment.Options{Scenario: runcpipehangk8s.Name, Params: params,
+			Versions: map[string]string{"runc": runc, "kubernetes": "1.30.14"}})
+	}
+
+	It("leaves runc init stuck under containerd's shim and the pods ContainerCreating on rc93",
+		Label("affected"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(30*time.Minute), func(ctx SpecContext) {
+			res := run(ctx, "rc93", map[string]string{"observe": "30s"})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			f := res.Report.Findings[0]
+			Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+			Expect(f.Processes[0].Comm).To(Equal("runc:[2:INIT]"))
+			Expect(f.Processes[0].NoNewPrivs).To(BeTrue(), "allowPrivilegeEscalation: false is no_new_privs")
+		})
+
+	It("runs the same pods on 1.1.14", Label("fixed"), ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(30*time.Minute), func(ctx SpecContext) {
+		res := run(ctx, "1.1.14", map[string]string{"detect-timeout": "90s"})
+		suitekit.ExpectVerdict(res, report.NotReproduced)
+	})
+})
