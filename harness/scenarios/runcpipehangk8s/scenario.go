@@ -142,7 +142,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		nodeEffect = strings.Join(ws, "; ")
 	}
 	env.Condition("node during the hang", fmt.Sprintf("%s (watched %s after detection)", nodeEffect, observe))
-	finding.Reasons = append(finding.Reasons, fmt.Sprintf("%d of %d pods Running after %s; node: %s", runningPods(ctx, c), pods, observe, nodeEffect))
+	finding.Reasons = append(finding.Reasons, fmt.Sprintf("%d of %d pods have their container running after %s; node: %s", runningPods(ctx, c), pods, observe, nodeEffect))
 	env.Report.Findings = append(env.Report.Findings, finding)
 	return report.Reproduced, "under kubelet " + opts.Version + ": " + finding.Summary, nil
 }
@@ -159,6 +159,13 @@ func createPod(ctx context.Context, c *cluster.Bare, name string) error {
 }
 
 func strPtr(s string) *string { return &s }
+
+func orNone(s string) string {
+	if s == "" {
+		return "no"
+	}
+	return s
+}
 
 // shrunkPipes reads each pod's first log line (fixtures/init's report) and
 // counts the pods that ran with no_new_privs and 8192-byte pipes.
@@ -190,9 +197,15 @@ func runningPods(ctx context.Context, c *cluster.Bare) int {
 	if err != nil {
 		return 0
 	}
+	// A pod's phase stays Running while kubelet retries a container whose
+	// start failed (RunContainerError): count running containers instead.
 	n := 0
 	for _, p := range list.Items {
-		if p.Status.Phase == corev1.PodRunning {
+		running := len(p.Status.ContainerStatuses) > 0
+		for _, cs := range p.Status.ContainerStatuses {
+			running = running && cs.State.Running != nil
+		}
+		if running {
 			n++
 		}
 	}
@@ -212,7 +225,7 @@ func podTable(ctx context.Context, c *cluster.Bare) string {
 				reason = cs.State.Waiting.Reason
 			}
 		}
-		fmt.Fprintf(&b, "%-16s %-10s %s\n", p.Name, p.Status.Phase, reason)
+		fmt.Fprintf(&b, "%-16s phase %-10s container waiting: %s\n", p.Name, p.Status.Phase, orNone(reason))
 	}
 	return b.String()
 }
