@@ -466,7 +466,7 @@ protectKernelDefaults: false
 		"--node-ip=" + nodeIP, "--v=2"}
 	// The runtime endpoint became a config field in 1.27, when the
 	// --container-runtime flag went away.
-	if minor(o.Version) >= 27 {
+	if Minor(o.Version) >= 27 {
 		config += "containerRuntimeEndpoint: unix://" + endpoint + "\n"
 	} else {
 		args = append(args, "--container-runtime=remote", "--container-runtime-endpoint=unix://"+endpoint)
@@ -510,8 +510,8 @@ mount --bind %s "$d"
 `, b.createdDirs, b.path("pods"))
 }
 
-// minor is the minor version of "v1.30.14" (0 if it cannot be read).
-func minor(version string) int {
+// Minor is the minor version of "v1.30.14" (0 if it cannot be read).
+func Minor(version string) int {
 	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
 	if len(parts) < 2 {
 		return 0

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	batchv1 "k8s.io/api/batch/v1"
+	batchv1beta1 "k8s.io/api/batch/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -66,6 +67,8 @@ func (Scenario) DefaultVersions() map[string]string { return map[string]string{"
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
+		{Name: "trigger", Default: "jobs", Valid: scenario.OneOf("jobs", "cronjob"),
+			Help: "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs"},
 		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
 		{Name: "every", Default: "2s", Valid: scenario.Duration, Help: "time between Job creations (the seed's CronJob: 1m)"},
 		{Name: "settle", Default: "45s", Valid: scenario.Duration, Help: "wait after the last Job completed, for kubelet's housekeeping to act on the finished pods"},
@@ -85,15 +88,31 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	env.Report.Reproduce = manualSteps(opts.Version, jobs)
 
 	churnStart := time.Now()
-	for i := 0; i < jobs && ctx.Err() == nil; i++ {
-		if err := createJob(ctx, c, fmt.Sprintf("relapse-hello-%03d", i)); err != nil {
+	if env.Params["trigger"] == "cronjob" {
+		if err := createCronJob(ctx, c, opts.Version); err != nil {
 			return report.Inconclusive, "", err
 		}
-		time.Sleep(every)
+		env.Event("cronjob created", "schedule */1 * * * *, restartPolicy OnFailure, sh -c 'date; echo Hello'")
+		// One run a minute: leave room for the first schedule and the last run.
+		jobTimeout = time.Duration(jobs+2) * time.Minute
+	} else {
+		for i := 0; i < jobs && ctx.Err() == nil; i++ {
+			if err := createJob(ctx, c, fmt.Sprintf("relapse-hello-%03d", i)); err != nil {
+				return report.Inconclusive, "", err
+			}
+			time.Sleep(every)
+		}
+		env.Event("jobs created", fmt.Sprintf("%d Jobs, one every %s", jobs, every))
 	}
-	env.Event("jobs created", fmt.Sprintf("%d Jobs, one every %s", jobs, every))
 	done, err := waitJobs(ctx, c, jobs, jobTimeout)
-	env.Condition("jobs", fmt.Sprintf("%d of %d completed in %s", done, jobs, time.Since(churnStart).Round(time.Second)))
+	env.Condition("jobs", fmt.Sprintf("%d of %d completed in %s (%s)", done, jobs, time.Since(churnStart).Round(time.Second), env.Params["trigger"]))
+	if env.Params["trigger"] == "cronjob" {
+		// No further runs while the counts are taken.
+		deleteCronJob(ctx, c, opts.Version)
+		if n, err := completedJobs(ctx, c); err == nil {
+			jobs = n
+		}
+	}
 	if err != nil {
 		return report.Inconclusive, "the Jobs did not all complete, so sandbox counts per finished pod would prove nothing: " + err.Error(), nil
 	}
@@ -106,30 +125,67 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	return observe(ctx, env, c, jobs)
 }
 
-func createJob(ctx context.Context, c *cluster.Bare, name string) error {
+// helloJob is the seed's Job: one OnFailure pod running `date; echo Hello`.
+func helloJob() batchv1.JobSpec {
 	backoff := int32(6)
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
-		Spec: batchv1.JobSpec{BackoffLimit: &backoff, Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"relapse": "hello"}},
-			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure, AutomountServiceAccountToken: new(bool),
-				Containers: []corev1.Container{{Name: "hello", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
-					Command: []string{"sh", "-c", "date; echo Hello"}}}}}}}
+	return batchv1.JobSpec{BackoffLimit: &backoff, Template: corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"relapse": "hello"}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure, AutomountServiceAccountToken: new(bool),
+			Containers: []corev1.Container{{Name: "hello", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sh", "-c", "date; echo Hello"}}}}}}
+}
+
+func createJob(ctx context.Context, c *cluster.Bare, name string) error {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: helloJob()}
 	_, err := c.Client.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
 	return err
+}
+
+// createCronJob is the seed's trigger: every minute, kept history large
+// enough that every run's pod stays to be counted.
+// CronJob is batch/v1 from 1.21; before that only batch/v1beta1 serves it.
+func createCronJob(ctx context.Context, c *cluster.Bare, version string) error {
+	keep := int32(1000)
+	meta := metav1.ObjectMeta{Name: "relapse-hello", Namespace: "default"}
+	if cluster.Minor(version) < 21 {
+		cj := &batchv1beta1.CronJob{ObjectMeta: meta, Spec: batchv1beta1.CronJobSpec{Schedule: "*/1 * * * *",
+			SuccessfulJobsHistoryLimit: &keep, FailedJobsHistoryLimit: &keep, JobTemplate: batchv1beta1.JobTemplateSpec{Spec: helloJob()}}}
+		_, err := c.Client.BatchV1beta1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{})
+		return err
+	}
+	cj := &batchv1.CronJob{ObjectMeta: meta, Spec: batchv1.CronJobSpec{Schedule: "*/1 * * * *",
+		SuccessfulJobsHistoryLimit: &keep, FailedJobsHistoryLimit: &keep, JobTemplate: batchv1.JobTemplateSpec{Spec: helloJob()}}}
+	_, err := c.Client.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{})
+	return err
+}
+
+func deleteCronJob(ctx context.Context, c *cluster.Bare, version string) {
+	if cluster.Minor(version) < 21 {
+		_ = c.Client.BatchV1beta1().CronJobs("default").Delete(ctx, "relapse-hello", metav1.DeleteOptions{})
+		return
+	}
+	_ = c.Client.BatchV1().CronJobs("default").Delete(ctx, "relapse-hello", metav1.DeleteOptions{})
+}
+
+// completedJobs counts Jobs with a succeeded pod.
+func completedJobs(ctx context.Context, c *cluster.Bare) (int, error) {
+	list, err := c.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, j := range list.Items {
+		if j.Status.Succeeded > 0 {
+			done++
+		}
+	}
+	return done, nil
 }
 
 func waitJobs(ctx context.Context, c *cluster.Bare, want int, within time.Duration) (int, error) {
 	deadline := time.Now().Add(within)
 	for {
-		list, err := c.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
-		done := 0
-		if err == nil {
-			for _, j := range list.Items {
-				if j.Status.Succeeded > 0 {
-					done++
-				}
-			}
-		}
+		done, err := completedJobs(ctx, c)
 		if done >= want {
 			return done, nil
 		}
