@@ -60,8 +60,7 @@ type SerialWatcher struct {
 	last uint32
 	seen uint64
 	at   time.Time
-	// history keeps the serials around a wrap for the report.
-	history []uint32
+	// wrapped is set once the serials went past 0xffffffff and around.
 	wrapped bool
 }
 
@@ -106,12 +105,6 @@ func (w *SerialWatcher) observe(serial uint32) {
 	if w.seen > 0 && serial < w.last && w.last-serial > 1<<30 {
 		w.wrapped = true
 	}
-	if w.last >= 0xffffff00 || serial >= 0xffffff00 || w.wrapped && len(w.history) < 64 {
-		w.history = append(w.history, serial)
-		if len(w.history) > 64 {
-			w.history = w.history[len(w.history)-64:]
-		}
-	}
 	w.last, w.at = serial, time.Now()
 	w.seen++
 }
@@ -123,12 +116,11 @@ func (w *SerialWatcher) Last() (serial uint32, at time.Time, count uint64) {
 	return w.last, w.at, w.seen
 }
 
-// Wrapped reports whether the serials went past 0xffffffff and around,
-// with the serials seen near the wrap.
-func (w *SerialWatcher) Wrapped() (bool, []uint32) {
+// Wrapped reports whether the serials went past 0xffffffff and around.
+func (w *SerialWatcher) Wrapped() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.wrapped, append([]uint32(nil), w.history...)
+	return w.wrapped
 }
 
 // Quiet waits until no message has arrived for d (bounded by ctx), so a

@@ -69,7 +69,7 @@ func Probe(ctx context.Context, every, timeout time.Duration, enc *json.Encoder)
 		start := time.Now()
 		err := fn()
 		cookie, _, _ := watch.Last()
-		wrapped, _ := watch.Wrapped()
+		wrapped := watch.Wrapped()
 		s := Sample{At: start.UTC(), Bus: bus, Method: method, Ms: float64(time.Since(start).Microseconds()) / 1000, Cookie: cookie, Wrapped: wrapped}
 		if err != nil {
 			s.Error, s.Timeout = err.Error(), errors.Is(err, ErrTimeout)

@@ -141,7 +141,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	env.Event("D-Bus load started", fmt.Sprintf("%d transient units/s", p.rate))
-	st, why := r.watchUntil(ctx, watch, load, p)
+	st, why := r.watchUntil(ctx, watch, p)
 	load.Stop()
 	lp := load.Last()
 	env.Condition("D-Bus load", fmt.Sprintf("%d units started, %d stopped, %d errors (%d timeouts); StartTransientUnit p50 %.1f ms, max %.1f ms in its last second",
@@ -278,7 +278,7 @@ func (r *run) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove
 
 // watchUntil samples until systemd is classified unresponsive, or has
 // answered for after-wrap past the wrap, or the load ends without a wrap.
-func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, load *chaos.LoadRun, p settings) (detect.BusState, string) {
+func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, p settings) (detect.BusState, string) {
 	deadline := time.Now().Add(p.loadDuration + 30*time.Second)
 	var wrappedAt time.Time
 	for {
@@ -304,7 +304,6 @@ func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, load *chao
 		if time.Now().After(deadline) {
 			return st, "deadline passed without a wrap or a stall"
 		}
-		_ = load
 	}
 }
 
