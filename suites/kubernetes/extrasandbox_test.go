@@ -35,6 +35,13 @@ var _ = Describe("kubernetes#92613 extra sandbox for completed OnFailure pods", 
 			Expect(conditionValue(res.Report, "IP allocations")).To(HaveSuffix(" 0 matching no sandbox (leaked)"), "host-local releases by container ID")
 		})
 
+	It("reproduces on 1.19.3 with the seed's own trigger, a CronJob every minute",
+		Label("affected", "trigger:cronjob"), ComponentSemVerConstraint("kubernetes", "1.19.3"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+			res := suitekit.Run(ctx, experiment.Options{Scenario: extrasandbox.Name, Versions: map[string]string{"kubernetes": "1.19.3"},
+				Params: map[string]string{"trigger": "cronjob", "jobs": "3"}})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+		})
+
 	DescribeTable("does not reproduce once fixed, and the leak detector stays at zero under churn",
 		Label("fixed"), func(ctx SpecContext, version string) {
 			res := run(ctx, version)
