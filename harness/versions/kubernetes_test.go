@@ -224,15 +224,7 @@ func TestOpenAPIPackages(t *testing.T) {
 		"nested/sub/tagged/doc.go":  "// +k8s:openapi-gen=true\npackage tagged\n",
 		"sample/apis/wardle/doc.go": "// +k8s:openapi-gen=true\npackage wardle\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, root, files, 0o644)
 	listed := strings.Join([]string{
 		"", // a standard package prints nothing
 		"k8s.io/meta/v1 " + filepath.Join(root, "meta/v1"),

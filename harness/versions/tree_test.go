@@ -186,15 +186,7 @@ func TestTreeRecipeBuildsFakeModule(t *testing.T) {
 		"cmd/a/main.go":      "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/fake/version\"\n)\n\nfunc main() { fmt.Println(\"a\", version.Version) }\n",
 		"cmd/b/main.go":      "package main\n\nfunc main() { println(\"b\") }\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o444); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, src, files, 0o444)
 	tr := TreeRecipe{
 		Component: Component{Name: "fake", Module: "example.com/fake"},
 		Binaries:  map[string]string{"fake-a": "cmd/a", "fake-b": "cmd/b"},
@@ -231,5 +223,19 @@ func TestTreeRecipeBuildsFakeModule(t *testing.T) {
 	rebuilt, err := tr.Build(context.Background(), r, cache)
 	if err != nil || rebuilt.Cached {
 		t.Errorf("Build with a binary missing = cached %v, %v; want a rebuild", rebuilt.Cached, err)
+	}
+}
+
+// writeFiles lays out a tree of test files below root.
+func writeFiles(t *testing.T, root string, files map[string]string, mode os.FileMode) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
