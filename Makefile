@@ -53,7 +53,7 @@ build: deps
 # relapse's parent-death signal fires if make itself is killed.
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
 
-repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy,$(SCENARIO)),deps-k8s)
+repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
 	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
