@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -229,21 +230,32 @@ func (b *Bare) httpsOK(url string) func(context.Context) error {
 		// certificates of their own (--cert-dir): those are only checked
 		// for answering, the API server against the cluster CA.
 		tc.InsecureSkipVerify = !strings.Contains(url, ":6443/")
-		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext, TLSClientConfig: tc}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		return nil
+		return b.getOK(ctx, tc, url)
 	}
+}
+
+// httpOK is a readiness check of a plain-HTTP health endpoint inside the
+// namespace (etcd, kubelet's healthz).
+func (b *Bare) httpOK(url string) func(context.Context) error {
+	return func(ctx context.Context) error { return b.getOK(ctx, nil, url) }
+}
+
+// getOK GETs url from inside the cluster's namespace and wants 200.
+func (b *Bare) getOK(ctx context.Context, tc *tls.Config, url string) error {
+	hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext, TLSClientConfig: tc}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 func (b *Bare) startEtcd(ctx context.Context, _ Options) error {
@@ -251,16 +263,7 @@ func (b *Bare) startEtcd(ctx context.Context, _ Options) error {
 		"--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
 		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
 		"--initial-cluster", "relapse=http://127.0.0.1:2380", "--listen-metrics-urls", "http://127.0.0.1:2381"}, "",
-		func(ctx context.Context) error {
-			hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext}}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:2379/health", nil)
-			resp, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			return nil
-		})
+		b.httpOK("http://127.0.0.1:2379/health"))
 }
 
 func (b *Bare) startAPIServer(ctx context.Context, o Options) error {
@@ -477,16 +480,7 @@ protectKernelDefaults: false
 	// Paths kubelet uses whatever it is told: private in its mount
 	// namespace; the pod logs directory is the same in containerd's.
 	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/containers") + b.sharedPodLogs()
-	return b.daemon(ctx, "kubelet-daemon", args, prelude, func(ctx context.Context) error {
-		hc := &http.Client{Transport: &http.Transport{DialContext: b.Netns.DialContext}}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:10248/healthz", nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	})
+	return b.daemon(ctx, "kubelet-daemon", args, prelude, b.httpOK("http://127.0.0.1:10248/healthz"))
 }
 
 // privateDirs is a daemon prelude that puts a tmpfs over each host path (in
@@ -560,42 +554,34 @@ func (b *Bare) waitNodeReady(ctx context.Context, o Options) error {
 		return err
 	}
 	b.Client = client
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		st, err := detect.NodeReadyState(ctx, client, NodeName)
-		if err == nil && st.Ready {
-			b.env.Event("node Ready", st.Message)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node %s not Ready after 3 min (%v %s); kubelet log:\n%s", NodeName, err, st.Message, b.daemons["kubelet-daemon"].LogTail(ctx, 30))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var st detect.ReadyState
+	var last error
+	err = Poll(ctx, 3*time.Minute, time.Second, func(ctx context.Context) bool {
+		st, last = detect.NodeReadyState(ctx, client, NodeName)
+		return last == nil && st.Ready
+	})
+	switch {
+	case err == nil:
+		b.env.Event("node Ready", st.Message)
+		return nil
+	case errors.Is(err, ErrPollDeadline):
+		return fmt.Errorf("node %s not Ready after 3 min (%v %s); kubelet log:\n%s", NodeName, last, st.Message, b.daemons["kubelet-daemon"].LogTail(ctx, 30))
 	}
+	return err
 }
 
 // waitServiceAccount waits for the controller-manager to make the default
 // service account: until then every pod is refused.
 func (b *Bare) waitServiceAccount(ctx context.Context, _ Options) error {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		_, err := b.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no default service account after 2 min: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	var last error
+	err := Poll(ctx, 2*time.Minute, 500*time.Millisecond, func(ctx context.Context) bool {
+		_, last = b.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return last == nil
+	})
+	if errors.Is(err, ErrPollDeadline) {
+		return fmt.Errorf("no default service account after 2 min: %w", last)
 	}
+	return err
 }
 
 // Setup describes the cluster for the report.

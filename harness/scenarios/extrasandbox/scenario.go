@@ -10,6 +10,7 @@ package extrasandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,21 +184,16 @@ func completedJobs(ctx context.Context, c *cluster.Bare) (int, error) {
 }
 
 func waitJobs(ctx context.Context, c *cluster.Bare, want int, within time.Duration) (int, error) {
-	deadline := time.Now().Add(within)
-	for {
-		done, err := completedJobs(ctx, c)
-		if done >= want {
-			return done, nil
-		}
-		if time.Now().After(deadline) {
-			return done, fmt.Errorf("%d of %d Jobs complete after %s (%v)", done, want, within, err)
-		}
-		select {
-		case <-ctx.Done():
-			return done, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+	var done int
+	var last error
+	err := cluster.Poll(ctx, within, 2*time.Second, func(ctx context.Context) bool {
+		done, last = completedJobs(ctx, c)
+		return done >= want
+	})
+	if errors.Is(err, cluster.ErrPollDeadline) {
+		return done, fmt.Errorf("%d of %d Jobs complete after %s (%v)", done, want, within, last)
 	}
+	return done, err
 }
 
 // sandboxes lists every pod sandbox containerd has, ready or not.

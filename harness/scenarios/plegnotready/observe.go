@@ -3,6 +3,7 @@ package plegnotready
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,38 +21,28 @@ import (
 const plegThreshold = 3 * time.Minute
 
 func waitPodRunning(ctx context.Context, c *cluster.Bare, name string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
+	phase := "unknown"
+	var last error
+	err := cluster.Poll(ctx, within, time.Second, func(ctx context.Context) bool {
 		p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-		if err == nil && p.Status.Phase == corev1.PodRunning {
-			return nil
+		if last = err; err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			phase := "unknown"
-			if err == nil {
-				phase = string(p.Status.Phase)
-			}
-			return fmt.Errorf("pod %s not Running after %s (phase %s, %v)", name, within, phase, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		phase = string(p.Status.Phase)
+		return p.Status.Phase == corev1.PodRunning
+	})
+	if errors.Is(err, cluster.ErrPollDeadline) {
+		return fmt.Errorf("pod %s not Running after %s (phase %s, %v)", name, within, phase, last)
 	}
+	return err
 }
 
 // waitReady waits for the last window to close.
 func waitReady(ctx context.Context, w *detect.NodeWatch, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	return cluster.Poll(ctx, within, time.Second, func(context.Context) bool {
 		ws := w.Windows()
-		if len(ws) > 0 && !ws[len(ws)-1].End.IsZero() && w.Last().Ready {
-			return true
-		}
-		time.Sleep(time.Second)
-	}
-	return false
+		return len(ws) > 0 && !ws[len(ws)-1].End.IsZero() && w.Last().Ready
+	}) == nil
 }
 
 // plegMetrics reads kubelet's PLEG metrics through the API server's node proxy.
