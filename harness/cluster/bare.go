@@ -58,21 +58,14 @@ type Options struct {
 
 // Bare is a running single-node cluster.
 type Bare struct {
-	Dir        string
-	Netns      *engine.Netns
-	Kubeconfig string
-	Client     kubernetes.Interface
-	Proxy      *CRIProxy
-	// CNILedger is the log of every CNI call the bridge wrapper saw.
-	CNILedger string
-	// IPAMDir is host-local's allocation directory.
-	IPAMDir string
-	// ContainerdSocket is the CRI endpoint of containerd itself.
-	ContainerdSocket string
-	daemons          map[string]*engine.Daemon
-	env              *scenario.Env
-	cgroupRoot       string
-	createdDirs      string
+	Cluster
+	Dir         string
+	Netns       *engine.Netns
+	Kubeconfig  string
+	daemons     map[string]*engine.Daemon
+	env         *scenario.Env
+	cgroupRoot  string
+	createdDirs string
 }
 
 // StartBare brings a cluster up for the run; every step registers its
@@ -87,7 +80,9 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		}
 	}
 	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
-	for _, d := range []string{"pki", "etcd", "cni/net.d", "cni/bin", "cni/ipam", "containerd", "kubelet", "pods", "images"} {
+	b.Provider, b.Version, b.NodeName = "bare", o.Version, NodeName
+	b.SeccompDir = b.path("kubelet", "root", "seccomp")
+	for _, d := range []string{"pki", "etcd", "containerd", "kubelet", "pods", "images"} {
 		if err := os.MkdirAll(filepath.Join(b.Dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -151,6 +146,7 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 			return nil, fmt.Errorf("cluster %s: %w", s.name, err)
 		}
 	}
+	b.Setup = b.setup(o)
 	return b, nil
 }
 
@@ -348,55 +344,21 @@ state = %q
 	return nil
 }
 
-// cni writes the network: bridge + host-local with a data directory of its
-// own, and a wrapper in front of bridge that appends every call (command,
-// container, netns, interface, exit status, result) to the ledger.
+// cni writes the network (CNIFiles) into the cluster's directory.
 func (b *Bare) cni() error {
-	b.CNILedger, b.IPAMDir = b.path("cni", "ledger.log"), b.path("cni", "ipam")
-	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "relapse", "plugins": [
-  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "dataDir": %q}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, b.IPAMDir)
-	if err := os.WriteFile(b.path("cni", "net.d", "10-relapse.conflist"), []byte(conf), 0o644); err != nil {
-		return err
-	}
-	for _, plugin := range []string{"host-local", "loopback", "portmap"} {
-		if err := os.Symlink("/usr/lib/cni/"+plugin, b.path("cni", "bin", plugin)); err != nil {
-			return err
-		}
-	}
-	wrapper := fmt.Sprintf(`#!/bin/sh
-# relapse's CNI ledger: one line per call, then the real plugin's answer.
-out=$(/usr/lib/cni/bridge); rc=$?
-ip=$(printf '%%s' "$out" | tr -d ' \n' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
-printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s\n' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
-printf '%%s' "$out"
-exit $rc
-`, b.CNILedger)
-	return os.WriteFile(b.path("cni", "bin", "bridge"), []byte(wrapper), 0o755)
+	files := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni")}
+	b.CNILedger, b.IPAMDir = files.Ledger(), files.IPAM()
+	return files.Write()
 }
 
 // importImages builds the pause and busybox images and imports them.
 func (b *Bare) importImages(ctx context.Context, _ Options) error {
-	pause, err := fixture.BuildPause(ctx, b.env.CacheDir)
+	images, err := WorkloadImages(ctx, b.env.CacheDir)
 	if err != nil {
 		return err
 	}
-	initBin, err := fixture.BuildInit(ctx, b.env.CacheDir)
-	if err != nil {
-		return err
-	}
-	// /init is relapse's reporting init (fixtures/init): a pod that runs it
-	// prints whether no_new_privs and the shrunk pipes were in force.
-	busybox := map[string]fixture.ImageFile{"bin/busybox": {Source: "/bin/busybox"}, "init": {Source: initBin}}
-	for _, applet := range []string{"sh", "date", "echo", "sleep", "true", "false", "cat", "ls", "ip", "hostname", "env", "ps"} {
-		busybox["bin/"+applet] = fixture.ImageFile{Link: "busybox"}
-	}
-	for _, img := range []fixture.ImageSpec{
-		{Ref: PauseImage, Files: map[string]fixture.ImageFile{"pause": {Source: pause}}, Entrypoint: []string{"/pause"}},
-		{Ref: BusyboxImage, Files: busybox, Cmd: []string{"sh"}},
-	} {
-		archive := b.path("images", strings.NewReplacer("/", "_", ":", "_").Replace(img.Ref)+".tar")
+	for _, img := range images {
+		archive := b.path("images", ImageArchiveName(img.Ref))
 		if _, err := fixture.WriteImageArchive(archive, img); err != nil {
 			return err
 		}
@@ -407,17 +369,37 @@ func (b *Bare) importImages(ctx context.Context, _ Options) error {
 	return nil
 }
 
+// ImageArchiveName is the file name of an image's archive.
+func ImageArchiveName(ref string) string {
+	return strings.NewReplacer("/", "_", ":", "_").Replace(ref) + ".tar"
+}
+
+// WorkloadImages are the images every cluster gets without a registry:
+// the sandbox (a static pause program) and the pods' busybox. /init in
+// busybox is relapse's reporting init (fixtures/init): a pod that runs it
+// prints whether no_new_privs and the shrunk pipes were in force.
+func WorkloadImages(ctx context.Context, cacheDir string) ([]fixture.ImageSpec, error) {
+	pause, err := fixture.BuildPause(ctx, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	initBin, err := fixture.BuildInit(ctx, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	busybox := map[string]fixture.ImageFile{"bin/busybox": {Source: "/bin/busybox"}, "init": {Source: initBin}}
+	for _, applet := range []string{"sh", "date", "echo", "sleep", "true", "false", "cat", "ls", "ip", "hostname", "env", "ps"} {
+		busybox["bin/"+applet] = fixture.ImageFile{Link: "busybox"}
+	}
+	return []fixture.ImageSpec{
+		{Ref: PauseImage, Files: map[string]fixture.ImageFile{"pause": {Source: pause}}, Entrypoint: []string{"/pause"}},
+		{Ref: BusyboxImage, Files: busybox, Cmd: []string{"sh"}},
+	}, nil
+}
+
 func (b *Bare) startKubelet(ctx context.Context, o Options) error {
-	// kubelet rewrites these kernel-wide: journal the current values so
-	// they are put back even after a killed run.
-	for _, key := range kubeletSysctls {
-		cur, err := chaos.ReadSysctl(ctx, local.New(), key)
-		if err != nil {
-			continue
-		}
-		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, local.New(), b.env.Journal, b.env.Ledger); err != nil {
-			return err
-		}
+	if err := JournalKubeletSysctls(ctx, b.env); err != nil {
+		return err
 	}
 	endpoint := b.ContainerdSocket
 	if o.StallCRI {
@@ -549,33 +531,43 @@ func (b *Bare) waitNodeReady(ctx context.Context, o Options) error {
 	}
 	cfg.Dial = b.Netns.DialContext
 	cfg.Timeout = 30 * time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
+	if b.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	b.Client = client
+	return WaitNodeReady(ctx, b.env, b.Client, NodeName, func(ctx context.Context) string {
+		return "kubelet log:\n" + b.daemons["kubelet-daemon"].LogTail(ctx, 30)
+	})
+}
+
+// WaitNodeReady waits up to 3 minutes for node to be Ready; explain says
+// what to look at when it is not.
+func WaitNodeReady(ctx context.Context, env *scenario.Env, client kubernetes.Interface, node string, explain func(context.Context) string) error {
 	var st detect.ReadyState
 	var last error
-	err = Poll(ctx, 3*time.Minute, time.Second, func(ctx context.Context) bool {
-		st, last = detect.NodeReadyState(ctx, client, NodeName)
+	err := Poll(ctx, 3*time.Minute, time.Second, func(ctx context.Context) bool {
+		st, last = detect.NodeReadyState(ctx, client, node)
 		return last == nil && st.Ready
 	})
 	switch {
 	case err == nil:
-		b.env.Event("node Ready", st.Message)
+		env.Event("node Ready", st.Message)
 		return nil
 	case errors.Is(err, ErrPollDeadline):
-		return fmt.Errorf("node %s not Ready after 3 min (%v %s); kubelet log:\n%s", NodeName, last, st.Message, b.daemons["kubelet-daemon"].LogTail(ctx, 30))
+		return fmt.Errorf("node %s not Ready after 3 min (%v %s); %s", node, last, st.Message, explain(ctx))
 	}
 	return err
 }
 
-// waitServiceAccount waits for the controller-manager to make the default
-// service account: until then every pod is refused.
 func (b *Bare) waitServiceAccount(ctx context.Context, _ Options) error {
+	return WaitServiceAccount(ctx, b.Client)
+}
+
+// WaitServiceAccount waits for the controller-manager to make the default
+// service account: until then every pod is refused.
+func WaitServiceAccount(ctx context.Context, client kubernetes.Interface) error {
 	var last error
 	err := Poll(ctx, 2*time.Minute, 500*time.Millisecond, func(ctx context.Context) bool {
-		_, last = b.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		_, last = client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return last == nil
 	})
 	if errors.Is(err, ErrPollDeadline) {
@@ -584,15 +576,11 @@ func (b *Bare) waitServiceAccount(ctx context.Context, _ Options) error {
 	return err
 }
 
-// Setup describes the cluster for the report.
-func (b *Bare) Setup(o Options) []report.Fact {
+// setup describes the cluster for the report.
+func (b *Bare) setup(o Options) []report.Fact {
 	return []report.Fact{
 		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI bridge + host-local through relapse's ledger wrapper", o.Version, o.Runc)},
 		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a veth inside it"},
 		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
 	}
 }
-
-// SeccompDir is where kubelet looks up Localhost seccomp profiles
-// (seccompProfile.localhostProfile is relative to it).
-func (b *Bare) SeccompDir() string { return b.path("kubelet", "root", "seccomp") }

@@ -25,6 +25,10 @@ import (
 type CRIProxy struct {
 	// Listen is the socket kubelet dials; Upstream is containerd's.
 	Listen, Upstream string
+	// Dial, when set, connects to the upstream instead of dialing the
+	// Upstream path (a runtime whose socket is only known once its
+	// container runs).
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	mu     sync.Mutex
 	faults map[string]Fault
@@ -77,8 +81,12 @@ func (rawCodec) Name() string { return "proto" }
 func (p *CRIProxy) Start(ctx context.Context) error {
 	p.faults = map[string]Fault{}
 	p.release = make(chan struct{})
-	conn, err := grpc.NewClient("unix://"+p.Upstream, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(64<<20)))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(64<<20))}
+	if p.Dial != nil {
+		opts = append(opts, grpc.WithContextDialer(p.Dial))
+	}
+	conn, err := grpc.NewClient("unix://"+p.Upstream, opts...)
 	if err != nil {
 		return fmt.Errorf("CRI proxy: dialing %s: %w", p.Upstream, err)
 	}

@@ -193,6 +193,18 @@ func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
 // DialContext opens a connection from inside the namespace: the dialing
 // thread enters it, dials, and comes back; the socket stays there.
 func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return DialIn("/run/netns/"+ns.Name)(ctx, network, addr)
+}
+
+// DialIn is a dialer for the network namespace at nsPath (a bind mount
+// under /run/netns, or /proc/PID/ns/net of a container's process).
+func DialIn(nsPath string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialIn(ctx, nsPath, network, addr)
+	}
+}
+
+func dialIn(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
 	type result struct {
 		conn net.Conn
 		err  error
@@ -208,14 +220,14 @@ func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Con
 			return
 		}
 		defer home.Close()
-		target, err := os.Open("/run/netns/" + ns.Name)
+		target, err := os.Open(nsPath)
 		if err != nil {
 			done <- result{err: err}
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns %s: %w", ns.Name, err)}
+			done <- result{err: fmt.Errorf("entering netns %s: %w", nsPath, err)}
 			return
 		}
 		var d net.Dialer

@@ -87,18 +87,23 @@ func StartDocker(ctx context.Context, n node.Node, j *chaos.Journal, dir string,
 // ImportRootfs imports a local directory as an image (docker import), so
 // no registry is needed.
 func (d *Docker) ImportRootfs(ctx context.Context, rootfs, ref string, cmd []string) error {
-	var buf bytes.Buffer
-	if err := tarDir(&buf, rootfs); err != nil {
-		return fmt.Errorf("packing %s: %w", rootfs, err)
-	}
 	quoted := make([]string, len(cmd))
 	for i, c := range cmd {
 		quoted[i] = fmt.Sprintf("%q", c)
 	}
-	rc, err := d.Client.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, ref,
-		image.ImportOptions{Changes: []string{"CMD [" + strings.Join(quoted, ",") + "]"}})
+	return d.ImportTree(ctx, rootfs, ref, []string{"CMD [" + strings.Join(quoted, ",") + "]"})
+}
+
+// ImportTree imports a directory as a one-layer image with Dockerfile
+// changes ("ENTRYPOINT [...]", "STOPSIGNAL ..."), streaming the tar so a
+// gigabyte root filesystem is never held in memory.
+func (d *Docker) ImportTree(ctx context.Context, dir, ref string, changes []string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(pw, dir)) }()
+	defer pr.Close()
+	rc, err := d.Client.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
-		return fmt.Errorf("docker import %s: %w", ref, err)
+		return fmt.Errorf("docker import %s from %s: %w", ref, dir, err)
 	}
 	defer rc.Close()
 	out, err := io.ReadAll(rc)
@@ -111,7 +116,7 @@ func (d *Docker) ImportRootfs(ctx context.Context, rootfs, ref string, cmd []str
 	return nil
 }
 
-// tarDir writes dir as an uncompressed tar with root ownership.
+// tarDir writes dir as an uncompressed tar.
 func tarDir(w io.Writer, dir string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
@@ -126,11 +131,22 @@ func tarDir(w io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
-		hdr, err := tar.FileInfoHeader(info, "")
+		if info.Mode()&fs.ModeSocket != 0 {
+			return nil // a socket left in a tree is not content
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
 		if err != nil {
 			return err
 		}
-		hdr.Name, hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = rel, 0, 0, "", ""
+		// Numeric owners as on disk (a Debian tree has files of other
+		// users); names would be looked up in the host's passwd.
+		hdr.Name, hdr.Uname, hdr.Gname = rel, "", ""
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}

@@ -70,7 +70,8 @@ type KubeRecipe struct {
 }
 
 // KubernetesRecipe builds kubelet (with cgo) and kube-apiserver,
-// kube-controller-manager, kube-scheduler and kubectl (static).
+// kube-controller-manager, kube-scheduler, kubectl and kubeadm (static;
+// kubeadm is what kind nodes are set up with).
 var KubernetesRecipe = KubeRecipe{
 	Component: Kubernetes,
 	Binaries: []KubeBinary{
@@ -79,6 +80,7 @@ var KubernetesRecipe = KubeRecipe{
 		{Name: "kube-controller-manager", Package: "cmd/kube-controller-manager"},
 		{Name: "kube-scheduler", Package: "cmd/kube-scheduler"},
 		{Name: "kubectl", Package: "cmd/kubectl"},
+		{Name: "kubeadm", Package: "cmd/kubeadm"},
 	},
 }
 

@@ -252,7 +252,7 @@ func TestKubernetesRecipeShape(t *testing.T) {
 	if b.Target().Name != "kubernetes" {
 		t.Errorf("Target = %+v", b.Target())
 	}
-	if got, want := KubernetesRecipe.names(), []string{"kubelet", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"}; !reflect.DeepEqual(got, want) {
+	if got, want := KubernetesRecipe.names(), []string{"kubelet", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubeadm"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("names = %q, want %q", got, want)
 	}
 	groups := KubernetesRecipe.groups()
@@ -300,7 +300,7 @@ module m
 
 go 1.22.0
 EOF
- CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags '-X a=b' -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+ CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags '-X a=b' -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubeadm
  CGO_ENABLED=1 go build -buildvcs=false -trimpath -ldflags '-X a=b' -o "$out/kubelet" k8s.io/kubernetes/cmd/kubelet
  cd "$out"; rm -rf "$tmp")`
 	if got != want {
@@ -362,9 +362,9 @@ func TestKubernetesRecipeBuild(t *testing.T) {
 	}
 	t.Logf("%s %s (%s): %s, cached=%v, %.0f s\n%s", art.Component, art.Version, art.Sum, art.Path, art.Cached, art.BuildSeconds, art.BuildCommand)
 	for _, name := range KubernetesRecipe.names() {
-		args := []string{"--version"}
-		if name == "kubectl" {
-			args = []string{"version", "--client"}
+		args, ok := map[string][]string{"kubectl": {"version", "--client"}, "kubeadm": {"version", "-o", "short"}}[name]
+		if !ok {
+			args = []string{"--version"}
 		}
 		out, err := exec.Command(filepath.Join(art.Path, name), args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), r.Version) {

@@ -57,8 +57,8 @@ func CachedDir(ctx context.Context, dir string, build func(ctx context.Context, 
 
 const doneMarker = ".complete"
 
-// hashKey is a short content hash of whatever decides a cache entry.
-func hashKey(parts ...string) string {
+// HashKey is a short content hash of whatever decides a cache entry.
+func HashKey(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		io.WriteString(h, p)

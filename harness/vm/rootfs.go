@@ -82,24 +82,20 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 	if err != nil {
 		return Rootfs{}, err
 	}
-	id := hashKey(Suite, strings.Join(RootfsPackages, ","), rootfsLayout, string(pub))
+	id := HashKey(Suite, strings.Join(RootfsPackages, ","), rootfsLayout, string(pub))
 	dir := filepath.Join(cacheRoot, "vm", "rootfs", Suite+"-"+id)
-	mirror := aptMirror()
+	mirror := AptMirror()
 	built, err := CachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
 		start := time.Now()
 		log("building the VM root filesystem (debootstrap %s, ~2 min, cached in %s)", Suite, dir)
 		tree := filepath.Join(tmp, "tree")
-		args := []string{"--variant=minbase", "--include=" + strings.Join(RootfsPackages, ","), Suite, tree}
-		if mirror != "" {
-			args = append(args, mirror)
-		}
-		if err := run(ctx, "", nil, "debootstrap", args...); err != nil {
-			return fmt.Errorf("debootstrap: %w", err)
+		if err := Debootstrap(ctx, tree, mirror, RootfsPackages); err != nil {
+			return err
 		}
 		if err := configureRootfs(ctx, tree, pub); err != nil {
 			return err
 		}
-		versions, err := packageVersions(ctx, tree, "systemd", "libseccomp2", "dbus", "openssh-server")
+		versions, err := PackageVersions(ctx, tree, "systemd", "libseccomp2", "dbus", "openssh-server")
 		if err != nil {
 			return err
 		}
@@ -127,6 +123,19 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 	r.Dir, r.Cached = dir, !built
 	r.Tree, r.Base = filepath.Join(dir, r.Tree), filepath.Join(dir, r.Base)
 	return r, nil
+}
+
+// Debootstrap makes a Debian tree (Suite, minbase + packages) at tree from
+// mirror ("" for debootstrap's default; AptMirror gives the host's).
+func Debootstrap(ctx context.Context, tree, mirror string, packages []string) error {
+	args := []string{"--variant=minbase", "--include=" + strings.Join(packages, ","), Suite, tree}
+	if mirror != "" {
+		args = append(args, mirror)
+	}
+	if err := run(ctx, "", nil, "debootstrap", args...); err != nil {
+		return fmt.Errorf("debootstrap: %w", err)
+	}
+	return nil
 }
 
 // configureRootfs turns the debootstrap tree into a node: a fixed address
@@ -195,8 +204,8 @@ func configureRootfs(ctx context.Context, tree string, pubKey []byte) error {
 	return os.WriteFile(filepath.Join(tree, "etc/machine-id"), nil, 0o444)
 }
 
-// packageVersions reads installed versions from the tree's dpkg status.
-func packageVersions(ctx context.Context, tree string, names ...string) (map[string]string, error) {
+// PackageVersions reads installed versions from the tree's dpkg status.
+func PackageVersions(ctx context.Context, tree string, names ...string) (map[string]string, error) {
 	data, err := os.ReadFile(filepath.Join(tree, "var/lib/dpkg/status"))
 	if err != nil {
 		return nil, err
@@ -222,9 +231,9 @@ func packageVersions(ctx context.Context, tree string, names ...string) (map[str
 	return out, nil
 }
 
-// aptMirror finds the Debian mirror the host's apt uses, so the image comes
+// AptMirror finds the Debian mirror the host's apt uses, so the image comes
 // from the same (possibly local) mirror; "" lets debootstrap choose.
-func aptMirror() string {
+func AptMirror() string {
 	var files []string
 	files = append(files, "/etc/apt/sources.list")
 	more, _ := filepath.Glob("/etc/apt/sources.list.d/*")

@@ -68,6 +68,7 @@ func (Scenario) DefaultVersions() map[string]string { return map[string]string{"
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
+		cluster.ProviderParam,
 		{Name: "trigger", Default: "jobs", Valid: scenario.OneOf("jobs", "cronjob"),
 			Help: "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs"},
 		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
@@ -86,7 +87,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.Reproduce = manualSteps(opts.Version, jobs)
+	env.Report.Reproduce = c.ManualSetup + manualSteps(opts.Version, jobs)
 
 	churnStart := time.Now()
 	if env.Params["trigger"] == "cronjob" {
@@ -136,7 +137,7 @@ func helloJob() batchv1.JobSpec {
 				Command: []string{"sh", "-c", "date; echo Hello"}}}}}}
 }
 
-func createJob(ctx context.Context, c *cluster.Bare, name string) error {
+func createJob(ctx context.Context, c *cluster.Cluster, name string) error {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: helloJob()}
 	_, err := c.Client.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
 	return err
@@ -145,7 +146,7 @@ func createJob(ctx context.Context, c *cluster.Bare, name string) error {
 // createCronJob is the seed's trigger: every minute, kept history large
 // enough that every run's pod stays to be counted.
 // CronJob is batch/v1 from 1.21; before that only batch/v1beta1 serves it.
-func createCronJob(ctx context.Context, c *cluster.Bare, version string) error {
+func createCronJob(ctx context.Context, c *cluster.Cluster, version string) error {
 	keep := int32(1000)
 	meta := metav1.ObjectMeta{Name: "relapse-hello", Namespace: "default"}
 	if cluster.Minor(version) < 21 {
@@ -160,7 +161,7 @@ func createCronJob(ctx context.Context, c *cluster.Bare, version string) error {
 	return err
 }
 
-func deleteCronJob(ctx context.Context, c *cluster.Bare, version string) {
+func deleteCronJob(ctx context.Context, c *cluster.Cluster, version string) {
 	if cluster.Minor(version) < 21 {
 		_ = c.Client.BatchV1beta1().CronJobs("default").Delete(ctx, "relapse-hello", metav1.DeleteOptions{})
 		return
@@ -169,7 +170,7 @@ func deleteCronJob(ctx context.Context, c *cluster.Bare, version string) {
 }
 
 // completedJobs counts Jobs with a succeeded pod.
-func completedJobs(ctx context.Context, c *cluster.Bare) (int, error) {
+func completedJobs(ctx context.Context, c *cluster.Cluster) (int, error) {
 	list, err := c.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return 0, err
@@ -183,7 +184,7 @@ func completedJobs(ctx context.Context, c *cluster.Bare) (int, error) {
 	return done, nil
 }
 
-func waitJobs(ctx context.Context, c *cluster.Bare, want int, within time.Duration) (int, error) {
+func waitJobs(ctx context.Context, c *cluster.Cluster, want int, within time.Duration) (int, error) {
 	var done int
 	var last error
 	err := cluster.Poll(ctx, within, 2*time.Second, func(ctx context.Context) bool {
@@ -218,7 +219,7 @@ func sandboxes(ctx context.Context, socket string) ([]detect.Sandbox, error) {
 }
 
 // observe runs the three detectors and decides.
-func observe(ctx context.Context, env *scenario.Env, c *cluster.Bare, jobs int) (report.Result, string, error) {
+func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs int) (report.Result, string, error) {
 	ledgerText, err := os.ReadFile(c.CNILedger)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("reading the CNI ledger: %w", err)

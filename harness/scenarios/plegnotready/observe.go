@@ -20,7 +20,7 @@ import (
 // plegThreshold is kubelet's generic PLEG health threshold.
 const plegThreshold = 3 * time.Minute
 
-func waitPodRunning(ctx context.Context, c *cluster.Bare, name string, within time.Duration) error {
+func waitPodRunning(ctx context.Context, c *cluster.Cluster, name string, within time.Duration) error {
 	phase := "unknown"
 	var last error
 	err := cluster.Poll(ctx, within, time.Second, func(ctx context.Context) bool {
@@ -46,10 +46,10 @@ func waitReady(ctx context.Context, w *detect.NodeWatch, within time.Duration) b
 }
 
 // plegMetrics reads kubelet's PLEG metrics through the API server's node proxy.
-func plegMetrics(ctx context.Context, c *cluster.Bare) string {
+func plegMetrics(ctx context.Context, c *cluster.Cluster) string {
 	mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	raw, err := c.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", cluster.NodeName, "proxy", "metrics").DoRaw(mctx)
+	raw, err := c.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", c.NodeName, "proxy", "metrics").DoRaw(mctx)
 	if err != nil {
 		return "kubelet metrics unavailable: " + err.Error() + ": " + strings.TrimSpace(string(raw))
 	}
@@ -66,7 +66,7 @@ func plegMetrics(ctx context.Context, c *cluster.Bare) string {
 	return strings.Join(keep, "\n")
 }
 
-func summarise(env *scenario.Env, c *cluster.Bare, ws []detect.Window, stallStart, stallEnd time.Time) {
+func summarise(env *scenario.Env, c *cluster.Cluster, ws []detect.Window, stallStart, stallEnd time.Time) {
 	var lines []string
 	for _, w := range ws {
 		lines = append(lines, detect.DescribeWindow(w, time.Now()))
@@ -74,7 +74,7 @@ func summarise(env *scenario.Env, c *cluster.Bare, ws []detect.Window, stallStar
 	if len(lines) == 0 {
 		lines = append(lines, "the node stayed Ready")
 	}
-	env.Evidence("Ready condition of "+cluster.NodeName, strings.Join(lines, "\n"))
+	env.Evidence("Ready condition of "+c.NodeName, strings.Join(lines, "\n"))
 	held := map[string]int{}
 	for _, e := range c.Proxy.Events() {
 		held[e.Method+" ("+e.Result+")"]++
@@ -97,7 +97,7 @@ func summarise(env *scenario.Env, c *cluster.Bare, ws []detect.Window, stallStar
 // opened during the stall, no earlier than the threshold after it began,
 // and the node came back once the relists answered; NOT REPRODUCED when the
 // node stayed Ready through a stall longer than the threshold.
-func decide(ws []detect.Window, stallStart, stallEnd time.Time, recovered bool, env *scenario.Env) (report.Result, string, error) {
+func decide(node string, ws []detect.Window, stallStart, stallEnd time.Time, recovered bool, env *scenario.Env) (report.Result, string, error) {
 	stalled := stallEnd.Sub(stallStart)
 	for _, w := range ws {
 		if w.Start.Before(stallStart) || !strings.Contains(w.Message, "PLEG is not healthy") {
@@ -105,7 +105,7 @@ func decide(ws []detect.Window, stallStart, stallEnd time.Time, recovered bool, 
 		}
 		onset := w.Start.Sub(stallStart)
 		f := detect.Finding{Detector: "not-ready", Kind: detect.KindNotReadyWindow, At: time.Now().UTC(), OnsetAt: stallStart,
-			Summary: fmt.Sprintf("node %s NotReady %s after the relists stalled: %q", cluster.NodeName, onset.Round(time.Second), w.Message),
+			Summary: fmt.Sprintf("node %s NotReady %s after the relists stalled: %q", node, onset.Round(time.Second), w.Message),
 			Reasons: []string{detect.DescribeWindow(w, time.Now()),
 				fmt.Sprintf("the runtime's other calls (Status, ImageFsInfo, ...) answered throughout; only %s were held", env.Params["methods"])}}
 		env.Report.Findings = append(env.Report.Findings, f)

@@ -60,6 +60,7 @@ func (Scenario) DefaultVersions() map[string]string {
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
+		cluster.ProviderParam,
 		{Name: "stall", Default: "3m30s", Valid: scenario.Duration,
 			Help: "how long ListPodSandbox and ListContainers are held (the PLEG threshold is 3m)"},
 		{Name: "methods", Default: "ListPodSandbox,ListContainers",
@@ -76,7 +77,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.Reproduce = manualSteps(opts.Version, env.Params["methods"], env.Params["stall"])
+	env.Report.Reproduce = c.ManualSetup + manualSteps(opts.Version, env.Params["methods"], env.Params["stall"])
 
 	// One pod, so a relist has something to list.
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "relapse-sleeper", Namespace: "default"},
@@ -92,7 +93,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "the pod did not start on a healthy node, so a NotReady later would prove nothing: " + err.Error(), nil
 	}
 
-	watch := (&detect.NotReady{Client: c.Client, Node: cluster.NodeName}).Start(ctx)
+	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
 	time.Sleep(3 * time.Second)
 	if ws := watch.Windows(); len(ws) > 0 {
@@ -119,5 +120,5 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted", nil
 	}
-	return decide(windows, stallStart, stallEnd, recovered, env)
+	return decide(c.NodeName, windows, stallStart, stallEnd, recovered, env)
 }

@@ -49,6 +49,7 @@ func (Scenario) DefaultVersions() map[string]string {
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
+		cluster.ProviderParam,
 		{Name: "pods", Default: "3", Valid: scenario.IntIn(1, 100), Help: "pods created with the trigger armed"},
 		{Name: "soft-limit", Default: "1", Valid: scenario.IntIn(0, 1<<30), Help: "fs.pipe-user-pages-soft while the pods start"},
 		{Name: "observe", Default: "4m", Valid: scenario.Duration, Help: "how long the node is watched after a hang (PLEG's threshold is 3m)"},
@@ -74,10 +75,10 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	if err := os.MkdirAll(c.SeccompDir(), 0o755); err != nil {
+	if err := os.MkdirAll(c.SeccompDir, 0o755); err != nil {
 		return report.Inconclusive, "", err
 	}
-	if err := os.WriteFile(filepath.Join(c.SeccompDir(), profileName), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.SeccompDir, profileName), data, 0o644); err != nil {
 		return report.Inconclusive, "", err
 	}
 	env.Condition("compiled seccomp filter", fmt.Sprintf("%d bytes (Localhost profile %s, %d rules)", profile.BPFBytes, profileName, profile.Rules))
@@ -85,7 +86,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "the profile fits an 8192-byte pipe here: the trigger cannot be armed", nil
 	}
 
-	watch := (&detect.NotReady{Client: c.Client, Node: cluster.NodeName}).Start(ctx)
+	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
 	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, local.New(), env.Journal, env.Ledger); err != nil {
 		return report.Inconclusive, "", err
@@ -147,7 +148,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	return report.Reproduced, "under kubelet " + opts.Version + ": " + finding.Summary, nil
 }
 
-func createPod(ctx context.Context, c *cluster.Bare, name string) error {
+func createPod(ctx context.Context, c *cluster.Cluster, name string) error {
 	no := false
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: corev1.PodSpec{AutomountServiceAccountToken: &no, Containers: []corev1.Container{{
@@ -169,7 +170,7 @@ func orNone(s string) string {
 
 // shrunkPipes reads each pod's first log line (fixtures/init's report) and
 // counts the pods that ran with no_new_privs and 8192-byte pipes.
-func shrunkPipes(ctx context.Context, c *cluster.Bare, pods int) (int, string) {
+func shrunkPipes(ctx context.Context, c *cluster.Cluster, pods int) (int, string) {
 	var b strings.Builder
 	small := 0
 	for i := 0; i < pods; i++ {
@@ -192,7 +193,7 @@ func shrunkPipes(ctx context.Context, c *cluster.Bare, pods int) (int, string) {
 	return small, b.String()
 }
 
-func runningPods(ctx context.Context, c *cluster.Bare) int {
+func runningPods(ctx context.Context, c *cluster.Cluster) int {
 	list, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return 0
@@ -212,7 +213,7 @@ func runningPods(ctx context.Context, c *cluster.Bare) int {
 	return n
 }
 
-func podTable(ctx context.Context, c *cluster.Bare) string {
+func podTable(ctx context.Context, c *cluster.Cluster) string {
 	list, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err.Error()

@@ -1,0 +1,139 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// Cluster is a running single-node cluster as scenarios see it, whichever
+// provider made it. Every path is a host path relapse can read directly:
+// a provider that runs the node somewhere else (a kind node container)
+// bind-mounts these from the run directory.
+type Cluster struct {
+	// Provider made the cluster ("bare", "kind").
+	Provider string
+	Version  string
+	NodeName string
+	Client   kubernetes.Interface
+	// CNILedger is the log of every CNI call the bridge wrapper saw.
+	CNILedger string
+	// IPAMDir is host-local's allocation directory.
+	IPAMDir string
+	// ContainerdSocket is the CRI endpoint of containerd itself.
+	ContainerdSocket string
+	// SeccompDir is where kubelet looks up Localhost seccomp profiles
+	// (seccompProfile.localhostProfile is relative to it).
+	SeccompDir string
+	// Proxy stands between kubelet and containerd when asked for.
+	Proxy *CRIProxy
+	// Setup describes the cluster for the report.
+	Setup []report.Fact
+	// ManualSetup is a shell snippet that makes the same kind of cluster
+	// by hand ("" when there is no shorter way than the report's facts).
+	ManualSetup string
+}
+
+// Starter makes a cluster for a run, registering every undo with env.
+type Starter func(ctx context.Context, env *scenario.Env, o Options) (*Cluster, error)
+
+var starters = map[string]Starter{}
+
+// RegisterProvider makes a cluster provider selectable with the scenarios'
+// cluster parameter.
+func RegisterProvider(name string, s Starter) { starters[name] = s }
+
+// ProviderNames are the registered cluster providers, sorted.
+func ProviderNames() []string {
+	var names []string
+	for n := range starters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ProviderParam is the parameter every cluster scenario takes to choose
+// who makes its cluster. The kind provider registers itself from
+// harness/cluster/kind, so the valid names are checked when the run starts.
+var ProviderParam = scenario.Param{Name: "cluster", Default: "bare",
+	Valid: func(v string) error {
+		if _, ok := starters[v]; !ok {
+			return fmt.Errorf("unknown cluster provider %q (known: %s)", v, strings.Join(ProviderNames(), ", "))
+		}
+		return nil
+	},
+	Help: "who makes the cluster: bare (relapse runs each component in namespaces of its own) or kind (sigs.k8s.io/kind on relapse's own dockerd, with a node image built offline)"}
+
+// JournalKubeletSysctls records the kernel parameters kubelet rewrites at
+// start (kernel-wide, not per namespace, even from inside a privileged
+// container) so that they are put back, even after a killed run.
+func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
+	for _, key := range kubeletSysctls {
+		cur, err := chaos.ReadSysctl(ctx, local.New(), key)
+		if err != nil {
+			continue
+		}
+		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, local.New(), env.Journal, env.Ledger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CNIFiles is the network a cluster's containerd uses: bridge + host-local
+// with a data directory of its own, and a wrapper in front of bridge that
+// appends every call (command, container, netns, interface, exit status,
+// result) to the ledger. Files are written under HostDir; their contents
+// name NodeDir, the same directory as the node sees it (equal for bare
+// clusters, a bind mount for kind). The plugins come from the node's own
+// /usr/lib/cni (Debian's containernetworking-plugins).
+type CNIFiles struct{ HostDir, NodeDir string }
+
+// Ledger and IPAM are host paths of the ledger and the allocations.
+func (c CNIFiles) Ledger() string { return filepath.Join(c.HostDir, "ledger.log") }
+func (c CNIFiles) IPAM() string   { return filepath.Join(c.HostDir, "ipam") }
+
+// ConfDir and BinDir are containerd's CNI directories, as the node sees them.
+func (c CNIFiles) ConfDir() string { return filepath.Join(c.NodeDir, "net.d") }
+func (c CNIFiles) BinDir() string  { return filepath.Join(c.NodeDir, "bin") }
+
+// Write puts the configuration, the plugin links and the wrapper in place.
+func (c CNIFiles) Write() error {
+	for _, d := range []string{"net.d", "bin", "ipam"} {
+		if err := os.MkdirAll(filepath.Join(c.HostDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "relapse", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "dataDir": %q}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, filepath.Join(c.NodeDir, "ipam"))
+	if err := os.WriteFile(filepath.Join(c.HostDir, "net.d", "10-relapse.conflist"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	for _, plugin := range []string{"host-local", "loopback", "portmap"} {
+		if err := os.Symlink("/usr/lib/cni/"+plugin, filepath.Join(c.HostDir, "bin", plugin)); err != nil {
+			return err
+		}
+	}
+	wrapper := fmt.Sprintf(`#!/bin/sh
+# relapse's CNI ledger: one line per call, then the real plugin's answer.
+out=$(/usr/lib/cni/bridge); rc=$?
+ip=$(printf '%%s' "$out" | tr -d ' \n' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
+printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s\n' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
+printf '%%s' "$out"
+exit $rc
+`, filepath.Join(c.NodeDir, "ledger.log"))
+	return os.WriteFile(filepath.Join(c.HostDir, "bin", "bridge"), []byte(wrapper), 0o755)
+}

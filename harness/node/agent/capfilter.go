@@ -1,0 +1,179 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// capNames are Linux capabilities by number (include/uapi/linux/capability.h).
+var capNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// BoundedRuntimeCommand is the agent command that runs an OCI runtime with
+// the bundle's capabilities cut down to the caller's bounding set.
+const BoundedRuntimeCommand = "bounded-runtime"
+
+// BoundedRuntimeScript is an OCI runtime for a daemon's --add-runtime (a
+// path, no arguments): it hands every call to runtime through the agent.
+func BoundedRuntimeScript(agentPath, runtime string) string {
+	return fmt.Sprintf("#!/bin/sh\n# relapse: %s with capabilities outside this host's bounding set dropped from the bundle\nexec %s %s %s \"$@\"\n",
+		runtime, agentPath, BoundedRuntimeCommand, runtime)
+}
+
+func init() {
+	Register(BoundedRuntimeCommand, BoundedRuntimeCommand+" RUNTIME ARGS... (an OCI runtime that drops capabilities this host cannot grant)",
+		func(_ context.Context, args []string, _ io.Writer) error {
+			if len(args) < 1 {
+				return errors.New("missing the runtime to run")
+			}
+			if err := boundBundle(args[1:]); err != nil {
+				return err
+			}
+			return syscall.Exec(args[0], args, os.Environ())
+		})
+}
+
+// boundBundle rewrites the spec a create, run or exec call reads: a
+// privileged container (or docker exec --privileged) asks for every
+// capability the kernel knows, and runc fails ("unable to apply caps:
+// operation not permitted") on a host whose bounding set lacks one
+// (CAP_SYS_RESOURCE on some VMs).
+func boundBundle(runtimeArgs []string) error {
+	path, inProcess, ok := specOf(runtimeArgs)
+	if !ok {
+		return nil
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	bounding, err := capBounding(string(status))
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, changed, err := BoundCapabilities(data, bounding, inProcess)
+	if err != nil || !changed {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// specOf finds the file a runtime call takes its capabilities from: the
+// bundle's config.json for create and run (under "process"), the
+// --process file for exec (at its top level).
+func specOf(args []string) (path string, inProcess, ok bool) {
+	sub := -1
+	for i, a := range args {
+		if a == "create" || a == "run" || a == "exec" {
+			sub = i
+			break
+		}
+	}
+	if sub < 0 {
+		return "", false, false
+	}
+	flag, short := "--bundle", "-b"
+	if args[sub] == "exec" {
+		flag, short = "--process", "-p"
+	}
+	for i := sub + 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == flag || a == short) && i+1 < len(args):
+			return specFile(args[sub], args[i+1])
+		case strings.HasPrefix(a, flag+"="):
+			return specFile(args[sub], strings.TrimPrefix(a, flag+"="))
+		}
+	}
+	if args[sub] == "exec" {
+		return "", false, false // the process comes from the command line
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false, false
+	}
+	return specFile(args[sub], dir)
+}
+
+func specFile(sub, value string) (string, bool, bool) {
+	if sub == "exec" {
+		return value, false, true
+	}
+	return filepath.Join(value, "config.json"), true, true
+}
+
+// capBounding reads CapBnd from /proc/PID/status text.
+func capBounding(status string) (uint64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("no CapBnd in /proc/self/status")
+}
+
+// BoundCapabilities removes from every capability set of an OCI spec
+// the capabilities whose bit is clear in bounding (names it does not know
+// are kept: runc judges those). It reports whether anything was removed.
+// inProcess says the capabilities are under "process" (a config.json)
+// rather than at the top (an exec --process file).
+func BoundCapabilities(config []byte, bounding uint64, inProcess bool) ([]byte, bool, error) {
+	var spec map[string]any
+	if err := json.Unmarshal(config, &spec); err != nil {
+		return nil, false, fmt.Errorf("reading the OCI config: %w", err)
+	}
+	process := spec
+	if inProcess {
+		process, _ = spec["process"].(map[string]any)
+	}
+	caps, _ := process["capabilities"].(map[string]any)
+	if caps == nil {
+		return config, false, nil
+	}
+	number := map[string]int{}
+	for i, n := range capNames {
+		number[n] = i
+	}
+	changed := false
+	for set, v := range caps {
+		list, ok := v.([]any)
+		if !ok {
+			continue
+		}
+		kept := []any{}
+		for _, c := range list {
+			name, _ := c.(string)
+			if n, known := number[name]; known && bounding&(1<<uint(n)) == 0 {
+				changed = true
+				continue
+			}
+			kept = append(kept, c)
+		}
+		caps[set] = kept
+	}
+	if !changed {
+		return config, false, nil
+	}
+	out, err := json.Marshal(spec)
+	return out, true, err
+}
