@@ -262,7 +262,7 @@ func TestKubernetesRecipeShape(t *testing.T) {
 	if got, want := KubernetesRecipe.packages(groups[1].binaries), []string{"k8s.io/kubernetes/cmd/kubelet"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("cgo packages = %q, want %q", got, want)
 	}
-	if got := KubernetesRecipe.packages(groups[0].binaries); len(got) != 4 || got[0] != "k8s.io/kubernetes/cmd/kube-apiserver" {
+	if got := KubernetesRecipe.packages(groups[0].binaries); len(got) != 5 || got[0] != "k8s.io/kubernetes/cmd/kube-apiserver" {
 		t.Errorf("static packages = %q", got)
 	}
 }
