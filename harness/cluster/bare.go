@@ -54,6 +54,8 @@ type Options struct {
 	Runc string
 	// StallCRI puts a CRIProxy between kubelet and containerd.
 	StallCRI bool
+	// CNI is the pod network plugin (CNIBridge when empty).
+	CNI string
 }
 
 // Bare is a running single-node cluster.
@@ -298,7 +300,7 @@ func (b *Bare) startScheduler(ctx context.Context, o Options) error {
 // startContainerd runs Debian's containerd with the CRI plugin, the runc
 // under test as its runtime, and CNI through relapse's ledger wrapper.
 func (b *Bare) startContainerd(ctx context.Context, o Options) error {
-	if err := b.cni(); err != nil {
+	if err := b.cni(o); err != nil {
 		return err
 	}
 	dir := b.path("containerd")
@@ -345,8 +347,8 @@ state = %q
 }
 
 // cni writes the network (CNIFiles) into the cluster's directory.
-func (b *Bare) cni() error {
-	files := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni")}
+func (b *Bare) cni(o Options) error {
+	files := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni"), Plugin: o.CNI}
 	b.CNILedger, b.IPAMDir = files.Ledger(), files.IPAM()
 	return files.Write()
 }
@@ -579,7 +581,7 @@ func WaitServiceAccount(ctx context.Context, client kubernetes.Interface) error 
 // setup describes the cluster for the report.
 func (b *Bare) setup(o Options) []report.Fact {
 	return []report.Fact{
-		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI bridge + host-local through relapse's ledger wrapper", o.Version, o.Runc)},
+		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI %s through relapse's ledger wrapper", o.Version, o.Runc, CNIDescription(o.CNI))},
 		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a veth inside it"},
 		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/relapse-dev/relapse/fixtures"
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -91,14 +92,40 @@ func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
 	return nil
 }
 
-// CNIFiles is the network a cluster's containerd uses: bridge + host-local
-// with a data directory of its own, and a wrapper in front of bridge that
-// appends every call (command, container, netns, interface, exit status,
-// result) to the ledger. Files are written under HostDir; their contents
-// name NodeDir, the same directory as the node sees it (equal for bare
-// clusters, a bind mount for kind). The plugins come from the node's own
+// CNI plugins a cluster can run its pods' network with.
+const (
+	// CNIBridge is bridge + host-local (host-local releases by container
+	// ID, so it never leaks).
+	CNIBridge = "bridge"
+	// CNINetnsLookup is relapse's TEST plugin (fixtures/cni): it finds the
+	// IP to release through the pod's netns, like the seed's VPC plugin.
+	CNINetnsLookup = "netns-lookup"
+)
+
+// CNIParam chooses the plugin for scenarios that count IPs.
+var CNIParam = scenario.Param{Name: "cni", Default: CNIBridge, Valid: scenario.OneOf(CNIBridge, CNINetnsLookup),
+	Help: "pod network: bridge (bridge + host-local) or netns-lookup (TEST plugin from fixtures/cni that, like the seed's VPC plugin, looks a pod's IP up through its netns on DEL, so a DEL without the netns leaks it)"}
+
+// CNIDescription says in the report what the pods' network was.
+func CNIDescription(plugin string) string {
+	if plugin == CNINetnsLookup {
+		return "relapse-netns-lookup (TEST plugin, fixtures/cni: finds the IP to release through the pod's netns)"
+	}
+	return "bridge + host-local"
+}
+
+// CNIFiles is the network a cluster's containerd uses, with relapse's
+// ledger wrapper in front of the main plugin: it appends every call
+// (command, container, netns, interface, exit status, result) to the
+// ledger. Files are written under HostDir; their contents name NodeDir,
+// the same directory as the node sees it (equal for bare clusters, the
+// node's filesystem for kind). bridge and the others come from the node's
 // /usr/lib/cni (Debian's containernetworking-plugins).
-type CNIFiles struct{ HostDir, NodeDir string }
+type CNIFiles struct {
+	HostDir, NodeDir string
+	// Plugin is CNIBridge (the default) or CNINetnsLookup.
+	Plugin string
+}
 
 // Ledger and IPAM are host paths of the ledger and the allocations.
 func (c CNIFiles) Ledger() string { return filepath.Join(c.HostDir, "ledger.log") }
@@ -108,32 +135,68 @@ func (c CNIFiles) IPAM() string   { return filepath.Join(c.HostDir, "ipam") }
 func (c CNIFiles) ConfDir() string { return filepath.Join(c.NodeDir, "net.d") }
 func (c CNIFiles) BinDir() string  { return filepath.Join(c.NodeDir, "bin") }
 
-// Write puts the configuration, the plugin links and the wrapper in place.
+// Write puts the plugins, both behind the ledger, and the configuration
+// of c.Plugin in place.
 func (c CNIFiles) Write() error {
-	for _, d := range []string{"net.d", "bin", "ipam"} {
-		if err := os.MkdirAll(filepath.Join(c.HostDir, d), 0o755); err != nil {
-			return err
-		}
+	if err := c.WritePlugins(); err != nil {
+		return err
 	}
+	return c.WriteConf()
+}
+
+// WriteConf writes the network configuration for c.Plugin; containerd
+// reloads it when it changes.
+func (c CNIFiles) WriteConf() error {
+	ipam := filepath.Join(c.NodeDir, "ipam")
 	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "relapse", "plugins": [
   {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "dataDir": %q}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, filepath.Join(c.NodeDir, "ipam"))
-	if err := os.WriteFile(filepath.Join(c.HostDir, "net.d", "10-relapse.conflist"), []byte(conf), 0o644); err != nil {
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, ipam)
+	switch c.Plugin {
+	case "", CNIBridge:
+	case CNINetnsLookup:
+		conf = fmt.Sprintf(`{"cniVersion": "0.4.0", "name": "relapse", "plugins": [
+  {"type": "relapse-netns-lookup", "dataDir": %q, "subnet": "10.244.0"}]}`, ipam)
+	default:
+		return fmt.Errorf("unknown CNI plugin %q (known: %s, %s)", c.Plugin, CNIBridge, CNINetnsLookup)
+	}
+	if err := os.MkdirAll(filepath.Join(c.HostDir, "net.d"), 0o755); err != nil {
 		return err
+	}
+	return os.WriteFile(filepath.Join(c.HostDir, "net.d", "10-relapse.conflist"), []byte(conf), 0o644)
+}
+
+// WritePlugins installs the plugin links, the test plugin and a ledger
+// wrapper in front of each main plugin.
+func (c CNIFiles) WritePlugins() error {
+	for _, d := range []string{"bin", "ipam"} {
+		if err := os.MkdirAll(filepath.Join(c.HostDir, d), 0o755); err != nil {
+			return err
+		}
 	}
 	for _, plugin := range []string{"host-local", "loopback", "portmap"} {
 		if err := os.Symlink("/usr/lib/cni/"+plugin, filepath.Join(c.HostDir, "bin", plugin)); err != nil {
 			return err
 		}
 	}
-	wrapper := fmt.Sprintf(`#!/bin/sh
+	if err := os.WriteFile(filepath.Join(c.HostDir, "bin", "netns-lookup.real"), fixtures.NetnsLookupPlugin, 0o755); err != nil {
+		return err
+	}
+	for name, real := range map[string]string{"bridge": "/usr/lib/cni/bridge",
+		"relapse-netns-lookup": filepath.Join(c.BinDir(), "netns-lookup.real")} {
+		wrapper := fmt.Sprintf(`#!/bin/sh
 # relapse's CNI ledger: one line per call, then the real plugin's answer.
-out=$(/usr/lib/cni/bridge); rc=$?
-ip=$(printf '%%s' "$out" | tr -d ' \n' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
-printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s\n' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
+out=$(%s); rc=$?
+ip=$(printf '%%s' "$out" | tr -d ' 
+' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
+printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s
+' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
 printf '%%s' "$out"
 exit $rc
-`, filepath.Join(c.NodeDir, "ledger.log"))
-	return os.WriteFile(filepath.Join(c.HostDir, "bin", "bridge"), []byte(wrapper), 0o755)
+`, real, filepath.Join(c.NodeDir, "ledger.log"))
+		if err := os.WriteFile(filepath.Join(c.HostDir, "bin", name), []byte(wrapper), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -36,7 +36,7 @@ func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*Cluster, Opt
 	if !ok || !ok2 {
 		return nil, Options{}, errors.New("missing kubernetes or runc artifact")
 	}
-	opts := Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI}
+	opts := Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI, CNI: env.Params[CNIParam.Name]}
 	provider := env.Params[ProviderParam.Name]
 	if provider == "" {
 		provider = ProviderParam.Default

@@ -141,7 +141,9 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 	}
 	defer unlock()
 
-	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && allExist(dir, e.outputs) {
+	// The same source built another way (a recipe change: flags, a
+	// go.mod override) is another build: the command is part of the key.
+	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && cached.BuildCommand == e.command && allExist(dir, e.outputs) {
 		cached.Cached = true
 		cached.Requested = r.Requested
 		cached.Dir = r.Dir

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/semver"
 )
 
 // Kubernetes is the cluster software: kubelet, the control plane and kubectl.
@@ -586,7 +588,19 @@ func kubeRewriteReplace(r modReplace, stagingVersion string) (modReplace, error)
 	if moved, ok := kubeMovedModules[r.New]; ok {
 		r.New = moved
 	}
+	if fix, ok := kubeToolchainFixes[r.Old]; ok && r.New == r.Old && semver.Compare(r.NewVersion, fix) < 0 {
+		r.NewVersion = fix
+	}
 	return r, nil
+}
+
+// kubeToolchainFixes are the oldest versions of modules that work with the
+// Go relapse builds with, for releases that pinned older ones by replace:
+// reflect2 before v1.0.2 reads map internals that changed in Go 1.18, and
+// json-iterator's map encoding then dereferences nil (kubeadm 1.19.3 panics
+// writing admin.conf; upstream built it with go1.15).
+var kubeToolchainFixes = map[string]string{
+	"github.com/modern-go/reflect2": "v1.0.2",
 }
 
 // kubeWrapperGoMod is the go.mod of a module that builds k8s.io/kubernetes

@@ -377,3 +377,14 @@ func TestKubernetesRecipeBuild(t *testing.T) {
 		t.Errorf("second Build = %+v, %v; want a cache hit at %s", again, err, art.Path)
 	}
 }
+
+func TestKubeRewriteReplaceRaisesReflect2(t *testing.T) {
+	got, err := kubeRewriteReplace(modReplace{Old: "github.com/modern-go/reflect2", New: "github.com/modern-go/reflect2", NewVersion: "v1.0.1"}, "v0.19.3")
+	if err != nil || got.NewVersion != "v1.0.2" {
+		t.Errorf("reflect2 v1.0.1 -> %+v, %v; want v1.0.2", got, err)
+	}
+	got, _ = kubeRewriteReplace(modReplace{Old: "github.com/modern-go/reflect2", New: "github.com/modern-go/reflect2", NewVersion: "v1.0.3"}, "v0.19.3")
+	if got.NewVersion != "v1.0.3" {
+		t.Errorf("a newer reflect2 was changed: %+v", got)
+	}
+}

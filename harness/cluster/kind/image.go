@@ -36,7 +36,7 @@ var nodePackages = []string{
 // old cached tree is not mistaken for the new one.
 const (
 	baseLayout = "1"
-	nodeLayout = "1"
+	nodeLayout = "2"
 )
 
 // Paths inside the node.

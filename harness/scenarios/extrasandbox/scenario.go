@@ -69,6 +69,7 @@ func (Scenario) DefaultVersions() map[string]string { return map[string]string{"
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
 		cluster.ProviderParam,
+		cluster.CNIParam,
 		{Name: "trigger", Default: "jobs", Valid: scenario.OneOf("jobs", "cronjob"),
 			Help: "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs"},
 		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
@@ -232,6 +233,12 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 		env.Report.Files = append(env.Report.Files, report.File{Name: "cni-ledger.log", Path: "cni-ledger.log",
 			Description: "every CNI call the bridge wrapper saw: time, command, container ID, netns, interface, exit status, IP"})
 	}
+	if log, err := os.ReadFile(filepath.Join(c.IPAMDir, "netns-lookup.log")); err == nil {
+		if err := os.WriteFile(filepath.Join(env.ReportDir, "netns-lookup.log"), log, 0o644); err == nil {
+			env.Report.Files = append(env.Report.Files, report.File{Name: "netns-lookup.log", Path: "netns-lookup.log",
+				Description: "the TEST plugin's own log: every address allocated, released, or not found because the DEL had no netns"})
+		}
+	}
 	sum := detect.SummarizeLedger(calls)
 	sbs, err := sandboxes(ctx, c.ContainerdSocket)
 	if err != nil {
@@ -249,7 +256,14 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 	extra := detect.ExtraSandboxes(sbs)
 	env.Condition("CNI ledger", fmt.Sprintf("pods %d, ADDs %d, DELs %d, DELs with empty netns %d, failed calls %d", jobs, sum.Adds, sum.Dels, sum.EmptyNetnsDels, sum.FailedCalls))
 	env.Condition("sandboxes", fmt.Sprintf("%d listed by the runtime for %d pods; pods with more than one: %d", len(sbs), jobs, len(extra)))
-	env.Condition("IP allocations", fmt.Sprintf("%d held by host-local, %d matching no sandbox (leaked)", len(allocs), len(leaked)))
+	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no sandbox (leaked)", len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked)))
+	if len(leaked) > 0 {
+		var lines []string
+		for _, a := range leaked {
+			lines = append(lines, fmt.Sprintf("%s held for container %s (%s), which no sandbox has", a.IP, a.ContainerID, a.Ifname))
+		}
+		env.Evidence("leaked IPs", strings.Join(lines, "\n"))
+	}
 	var lines []string
 	for _, s := range sbs {
 		lines = append(lines, fmt.Sprintf("%s pod %s uid %s attempt %d ready %v", s.ID[:12], s.PodName, s.PodUID, s.Attempt, s.Ready))
@@ -262,8 +276,12 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 			reasons = append(reasons, fmt.Sprintf("pod %s (uid %s) has %d sandboxes", list[0].PodName, uid, len(list)))
 		}
 		sort.Strings(reasons)
+		summary := fmt.Sprintf("%d completed OnFailure pods got a second sandbox (%d CNI ADDs for %d pods)", len(extra), sum.Adds, jobs)
+		if len(leaked) > 0 {
+			summary += fmt.Sprintf("; %d IPs leaked by DELs without a netns", len(leaked))
+		}
 		f := detect.Finding{Detector: "sandboxes-per-pod", Kind: "extra-sandbox-for-completed-pod", At: time.Now().UTC(),
-			Summary: fmt.Sprintf("%d completed OnFailure pods got a second sandbox (%d CNI ADDs for %d pods)", len(extra), sum.Adds, jobs), Reasons: reasons}
+			Summary: summary, Reasons: reasons}
 		env.Report.Findings = append(env.Report.Findings, f)
 		return report.Reproduced, f.Summary, nil
 	}
