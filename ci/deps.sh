@@ -19,6 +19,8 @@ if [ "${1:-}" = k8s ]; then
   needs+=(
     "etcd-server:/usr/bin/etcd"                    # the clusters' etcd
     "containernetworking-plugins:/usr/lib/cni/bridge"  # bridge, host-local, portmap
+    "debootstrap:/usr/sbin/debootstrap"            # the kind node image's root filesystem
+    "runc:/usr/sbin/runc"                          # what relapse's dockerd runs kind's node container with
   )
 fi
 if [ "${1:-}" = vm ]; then

@@ -82,7 +82,7 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		}
 	}
 	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
-	b.Provider, b.Version, b.NodeName = "bare", o.Version, NodeName
+	b.Provider, b.Version, b.NodeName, b.Runc = "bare", o.Version, NodeName, o.Runc
 	b.SeccompDir = b.path("kubelet", "root", "seccomp")
 	for _, d := range []string{"pki", "etcd", "containerd", "kubelet", "pods", "images"} {
 		if err := os.MkdirAll(filepath.Join(b.Dir, d), 0o755); err != nil {

@@ -36,6 +36,10 @@ type Cluster struct {
 	// SeccompDir is where kubelet looks up Localhost seccomp profiles
 	// (seccompProfile.localhostProfile is relative to it).
 	SeccompDir string
+	// Runc is the runc under test as its processes show it on the host
+	// (the command line's first word: bare clusters run the build itself,
+	// kind nodes their copy of it).
+	Runc string
 	// Proxy stands between kubelet and containerd when asked for.
 	Proxy *CRIProxy
 	// Setup describes the cluster for the report.

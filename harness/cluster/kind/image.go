@@ -36,7 +36,7 @@ var nodePackages = []string{
 // old cached tree is not mistaken for the new one.
 const (
 	baseLayout = "1"
-	nodeLayout = "2"
+	nodeLayout = "6"
 )
 
 // Paths inside the node.
@@ -304,8 +304,18 @@ WantedBy=multi-user.target
 `, 0o644); err != nil {
 		return err
 	}
-	if err := b.write("etc/systemd/system/kubelet.service.d/20-relapse.conf",
-		"# kubelet must not start static pods before their images are imported.\n[Unit]\nWants=relapse-images.service\nAfter=relapse-images.service\n", 0o644); err != nil {
+	// See kubeletCgroupsScript.
+	if err := b.write("etc/systemd/system/kubelet.service.d/20-relapse.conf", `# kubelet must not start static pods before their images are imported.
+[Unit]
+Wants=relapse-images.service
+After=relapse-images.service
+
+[Service]
+ExecStartPre=/kind/bin/relapse-kubelet-cgroups.sh
+`, 0o644); err != nil {
+		return err
+	}
+	if err := b.write("kind/bin/relapse-kubelet-cgroups.sh", kubeletCgroupsScript(cluster.Minor(b.o.Version) < 24), 0o755); err != nil {
 		return err
 	}
 	// Debian's unit asks for -999, which needs CAP_SYS_RESOURCE (not every
@@ -338,6 +348,33 @@ WantedBy=multi-user.target
 		}
 	}
 	return os.MkdirAll(b.path("etc/kubernetes/manifests"), 0o755)
+}
+
+// kubeletCgroupsScript runs before kubelet. kind's entrypoint makes
+// /kubelet in the cgroup v1 hierarchies and bind-mounts each onto itself
+// (so the node's systemd leaves it alone). kubelet's cgroupfs driver (kind
+// uses it below Kubernetes 1.24) checks /kubelet in every hierarchy, the
+// unified one of a hybrid host too; and kubelet 1.19 takes the last mount
+// listed for a controller as its mount point, which is that bind mount:
+// it looked for /sys/fs/cgroup/cpu/kubelet/kubelet and refused to start.
+// For those versions the bind mounts go (kubelet owns the groups from
+// here on) and /kubelet is made wherever it is missing.
+func kubeletCgroupsScript(cgroupfs bool) string {
+	script := "#!/bin/sh\n# relapse: kubelet's cgroup root, see harness/cluster/kind (kubeletCgroupsScript)\n"
+	if cgroupfs {
+		script += `for m in $(grep ' - cgroup ' /proc/self/mountinfo | cut -d' ' -f5 | grep -E '/kubelet(\.slice)?$'); do
+  umount "$m" && echo "relapse: unmounted the bind mount on $m"
+done
+`
+	}
+	return script + `for c in /sys/fs/cgroup/*/; do
+  [ -e "${c}cgroup.procs" ] || continue
+  [ -d "${c}kubelet" ] && continue
+  mkdir -p "${c}kubelet" && echo "relapse: made ${c}kubelet"
+  if [ -e "${c}cpuset.cpus" ]; then cat "${c}cpuset.cpus" > "${c}kubelet/cpuset.cpus"; cat "${c}cpuset.mems" > "${c}kubelet/cpuset.mems"; fi
+done
+exit 0
+`
 }
 
 // runtime writes containerd's configuration (CRI with the runc under test,

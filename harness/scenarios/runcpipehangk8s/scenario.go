@@ -109,7 +109,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		}
 	}()
 	det := &detect.PipeDeadlock{Node: local.New(), Select: detect.Matching(func(p evidence.Process) bool {
-		return engine.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == opts.Runc
+		return engine.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == c.Runc
 	})}
 	finding, derr := det.Watch(dctx)
 	cancel()

@@ -1,0 +1,57 @@
+package kubernetes_test
+
+import (
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
+	"github.com/relapse-dev/relapse/suites/suitekit"
+)
+
+// The kind provider: sigs.k8s.io/kind creates the cluster on a dockerd
+// relapse runs for the run, from a node image relapse builds offline
+// (harness/cluster/kind). kubernetes#92613
+// https://github.com/kubernetes/kubernetes/issues/92613 is the scenario it
+// must run here.
+var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", "component:kubernetes", "slow", "k8s"), Ordered, func() {
+	var baseline suitekit.HostBaseline
+	var dockerHost string
+	var hadDockerHost bool
+	BeforeAll(func() {
+		baseline = suitekit.TakeBaseline("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "net.ipv4.ip_forward",
+			"kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes")
+		dockerHost, hadDockerHost = os.LookupEnv("DOCKER_HOST")
+		DeferCleanup(baseline.ExpectClean)
+	})
+	AfterEach(func() {
+		baseline.ExpectClean()
+		got, had := os.LookupEnv("DOCKER_HOST")
+		Expect([]any{got, had}).To(Equal([]any{dockerHost, hadDockerHost}), "DOCKER_HOST not put back")
+	})
+
+	run := func(ctx SpecContext, version, cni string) *experiment.Result {
+		return suitekit.Run(ctx, experiment.Options{Scenario: extrasandbox.Name, Versions: map[string]string{"kubernetes": version},
+			Params: map[string]string{"cluster": "kind", "cni": cni}})
+	}
+
+	It("reproduces kubernetes#92613 on 1.19.3, and the TEST netns-lookup plugin leaks the extra sandboxes' IPs",
+		Label("affected", "cni:netns-lookup"), ComponentSemVerConstraint("kubernetes", "1.19.3"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+			res := run(ctx, "1.19.3", "netns-lookup")
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Findings[0].Kind).To(Equal("extra-sandbox-for-completed-pod"))
+			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("IPs leaked by DELs without a netns"))
+			Expect(res.Report.NodeSetup).To(ContainElement(HaveField("Value", ContainSubstring("kind v0."))))
+		})
+
+	It("does not reproduce on 1.30.14, and nothing leaks under the same churn with the same plugin",
+		Label("fixed", "cni:netns-lookup"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+			res := run(ctx, "1.30.14", "netns-lookup")
+			suitekit.ExpectVerdict(res, report.NotReproduced)
+			Expect(res.Report.Verdict.Reason).To(ContainSubstring("0 IPs leaked"))
+		})
+})
