@@ -22,6 +22,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -56,15 +57,22 @@ type Options struct {
 	StallCRI bool
 	// CNI is the pod network plugin (CNIBridge when empty).
 	CNI string
+	// Runtime is kubelet's runtime (RuntimeContainerd when empty).
+	Runtime string
 }
+
+// dockershim reports whether kubelet runs its built-in docker support.
+func (o Options) dockershim() bool { return o.Runtime == RuntimeDockershim }
 
 // Bare is a running single-node cluster.
 type Bare struct {
 	Cluster
-	Dir         string
-	Netns       *engine.Netns
-	Kubeconfig  string
-	daemons     map[string]*engine.Daemon
+	Dir        string
+	Netns      *engine.Netns
+	Kubeconfig string
+	daemons    map[string]*engine.Daemon
+	// docker is dockershim's engine (nil with containerd).
+	docker      *engine.Docker
 	env         *scenario.Env
 	cgroupRoot  string
 	createdDirs string
@@ -80,6 +88,9 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("bare clusters need %s (Debian packages etcd-server, containernetworking-plugins, containerd; `make deps-k8s`)", tool)
 		}
+	}
+	if o.dockershim() && Minor(o.Version) >= 24 {
+		return nil, fmt.Errorf("runtime=dockershim needs Kubernetes < 1.24 (dockershim was removed in 1.24), not %s; use runtime=containerd", o.Version)
 	}
 	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
 	b.Provider, b.Version, b.NodeName, b.Runc = "bare", o.Version, NodeName, o.Runc
@@ -137,7 +148,7 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		{"kube-apiserver", b.startAPIServer},
 		{"kube-controller-manager", b.startControllerManager},
 		{"kube-scheduler", b.startScheduler},
-		{"containerd (CRI)", b.startContainerd},
+		{"container runtime", b.startRuntime},
 		{"images", b.importImages},
 		{"kubelet", b.startKubelet},
 		{"node Ready", b.waitNodeReady},
@@ -297,12 +308,46 @@ func (b *Bare) startScheduler(ctx context.Context, o Options) error {
 		b.httpsOK("https://127.0.0.1:10259/healthz"))
 }
 
-// startContainerd runs Debian's containerd with the CRI plugin, the runc
-// under test as its runtime, and CNI through relapse's ledger wrapper.
-func (b *Bare) startContainerd(ctx context.Context, o Options) error {
+// startRuntime starts containerd, or dockerd for dockershim.
+func (b *Bare) startRuntime(ctx context.Context, o Options) error {
 	if err := b.cni(o); err != nil {
 		return err
 	}
+	if o.dockershim() {
+		return b.startDocker(ctx, o)
+	}
+	return b.startContainerd(ctx, o)
+}
+
+// startDocker runs relapse's dockerd (Debian's, with the runc under test as
+// its default runtime) in the cluster's namespace for kubelet's dockershim;
+// dockershim's CRI socket is where sandboxes are listed.
+func (b *Bare) startDocker(ctx context.Context, o Options) error {
+	// dockershim asks oom_score_adj -998 for every sandbox, which this host
+	// may refuse (no CAP_SYS_RESOURCE): the runc under test runs through
+	// relapse-agent's bounded-runtime, which raises it first.
+	agentBin, err := agent.Build(ctx, b.env.CacheDir)
+	if err != nil {
+		return err
+	}
+	runtime := b.path("bounded-runc")
+	if err := os.WriteFile(runtime, []byte(agent.BoundedRuntimeScript(agentBin, o.Runc)), 0o755); err != nil {
+		return err
+	}
+	d, stop, err := engine.StartDocker(ctx, local.New(), b.env.Journal, b.path("docker"), b.Netns,
+		engine.DockerOptions{Runc: runtime, CgroupParent: "/" + b.cgroupRoot})
+	if err != nil {
+		return err
+	}
+	b.docker = d
+	b.env.DeferCleanup("stop dockerd (dockershim's engine) and every container it ran", stop)
+	b.ContainerdSocket = b.path("kubelet", "dockershim.sock")
+	return nil
+}
+
+// startContainerd runs Debian's containerd with the CRI plugin, the runc
+// under test as its runtime, and CNI through relapse's ledger wrapper.
+func (b *Bare) startContainerd(ctx context.Context, o Options) error {
 	dir := b.path("containerd")
 	b.ContainerdSocket = filepath.Join(dir, "containerd.sock")
 	config := fmt.Sprintf(`version = 2
@@ -364,6 +409,12 @@ func (b *Bare) importImages(ctx context.Context, _ Options) error {
 		if _, err := fixture.WriteImageArchive(archive, img); err != nil {
 			return err
 		}
+		if b.docker != nil {
+			if err := b.docker.LoadArchive(ctx, archive); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := local.New().Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
 			return fmt.Errorf("importing %s: %w", img.Ref, err)
 		}
@@ -404,6 +455,9 @@ func (b *Bare) startKubelet(ctx context.Context, o Options) error {
 		return err
 	}
 	endpoint := b.ContainerdSocket
+	if o.StallCRI && o.dockershim() {
+		return errors.New("the CRI proxy stands between kubelet and a CRI runtime; with dockershim the runtime is inside kubelet")
+	}
 	if o.StallCRI {
 		b.Proxy = &CRIProxy{Listen: b.path("containerd", "cri-proxy.sock"), Upstream: b.ContainerdSocket}
 		if err := b.Proxy.Start(ctx); err != nil {
@@ -453,9 +507,18 @@ protectKernelDefaults: false
 		"--node-ip=" + nodeIP, "--v=2"}
 	// The runtime endpoint became a config field in 1.27, when the
 	// --container-runtime flag went away.
-	if Minor(o.Version) >= 27 {
+	switch {
+	case o.dockershim():
+		// kubelet serves dockershim's CRI on the endpoint and runs CNI itself.
+		files := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni")}
+		args = append(args, "--container-runtime=docker", "--docker-endpoint=unix://"+b.docker.Socket,
+			"--container-runtime-endpoint=unix://"+b.ContainerdSocket, "--pod-infra-container-image="+PauseImage,
+			"--experimental-dockershim-root-directory="+b.path("kubelet", "dockershim"),
+			"--network-plugin=cni", "--cni-bin-dir="+files.BinDir(), "--cni-conf-dir="+files.ConfDir(),
+			"--cni-cache-dir="+b.path("cni", "cache"))
+	case Minor(o.Version) >= 27:
 		config += "containerRuntimeEndpoint: unix://" + endpoint + "\n"
-	} else {
+	default:
 		args = append(args, "--container-runtime=remote", "--container-runtime-endpoint=unix://"+endpoint)
 	}
 	if err := os.WriteFile(b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
@@ -578,10 +641,18 @@ func WaitServiceAccount(ctx context.Context, client kubernetes.Interface) error 
 	return err
 }
 
+func runtimeDescription(o Options) string {
+	if o.dockershim() {
+		return "kubelet's dockershim on dockerd (Debian; runc through relapse-agent bounded-runtime, oom_score_adj raised to what the host grants), kubelet running CNI"
+	}
+	return "containerd (Debian) CRI"
+}
+
 // setup describes the cluster for the report.
 func (b *Bare) setup(o Options) []report.Fact {
 	return []report.Fact{
-		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; containerd (Debian) CRI with runc %s; CNI %s through relapse's ledger wrapper", o.Version, o.Runc, CNIDescription(o.CNI))},
+		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; %s with runc %s; CNI %s through relapse's ledger wrapper",
+			o.Version, runtimeDescription(o), o.Runc, CNIDescription(o.CNI))},
 		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a veth inside it"},
 		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
 	}

@@ -110,6 +110,18 @@ const (
 var CNIParam = scenario.Param{Name: "cni", Default: CNIBridge, Valid: scenario.OneOf(CNIBridge, CNINetnsLookup),
 	Help: "pod network: bridge (bridge + host-local) or netns-lookup (TEST plugin from fixtures/cni that, like the seed's VPC plugin, looks a pod's IP up through its netns on DEL, so a DEL without the netns leaks it)"}
 
+// Container runtimes a bare cluster's kubelet can use.
+const (
+	RuntimeContainerd = "containerd"
+	// RuntimeDockershim is kubelet's built-in docker support (before 1.24)
+	// on relapse's dockerd: the seed's runtime for kubernetes#92613.
+	RuntimeDockershim = "dockershim"
+)
+
+// RuntimeParam chooses kubelet's runtime.
+var RuntimeParam = scenario.Param{Name: "runtime", Default: RuntimeContainerd, Valid: scenario.OneOf(RuntimeContainerd, RuntimeDockershim),
+	Help: "kubelet's container runtime: containerd (CRI) or dockershim (kubelet's own docker support, Kubernetes < 1.24, bare clusters; kubelet runs CNI itself and tears a stopped sandbox down without its netns)"}
+
 // CNIDescription says in the report what the pods' network was.
 func CNIDescription(plugin string) string {
 	if plugin == CNINetnsLookup {

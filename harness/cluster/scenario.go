@@ -36,7 +36,8 @@ func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*Cluster, Opt
 	if !ok || !ok2 {
 		return nil, Options{}, errors.New("missing kubernetes or runc artifact")
 	}
-	opts := Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI, CNI: env.Params[CNIParam.Name]}
+	opts := Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI, CNI: env.Params[CNIParam.Name],
+		Runtime: env.Params[RuntimeParam.Name]}
 	provider := env.Params[ProviderParam.Name]
 	if provider == "" {
 		provider = ProviderParam.Default

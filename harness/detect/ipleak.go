@@ -137,13 +137,16 @@ func ReadAllocations(dataDir string) ([]Allocation, error) {
 	return out, nil
 }
 
-// LeakedIPs are the allocations whose container ID matches no live sandbox.
-// A sandbox being torn down right now still holds its IP for a moment, so
-// callers look twice (or after the churn settled) before calling it a leak.
-func LeakedIPs(allocs []Allocation, liveSandboxes map[string]bool) []Allocation {
+// LeakedIPs are the allocations whose container ID matches no ready
+// sandbox: a sandbox that is gone, or stopped (its network was torn down,
+// so whatever it still holds nothing will release; runtimes keep listing
+// stopped sandboxes until they are removed). A sandbox being torn down
+// right now still holds its IP for a moment, so callers look after the
+// churn settled before calling it a leak.
+func LeakedIPs(allocs []Allocation, readySandboxes map[string]bool) []Allocation {
 	var leaked []Allocation
 	for _, a := range allocs {
-		if !liveSandboxes[a.ContainerID] {
+		if !readySandboxes[a.ContainerID] {
 			leaked = append(leaked, a)
 		}
 	}

@@ -167,6 +167,28 @@ func tarDir(w io.Writer, dir string) error {
 	return tw.Close()
 }
 
+// LoadArchive loads a `docker save` archive (docker load).
+func (d *Docker) LoadArchive(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	resp, err := d.Client.ImageLoad(ctx, f)
+	if err != nil {
+		return fmt.Errorf("docker load %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(out, []byte(`"error"`)) {
+		return fmt.Errorf("docker load %s: %s", path, out)
+	}
+	return nil
+}
+
 // Run creates and starts a container and returns its id. Start is where
 // runc#2828 hangs (the filter is loaded after exec.fifo opens), so the
 // caller bounds ctx.

@@ -295,7 +295,7 @@ func (k *kindCluster) startProxy(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	p := &cluster.CRIProxy{Listen: filepath.Join(dir, "cri-proxy.sock"), Upstream: "kind-node-containerd",
+	p := &cluster.CRIProxy{Listen: filepath.Join(dir, "cri-proxy.sock"), Upstream: "/run/containerd/containerd.sock", // the node's; Dial finds it
 		Dial: func(ctx context.Context, _ string) (net.Conn, error) {
 			pid, err := k.nodePID(ctx)
 			if err != nil {

@@ -26,7 +26,9 @@ var capNames = []string{
 }
 
 // BoundedRuntimeCommand is the agent command that runs an OCI runtime with
-// the bundle's capabilities cut down to the caller's bounding set.
+// the bundle cut down to what this host can grant: capabilities outside
+// the caller's bounding set, and an oom_score_adj below its own when
+// CAP_SYS_RESOURCE is missing.
 const BoundedRuntimeCommand = "bounded-runtime"
 
 // BoundedRuntimeScript is an OCI runtime for a daemon's --add-runtime (a
@@ -72,10 +74,51 @@ func boundBundle(runtimeArgs []string) error {
 		return err
 	}
 	out, changed, err := BoundCapabilities(data, bounding, inProcess)
-	if err != nil || !changed {
+	if err != nil {
 		return err
 	}
+	if inProcess && bounding&(1<<capSysResource) == 0 {
+		own, err := os.ReadFile("/proc/self/oom_score_adj")
+		if err != nil {
+			return err
+		}
+		floor, err := strconv.Atoi(strings.TrimSpace(string(own)))
+		if err != nil {
+			return err
+		}
+		var raised bool
+		if out, raised, err = RaiseOOMScoreAdj(out, floor); err != nil {
+			return err
+		}
+		changed = changed || raised
+	}
+	if !changed {
+		return nil
+	}
 	return os.WriteFile(path, out, 0o644)
+}
+
+// capSysResource is CAP_SYS_RESOURCE's number: without it no process may
+// lower an oom_score_adj below its own.
+const capSysResource = 24
+
+// RaiseOOMScoreAdj raises a config.json's process.oomScoreAdj to floor: a
+// lower value needs CAP_SYS_RESOURCE, and runc fails the create ("can't
+// get final child's PID from pipe: EOF") where the host lacks it (kubelet's
+// dockershim asks -998 for every sandbox).
+func RaiseOOMScoreAdj(config []byte, floor int) ([]byte, bool, error) {
+	var spec map[string]any
+	if err := json.Unmarshal(config, &spec); err != nil {
+		return nil, false, fmt.Errorf("reading the OCI config: %w", err)
+	}
+	process, _ := spec["process"].(map[string]any)
+	adj, ok := process["oomScoreAdj"].(float64)
+	if !ok || int(adj) >= floor {
+		return config, false, nil
+	}
+	process["oomScoreAdj"] = floor
+	out, err := json.Marshal(spec)
+	return out, true, err
 }
 
 // specOf finds the file a runtime call takes its capabilities from: the

@@ -85,3 +85,16 @@ func TestCapBounding(t *testing.T) {
 		t.Errorf("capBounding = %x, %v", got, err)
 	}
 }
+
+func TestRaiseOOMScoreAdj(t *testing.T) {
+	out, changed, err := RaiseOOMScoreAdj([]byte(`{"process":{"oomScoreAdj":-998,"args":["/pause"]}}`), 0)
+	if err != nil || !changed || string(out) != `{"process":{"args":["/pause"],"oomScoreAdj":0}}` {
+		t.Errorf("changed=%v err=%v out=%s", changed, err, out)
+	}
+	for _, in := range []string{`{"process":{"oomScoreAdj":1000}}`, `{"process":{"args":["sh"]}}`} {
+		out, changed, err := RaiseOOMScoreAdj([]byte(in), 0)
+		if err != nil || changed || string(out) != in {
+			t.Errorf("%s: changed=%v err=%v out=%s", in, changed, err, out)
+		}
+	}
+}

@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	batchv1 "k8s.io/api/batch/v1"
 	batchv1beta1 "k8s.io/api/batch/v1beta1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +72,7 @@ func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
 		cluster.ProviderParam,
 		cluster.CNIParam,
+		cluster.RuntimeParam,
 		{Name: "trigger", Default: "jobs", Valid: scenario.OneOf("jobs", "cronjob"),
 			Help: "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs"},
 		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
@@ -117,6 +120,10 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		}
 	}
 	if err != nil {
+		env.Evidence("pods and warning events", cluster.PodTable(ctx, c))
+		if ledger, rerr := os.ReadFile(c.CNILedger); rerr == nil {
+			env.Evidence("CNI ledger", string(ledger))
+		}
 		return report.Inconclusive, "the Jobs did not all complete, so sandbox counts per finished pod would prove nothing: " + err.Error(), nil
 	}
 	env.Event("all jobs complete", "waiting "+settle.String()+" for housekeeping")
@@ -208,6 +215,13 @@ func sandboxes(ctx context.Context, socket string) ([]detect.Sandbox, error) {
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	resp, err := cri.NewRuntimeServiceClient(conn).ListPodSandbox(lctx, &cri.ListPodSandboxRequest{})
+	if status.Code(err) == codes.Unimplemented {
+		// Older runtimes (kubelet 1.19's dockershim) serve only
+		// runtime.v1alpha2, whose ListPodSandbox messages are the same on
+		// the wire as v1's (v1 was copied from it).
+		resp = &cri.ListPodSandboxResponse{}
+		err = conn.Invoke(lctx, "/runtime.v1alpha2.RuntimeService/ListPodSandbox", &cri.ListPodSandboxRequest{}, resp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("CRI ListPodSandbox: %w", err)
 	}
@@ -244,23 +258,23 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	live := map[string]bool{}
+	ready := map[string]bool{}
 	for _, s := range sbs {
-		live[s.ID] = true
+		ready[s.ID] = s.Ready
 	}
 	allocs, err := detect.ReadAllocations(c.IPAMDir)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	leaked := detect.LeakedIPs(allocs, live)
+	leaked := detect.LeakedIPs(allocs, ready)
 	extra := detect.ExtraSandboxes(sbs)
 	env.Condition("CNI ledger", fmt.Sprintf("pods %d, ADDs %d, DELs %d, DELs with empty netns %d, failed calls %d", jobs, sum.Adds, sum.Dels, sum.EmptyNetnsDels, sum.FailedCalls))
 	env.Condition("sandboxes", fmt.Sprintf("%d listed by the runtime for %d pods; pods with more than one: %d", len(sbs), jobs, len(extra)))
-	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no sandbox (leaked)", len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked)))
+	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no ready sandbox (leaked)", len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked)))
 	if len(leaked) > 0 {
 		var lines []string
 		for _, a := range leaked {
-			lines = append(lines, fmt.Sprintf("%s held for container %s (%s), which no sandbox has", a.IP, a.ContainerID, a.Ifname))
+			lines = append(lines, fmt.Sprintf("%s held for sandbox %s (%s), which is stopped or gone", a.IP, a.ContainerID, a.Ifname))
 		}
 		env.Evidence("leaked IPs", strings.Join(lines, "\n"))
 	}

@@ -115,7 +115,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	cancel()
 	running := runningPods(ctx, c)
 	if derr != nil {
-		env.Evidence("pods", podTable(ctx, c))
+		env.Evidence("pods", cluster.PodTable(ctx, c))
 		if running == pods {
 			small, reports := shrunkPipes(ctx, c, pods)
 			env.Evidence("what each pod's init saw", reports)
@@ -133,7 +133,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	case <-ctx.Done():
 	case <-time.After(observe):
 	}
-	env.Evidence("pods while runc init is stuck", podTable(ctx, c))
+	env.Evidence("pods while runc init is stuck", cluster.PodTable(ctx, c))
 	var ws []string
 	for _, w := range watch.Windows() {
 		ws = append(ws, detect.DescribeWindow(w, time.Now()))
@@ -161,12 +161,6 @@ func createPod(ctx context.Context, c *cluster.Cluster, name string) error {
 
 func strPtr(s string) *string { return &s }
 
-func orNone(s string) string {
-	if s == "" {
-		return "no"
-	}
-	return s
-}
 
 // shrunkPipes reads each pod's first log line (fixtures/init's report) and
 // counts the pods that ran with no_new_privs and 8192-byte pipes.
@@ -213,20 +207,3 @@ func runningPods(ctx context.Context, c *cluster.Cluster) int {
 	return n
 }
 
-func podTable(ctx context.Context, c *cluster.Cluster) string {
-	list, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, p := range list.Items {
-		reason := ""
-		for _, cs := range p.Status.ContainerStatuses {
-			if cs.State.Waiting != nil {
-				reason = cs.State.Waiting.Reason
-			}
-		}
-		fmt.Fprintf(&b, "%-16s phase %-10s container waiting: %s\n", p.Name, p.Status.Phase, orNone(reason))
-	}
-	return b.String()
-}
