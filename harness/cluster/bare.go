@@ -89,8 +89,8 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 			return nil, fmt.Errorf("bare clusters need %s (Debian packages etcd-server, containernetworking-plugins, containerd; `make deps-k8s`)", tool)
 		}
 	}
-	if o.dockershim() && Minor(o.Version) >= 24 {
-		return nil, fmt.Errorf("runtime=dockershim needs Kubernetes < 1.24 (dockershim was removed in 1.24), not %s; use runtime=containerd", o.Version)
+	if err := checkRuntime(o.Runtime, "bare", o.Version); err != nil {
+		return nil, err
 	}
 	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
 	b.Provider, b.Version, b.NodeName, b.Runc = "bare", o.Version, NodeName, o.Runc
@@ -455,9 +455,6 @@ func (b *Bare) startKubelet(ctx context.Context, o Options) error {
 		return err
 	}
 	endpoint := b.ContainerdSocket
-	if o.StallCRI && o.dockershim() {
-		return errors.New("the CRI proxy stands between kubelet and a CRI runtime; with dockershim the runtime is inside kubelet")
-	}
 	if o.StallCRI {
 		b.Proxy = &CRIProxy{Listen: b.path("containerd", "cri-proxy.sock"), Upstream: b.ContainerdSocket}
 		if err := b.Proxy.Start(ctx); err != nil {

@@ -28,6 +28,25 @@ func (ScenarioBase) CheckNode(provider string) error {
 	return nil
 }
 
+// CheckPlan refuses combinations no cluster can run, before anything runs.
+func (ScenarioBase) CheckPlan(params, versions map[string]string) error {
+	return checkRuntime(params[RuntimeParam.Name], params[ProviderParam.Name], versions["kubernetes"])
+}
+
+// checkRuntime: dockershim is kubelet's own, on bare clusters before 1.24.
+func checkRuntime(runtime, provider, version string) error {
+	if runtime != RuntimeDockershim {
+		return nil
+	}
+	if provider != "" && provider != "bare" {
+		return fmt.Errorf("runtime=dockershim runs on bare clusters only (kind nodes run containerd), not cluster=%s", provider)
+	}
+	if Minor(version) >= 24 {
+		return fmt.Errorf("runtime=dockershim needs Kubernetes < 1.24 (dockershim was removed in 1.24), not %s; use runtime=containerd, or KUBERNETES=1.19.3 or 1.19.4", version)
+	}
+	return nil
+}
+
 // Start brings up the run's cluster from its built artifacts, with the
 // provider the run's cluster parameter names, and records how it was made.
 func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*Cluster, Options, error) {

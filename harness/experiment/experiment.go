@@ -106,6 +106,15 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		}
 		resolved[name] = r
 	}
+	if pc, ok := s.(scenario.PlanChecker); ok {
+		exact := map[string]string{}
+		for name, r := range resolved {
+			exact[name] = r.Version
+		}
+		if err := pc.CheckPlan(params, exact); err != nil {
+			return nil, err
+		}
+	}
 	if o.ReportsDir == "" {
 		o.ReportsDir = "reports"
 	}

@@ -53,6 +53,13 @@ type NodeRequirer interface {
 	CheckNode(provider string) error
 }
 
+// PlanChecker is a scenario whose parameters only make sense with some
+// versions (dockershim exists only before Kubernetes 1.24): CheckPlan
+// sees the resolved parameters and versions before anything runs.
+type PlanChecker interface {
+	CheckPlan(params, versions map[string]string) error
+}
+
 // Env is what a running scenario gets: the node, its own directory, the
 // built components, its parameters, and the means to change the node
 // safely and to record what happened.
