@@ -350,6 +350,7 @@ func (b *Bare) startDocker(ctx context.Context, o Options) error {
 func (b *Bare) startContainerd(ctx context.Context, o Options) error {
 	dir := b.path("containerd")
 	b.ContainerdSocket = filepath.Join(dir, "containerd.sock")
+	cni := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni")}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -359,22 +360,8 @@ state = %q
 
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %q
-        Root = %q
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %q
-    conf_dir = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt"), PauseImage,
-		o.Runc, filepath.Join(dir, "runc"), b.path("cni", "bin"), b.path("cni", "net.d"))
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt")) +
+		CRIConfig{Runc: o.Runc, RuncRoot: filepath.Join(dir, "runc"), CNIBinDir: cni.BinDir(), CNIConfDir: cni.ConfDir()}.TOML()
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}

@@ -96,6 +96,52 @@ func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
 	return nil
 }
 
+// CRIConfig is the CRI plugin section of a containerd 1.6 configuration
+// (version 2) for a cluster: relapse's pause image, the runc under test as
+// the only runtime, relapse's CNI directories.
+type CRIConfig struct {
+	Runc string
+	// RuncRoot is runc's state root ("" for runc's default).
+	RuncRoot      string
+	SystemdCgroup bool
+	CNIBinDir     string
+	CNIConfDir    string
+	// Snapshotter is written out when set (kind's entrypoint rewrites the
+	// line when overlayfs cannot be used).
+	Snapshotter string
+}
+
+// TOML renders the section. restrict_oom_score_adj is always on: the host
+// may not let containerd lower a container's oom_score_adj.
+func (c CRIConfig) TOML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  restrict_oom_score_adj = true
+  tolerate_missing_hugepages_controller = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+`, PauseImage)
+	if c.Snapshotter != "" {
+		fmt.Fprintf(&b, "    snapshotter = %q\n", c.Snapshotter)
+	}
+	fmt.Fprintf(&b, `    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = %q
+        SystemdCgroup = %v
+`, c.Runc, c.SystemdCgroup)
+	if c.RuncRoot != "" {
+		fmt.Fprintf(&b, "        Root = %q\n", c.RuncRoot)
+	}
+	fmt.Fprintf(&b, `  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %q
+    conf_dir = %q
+`, c.CNIBinDir, c.CNIConfDir)
+	return b.String()
+}
+
 // CNI plugins a cluster can run its pods' network with.
 const (
 	// CNIBridge is bridge + host-local (host-local releases by container

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// capabilityNames is indexed by capability number (linux/capability.h).
-var capabilityNames = []string{
+// CapabilityNames is indexed by capability number (linux/capability.h).
+var CapabilityNames = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
 	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
@@ -30,8 +30,8 @@ func DecodeCaps(hex string) []string {
 		if mask&(1<<uint(bit)) == 0 {
 			continue
 		}
-		if bit < len(capabilityNames) {
-			names = append(names, capabilityNames[bit])
+		if bit < len(CapabilityNames) {
+			names = append(names, CapabilityNames[bit])
 		} else {
 			names = append(names, "cap_"+strconv.Itoa(bit))
 		}

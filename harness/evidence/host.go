@@ -115,7 +115,7 @@ func missingBoundingCaps() []string {
 				have[c] = true
 			}
 			var missing []string
-			for _, c := range capabilityNames {
+			for _, c := range CapabilityNames {
 				if !have[c] {
 					missing = append(missing, c)
 				}

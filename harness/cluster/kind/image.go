@@ -36,7 +36,7 @@ var nodePackages = []string{
 // old cached tree is not mistaken for the new one.
 const (
 	baseLayout = "1"
-	nodeLayout = "6"
+	nodeLayout = "7"
 )
 
 // Paths inside the node.
@@ -390,26 +390,8 @@ func (b nodeBuild) runtime() error {
 	}
 	// kind configures kubelet with the systemd driver from 1.24, cgroupfs before.
 	systemd := cluster.Minor(b.o.Version) >= 24
-	config := fmt.Sprintf(`version = 2
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
-  # the host may not let a privileged container lower oom_score_adj
-  restrict_oom_score_adj = true
-  tolerate_missing_hugepages_controller = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    # kind's entrypoint rewrites this line when overlayfs cannot be used
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %q
-        SystemdCgroup = %v
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %q
-    conf_dir = %q
-`, cluster.PauseImage, runcPath, systemd, cni.BinDir(), cni.ConfDir())
+	config := "version = 2\n" + cluster.CRIConfig{Runc: runcPath, SystemdCgroup: systemd, CNIBinDir: cni.BinDir(),
+		CNIConfDir: cni.ConfDir(), Snapshotter: "overlayfs"}.TOML()
 	if err := b.write("etc/containerd/config.toml", config, 0o644); err != nil {
 		return err
 	}

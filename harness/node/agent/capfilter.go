@@ -11,19 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-)
 
-// capNames are Linux capabilities by number (include/uapi/linux/capability.h).
-var capNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-}
+	"github.com/relapse-dev/relapse/harness/evidence"
+)
 
 // BoundedRuntimeCommand is the agent command that runs an OCI runtime with
 // the bundle cut down to what this host can grant: capabilities outside
@@ -194,7 +184,7 @@ func BoundCapabilities(config []byte, bounding uint64, inProcess bool) ([]byte, 
 		return config, false, nil
 	}
 	number := map[string]int{}
-	for i, n := range capNames {
+	for i, n := range evidence.CapabilityNames {
 		number[n] = i
 	}
 	changed := false
