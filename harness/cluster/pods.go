@@ -43,3 +43,23 @@ func PodTable(ctx context.Context, c *Cluster) string {
 	}
 	return b.String()
 }
+
+// NodeEvents are the events recorded about the node (NodeNotReady,
+// NodeReady, kubelet's starts...), oldest first: what `kubectl describe
+// node` shows at the bottom.
+func NodeEvents(ctx context.Context, c *Cluster) string {
+	events, err := c.Client.CoreV1().Events("").List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Node,involvedObject.name=" + c.NodeName})
+	if err != nil {
+		return "listing node events: " + err.Error()
+	}
+	sort.Slice(events.Items, func(i, j int) bool { return events.Items[i].LastTimestamp.Before(&events.Items[j].LastTimestamp) })
+	var b strings.Builder
+	for _, e := range events.Items {
+		fmt.Fprintf(&b, "%s %-8s %-24s x%d %s: %s\n", e.LastTimestamp.UTC().Format("15:04:05"), e.Type, e.Reason, e.Count, e.Source.Component, e.Message)
+	}
+	if b.Len() == 0 {
+		return "no events about the node"
+	}
+	return b.String()
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
+	"github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
@@ -53,5 +54,13 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 			res := run(ctx, "1.30.14", "netns-lookup")
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 			Expect(res.Report.Verdict.Reason).To(ContainSubstring("0 IPs leaked"))
+		})
+
+	It("measures PLEG not healthy on a kind node: kubelet reaches containerd through relapse's CRI proxy on a mounted socket",
+		Label("bug:pleg-not-healthy"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(30*time.Minute), func(ctx SpecContext) {
+			res := suitekit.Run(ctx, experiment.Options{Scenario: plegnotready.Name, Versions: map[string]string{"kubernetes": "1.30.14"},
+				Params: map[string]string{"cluster": "kind"}})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("PLEG is not healthy"))
 		})
 })

@@ -66,7 +66,7 @@ func plegMetrics(ctx context.Context, c *cluster.Cluster) string {
 	return strings.Join(keep, "\n")
 }
 
-func summarise(env *scenario.Env, c *cluster.Cluster, ws []detect.Window, stallStart, stallEnd time.Time) {
+func summarise(ctx context.Context, env *scenario.Env, c *cluster.Cluster, ws []detect.Window, stallStart, stallEnd time.Time) {
 	var lines []string
 	for _, w := range ws {
 		lines = append(lines, detect.DescribeWindow(w, time.Now()))
@@ -75,6 +75,7 @@ func summarise(env *scenario.Env, c *cluster.Cluster, ws []detect.Window, stallS
 		lines = append(lines, "the node stayed Ready")
 	}
 	env.Evidence("Ready condition of "+c.NodeName, strings.Join(lines, "\n"))
+	env.Evidence("events of node "+c.NodeName, cluster.NodeEvents(ctx, c))
 	held := map[string]int{}
 	for _, e := range c.Proxy.Events() {
 		held[e.Method+" ("+e.Result+")"]++

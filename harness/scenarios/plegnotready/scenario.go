@@ -116,7 +116,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	recovered := waitReady(ctx, watch, recoverIn)
 	windows := watch.Windows()
 	env.Evidence("PLEG metrics after the stall", plegMetrics(ctx, c))
-	summarise(env, c, windows, stallStart, stallEnd)
+	summarise(ctx, env, c, windows, stallStart, stallEnd)
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted", nil
 	}

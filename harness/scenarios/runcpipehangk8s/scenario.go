@@ -134,6 +134,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	case <-time.After(observe):
 	}
 	env.Evidence("pods while runc init is stuck", cluster.PodTable(ctx, c))
+	env.Evidence("events of node "+c.NodeName, cluster.NodeEvents(ctx, c))
 	var ws []string
 	for _, w := range watch.Windows() {
 		ws = append(ws, detect.DescribeWindow(w, time.Now()))
@@ -160,7 +161,6 @@ func createPod(ctx context.Context, c *cluster.Cluster, name string) error {
 }
 
 func strPtr(s string) *string { return &s }
-
 
 // shrunkPipes reads each pod's first log line (fixtures/init's report) and
 // counts the pods that ran with no_new_privs and 8192-byte pipes.
@@ -206,4 +206,3 @@ func runningPods(ctx context.Context, c *cluster.Cluster) int {
 	}
 	return n
 }
-
