@@ -45,7 +45,7 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 			res := run(ctx, "1.19.3", "netns-lookup")
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			Expect(res.Report.Findings[0].Kind).To(Equal("extra-sandbox-for-completed-pod"))
-			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("IPs leaked by DELs without a netns"))
+			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("IPs leaked (held for sandboxes that are not ready)"))
 			Expect(res.Report.NodeSetup).To(ContainElement(HaveField("Value", ContainSubstring("kind v0."))))
 		})
 

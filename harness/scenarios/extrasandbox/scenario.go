@@ -270,13 +270,28 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 	extra := detect.ExtraSandboxes(sbs)
 	env.Condition("CNI ledger", fmt.Sprintf("pods %d, ADDs %d, DELs %d, DELs with empty netns %d, failed calls %d", jobs, sum.Adds, sum.Dels, sum.EmptyNetnsDels, sum.FailedCalls))
 	env.Condition("sandboxes", fmt.Sprintf("%d listed by the runtime for %d pods; pods with more than one: %d", len(sbs), jobs, len(extra)))
-	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no ready sandbox (leaked)", len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked)))
-	if len(leaked) > 0 {
-		var lines []string
-		for _, a := range leaked {
-			lines = append(lines, fmt.Sprintf("%s held for sandbox %s (%s), which is stopped or gone", a.IP, a.ContainerID, a.Ifname))
+	// A leaked IP is held for a sandbox that cannot use it: one that is
+	// stopped (still listed; its CNI DEL never came, or released nothing)
+	// or gone.
+	listed := map[string]detect.Sandbox{}
+	for _, s := range sbs {
+		listed[s.ID] = s
+	}
+	stopped := 0
+	var leakLines []string
+	for _, a := range leaked {
+		state := "gone"
+		if sb, ok := listed[a.ContainerID]; ok {
+			stopped++
+			state = fmt.Sprintf("stopped (pod %s, attempt %d)", sb.PodName, sb.Attempt)
 		}
-		env.Evidence("leaked IPs", strings.Join(lines, "\n"))
+		leakLines = append(leakLines, fmt.Sprintf("%s held for sandbox %s (%s), which is %s; CNI calls for it: %s",
+			a.IP, a.ContainerID, a.Ifname, state, callsFor(calls, a.ContainerID)))
+	}
+	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no ready sandbox (leaked: %d for stopped sandboxes, %d for sandboxes that are gone)",
+		len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked), stopped, len(leaked)-stopped))
+	if len(leaked) > 0 {
+		env.Evidence("leaked IPs", strings.Join(leakLines, "\n"))
 	}
 	var lines []string
 	for _, s := range sbs {
@@ -292,7 +307,7 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 		sort.Strings(reasons)
 		summary := fmt.Sprintf("%d completed OnFailure pods got a second sandbox (%d CNI ADDs for %d pods)", len(extra), sum.Adds, jobs)
 		if len(leaked) > 0 {
-			summary += fmt.Sprintf("; %d IPs leaked by DELs without a netns", len(leaked))
+			summary += fmt.Sprintf("; %d IPs leaked (held for sandboxes that are not ready)", len(leaked))
 		}
 		f := detect.Finding{Detector: "sandboxes-per-pod", Kind: "extra-sandbox-for-completed-pod", At: time.Now().UTC(),
 			Summary: summary, Reasons: reasons}
@@ -306,4 +321,24 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 		return report.Inconclusive, fmt.Sprintf("%d CNI ADDs for %d pods without a second sandbox listed: the extra sandbox may have been removed already (see the ledger)", sum.Adds, jobs), nil
 	}
 	return report.NotReproduced, fmt.Sprintf("%d OnFailure pods completed with one sandbox each: %d CNI ADDs, %d DELs, 0 IPs leaked", jobs, sum.Adds, sum.Dels), nil
+}
+
+// callsFor summarises the ledger's calls for one container ("ADD, DEL
+// (netns empty)"), or says there were none.
+func callsFor(calls []detect.CNICall, id string) string {
+	var out []string
+	for _, c := range calls {
+		if c.ContainerID != id {
+			continue
+		}
+		call := c.Command
+		if c.Command == "DEL" && c.Netns == "" {
+			call += " (netns empty)"
+		}
+		out = append(out, call)
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
