@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relapse-dev/relapse/fixtures"
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/vm"
@@ -73,7 +74,9 @@ type NodeImage struct {
 	Dir          string   `json:"-"`
 }
 
-// KindVersion is the version of the kind library in this binary.
+// KindVersion is the version of the kind library in this binary. Test
+// binaries carry no dependency list, so then it is what the source tree
+// this binary was built from requires.
 func KindVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
@@ -85,7 +88,13 @@ func KindVersion() string {
 			}
 		}
 	}
-	return ""
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", kindModule)
+	cmd.Dir = fixtures.SourceDir()
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // kindSource is the kind module's directory in the module cache (the go
