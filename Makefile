@@ -10,6 +10,8 @@
 #   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
 #   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun
 #   make test-vm             the VM suites (qemu and Vagrant nodes; slow)
+#   make repro SCENARIO=kubelet-extra-sandbox KUBERNETES=1.19.3 CLUSTER=kind   on a kind cluster
+#   make test-k8s            the Kubernetes suites (bare and kind clusters; slow)
 
 GO        ?= go
 SCENARIO  ?= runc-pipe-hang
@@ -20,6 +22,8 @@ CONTAINERD ?=
 KUBERNETES ?=
 # ENGINE=runc|docker for runc-pipe-hang (how runc is driven).
 ENGINE    ?=
+# CLUSTER=bare|kind for the cluster scenarios (who makes the cluster).
+CLUSTER   ?=
 PARAMS    ?=
 # Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>, BOX=<vagrant box>.
 PROVIDER  ?=
@@ -54,7 +58,7 @@ build: deps
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
 
 repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
-	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
+	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.
