@@ -2,10 +2,12 @@ package kubernetes_test
 
 import (
 	"os"
+	"os/exec"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -62,5 +64,27 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 				Params: map[string]string{"cluster": "kind"}})
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("PLEG is not healthy"))
+		})
+
+	It("leaves a journal on SIGKILL of a run with a kind cluster up that `relapse repair` undoes: dockerd, the node container and its kubelet, netns, cgroups, kubelet's sysctls",
+		Label("signal:kill"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(15*time.Minute), func(ctx SpecContext) {
+			relapseBin, err := gexec.Build("github.com/relapse-dev/relapse/cmd/relapse")
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(gexec.CleanupBuildArtifacts)
+			cmd := exec.Command(relapseBin, "repro", "--scenario", extrasandbox.Name, "--version", "kubernetes=1.30.14",
+				"--param", "cluster=kind", "--param", "jobs=60", "--param", "every=5s", "--reports", suitekit.ReportsDir())
+			s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { s.Kill().Wait(10 * time.Second) })
+			// The node's kubelet is a host process (no PID namespace of its own
+			// on the host's side): once it runs, the cluster is up.
+			Eventually(func() bool { return exec.Command("pgrep", "-f", "^/usr/bin/kubelet ").Run() == nil }, "8m", "2s").Should(BeTrue())
+			s.Kill()
+			Eventually(s, "30s").Should(gexec.Exit())
+			out, err := exec.CommandContext(ctx, relapseBin, "repair").CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+			Expect(string(out)).To(And(ContainSubstring("repaired daemon"), ContainSubstring("repaired netns"),
+				ContainSubstring("repaired cgroup"), ContainSubstring("restored kernel.panic ")))
+			Expect(exec.Command("pgrep", "-f", "^/usr/bin/kubelet ").Run()).To(HaveOccurred(), "the node's kubelet survived the repair")
 		})
 })
