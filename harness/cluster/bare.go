@@ -326,12 +326,8 @@ func (b *Bare) startDocker(ctx context.Context, o Options) error {
 	// dockershim asks oom_score_adj -998 for every sandbox, which this host
 	// may refuse (no CAP_SYS_RESOURCE): the runc under test runs through
 	// relapse-agent's bounded-runtime, which raises it first.
-	agentBin, err := agent.Build(ctx, b.env.CacheDir)
-	if err != nil {
-		return err
-	}
 	runtime := b.path("bounded-runc")
-	if err := os.WriteFile(runtime, []byte(agent.BoundedRuntimeScript(agentBin, o.Runc)), 0o755); err != nil {
+	if err := agent.WriteBoundedRuntime(ctx, b.env.CacheDir, runtime, o.Runc); err != nil {
 		return err
 	}
 	d, stop, err := engine.StartDocker(ctx, local.New(), b.env.Journal, b.path("docker"), b.Netns,

@@ -142,12 +142,8 @@ func (k *kindCluster) startDocker(ctx context.Context) error {
 	// The node container is privileged: it asks for every capability, and
 	// runc refuses one the host's bounding set lacks. The agent drops those
 	// from the bundle before runc sees it.
-	agentBin, err := agent.Build(ctx, k.env.CacheDir)
-	if err != nil {
-		return err
-	}
 	runtime := filepath.Join(k.dir, "bounded-runc")
-	if err := os.WriteFile(runtime, []byte(agent.BoundedRuntimeScript(agentBin, hostRuntime)), 0o755); err != nil {
+	if err := agent.WriteBoundedRuntime(ctx, k.env.CacheDir, runtime, hostRuntime); err != nil {
 		return err
 	}
 	d, stop, err := engine.StartDocker(ctx, n, k.env.Journal, filepath.Join(k.dir, "docker"), ns,

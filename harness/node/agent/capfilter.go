@@ -28,6 +28,16 @@ func BoundedRuntimeScript(agentPath, runtime string) string {
 		runtime, agentPath, BoundedRuntimeCommand, runtime)
 }
 
+// WriteBoundedRuntime builds the agent and writes, at path, a runtime
+// script for a daemon's --add-runtime that runs runtime bounded.
+func WriteBoundedRuntime(ctx context.Context, cacheRoot, path, runtime string) error {
+	agentBin, err := Build(ctx, cacheRoot)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(BoundedRuntimeScript(agentBin, runtime)), 0o755)
+}
+
 func init() {
 	Register(BoundedRuntimeCommand, BoundedRuntimeCommand+" RUNTIME ARGS... (an OCI runtime that drops capabilities this host cannot grant)",
 		func(_ context.Context, args []string, _ io.Writer) error {
