@@ -185,8 +185,12 @@ func missingReplaceDirs(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the module's go.mod: %w", err)
 	}
+	targets, err := localReplaceTargets(string(gomod))
+	if err != nil {
+		return nil, fmt.Errorf("reading the module's go.mod: %w", err)
+	}
 	var missing []string
-	for _, t := range localReplaceTargets(string(gomod)) {
+	for _, t := range targets {
 		if _, err := os.Stat(filepath.Join(dir, t)); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, t)
 		}
@@ -197,41 +201,21 @@ func missingReplaceDirs(dir string) ([]string, error) {
 // localReplaceTargets returns, cleaned and in file order, the targets of
 // go.mod replace directives that are directories inside the module
 // ("./x"). Targets with a version are modules; "../x" lies outside.
-func localReplaceTargets(gomod string) []string {
+func localReplaceTargets(gomod string) ([]string, error) {
+	replaces, _, _, err := goModDirectives(gomod)
+	if err != nil {
+		return nil, err
+	}
 	var targets []string
-	inBlock := false
-	for _, line := range strings.Split(gomod, "\n") {
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0:
-			continue
-		case inBlock && f[0] == ")":
-			inBlock = false
-			continue
-		case len(f) == 2 && f[0] == "replace" && f[1] == "(":
-			inBlock = true
-			continue
-		case f[0] == "replace":
-			f = f[1:]
-		case !inBlock:
+	for _, r := range replaces {
+		if r.NewVersion != "" || !strings.HasPrefix(r.New, "./") {
 			continue
 		}
-		// f is "old [version] => new [version]".
-		if len(f) < 3 || f[len(f)-2] != "=>" {
-			continue
-		}
-		t := f[len(f)-1]
-		if !strings.HasPrefix(t, "./") {
-			continue
-		}
-		if t = filepath.Clean(t); t != "." && !strings.HasPrefix(t, "..") {
+		if t := filepath.Clean(r.New); t != "." && !strings.HasPrefix(t, "..") {
 			targets = append(targets, t)
 		}
 	}
-	return targets
+	return targets, nil
 }
 
 // copyModule copies the module source at src (read-only in the module

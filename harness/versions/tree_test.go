@@ -104,8 +104,8 @@ require (
 )
 `
 	want := []string{"single-dir", ".empty-mod", "b"}
-	if got := localReplaceTargets(gomod); !reflect.DeepEqual(got, want) {
-		t.Errorf("localReplaceTargets = %q, want %q", got, want)
+	if got, err := localReplaceTargets(gomod); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("localReplaceTargets = %q, %v; want %q", got, err, want)
 	}
 }
 
