@@ -41,9 +41,9 @@ const (
 	BusyboxImage = "relapse.local/busybox:1"
 )
 
-// kubeletSysctls are the kernel parameters kubelet rewrites at start
+// KubeletSysctls are the kernel parameters kubelet rewrites at start
 // (kernel-wide, not per namespace): journaled first and put back.
-var kubeletSysctls = []string{"kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"}
+var KubeletSysctls = []string{"kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"}
 
 // Options choose a bare cluster.
 type Options struct {

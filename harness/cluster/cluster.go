@@ -84,7 +84,7 @@ var ProviderParam = scenario.Param{Name: "cluster", Default: "bare",
 // start (kernel-wide, not per namespace, even from inside a privileged
 // container) so that they are put back, even after a killed run.
 func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
-	for _, key := range kubeletSysctls {
+	for _, key := range KubeletSysctls {
 		cur, err := chaos.ReadSysctl(ctx, local.New(), key)
 		if err != nil {
 			continue

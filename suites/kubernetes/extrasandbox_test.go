@@ -16,12 +16,7 @@ import (
 // (and #75441): a second sandbox for a completed OnFailure pod; fixed in
 // v1.19.4 by https://github.com/kubernetes/kubernetes/pull/92614.
 var _ = Describe("kubernetes#92613 extra sandbox for completed OnFailure pods", Label("bug:kubernetes-92613", "component:kubernetes", "slow", "k8s"), Ordered, func() {
-	var baseline suitekit.HostBaseline
-	BeforeAll(func() {
-		baseline = suitekit.TakeBaseline("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "net.ipv4.ip_forward")
-		DeferCleanup(baseline.ExpectClean)
-	})
-	AfterEach(func() { baseline.ExpectClean() })
+	cleanClusterHost()
 
 	run := func(ctx SpecContext, version string) *experiment.Result {
 		return suitekit.Run(ctx, experiment.Options{Scenario: extrasandbox.Name, Versions: map[string]string{"kubernetes": version}})

@@ -22,17 +22,11 @@ import (
 // https://github.com/kubernetes/kubernetes/issues/92613 is the scenario it
 // must run here.
 var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", "component:kubernetes", "slow", "k8s"), Ordered, func() {
-	var baseline suitekit.HostBaseline
+	cleanClusterHost()
 	var dockerHost string
 	var hadDockerHost bool
-	BeforeAll(func() {
-		baseline = suitekit.TakeBaseline("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "net.ipv4.ip_forward",
-			"kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes")
-		dockerHost, hadDockerHost = os.LookupEnv("DOCKER_HOST")
-		DeferCleanup(baseline.ExpectClean)
-	})
+	BeforeAll(func() { dockerHost, hadDockerHost = os.LookupEnv("DOCKER_HOST") })
 	AfterEach(func() {
-		baseline.ExpectClean()
 		got, had := os.LookupEnv("DOCKER_HOST")
 		Expect([]any{got, had}).To(Equal([]any{dockerHost, hadDockerHost}), "DOCKER_HOST not put back")
 	})

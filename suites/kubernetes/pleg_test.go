@@ -17,11 +17,7 @@ import (
 // PLEG is not healthy: https://github.com/kubernetes/kubernetes/issues/45419
 // relists held by relapse's CRI proxy past the 3-minute threshold.
 var _ = Describe("PLEG not healthy -> node NotReady", Label("bug:pleg-not-healthy", "component:kubernetes", "slow", "k8s"), Ordered, func() {
-	var baseline suitekit.HostBaseline
-	BeforeAll(func() {
-		baseline = suitekit.TakeBaseline("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory", "net.ipv4.ip_forward")
-		DeferCleanup(baseline.ExpectClean)
-	})
+	cleanClusterHost()
 
 	It("measures the NotReady window while ListPodSandbox/ListContainers are held, and the node comes back",
 		ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
@@ -31,6 +27,6 @@ var _ = Describe("PLEG not healthy -> node NotReady", Label("bug:pleg-not-health
 			Expect(f.Kind).To(Equal(detect.KindNotReadyWindow))
 			Expect(f.Summary).To(ContainSubstring("PLEG is not healthy"))
 			Expect(strings.Join(f.Reasons, "\n")).To(ContainSubstring("threshold is 3m0s"))
-			baseline.ExpectClean()
+			// cleanClusterHost's AfterEach checks the host right after this.
 		})
 })

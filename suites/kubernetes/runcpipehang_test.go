@@ -18,12 +18,7 @@ import (
 // saw it (containerd#5261): pods with allowPrivilegeEscalation: false on a
 // node whose runc is rc93 and whose soft limit is lowered.
 var _ = Describe("runc#2828 under kubelet", Label("bug:runc-2828", "component:runc", "slow", "k8s"), Ordered, func() {
-	var baseline suitekit.HostBaseline
-	BeforeAll(func() {
-		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey, "kernel.panic", "vm.overcommit_memory", "net.ipv4.ip_forward")
-		DeferCleanup(baseline.ExpectClean)
-	})
-	AfterEach(func() { baseline.ExpectClean() })
+	cleanClusterHost(runcpipehang.SoftLimitKey)
 
 	run := func(ctx SpecContext, runc string, params map[string]string) *experiment.Result {
 		return suitekit.Run(ctx, experiment.Options{Scenario: runcpipehangk8s.Name, Params: params,
