@@ -80,7 +80,8 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.
 		return nil, err
 	}
 	short := env.RunID[len(env.RunID)-6:]
-	k := &kindCluster{env: env, o: o, img: img, dir: filepath.Join(env.Dir, "kind"), name: "relapse-" + short}
+	k := &kindCluster{env: env, o: o, img: img, dir: filepath.Join(env.Dir, "kind"), name: "relapse-" + short,
+		hostName: "relapse-kind-" + short}
 	if err := os.MkdirAll(k.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -109,14 +110,17 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.
 
 // kindCluster is one kind cluster being made.
 type kindCluster struct {
-	env    *scenario.Env
-	o      cluster.Options
-	img    NodeImage
-	dir    string
-	name   string
-	docker *engine.Docker
-	kind   *kindcluster.Provider
-	config []byte
+	env  *scenario.Env
+	o    cluster.Options
+	img  NodeImage
+	dir  string
+	name string
+	// hostName names what the cluster has on the host: dockerd's network
+	// namespace and the cgroup parent.
+	hostName string
+	docker   *engine.Docker
+	kind     *kindcluster.Provider
+	config   []byte
 	// pid is the node container's init, through which the host reaches
 	// the node's files (/proc/PID/root) and network (/proc/PID/ns/net).
 	pid  int
@@ -128,12 +132,12 @@ func (k *kindCluster) nodeName() string { return k.name + "-control-plane" }
 
 func (k *kindCluster) startDocker(ctx context.Context) error {
 	n := local.New()
-	ns, deleteNS, err := engine.CreateNetns(ctx, n, k.env.Journal, "relapse-kind-"+k.name[len(k.name)-6:])
+	ns, deleteNS, err := engine.CreateNetns(ctx, n, k.env.Journal, k.hostName)
 	if err != nil {
 		return err
 	}
 	k.env.DeferCleanup("delete network namespace "+ns.Name, deleteNS)
-	parent := "relapse-kind-" + k.name[len(k.name)-6:]
+	parent := k.hostName
 	removeCgroups, err := engine.CgroupParent(n, k.env.Journal, parent)
 	if err != nil {
 		return err
@@ -378,7 +382,7 @@ func (k *kindCluster) describe() {
 		{Name: "kind node image", Value: fmt.Sprintf("%s (%s; %s): Debian %s root filesystem, containerd %s, systemd %s, libseccomp2 %s, runc under test at %s, kind's base files from %s@%s",
 			img.Ref, cached, img.Dir, "bookworm", img.Packages["containerd"], img.Packages["systemd"], img.Packages["libseccomp2"], runcPath, kindModule, img.KindVersion)},
 		{Name: "preloaded images", Value: strings.Join(img.Images, ", ") + "; not available offline: " + strings.Join(img.Skipped, ", ")},
-		{Name: "kind's docker", Value: fmt.Sprintf("dockerd (Debian) on %s in network namespace relapse-kind-%s, node container runtime %s through relapse-agent %s (capabilities outside the host's bounding set dropped)", sock, k.name[len(k.name)-6:], hostRuntime, agent.BoundedRuntimeCommand)},
+		{Name: "kind's docker", Value: fmt.Sprintf("dockerd (Debian) on %s in network namespace %s, node container runtime %s through relapse-agent %s (capabilities outside the host's bounding set dropped)", sock, k.hostName, hostRuntime, agent.BoundedRuntimeCommand)},
 		{Name: "kind config", Value: strings.TrimSpace(string(k.config))},
 		{Name: "reach the node", Value: fmt.Sprintf("DOCKER_HOST=unix://%s docker exec -it %s bash   (kubectl is there, KUBECONFIG=/etc/kubernetes/admin.conf)", sock, k.nodeName())},
 	}
