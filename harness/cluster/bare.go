@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -72,7 +72,9 @@ type Bare struct {
 	Kubeconfig string
 	daemons    map[string]*engine.Daemon
 	// docker is dockershim's engine (nil with containerd).
-	docker      *engine.Docker
+	docker *engine.Docker
+	// node runs the cluster (env.Node): the local host or a VM.
+	node        node.Node
 	env         *scenario.Env
 	cgroupRoot  string
 	createdDirs string
@@ -81,26 +83,37 @@ type Bare struct {
 // StartBare brings a cluster up for the run; every step registers its
 // undo with env, newest first.
 func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error) {
-	if env.Node.Provider() != "local" {
-		return nil, fmt.Errorf("bare clusters run on the local node so far, not on %s", env.Node.Name())
-	}
-	for _, tool := range []string{"etcd", "/usr/lib/cni/bridge", "/usr/bin/containerd", "/usr/bin/ctr"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("bare clusters need %s (Debian packages etcd-server, containernetworking-plugins, containerd; `make deps-k8s`)", tool)
-		}
+	n := env.Node
+	if err := checkNodeTools(ctx, n); err != nil {
+		return nil, err
 	}
 	if err := checkRuntime(o.Runtime, "bare", o.Version); err != nil {
 		return nil, err
 	}
-	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
-	b.Provider, b.Version, b.NodeName, b.Runc = "bare", o.Version, NodeName, o.Runc
+	if onNode(n) && o.dockershim() {
+		return nil, fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on %s", n.Name())
+	}
+	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, node: n, daemons: map[string]*engine.Daemon{}}
+	b.Node, b.Provider, b.Version, b.NodeName, b.Runc = n, "bare", o.Version, NodeName, o.Runc
 	b.SeccompDir = b.path("kubelet", "root", "seccomp")
-	for _, d := range []string{"pki", "etcd", "containerd", "kubelet", "pods", "images"} {
-		if err := os.MkdirAll(filepath.Join(b.Dir, d), 0o755); err != nil {
+	if err := b.mirrorRunDir(); err != nil {
+		return nil, err
+	}
+	dirs := []string{"pki", "etcd", "containerd", "kubelet", "pods", "images"}
+	for _, d := range dirs {
+		if err := os.MkdirAll(b.path(d), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	n := local.New()
+	if onNode(n) {
+		if err := n.Command("mkdir", append([]string{"-p"}, prefixed(b.Dir, dirs)...)...).Run(ctx); err != nil {
+			return nil, err
+		}
+		if err := b.useNodeBinaries(ctx, &o); err != nil {
+			return nil, err
+		}
+		b.Runc = o.Runc
+	}
 	short := env.RunID[len(env.RunID)-6:]
 	ns, deleteNS, err := engine.CreateNetns(ctx, n, env.Journal, "relapse-k8s-"+short)
 	if err != nil {
@@ -121,7 +134,13 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 		}
 	}
 	// The pods' cgroup root, removed after every daemon is stopped (and
-	// what still runs in it killed): registered before any of them.
+	// what still runs in it killed): registered before any of them. On
+	// cgroup v2 its controllers must be enabled at the root first.
+	restoreControllers, err := engine.EnableRootControllers(ctx, n, env.Journal)
+	if err != nil {
+		return nil, err
+	}
+	env.DeferCleanup("take back the cgroup root's controllers relapse enabled", restoreControllers)
 	b.cgroupRoot = "relapse-k8s-" + short
 	removeCgroups, err := engine.CgroupParent(n, env.Journal, b.cgroupRoot)
 	if err != nil {
@@ -129,12 +148,12 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 	}
 	env.DeferCleanup("remove cgroup "+b.cgroupRoot+" (and any container left in it)", removeCgroups)
 	b.createdDirs = b.path("created-host-dirs")
-	forgetDirs, err := env.Journal.Record("host-dirs", "local", map[string]string{"list": b.createdDirs})
+	forgetDirs, err := env.Journal.Record("host-dirs", n.Name(), map[string]string{"list": b.createdDirs})
 	if err != nil {
 		return nil, err
 	}
 	env.DeferCleanup("remove host directories the cluster needed", func(ctx context.Context) error {
-		if err := removeCreatedDirs(b.createdDirs); err != nil {
+		if err := removeCreatedDirs(ctx, n, b.createdDirs); err != nil {
 			return err
 		}
 		return forgetDirs()
@@ -201,16 +220,16 @@ func (b *Bare) pki(ctx context.Context, o Options) error {
 		}
 	}
 	b.Kubeconfig = b.path("pki", "admin.kubeconfig")
-	return nil
+	return pushTree(ctx, b.node, dir)
 }
 
 // daemon starts one cluster process in the cluster's namespace.
 func (b *Bare) daemon(ctx context.Context, name string, argv []string, prelude string, ready func(context.Context) error) error {
 	dir := b.path(name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := b.node.Command("mkdir", "-p", dir).Run(ctx); err != nil {
 		return err
 	}
-	d := &engine.Daemon{Node: local.New(), Name: name, Dir: dir, Netns: b.Netns, Argv: argv, Ready: ready,
+	d := &engine.Daemon{Node: b.node, Name: name, Dir: dir, Netns: b.Netns, Argv: argv, Ready: ready,
 		Socket: filepath.Join(dir, "unused.sock"), Log: filepath.Join(dir, name+".log"), Prelude: prelude}
 	stop, err := d.Start(ctx, b.env.Journal, 90*time.Second)
 	if err != nil {
@@ -310,7 +329,7 @@ func (b *Bare) startScheduler(ctx context.Context, o Options) error {
 
 // startRuntime starts containerd, or dockerd for dockershim.
 func (b *Bare) startRuntime(ctx context.Context, o Options) error {
-	if err := b.cni(o); err != nil {
+	if err := b.cni(ctx, o); err != nil {
 		return err
 	}
 	if o.dockershim() {
@@ -330,7 +349,7 @@ func (b *Bare) startDocker(ctx context.Context, o Options) error {
 	if err := agent.WriteBoundedRuntime(ctx, b.env.CacheDir, runtime, o.Runc); err != nil {
 		return err
 	}
-	d, stop, err := engine.StartDocker(ctx, local.New(), b.env.Journal, b.path("docker"), b.Netns,
+	d, stop, err := engine.StartDocker(ctx, b.node, b.env.Journal, b.path("docker"), b.Netns,
 		engine.DockerOptions{Runc: runtime, CgroupParent: "/" + b.cgroupRoot})
 	if err != nil {
 		return err
@@ -358,11 +377,11 @@ state = %q
   path = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt")) +
 		CRIConfig{Runc: o.Runc, RuncRoot: filepath.Join(dir, "runc"), CNIBinDir: cni.BinDir(), CNIConfDir: cni.ConfDir()}.TOML()
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+	if err := b.node.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
 	// The CRI plugin caches CNI results in /var/lib/cni whatever it is told.
-	d := &engine.Daemon{Node: local.New(), Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
+	d := &engine.Daemon{Node: b.node, Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
 		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")},
 		Prelude: b.privateDirs("/var/lib/cni") + b.sharedPodLogs()}
 	stop, err := d.Start(ctx, b.env.Journal, 60*time.Second)
@@ -375,10 +394,13 @@ state = %q
 }
 
 // cni writes the network (CNIFiles) into the cluster's directory.
-func (b *Bare) cni(o Options) error {
+func (b *Bare) cni(ctx context.Context, o Options) error {
 	files := CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni"), Plugin: o.CNI}
 	b.CNILedger, b.IPAMDir = files.Ledger(), files.IPAM()
-	return files.Write()
+	if err := files.Write(); err != nil {
+		return err
+	}
+	return pushTree(ctx, b.node, files.HostDir)
 }
 
 // importImages builds the pause and busybox images and imports them.
@@ -398,7 +420,12 @@ func (b *Bare) importImages(ctx context.Context, _ Options) error {
 			}
 			continue
 		}
-		if err := local.New().Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
+		if onNode(b.node) {
+			if err := b.node.CopyIn(ctx, archive, archive, 0o644); err != nil {
+				return err
+			}
+		}
+		if err := b.node.Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
 			return fmt.Errorf("importing %s: %w", img.Ref, err)
 		}
 	}
@@ -439,24 +466,26 @@ func (b *Bare) startKubelet(ctx context.Context, o Options) error {
 	}
 	endpoint := b.ContainerdSocket
 	if o.StallCRI {
-		b.Proxy = &CRIProxy{Listen: b.path("containerd", "cri-proxy.sock"), Upstream: b.ContainerdSocket}
-		if err := b.Proxy.Start(ctx); err != nil {
+		var err error
+		if endpoint, err = b.startCRIProxy(ctx); err != nil {
 			return err
 		}
-		b.env.DeferCleanup("stop the CRI proxy", func(context.Context) error { b.Proxy.Stop(); return nil })
-		endpoint = b.Proxy.Listen
 	}
 	pki := func(f string) string { return b.path("pki", f) }
 	cgroupRoot := b.cgroupRoot
 	// kubelet wants its cgroup root to exist in every hierarchy; a new v1
 	// cpuset group starts with no CPUs or memory nodes, so copy the parent's.
+	// On cgroup v2 (a VM node's systemd) there is one hierarchy, and the
+	// directories below /sys/fs/cgroup are systemd's units.
 	mk := fmt.Sprintf(`set -e
-for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+dirs="/sys/fs/cgroup/*/ /sys/fs/cgroup/"
+[ -e /sys/fs/cgroup/cgroup.controllers ] && dirs=/sys/fs/cgroup/
+for c in $dirs; do
   [ -e "$c/cgroup.procs" ] || continue
   mkdir -p "${c}%[1]s"
   if [ -e "$c/cpuset.cpus" ]; then cat "$c/cpuset.cpus" > "${c}%[1]s/cpuset.cpus"; cat "$c/cpuset.mems" > "${c}%[1]s/cpuset.mems"; fi
 done`, cgroupRoot)
-	if err := local.New().Command("sh", "-c", mk).Run(ctx); err != nil {
+	if err := b.node.Command("sh", "-c", mk).Run(ctx); err != nil {
 		return fmt.Errorf("creating kubelet's cgroup root: %w", err)
 	}
 	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
@@ -501,7 +530,7 @@ protectKernelDefaults: false
 	default:
 		args = append(args, "--container-runtime=remote", "--container-runtime-endpoint=unix://"+endpoint)
 	}
-	if err := os.WriteFile(b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
+	if err := b.node.WriteFile(ctx, b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}
 	// Paths kubelet uses whatever it is told: private in its mount
@@ -541,18 +570,18 @@ func Minor(version string) int {
 	return m
 }
 
-// removeCreatedDirs removes the host directories listed in file (empty
+// removeCreatedDirs removes the directories listed in file on n (empty
 // ones only: kubelet's content lived on tmpfs in its own namespace).
-func removeCreatedDirs(file string) error {
-	data, err := os.ReadFile(file)
-	if os.IsNotExist(err) {
+func removeCreatedDirs(ctx context.Context, n node.Node, file string) error {
+	data, err := n.ReadFile(ctx, file)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	for _, d := range strings.Fields(string(data)) {
-		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+		if err := n.Command("sh", "-c", `[ ! -e "$1" ] || rmdir "$1"`, "rmdir", d).Run(ctx); err != nil {
 			return fmt.Errorf("removing %s, which a cluster created: %w", d, err)
 		}
 	}
@@ -560,8 +589,8 @@ func removeCreatedDirs(file string) error {
 }
 
 func init() {
-	chaos.RegisterLocalRepairer("host-dirs", func(_ context.Context, e chaos.Entry) (string, error) {
-		if err := removeCreatedDirs(e.Data["list"]); err != nil {
+	chaos.RegisterLocalRepairer("host-dirs", func(ctx context.Context, e chaos.Entry) (string, error) {
+		if err := removeCreatedDirs(ctx, local.New(), e.Data["list"]); err != nil {
 			return "", err
 		}
 		return "removed host directories a cluster of run " + e.RunID + " created", nil
@@ -630,10 +659,19 @@ func runtimeDescription(o Options) string {
 
 // setup describes the cluster for the report.
 func (b *Bare) setup(o Options) []report.Fact {
+	where := "the local node"
+	kubectl := "nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes"
+	if onNode(b.node) {
+		where = "VM node " + b.node.Name() + " (binaries from a read-only disk on " + NodeBinDir + ")"
+		kubectl = "nsenter --net=/run/netns/" + b.Netns.Name + " " + filepath.Join(NodeBinDir, "kubectl") + " --kubeconfig " + b.Kubeconfig + " get nodes"
+		if s, ok := b.node.(interface{ SSHCommand() string }); ok {
+			kubectl = "on the node (" + s.SSHCommand() + "): " + kubectl
+		}
+	}
 	return []report.Fact{
-		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; %s with runc %s; CNI %s through relapse's ledger wrapper",
-			o.Version, runtimeDescription(o), o.Runc, CNIDescription(o.CNI))},
+		{Name: "cluster", Value: fmt.Sprintf("bare single-node cluster %s on %s: etcd (Debian), kube-apiserver, controller-manager, scheduler, kubelet; %s with runc %s; CNI %s through relapse's ledger wrapper",
+			o.Version, where, runtimeDescription(o), o.Runc, CNIDescription(o.CNI))},
 		{Name: "cluster namespace", Value: "network namespace " + b.Netns.Name + ", node IP " + nodeIP + " on a veth inside it"},
-		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes)"},
+		{Name: "kubeconfig", Value: b.Kubeconfig + " (reach the API with: " + kubectl + ")"},
 	}
 }

@@ -12,16 +12,19 @@ import (
 
 	"github.com/relapse-dev/relapse/fixtures"
 	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
 // Cluster is a running single-node cluster as scenarios see it, whichever
-// provider made it. Every path is a host path relapse can read directly:
-// a provider that runs the node somewhere else (a kind node container)
-// bind-mounts these from the run directory.
+// provider made it. Every path is a path on Node: the local host's for
+// bare clusters there and for kind (a node container's files through
+// /proc/PID/root), the VM's for bare clusters on a VM node (Pull fetches
+// a directory's contents to the same local path).
 type Cluster struct {
+	// Node is the machine the paths below are on.
+	Node node.Node
 	// Provider made the cluster ("bare", "kind").
 	Provider string
 	Version  string
@@ -82,14 +85,15 @@ var ProviderParam = scenario.Param{Name: "cluster", Default: "bare",
 
 // JournalKubeletSysctls records the kernel parameters kubelet rewrites at
 // start (kernel-wide, not per namespace, even from inside a privileged
-// container) so that they are put back, even after a killed run.
+// container) on the run's node, so that they are put back, even after a
+// killed run.
 func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
 	for _, key := range KubeletSysctls {
-		cur, err := chaos.ReadSysctl(ctx, local.New(), key)
+		cur, err := chaos.ReadSysctl(ctx, env.Node, key)
 		if err != nil {
 			continue
 		}
-		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, local.New(), env.Journal, env.Ledger); err != nil {
+		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
+	"github.com/relapse-dev/relapse/harness/vm"
 )
 
 // ScenarioBase is embedded by scenarios that run a bare cluster: the
@@ -19,18 +21,59 @@ func (ScenarioBase) Components() []versions.Builder {
 	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
 }
 
-// CheckNode: clusters run on the local node so far (bare ones in
-// namespaces of their own, kind ones in relapse's own dockerd).
+// CheckNode: bare clusters run on the local node (in namespaces of their
+// own; nothing is left on the host) or on a qemu VM node, whose root
+// filesystem carries etcd, containerd and the CNI plugins; kind clusters
+// on the local node (CheckPlan).
 func (ScenarioBase) CheckNode(provider string) error {
-	if provider != "local" {
-		return fmt.Errorf("cluster scenarios run their cluster on the local node so far (in namespaces of their own; nothing is left on the host), not on %q", provider)
+	if provider != "local" && provider != "qemu" {
+		return fmt.Errorf("cluster scenarios run their cluster on the local node or a qemu VM node (PROVIDER=local or qemu), not on %q", provider)
 	}
 	return nil
 }
 
+// NodeMemoryMiB: etcd, the control plane, kubelet and containerd want
+// about 1 GiB between them; VM nodes get 3 GiB.
+func (ScenarioBase) NodeMemoryMiB() int { return 3072 }
+
+// NodeBinDir is where a VM node mounts the disk with the cluster's
+// binaries (not under /opt or /run: daemons get tmpfs there).
+const NodeBinDir = "/mnt/relapse-k8s"
+
+// NodeDisks gives a VM node the Kubernetes build and the runc under test
+// on a read-only disk (cached per build).
+func (ScenarioBase) NodeDisks(ctx context.Context, env *scenario.Env) ([]scenario.NodeDisk, error) {
+	k8s, ok := env.Artifacts["kubernetes"]
+	runc, ok2 := env.Artifacts["runc"]
+	if !ok || !ok2 {
+		return nil, errors.New("missing kubernetes or runc artifact")
+	}
+	files := map[string]string{"runc": runc.Path}
+	for _, name := range nodeBinaries {
+		files[name] = filepath.Join(k8s.Path, name)
+	}
+	image, built, err := vm.FilesDisk(ctx, env.CacheDir, "relapse-k8s", files)
+	if err != nil {
+		return nil, err
+	}
+	how := "cached"
+	if built {
+		how = "made for this build"
+	}
+	return []scenario.NodeDisk{{Image: image, MountPoint: NodeBinDir,
+		What: fmt.Sprintf("Kubernetes %s (%s) and runc %s (%s)", k8s.Version, strings.Join(nodeBinaries, ", "), runc.Version, how)}}, nil
+}
+
 // CheckPlan refuses combinations no cluster can run, before anything runs.
-func (ScenarioBase) CheckPlan(params, versions map[string]string) error {
-	return checkRuntime(params[RuntimeParam.Name], params[ProviderParam.Name], versions["kubernetes"])
+func (ScenarioBase) CheckPlan(provider string, params, versions map[string]string) error {
+	cluster := params[ProviderParam.Name]
+	if provider != "local" && cluster != "" && cluster != "bare" {
+		return fmt.Errorf("cluster=%s runs on the local node only (its node containers run on relapse's dockerd), not on PROVIDER=%s; use cluster=bare on a VM node", cluster, provider)
+	}
+	if provider != "local" && params[RuntimeParam.Name] == RuntimeDockershim {
+		return fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on PROVIDER=%s; use runtime=containerd", provider)
+	}
+	return checkRuntime(params[RuntimeParam.Name], cluster, versions["kubernetes"])
 }
 
 // checkRuntime: dockershim is kubelet's own, on bare clusters before 1.24.

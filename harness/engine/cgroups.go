@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
@@ -49,7 +50,59 @@ done`
 	return nil
 }
 
+// EnableRootControllers makes every controller of a cgroup v2 root
+// available to its children (a VM node's systemd enables only memory,
+// pids and io; kubelet refuses a cgroup root without cpu, cpuset and
+// hugetlb). It journals what it added and returns the function that takes
+// those back; on cgroup v1 it does nothing.
+func EnableRootControllers(ctx context.Context, n node.Node, j *chaos.Journal) (func(context.Context) error, error) {
+	out, err := n.Command("sh", "-c", `f=/sys/fs/cgroup/cgroup.subtree_control
+[ -e "$f" ] || exit 0
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+  grep -qw "$c" "$f" || echo "$c"
+done`).Output(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cgroup root's controllers on %s: %w", n.Name(), err)
+	}
+	added := strings.Fields(string(out))
+	if len(added) == 0 {
+		return func(context.Context) error { return nil }, nil
+	}
+	forget, err := j.Record("cgroup-controllers", n.Name(), map[string]string{"added": strings.Join(added, " ")})
+	if err != nil {
+		return nil, err
+	}
+	undo := func(ctx context.Context) error {
+		if err := setRootControllers(ctx, n, "-", added); err != nil {
+			return err
+		}
+		return forget()
+	}
+	if err := setRootControllers(ctx, n, "+", added); err != nil {
+		_ = undo(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return undo, nil
+}
+
+// setRootControllers writes +c or -c for each controller, one at a time
+// (a controller another one depends on is refused in the same write).
+func setRootControllers(ctx context.Context, n node.Node, sign string, controllers []string) error {
+	script := `s=$1; shift; for c; do echo "$s$c" > /sys/fs/cgroup/cgroup.subtree_control || exit 1; done`
+	if err := n.Command("sh", append([]string{"-c", script, "sh", sign}, controllers...)...).Run(ctx); err != nil {
+		return fmt.Errorf("writing %s%s to the cgroup root's subtree_control on %s: %w", sign, strings.Join(controllers, " "+sign), n.Name(), err)
+	}
+	return nil
+}
+
 func init() {
+	chaos.RegisterLocalRepairer("cgroup-controllers", func(ctx context.Context, e chaos.Entry) (string, error) {
+		added := strings.Fields(e.Data["added"])
+		if err := setRootControllers(ctx, local.New(), "-", added); err != nil {
+			return "", err
+		}
+		return "took back the cgroup root's controllers " + e.Data["added"], nil
+	})
 	chaos.RegisterLocalRepairer("cgroup", func(ctx context.Context, e chaos.Entry) (string, error) {
 		if err := removeCgroups(ctx, local.New(), e.Data["name"]); err != nil {
 			return "", err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/agent"
 )
 
 // ContainerdNamespace is the containerd namespace relapse's containers live in.
@@ -190,9 +191,14 @@ func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
 	return string(body), nil
 }
 
-// DialContext opens a connection from inside the namespace: the dialing
-// thread enters it, dials, and comes back; the socket stays there.
+// DialContext opens a connection from inside the namespace: on the local
+// node the dialing thread enters it, dials, and comes back (the socket
+// stays there); on a VM node the node's agent dials from inside it.
 func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ns.Node.Provider() != "local" {
+		// A namespace on a VM node: relayed by the node's agent over ssh.
+		return agent.Dial(ctx, ns.Node, ns.Wrap(), network, addr)
+	}
 	return DialIn("/run/netns/"+ns.Name)(ctx, network, addr)
 }
 

@@ -67,7 +67,7 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 		_ = forget()
 		return nil, fmt.Errorf("starting %s: %w", d.Name, err)
 	}
-	wait := func() error { return waitSocket(ctx, d.Socket, ready) }
+	wait := func() error { return waitSocket(ctx, d.Node, d.Socket, ready) }
 	if d.Ready != nil {
 		wait = func() error { return pollReady(ctx, d.Ready, ready) }
 	}
@@ -106,21 +106,20 @@ func pollReady(ctx context.Context, ready func(context.Context) error, within ti
 	}
 }
 
-func waitSocket(ctx context.Context, path string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	for {
+// waitSocket waits for the daemon's socket: a connection on the local
+// node, the socket file on a VM node (its unix sockets cannot be dialed
+// from here directly).
+func waitSocket(ctx context.Context, n node.Node, path string, within time.Duration) error {
+	return pollReady(ctx, func(ctx context.Context) error {
+		if n.Provider() != "local" {
+			return n.Command("test", "-S", path).Run(ctx)
+		}
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			c.Close()
-			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return err
+	}, within)
 }
 
 func (d *Daemon) LogTail(ctx context.Context, n int) string {

@@ -67,6 +67,9 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	if err := prov.Check(ctx, o.Node); err != nil {
 		return nil, err
 	}
+	if ns, ok := s.(scenario.NodeSizer); ok && o.Node.MemoryMiB == 0 {
+		o.Node.MemoryMiB = ns.NodeMemoryMiB()
+	}
 	if nr, ok := s.(scenario.NodeRequirer); ok {
 		if err := nr.CheckNode(o.Node.Provider); err != nil {
 			return nil, err
@@ -111,7 +114,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		for name, r := range resolved {
 			exact[name] = r.Version
 		}
-		if err := pc.CheckPlan(params, exact); err != nil {
+		if err := pc.CheckPlan(o.Node.Provider, params, exact); err != nil {
 			return nil, err
 		}
 	}
@@ -311,7 +314,17 @@ func (p *Plan) provision(ctx context.Context, env *scenario.Env) error {
 		}
 		return nil
 	})
-	n, err := p.Provider.Provision(ctx, p.Node, env)
+	spec := p.Node
+	if dp, ok := p.Scenario.(scenario.DiskProvider); ok {
+		err := env.Timed("prepare node disks", p.Scenario.Name(), func() (err error) {
+			spec.Disks, err = dp.NodeDisks(ctx, env)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	n, err := p.Provider.Provision(ctx, spec, env)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ type Spec struct {
 	// MemoryMiB and CPUs size a VM node (0 = the provider's default).
 	MemoryMiB int
 	CPUs      int
+	// Disks are attached read-only and mounted (the scenario's, see
+	// scenario.DiskProvider); only the qemu provider takes them.
+	Disks []scenario.NodeDisk
 }
 
 // Provider makes nodes of one kind.

@@ -54,10 +54,35 @@ type NodeRequirer interface {
 }
 
 // PlanChecker is a scenario whose parameters only make sense with some
-// versions (dockershim exists only before Kubernetes 1.24): CheckPlan
-// sees the resolved parameters and versions before anything runs.
+// versions or nodes (dockershim exists only before Kubernetes 1.24; kind
+// clusters run on the local node): CheckPlan sees the node provider and
+// the resolved parameters and versions before anything runs.
 type PlanChecker interface {
-	CheckPlan(params, versions map[string]string) error
+	CheckPlan(provider string, params, versions map[string]string) error
+}
+
+// NodeSizer is a scenario whose node needs more memory than a VM
+// provider's default (a whole Kubernetes cluster runs on it).
+type NodeSizer interface {
+	NodeMemoryMiB() int
+}
+
+// NodeDisk is a read-only disk image a VM node gets attached and mounted
+// (a cluster's binaries: hundreds of MB, which ssh into a nested VM
+// carries at a few MB/s).
+type NodeDisk struct {
+	// Image is an ext4 file system image on the machine relapse runs on.
+	Image string
+	// MountPoint is where the node mounts it.
+	MountPoint string
+	// What says in the report what the disk holds.
+	What string
+}
+
+// DiskProvider is a scenario that gives VM nodes disks of its own, made
+// from its built components before the node boots.
+type DiskProvider interface {
+	NodeDisks(ctx context.Context, env *Env) ([]NodeDisk, error)
 }
 
 // Env is what a running scenario gets: the node, its own directory, the

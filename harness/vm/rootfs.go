@@ -15,16 +15,21 @@ const Suite = "bookworm"
 // RootfsPackages are installed on top of debootstrap's minbase: systemd as
 // PID 1 with D-Bus (the systemd bugs need both), sshd (the command channel),
 // libseccomp2 (runc is linked against it) and the tools detectors call.
+// etcd, containerd (with ctr), the CNI plugins and iptables are what a bare
+// Kubernetes cluster on the node runs besides the Kubernetes binaries
+// relapse copies in; their own services are masked (relapse starts them
+// in namespaces of their own, as on the host).
 // gdb is left out on purpose: its libsource-highlight fails to configure
 // under debootstrap, and relapse's node agent writes PID 1's memory itself.
 var RootfsPackages = []string{
 	"systemd", "systemd-sysv", "dbus", "udev", "kmod", "iproute2", "openssh-server",
 	"procps", "netbase", "ca-certificates", "libseccomp2", "psmisc",
+	"etcd-server", "containerd", "containernetworking-plugins", "iptables",
 }
 
 // rootfsLayout is bumped whenever configureRootfs changes what it writes,
 // so an old cached image is not mistaken for the new one.
-const rootfsLayout = "3"
+const rootfsLayout = "4"
 
 // Rootfs is a cached root filesystem: the tree, and a qcow2 base image of it.
 type Rootfs struct {
@@ -95,7 +100,7 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 		if err := configureRootfs(ctx, tree, pub); err != nil {
 			return err
 		}
-		versions, err := PackageVersions(ctx, tree, "systemd", "libseccomp2", "dbus", "openssh-server")
+		versions, err := PackageVersions(ctx, tree, "systemd", "libseccomp2", "dbus", "openssh-server", "containerd", "etcd-server", "containernetworking-plugins")
 		if err != nil {
 			return err
 		}
@@ -185,6 +190,8 @@ func configureRootfs(ctx context.Context, tree string, pubKey []byte) error {
 		"etc/systemd/system/e2scrub_all.timer":                                "/dev/null",
 		"etc/systemd/system/fstrim.timer":                                     "/dev/null",
 		"etc/systemd/system/getty@tty1.service":                               "/dev/null",
+		"etc/systemd/system/etcd.service":                                     "/dev/null",
+		"etc/systemd/system/containerd.service":                               "/dev/null",
 	}
 	for rel, target := range links {
 		p := filepath.Join(tree, rel)

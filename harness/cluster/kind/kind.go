@@ -345,7 +345,8 @@ func (k *kindCluster) connect(ctx context.Context) error {
 		}
 	}
 	proxy := k.c.Proxy
-	k.c = cluster.Cluster{Provider: ProviderName, Version: k.o.Version, NodeName: k.nodeName(), Client: client,
+	// The node container's files are read through /proc/PID/root: local paths.
+	k.c = cluster.Cluster{Node: local.New(), Provider: ProviderName, Version: k.o.Version, NodeName: k.nodeName(), Client: client,
 		CNILedger: cni.Ledger(), IPAMDir: cni.IPAM(), ContainerdSocket: root + "/run/containerd/containerd.sock",
 		SeccompDir: root + "/var/lib/kubelet/seccomp", Runc: runcPath, Proxy: proxy}
 	return nil

@@ -114,7 +114,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scena
 	if err != nil {
 		return nil, err
 	}
-	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus)
+	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus, spec.Disks)
 	env.Logf("booting VM node %s (%s, %d MiB, %d vCPUs, ssh on 127.0.0.1:%d)", name, accel.Name, mem, cpus, port)
 	booted := time.Now()
 	if err := m.start(args); err != nil {
@@ -136,6 +136,10 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scena
 		return nil, fmt.Errorf("copying the agent onto %s: %w", name, err)
 	}
 	systemd := waitSystemd(ctx, n)
+	disks, err := mountDisks(ctx, n, spec.Disks)
+	if err != nil {
+		return nil, err
+	}
 	setup := []report.Fact{
 		{Name: "provider", Value: "qemu " + qemuVersion(ctx)},
 		{Name: "accelerator", Value: accel.Name + ": " + accel.Why},
@@ -149,14 +153,28 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scena
 		{Name: "qemu command", Value: node.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)},
 		{Name: "ssh into the node", Value: n.SSHCommand()},
 	}
+	setup = append(setup, disks...)
 	env.Report.NodeSetup = append(env.Report.NodeSetup, setup...)
 	return n, nil
 }
 
-func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int) []string {
+// mountDisks mounts the scenario's disks (vdc onwards) read-only.
+func mountDisks(ctx context.Context, n node.Node, disks []scenario.NodeDisk) ([]report.Fact, error) {
+	var facts []report.Fact
+	for i, d := range disks {
+		dev := "/dev/vd" + string(rune('c'+i))
+		if err := n.Command("sh", "-c", `mkdir -p "$2" && mount -t ext4 -o ro "$1" "$2"`, "mount", dev, d.MountPoint).Run(ctx); err != nil {
+			return nil, fmt.Errorf("mounting the %s disk on %s: %w", d.What, n.Name(), err)
+		}
+		facts = append(facts, report.Fact{Name: "disk " + dev, Value: fmt.Sprintf("%s: %s, read-only on %s", d.What, d.Image, d.MountPoint)})
+	}
+	return facts, nil
+}
+
+func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int, disks []scenario.NodeDisk) []string {
 	args := []string{"-name", "relapse-" + filepath.Base(dir), "-nodefaults", "-no-user-config"}
 	args = append(args, accel.Args()...)
-	return append(args,
+	args = append(args,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus), "-display", "none", "-no-reboot",
 		"-kernel", k.Image, "-initrd", k.Initrd,
 		"-append", "console=ttyS0 root=/dev/vda rw quiet panic=-1 mitigations=off systemd.show_status=0",
@@ -168,6 +186,11 @@ func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int
 		"-serial", "file:"+filepath.Join(dir, "console.log"),
 		"-pidfile", filepath.Join(dir, "qemu.pid"),
 	)
+	// The scenario's disks come after the root and the modules: vdc, vdd, ...
+	for _, d := range disks {
+		args = append(args, "-drive", "file="+d.Image+",if=virtio,format=raw,readonly=on")
+	}
+	return args
 }
 
 // machine is the host side of one VM: the qemu process and its directory.

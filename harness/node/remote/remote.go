@@ -428,3 +428,43 @@ func (b *syncBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf.Bytes()...)
 }
+
+// ForwardSocket makes nodeSocket on the node lead to localSocket on the
+// machine running relapse (ssh -R over a connection of its own, not the
+// shared master, so that stopping it ends exactly this forward): a
+// component on the node (kubelet) reaches a server relapse runs (its CRI
+// proxy). It returns once the node's socket exists; stop ends the forward
+// and removes the node's socket.
+func (n *Node) ForwardSocket(ctx context.Context, nodeSocket, localSocket string) (stop func(context.Context) error, err error) {
+	args := append([]string{"-N", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "ExitOnForwardFailure=yes",
+		"-o", "StreamLocalBindUnlink=yes", "-R", nodeSocket + ":" + localSocket}, n.sshArgs()...)
+	argv := n.sshArgv(args)
+	x := exec.Command(argv[0], argv[1:]...)
+	var out bytes.Buffer
+	x.Stdout, x.Stderr = &out, &out
+	x.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := x.Start(); err != nil {
+		return nil, fmt.Errorf("forwarding %s on %s to %s: %w", nodeSocket, n.Name(), localSocket, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = x.Wait(); close(exited) }()
+	stop = func(ctx context.Context) error {
+		_ = x.Process.Kill()
+		<-exited
+		return n.Command("rm", "-f", nodeSocket).Run(ctx)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Command("test", "-S", nodeSocket).Run(ctx) != nil {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("forwarding %s on %s to %s: %s exited: %s", nodeSocket, n.Name(), localSocket, node.ShellQuote(argv...), out.String())
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = stop(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("forwarding %s on %s to %s: no socket on the node after 20 s (%s)", nodeSocket, n.Name(), localSocket, node.ShellQuote(argv...))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return stop, nil
+}

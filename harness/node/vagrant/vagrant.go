@@ -96,6 +96,9 @@ type run struct {
 }
 
 func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *scenario.Env) (node.Node, error) {
+	if len(spec.Disks) > 0 {
+		return nil, fmt.Errorf("the vagrant provider attaches no extra disks (%s wants %d); use PROVIDER=qemu", env.Report.Scenario, len(spec.Disks))
+	}
 	short := env.RunID[len(env.RunID)-6:]
 	r := &run{env: env, dir: qemu.NodeDir(env.RunID, "v-")}
 	forgetDir, err := env.Journal.Record("vagrant-dir", "local", map[string]string{"dir": r.dir})

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -121,7 +122,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	}
 	if err != nil {
 		env.Evidence("pods and warning events", cluster.PodTable(ctx, c))
-		if ledger, rerr := os.ReadFile(c.CNILedger); rerr == nil {
+		if ledger, rerr := readLedger(ctx, c); rerr == nil {
 			env.Evidence("CNI ledger", string(ledger))
 		}
 		return report.Inconclusive, "the Jobs did not all complete, so sandbox counts per finished pod would prove nothing: " + err.Error(), nil
@@ -206,8 +207,9 @@ func waitJobs(ctx context.Context, c *cluster.Cluster, want int, within time.Dur
 }
 
 // sandboxes lists every pod sandbox containerd has, ready or not.
-func sandboxes(ctx context.Context, socket string) ([]detect.Sandbox, error) {
-	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func sandboxes(ctx context.Context, c *cluster.Cluster) ([]detect.Sandbox, error) {
+	conn, err := grpc.NewClient("unix://"+c.ContainerdSocket, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.Dial(ctx, "unix", c.ContainerdSocket) }))
 	if err != nil {
 		return nil, err
 	}
@@ -233,9 +235,19 @@ func sandboxes(ctx context.Context, socket string) ([]detect.Sandbox, error) {
 	return out, nil
 }
 
+// readLedger fetches the CNI files from the node (the ledger, the
+// allocations, the test plugin's log) and returns the ledger.
+func readLedger(ctx context.Context, c *cluster.Cluster) ([]byte, error) {
+	if err := c.Pull(ctx, filepath.Dir(c.CNILedger), c.IPAMDir); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(c.CNILedger)
+}
+
 // observe runs the three detectors and decides.
 func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs int) (report.Result, string, error) {
-	ledgerText, err := os.ReadFile(c.CNILedger)
+	// The ledger and the allocations are where the node wrote them.
+	ledgerText, err := readLedger(ctx, c)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("reading the CNI ledger: %w", err)
 	}
@@ -254,7 +266,7 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 		}
 	}
 	sum := detect.SummarizeLedger(calls)
-	sbs, err := sandboxes(ctx, c.ContainerdSocket)
+	sbs, err := sandboxes(ctx, c)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,7 +24,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/fixture"
-	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
@@ -75,10 +73,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	if err := os.MkdirAll(c.SeccompDir, 0o755); err != nil {
-		return report.Inconclusive, "", err
-	}
-	if err := os.WriteFile(filepath.Join(c.SeccompDir, profileName), data, 0o644); err != nil {
+	if err := c.Node.WriteFile(ctx, filepath.Join(c.SeccompDir, profileName), data, 0o644); err != nil {
 		return report.Inconclusive, "", err
 	}
 	env.Condition("compiled seccomp filter", fmt.Sprintf("%d bytes (Localhost profile %s, %d rules)", profile.BPFBytes, profileName, profile.Rules))
@@ -88,7 +83,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 
 	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
-	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, local.New(), env.Journal, env.Ledger); err != nil {
+	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
 		return report.Inconclusive, "", err
 	}
 	env.Event("trigger armed", runcpipehang.SoftLimitKey+"="+env.Params["soft-limit"])
@@ -108,7 +103,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 			time.Sleep(2 * time.Second)
 		}
 	}()
-	det := &detect.PipeDeadlock{Node: local.New(), Select: detect.Matching(func(p evidence.Process) bool {
+	det := &detect.PipeDeadlock{Node: env.Node, Select: detect.Matching(func(p evidence.Process) bool {
 		return engine.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == c.Runc
 	})}
 	finding, derr := det.Watch(dctx)
