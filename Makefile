@@ -35,7 +35,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps deps-vm deps-k8s test-k8s build repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: all deps deps-vm deps-k8s test-k8s test-k8s-vm build repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -96,6 +96,11 @@ test-vm: deps deps-vm
 # waits out the 3-minute threshold (~6 min warm).
 test-k8s: deps deps-k8s
 	$(GO) test -count=1 -p 1 -timeout 80m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s'
+
+# Bare clusters on a qemu VM node (software emulation here): the cluster
+# scenarios with kubelet inside the VM, ~25 min warm.
+test-k8s-vm: deps deps-vm deps-k8s
+	$(GO) test -count=1 -p 1 -timeout 90m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s-vm'
 
 bench: build
 	$(GO) test -count=1 -p 1 -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./suites/bench/

@@ -26,8 +26,8 @@ func CgroupParent(n node.Node, j *chaos.Journal, name string) (func(context.Cont
 	}, nil
 }
 
-// removeCgroups removes /sys/fs/cgroup/*/NAME and /sys/fs/cgroup/NAME with
-// everything below, deepest first. Processes still inside are killed
+// removeCgroups removes /sys/fs/cgroup/*/NAME (v1) and /sys/fs/cgroup/NAME
+// (v2, or v1's unified hierarchy) with everything below, deepest first. Processes still inside are killed
 // first: a container whose shim was killed is reparented to PID 1 and
 // found by nothing else (its pod has a network namespace of its own). A
 // cgroup that still holds a process after that makes rmdir fail, which is
@@ -35,7 +35,7 @@ func CgroupParent(n node.Node, j *chaos.Journal, name string) (func(context.Cont
 func removeCgroups(ctx context.Context, n node.Node, name string) error {
 	script := `set -e
 for i in $(seq 1 50); do
-  pids=$(cat /sys/fs/cgroup/*/"$1"/cgroup.procs /sys/fs/cgroup/*/"$1"/*/cgroup.procs /sys/fs/cgroup/*/"$1"/*/*/cgroup.procs     /sys/fs/cgroup/*/"$1"/*/*/*/cgroup.procs /sys/fs/cgroup/*/"$1"/*/*/*/*/cgroup.procs /sys/fs/cgroup/"$1"/cgroup.procs 2>/dev/null | sort -u)
+  pids=$(find /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
   [ -z "$pids" ] && break
   kill -9 $pids 2>/dev/null || true
   sleep 0.1
@@ -87,8 +87,17 @@ done`).Output(ctx)
 
 // setRootControllers writes +c or -c for each controller, one at a time
 // (a controller another one depends on is refused in the same write).
+// Taking one back is retried for 10 s: the kernel refuses while removed
+// child cgroups that used it are still being released.
 func setRootControllers(ctx context.Context, n node.Node, sign string, controllers []string) error {
-	script := `s=$1; shift; for c; do echo "$s$c" > /sys/fs/cgroup/cgroup.subtree_control || exit 1; done`
+	script := `s=$1; shift; f=/sys/fs/cgroup/cgroup.subtree_control
+for c; do
+  i=0
+  until echo "$s$c" 2>/dev/null > $f; do
+    i=$((i+1)); [ $i -lt 50 ] || { echo "$s$c" > $f; exit 1; }
+    sleep 0.2
+  done
+done`
 	if err := n.Command("sh", append([]string{"-c", script, "sh", sign}, controllers...)...).Run(ctx); err != nil {
 		return fmt.Errorf("writing %s%s to the cgroup root's subtree_control on %s: %w", sign, strings.Join(controllers, " "+sign), n.Name(), err)
 	}

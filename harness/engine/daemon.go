@@ -74,7 +74,11 @@ func (d *Daemon) Start(ctx context.Context, j *chaos.Journal, ready time.Duratio
 	if err := wait(); err != nil {
 		tail := d.LogTail(ctx, 30)
 		_ = stop(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("%s did not open %s within %s (%s): %w\nlog:\n%s", d.Name, d.Socket, ready, cmd.String(), err, tail)
+		what := "open " + d.Socket
+		if d.Ready != nil {
+			what = "become ready"
+		}
+		return nil, fmt.Errorf("%s did not %s within %s (%s): %w\nlog:\n%s", d.Name, what, ready, cmd.String(), err, tail)
 	}
 	return stop, nil
 }

@@ -1,7 +1,11 @@
 package vm
 
 import (
+	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,5 +87,37 @@ func TestModuleName(t *testing.T) {
 		if got := moduleName(in); got != want {
 			t.Errorf("moduleName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFilesDisk makes a real image (mkfs.ext4 -d) and finds it cached the
+// second time; a changed source makes a new one.
+func TestFilesDisk(t *testing.T) {
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("mkfs.ext4 not installed (e2fsprogs)")
+	}
+	cache, src := t.TempDir(), filepath.Join(t.TempDir(), "tool")
+	if err := os.WriteFile(src, []byte("#!/bin/sh\necho one\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"bin/tool": src}
+	first, built, err := FilesDisk(context.Background(), cache, "relapse-test", files)
+	if err != nil || !built {
+		t.Fatalf("first: %s built=%v err=%v", first, built, err)
+	}
+	out, err := exec.Command("debugfs", "-R", "cat /bin/tool", first).Output()
+	if err == nil && !strings.Contains(string(out), "echo one") {
+		t.Fatalf("image holds %q, want the source", out)
+	}
+	again, built, err := FilesDisk(context.Background(), cache, "relapse-test", files)
+	if err != nil || built || again != first {
+		t.Fatalf("second: %s built=%v err=%v, want %s from cache", again, built, err, first)
+	}
+	if err := os.WriteFile(src, []byte("#!/bin/sh\necho two, longer\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	changed, built, err := FilesDisk(context.Background(), cache, "relapse-test", files)
+	if err != nil || !built || changed == first {
+		t.Fatalf("after a change: %s built=%v err=%v, want a new image", changed, built, err)
 	}
 }

@@ -11,11 +11,13 @@ import (
 // its first spec (the kernel parameters kubelet rewrites, ip_forward, and
 // any extra keys the specs change) and checks after every spec and at the
 // end that a cluster left none of it, nor anything else suitekit checks.
-func cleanClusterHost(extra ...string) {
-	var b suitekit.HostBaseline
+// The baseline is returned for specs that check more (VM leftovers).
+func cleanClusterHost(extra ...string) *suitekit.HostBaseline {
+	b := &suitekit.HostBaseline{}
 	BeforeAll(func() {
-		b = suitekit.TakeBaseline(append(append([]string{"net.ipv4.ip_forward"}, cluster.KubeletSysctls...), extra...)...)
+		*b = suitekit.TakeBaseline(append(append([]string{"net.ipv4.ip_forward"}, cluster.KubeletSysctls...), extra...)...)
 		DeferCleanup(func() { b.ExpectClean() })
 	})
 	AfterEach(func() { b.ExpectClean() })
+	return b
 }

@@ -21,22 +21,28 @@ func connect(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) != 2 {
 		return errors.New("usage: connect NETWORK ADDRESS (tcp 127.0.0.1:6443, unix /path/to.sock)")
 	}
+	return relay(ctx, os.Stdin, stdout, args[0], args[1])
+}
+
+// relay dials network/addr and copies in to it and it to out, until the
+// far end closes.
+func relay(ctx context.Context, in io.Reader, out io.Writer, network, addr string) error {
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := d.DialContext(dctx, args[0], args[1])
+	conn, err := d.DialContext(dctx, network, addr)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	go func() {
-		_, _ = io.Copy(conn, os.Stdin)
+		_, _ = io.Copy(conn, in)
 		// The caller closed its side: pass the end of input on.
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 			_ = cw.CloseWrite()
 		}
 	}()
-	_, err = io.Copy(stdout, conn)
+	_, err = io.Copy(out, conn)
 	return err
 }
 
