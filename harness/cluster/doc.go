@@ -10,4 +10,10 @@
 // the run directory; the kernel parameters kubelet rewrites are journaled
 // and put back, its cgroup root removed. Scenarios talk to the API with
 // client-go through a dialer that enters the namespace.
+//
+// The node is the local host or a qemu VM (nodefiles.go): on a VM the
+// binaries come on a read-only disk, the run directory is mirrored at the
+// same path on both machines, and dials go through the node's agent.
+// Providers (bare here, kind in cluster/kind) register with
+// RegisterProvider; scenarios see a Cluster whichever made it.
 package cluster

@@ -5,6 +5,9 @@
 // over ssh. It also carries the node-side halves of injectors and probes
 // that must run next to what they measure (D-Bus calls to PID 1, PID 1's
 // bus cookie), where an ssh round trip per call would be the measurement.
+// `connect` relays a TCP or unix connection on the node (in whatever
+// namespace it was started) over its standard streams: Dial is how relapse
+// reaches a cluster inside a VM.
 //
 // cmd/relapse-agent is its main; Build compiles it for the node.
 package agent
