@@ -95,3 +95,14 @@ func TestCheckPlanRefusesWhatAVMCannotRun(t *testing.T) {
 		t.Errorf("CheckNode(vagrant) = %v", err)
 	}
 }
+
+// TestInsideAny: Pull fetches the ledger's directory once, with the IPAM
+// directory below it, and a sibling on its own.
+func TestInsideAny(t *testing.T) {
+	dirs := []string{"/r/k8s/cni", "/r/k8s/cni/ipam", "/r/k8s/cnix"}
+	for d, want := range map[string]bool{"/r/k8s/cni": false, "/r/k8s/cni/ipam": true, "/r/k8s/cnix": false} {
+		if got := insideAny(d, dirs); got != want {
+			t.Errorf("insideAny(%s) = %v, want %v", d, got, want)
+		}
+	}
+}

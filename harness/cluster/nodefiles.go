@@ -57,14 +57,28 @@ func pullTree(ctx context.Context, n node.Node, dir string) error {
 }
 
 // Pull makes the local copies of dirs (paths of the cluster's files) what
-// they are on the node, so that they can be read with os.ReadFile.
+// they are on the node, so that they can be read with os.ReadFile. A
+// directory inside another one named is fetched with it, not again.
 func (c *Cluster) Pull(ctx context.Context, dirs ...string) error {
 	for _, d := range dirs {
+		if insideAny(d, dirs) {
+			continue
+		}
 		if err := pullTree(ctx, c.Node, d); err != nil {
 			return fmt.Errorf("fetching %s from node %s: %w", d, c.Node.Name(), err)
 		}
 	}
 	return nil
+}
+
+// insideAny reports whether dir lies strictly below one of dirs.
+func insideAny(dir string, dirs []string) bool {
+	for _, o := range dirs {
+		if rel, err := filepath.Rel(o, dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return true
+		}
+	}
+	return false
 }
 
 // Dial connects to an address where the cluster's node is (containerd's
