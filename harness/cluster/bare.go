@@ -72,9 +72,7 @@ type Bare struct {
 	Kubeconfig string
 	daemons    map[string]*engine.Daemon
 	// docker is dockershim's engine (nil with containerd).
-	docker *engine.Docker
-	// node runs the cluster (env.Node): the local host or a VM.
-	node        node.Node
+	docker      *engine.Docker
 	env         *scenario.Env
 	cgroupRoot  string
 	createdDirs string
@@ -87,13 +85,10 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 	if err := checkNodeTools(ctx, n); err != nil {
 		return nil, err
 	}
-	if err := checkRuntime(o.Runtime, "bare", o.Version); err != nil {
+	if err := checkRuntime(n.Provider(), o.Runtime, "bare", o.Version); err != nil {
 		return nil, err
 	}
-	if onNode(n) && o.dockershim() {
-		return nil, fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on %s", n.Name())
-	}
-	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, node: n, daemons: map[string]*engine.Daemon{}}
+	b := &Bare{Dir: filepath.Join(env.Dir, "k8s"), env: env, daemons: map[string]*engine.Daemon{}}
 	b.Node, b.Provider, b.Version, b.NodeName, b.Runc = n, "bare", o.Version, NodeName, o.Runc
 	b.SeccompDir = b.path("kubelet", "root", "seccomp")
 	if err := b.mirrorRunDir(); err != nil {
@@ -186,7 +181,7 @@ func StartBare(ctx context.Context, env *scenario.Env, o Options) (*Bare, error)
 // VM nodes run under software emulation here, where kube-apiserver 1.19
 // needed more than 90 s to be ready (1.30: 54 s; the host: 3 s).
 func (b *Bare) within(d time.Duration) time.Duration {
-	if onNode(b.node) {
+	if onNode(b.Node) {
 		return 4 * d
 	}
 	return d
@@ -230,16 +225,16 @@ func (b *Bare) pki(ctx context.Context, o Options) error {
 		}
 	}
 	b.Kubeconfig = b.path("pki", "admin.kubeconfig")
-	return pushTree(ctx, b.node, dir)
+	return pushTree(ctx, b.Node, dir)
 }
 
 // daemon starts one cluster process in the cluster's namespace.
 func (b *Bare) daemon(ctx context.Context, name string, argv []string, prelude string, ready func(context.Context) error) error {
 	dir := b.path(name)
-	if err := b.node.Command("mkdir", "-p", dir).Run(ctx); err != nil {
+	if err := b.Node.Command("mkdir", "-p", dir).Run(ctx); err != nil {
 		return err
 	}
-	d := &engine.Daemon{Node: b.node, Name: name, Dir: dir, Netns: b.Netns, Argv: argv, Ready: ready,
+	d := &engine.Daemon{Node: b.Node, Name: name, Dir: dir, Netns: b.Netns, Argv: argv, Ready: ready,
 		Socket: filepath.Join(dir, "unused.sock"), Log: filepath.Join(dir, name+".log"), Prelude: prelude}
 	stop, err := d.Start(ctx, b.env.Journal, b.within(90*time.Second))
 	if err != nil {
@@ -359,7 +354,7 @@ func (b *Bare) startDocker(ctx context.Context, o Options) error {
 	if err := agent.WriteBoundedRuntime(ctx, b.env.CacheDir, runtime, o.Runc); err != nil {
 		return err
 	}
-	d, stop, err := engine.StartDocker(ctx, b.node, b.env.Journal, b.path("docker"), b.Netns,
+	d, stop, err := engine.StartDocker(ctx, b.Node, b.env.Journal, b.path("docker"), b.Netns,
 		engine.DockerOptions{Runc: runtime, CgroupParent: "/" + b.cgroupRoot})
 	if err != nil {
 		return err
@@ -387,11 +382,11 @@ state = %q
   path = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt")) +
 		CRIConfig{Runc: o.Runc, RuncRoot: filepath.Join(dir, "runc"), CNIBinDir: cni.BinDir(), CNIConfDir: cni.ConfDir()}.TOML()
-	if err := b.node.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+	if err := b.Node.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
 	// The CRI plugin caches CNI results in /var/lib/cni whatever it is told.
-	d := &engine.Daemon{Node: b.node, Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
+	d := &engine.Daemon{Node: b.Node, Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
 		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")},
 		Prelude: b.privateDirs("/var/lib/cni") + b.sharedPodLogs()}
 	stop, err := d.Start(ctx, b.env.Journal, b.within(60*time.Second))
@@ -410,7 +405,7 @@ func (b *Bare) cni(ctx context.Context, o Options) error {
 	if err := files.Write(); err != nil {
 		return err
 	}
-	return pushTree(ctx, b.node, files.HostDir)
+	return pushTree(ctx, b.Node, files.HostDir)
 }
 
 // importImages builds the pause and busybox images and imports them.
@@ -430,12 +425,12 @@ func (b *Bare) importImages(ctx context.Context, _ Options) error {
 			}
 			continue
 		}
-		if onNode(b.node) {
-			if err := b.node.CopyIn(ctx, archive, archive, 0o644); err != nil {
+		if onNode(b.Node) {
+			if err := b.Node.CopyIn(ctx, archive, archive, 0o644); err != nil {
 				return err
 			}
 		}
-		if err := b.node.Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
+		if err := b.Node.Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
 			return fmt.Errorf("importing %s: %w", img.Ref, err)
 		}
 	}
@@ -495,7 +490,7 @@ for c in $dirs; do
   mkdir -p "${c}%[1]s"
   if [ -e "$c/cpuset.cpus" ]; then cat "$c/cpuset.cpus" > "${c}%[1]s/cpuset.cpus"; cat "$c/cpuset.mems" > "${c}%[1]s/cpuset.mems"; fi
 done`, cgroupRoot)
-	if err := b.node.Command("sh", "-c", mk).Run(ctx); err != nil {
+	if err := b.Node.Command("sh", "-c", mk).Run(ctx); err != nil {
 		return fmt.Errorf("creating kubelet's cgroup root: %w", err)
 	}
 	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
@@ -540,7 +535,7 @@ protectKernelDefaults: false
 	default:
 		args = append(args, "--container-runtime=remote", "--container-runtime-endpoint=unix://"+endpoint)
 	}
-	if err := b.node.WriteFile(ctx, b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
+	if err := b.Node.WriteFile(ctx, b.path("kubelet", "config.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}
 	// Paths kubelet uses whatever it is told: private in its mount
@@ -671,10 +666,10 @@ func runtimeDescription(o Options) string {
 func (b *Bare) setup(o Options) []report.Fact {
 	where := "the local node"
 	kubectl := "nsenter --net=/run/netns/" + b.Netns.Name + " kubectl --kubeconfig " + b.Kubeconfig + " get nodes"
-	if onNode(b.node) {
-		where = "VM node " + b.node.Name() + " (binaries from a read-only disk on " + NodeBinDir + ")"
+	if onNode(b.Node) {
+		where = "VM node " + b.Node.Name() + " (binaries from a read-only disk on " + NodeBinDir + ")"
 		kubectl = "nsenter --net=/run/netns/" + b.Netns.Name + " " + filepath.Join(NodeBinDir, "kubectl") + " --kubeconfig " + b.Kubeconfig + " get nodes"
-		if s, ok := b.node.(interface{ SSHCommand() string }); ok {
+		if s, ok := b.Node.(interface{ SSHCommand() string }); ok {
 			kubectl = "on the node (" + s.SSHCommand() + "): " + kubectl
 		}
 	}

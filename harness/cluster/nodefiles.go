@@ -115,7 +115,7 @@ func checkNodeTools(ctx context.Context, n node.Node) error {
 // journaled so that a killed run's copy (its private keys among it) is
 // removed by the next run.
 func (b *Bare) mirrorRunDir() error {
-	if !onNode(b.node) {
+	if !onNode(b.Node) {
 		return nil
 	}
 	local := filepath.Dir(b.Dir)
@@ -150,8 +150,8 @@ var nodeBinaries = []string{"kubelet", "kube-apiserver", "kube-controller-manage
 // node has them.
 func (b *Bare) useNodeBinaries(ctx context.Context, o *Options) error {
 	bin, runc := NodeBinDir, filepath.Join(NodeBinDir, "runc")
-	if err := b.node.Command("test", "-x", filepath.Join(bin, "kubelet"), "-a", "-x", runc).Run(ctx); err != nil {
-		return fmt.Errorf("node %s has no Kubernetes binaries in %s (the disk cluster scenarios give VM nodes): %w", b.node.Name(), bin, err)
+	if err := b.Node.Command("test", "-x", filepath.Join(bin, "kubelet"), "-a", "-x", runc).Run(ctx); err != nil {
+		return fmt.Errorf("node %s has no Kubernetes binaries in %s (the disk cluster scenarios give VM nodes): %w", b.Node.Name(), bin, err)
 	}
 	o.BinDir, o.Runc = bin, runc
 	return nil
@@ -170,7 +170,7 @@ type socketForwarder interface {
 func (b *Bare) startCRIProxy(ctx context.Context) (string, error) {
 	sock := b.path("containerd", "cri-proxy.sock")
 	b.Proxy = &CRIProxy{Listen: sock, Upstream: b.ContainerdSocket}
-	if onNode(b.node) {
+	if onNode(b.Node) {
 		b.Proxy.Dial = func(ctx context.Context, _ string) (net.Conn, error) {
 			return b.Cluster.Dial(ctx, "unix", b.ContainerdSocket)
 		}
@@ -179,17 +179,17 @@ func (b *Bare) startCRIProxy(ctx context.Context) (string, error) {
 		return "", err
 	}
 	b.env.DeferCleanup("stop the CRI proxy", func(context.Context) error { b.Proxy.Stop(); return nil })
-	if !onNode(b.node) {
+	if !onNode(b.Node) {
 		return sock, nil
 	}
-	fw, ok := b.node.(socketForwarder)
+	fw, ok := b.Node.(socketForwarder)
 	if !ok {
-		return "", fmt.Errorf("node %s cannot forward a socket to relapse's CRI proxy", b.node.Name())
+		return "", fmt.Errorf("node %s cannot forward a socket to relapse's CRI proxy", b.Node.Name())
 	}
 	stop, err := fw.ForwardSocket(ctx, sock, sock)
 	if err != nil {
 		return "", err
 	}
-	b.env.DeferCleanup("stop forwarding "+sock+" on "+b.node.Name()+" to the CRI proxy", stop)
+	b.env.DeferCleanup("stop forwarding "+sock+" on "+b.Node.Name()+" to the CRI proxy", stop)
 	return sock, nil
 }

@@ -70,19 +70,20 @@ func (ScenarioBase) CheckPlan(provider string, params, versions map[string]strin
 	if provider != "local" && cluster != "" && cluster != "bare" {
 		return fmt.Errorf("cluster=%s runs on the local node only (its node containers run on relapse's dockerd), not on PROVIDER=%s; use cluster=bare on a VM node", cluster, provider)
 	}
-	if provider != "local" && params[RuntimeParam.Name] == RuntimeDockershim {
-		return fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on PROVIDER=%s; use runtime=containerd", provider)
-	}
-	return checkRuntime(params[RuntimeParam.Name], cluster, versions["kubernetes"])
+	return checkRuntime(provider, params[RuntimeParam.Name], cluster, versions["kubernetes"])
 }
 
-// checkRuntime: dockershim is kubelet's own, on bare clusters before 1.24.
-func checkRuntime(runtime, provider, version string) error {
+// checkRuntime: dockershim is kubelet's own, on bare clusters on the
+// local node (VM nodes have no dockerd) before 1.24.
+func checkRuntime(node, runtime, cluster, version string) error {
 	if runtime != RuntimeDockershim {
 		return nil
 	}
-	if provider != "" && provider != "bare" {
-		return fmt.Errorf("runtime=dockershim runs on bare clusters only (kind nodes run containerd), not cluster=%s", provider)
+	if node != "local" {
+		return fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on PROVIDER=%s; use runtime=containerd", node)
+	}
+	if cluster != "" && cluster != "bare" {
+		return fmt.Errorf("runtime=dockershim runs on bare clusters only (kind nodes run containerd), not cluster=%s", cluster)
 	}
 	if Minor(version) >= 24 {
 		return fmt.Errorf("runtime=dockershim needs Kubernetes < 1.24 (dockershim was removed in 1.24), not %s; use runtime=containerd, or KUBERNETES=1.19.3 or 1.19.4", version)
