@@ -35,7 +35,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps deps-vm deps-k8s test-k8s test-k8s-vm build repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: all deps deps-vm deps-k8s test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -50,8 +50,22 @@ deps-vm:
 deps-k8s:
 	@ci/deps.sh k8s
 
-build: deps
+# The scenarios' link file (harness/scenarios/zz_link.go) follows the
+# directories under harness/scenarios: a new scenario is only its package.
+generate:
+	$(GO) generate ./harness/scenarios
+
+build: deps generate
 	$(GO) build -o $(RELAPSE) ./cmd/relapse
+
+# golangci-lint v2 from the module proxy, with the repository's .golangci.yml.
+GOLANGCI_LINT_VERSION = v2.15.0
+$(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
+
+lint: deps $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+	$(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION) run ./...
 
 # No shell metacharacters in the recipe: make execs relapse directly, so
 # relapse's parent-death signal fires if make itself is killed.
@@ -71,13 +85,15 @@ repair: build
 scenarios versions: build
 	$(RELAPSE) $@
 
-test: deps vet unit suites
+test: deps generate vet unit suites
 
 vet:
 	$(GO) vet ./...
 
+# Unit tests run with the race detector; harness/layers fails when a
+# package imports one above it.
 unit:
-	$(GO) test -count=1 ./harness/... ./fixtures/... ./cmd/...
+	$(GO) test -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the
 # shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.

@@ -1,7 +1,7 @@
 // Package vagrant holds relapse's Vagrant files: the project Vagrantfile
 // (parameterised by box, resources and runc) and build-box.sh, which builds
 // a libvirt box offline from relapse's VM root filesystem and a Debian
-// kernel. The vagrant node provider (harness/node/vagrant) embeds both, so
+// kernel. The vagrant node provider (harness/provision/vagrant) embeds both, so
 // a relapse binary carries them wherever it runs.
 package vagrant
 

@@ -24,13 +24,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/experiment"
-	_ "github.com/relapse-dev/relapse/harness/providers"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/harness/vm"
 )
@@ -50,7 +50,7 @@ func main() {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(dispatch(ctx, os.Args[1:]))
 }
 
 func usage() {
@@ -67,7 +67,7 @@ run "relapse <command> -h" for a command's flags.
 `)
 }
 
-func run(ctx context.Context, args []string) int {
+func dispatch(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		usage()
 		return exitUsage
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string) int {
 // nodeFlags adds the flags that choose the node and returns what they say.
 func nodeFlags(fs *flag.FlagSet) func() provision.Spec {
 	var spec provision.Spec
-	fs.StringVar(&spec.Provider, "provider", "local", "node provider:\n"+provision.Describe())
+	fs.StringVar(&spec.Provider, "provider", "local", "node provider:\n"+describeProviders())
 	fs.StringVar(&spec.Kernel, "kernel", "", "guest kernel of a VM node: an alias from `relapse versions kernel`, a Debian ABI (6.1.0-53, 6.12.113+deb12[-amd64]) or a bzImage path")
 	fs.StringVar(&spec.KernelModules, "kernel-modules", "", "lib/modules/<release> of a bzImage given with --kernel")
 	fs.StringVar(&spec.Box, "box", "", "Vagrant box (default: the box relapse builds offline from its root filesystem)")
@@ -152,7 +152,7 @@ func repro(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	v := res.Report.Verdict
-	fmt.Printf("\n%s  %s  (%s %s)\n", v.Result, res.Report.Bug.ID, res.Report.Bug.Component, componentVersion(res.Report))
+	fmt.Printf("\n%s  %s  (%s)\n", v.Result, bugName(res.Report.Bug), res.Report.ComponentVersion())
 	fmt.Printf("  %s\n", v.Reason)
 	match := "as expected"
 	if !v.Matches {
@@ -167,7 +167,7 @@ func repro(ctx context.Context, args []string) int {
 		fmt.Printf("  %s %s: %s -> %s -> %s (restored: %s)\n", c.Kind, c.Target, c.Before, c.Applied, c.After, restored)
 	}
 	for _, e := range res.Report.Errors {
-		fmt.Printf("  error: %s\n", firstLine(e))
+		fmt.Printf("  error: %s\n", textutil.FirstLine(e))
 	}
 	fmt.Printf("  report: %s\n", res.Paths.HTML)
 	switch {
@@ -243,28 +243,29 @@ func matrix(ctx context.Context, args []string) int {
 	return status
 }
 
-func componentVersion(r *report.Report) string {
-	for _, c := range r.Components {
-		if c.Component == r.Bug.Component {
-			return c.Version
-		}
+// describeProviders lists the node providers, one line each.
+func describeProviders() string {
+	var b strings.Builder
+	for _, p := range experiment.Providers.All() {
+		fmt.Fprintf(&b, "  %-8s %s\n", p.Name(), p.Describe())
 	}
-	if v, ok := r.Observed[r.Bug.Component]; ok {
-		return v + ", on the node"
-	}
-	return "?"
+	return b.String()
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+// bugName is the bug as upstream names it, with its fix when there is one
+// ("containerd#5261 / runc#2871").
+func bugName(b report.Bug) string {
+	if b.Fix != "" {
+		return b.ID + " / " + b.Fix
+	}
+	return b.ID
 }
 
 func listScenarios() int {
 	for _, name := range scenario.Names() {
 		s, _ := scenario.Lookup(name)
 		b := s.Bug()
-		fmt.Printf("%s\n  bug: %s: %s\n  affected: %s %s; fixed: %s\n", name, b.ID, b.Title, b.Component, b.Affected, b.Fixed)
+		fmt.Printf("%s\n  bug: %s: %s\n  affected: %s %s; fixed: %s\n", name, bugName(b), b.Title, b.Component, b.Affected, b.Fixed)
 		for _, p := range s.Params() {
 			fmt.Printf("  --param %s=%s\t%s\n", p.Name, p.Default, p.Help)
 		}
@@ -296,18 +297,13 @@ func listVersions(args []string) int {
 }
 
 func repair(ctx context.Context) int {
-	lock, err := chaos.LockHost(chaos.StateDir())
+	lock, err := run.LockHost(run.StateDir())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
 		return exitFailed
 	}
 	defer lock.Unlock()
-	j, err := chaos.OpenJournal(chaos.StateDir(), "repair")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
-		return exitFailed
-	}
-	done, err := j.Repair(ctx)
+	done, err := experiment.Repair(ctx, run.StateDir())
 	for _, r := range done {
 		fmt.Printf("repaired %s (run %s): %s%s\n", r.Entry.Kind, r.Entry.RunID, r.Note, r.Error)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/systemdbus"
 )
 
@@ -37,7 +38,7 @@ type LoadRun struct {
 
 // Start begins the load on n and adds its undo to the ledger: stop the
 // load, then stop and forget any unit it left.
-func (l DBusLoad) Start(ctx context.Context, n node.Node, ledger *Ledger) (*LoadRun, error) {
+func (l DBusLoad) Start(ctx context.Context, n node.Node, ledger *run.Ledger) (*LoadRun, error) {
 	run := &LoadRun{}
 	stream, err := agent.StartStream(ctx, n, func(line []byte) {
 		var p systemdbus.LoadProgress

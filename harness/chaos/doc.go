@@ -1,9 +1,15 @@
-// Package chaos changes a node on purpose and always puts it back.
+// Package chaos holds the triggers: the injectors that change a node on
+// purpose to provoke a bug, and the drivers that load it.
 //
-// Every change is written to an on-disk journal before it is made, and
-// removed from the journal once it is undone. The Ledger undoes changes in
-// reverse order on every exit path of an experiment (success, failure,
-// timeout, panic, SIGINT, SIGTERM); a run killed with SIGKILL leaves its
-// journal behind, and the next run repairs it before touching anything else.
-// Only one experiment changes a host at a time (HostLock).
+//   - Sysctl lowers or raises a kernel parameter for a run (the rc93 hang
+//     needs fs.pipe-user-pages-soft at 1), journaled and put back through
+//     the run's ledger.
+//   - Churn starts containers at a rate and concurrency up to a bound, as
+//     the seeds' loops did, and stops at the first start that does not
+//     return or when a detector has decided.
+//   - DBusLoad starts and stops transient units through PID 1's D-Bus API
+//     at a rate, as runc's systemd cgroup driver does.
+//
+// Every change an injector makes is owned through package run: journaled
+// before it is made and undone on every exit path.
 package chaos

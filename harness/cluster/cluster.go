@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"k8s.io/client-go/kubernetes"
@@ -52,36 +51,37 @@ type Cluster struct {
 	ManualSetup string
 }
 
-// Starter makes a cluster for a run, registering every undo with env.
-type Starter func(ctx context.Context, env *scenario.Env, o Options) (*Cluster, error)
-
-var starters = map[string]Starter{}
-
-// RegisterProvider makes a cluster provider selectable with the scenarios'
-// cluster parameter.
-func RegisterProvider(name string, s Starter) { starters[name] = s }
-
-// ProviderNames are the registered cluster providers, sorted.
-func ProviderNames() []string {
-	var names []string
-	for n := range starters {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+// Provider makes the one-node cluster a scenario runs on.
+type Provider interface {
+	Name() string
+	// Describe is one line for the cluster parameter's help.
+	Describe() string
+	// Start brings the cluster up for the run, registering every undo with
+	// it; a failure says which step did not finish and why.
+	Start(ctx context.Context, env *scenario.Env, o Options) (*Cluster, error)
 }
 
-// ProviderParam is the parameter every cluster scenario takes to choose
-// who makes its cluster. The kind provider registers itself from
-// harness/cluster/kind, so the valid names are checked when the run starts.
-var ProviderParam = scenario.Param{Name: "cluster", Default: "bare",
-	Valid: func(v string) error {
-		if _, ok := starters[v]; !ok {
-			return fmt.Errorf("unknown cluster provider %q (known: %s)", v, strings.Join(ProviderNames(), ", "))
-		}
+// NodeBinDir is where a VM node mounts the disk with the cluster's
+// binaries (not under /opt or /run: daemons get tmpfs there).
+const NodeBinDir = "/mnt/relapse-k8s"
+
+// CheckRuntime: dockershim is kubelet's own, on bare clusters on the
+// local node (VM nodes have no dockerd) before 1.24.
+func CheckRuntime(node, runtime, clusterProvider, version string) error {
+	if runtime != RuntimeDockershim {
 		return nil
-	},
-	Help: "who makes the cluster: bare (relapse runs each component in namespaces of its own) or kind (sigs.k8s.io/kind on relapse's own dockerd, with a node image built offline)"}
+	}
+	if node != "local" {
+		return fmt.Errorf("runtime=dockershim runs on the local node only (VM nodes have no dockerd), not on PROVIDER=%s; use runtime=containerd", node)
+	}
+	if clusterProvider != "" && clusterProvider != "bare" {
+		return fmt.Errorf("runtime=dockershim runs on bare clusters only (kind nodes run containerd), not cluster=%s", clusterProvider)
+	}
+	if Minor(version) >= 24 {
+		return fmt.Errorf("runtime=dockershim needs Kubernetes < 1.24 (dockershim was removed in 1.24), not %s; use runtime=containerd, or KUBERNETES=1.19.3 or 1.19.4", version)
+	}
+	return nil
+}
 
 // JournalKubeletSysctls records the kernel parameters kubelet rewrites at
 // start (kernel-wide, not per namespace, even from inside a privileged
@@ -89,11 +89,11 @@ var ProviderParam = scenario.Param{Name: "cluster", Default: "bare",
 // killed run.
 func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
 	for _, key := range KubeletSysctls {
-		cur, err := chaos.ReadSysctl(ctx, env.Node, key)
+		cur, err := node.ReadSysctl(ctx, env.Node, key)
 		if err != nil {
 			continue
 		}
-		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
+		if err := (chaos.Sysctl{Key: key, Value: cur}).Apply(ctx, env.Run); err != nil {
 			return err
 		}
 	}
@@ -157,8 +157,7 @@ const (
 )
 
 // CNIParam chooses the plugin for scenarios that count IPs.
-var CNIParam = scenario.Param{Name: "cni", Default: CNIBridge, Valid: scenario.OneOf(CNIBridge, CNINetnsLookup),
-	Help: "pod network: bridge (bridge + host-local) or netns-lookup (TEST plugin from fixtures/cni that, like the seed's VPC plugin, looks a pod's IP up through its netns on DEL, so a DEL without the netns leaks it)"}
+var CNIParam = scenario.ChoiceParam("cni", CNIBridge, "pod network: bridge (bridge + host-local) or netns-lookup (TEST plugin from fixtures/cni that, like the seed's VPC plugin, looks a pod's IP up through its netns on DEL, so a DEL without the netns leaks it)", CNIBridge, CNINetnsLookup)
 
 // Container runtimes a bare cluster's kubelet can use.
 const (
@@ -169,8 +168,7 @@ const (
 )
 
 // RuntimeParam chooses kubelet's runtime.
-var RuntimeParam = scenario.Param{Name: "runtime", Default: RuntimeContainerd, Valid: scenario.OneOf(RuntimeContainerd, RuntimeDockershim),
-	Help: "kubelet's container runtime: containerd (CRI) or dockershim (kubelet's own docker support, Kubernetes < 1.24, bare clusters; kubelet runs CNI itself and tears a stopped sandbox down without its netns)"}
+var RuntimeParam = scenario.ChoiceParam("runtime", RuntimeContainerd, "kubelet's container runtime: containerd (CRI) or dockershim (kubelet's own docker support, Kubernetes < 1.24, bare clusters; kubelet runs CNI itself and tears a stopped sandbox down without its netns)", RuntimeContainerd, RuntimeDockershim)
 
 // CNIDescription says in the report what the pods' network was.
 func CNIDescription(plugin string) string {
@@ -245,13 +243,13 @@ func (c CNIFiles) WritePlugins() error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(c.HostDir, "bin", "netns-lookup.real"), fixtures.NetnsLookupPlugin, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(c.HostDir, "bin", "netns-lookup.realPlugin"), fixtures.NetnsLookupPlugin, 0o755); err != nil {
 		return err
 	}
-	for name, real := range map[string]string{"bridge": "/usr/lib/cni/bridge",
-		"relapse-netns-lookup": filepath.Join(c.BinDir(), "netns-lookup.real")} {
+	for name, realPlugin := range map[string]string{"bridge": "/usr/lib/cni/bridge",
+		"relapse-netns-lookup": filepath.Join(c.BinDir(), "netns-lookup.realPlugin")} {
 		wrapper := fmt.Sprintf(`#!/bin/sh
-# relapse's CNI ledger: one line per call, then the real plugin's answer.
+# relapse's CNI ledger: one line per call, then the realPlugin plugin's answer.
 out=$(%s); rc=$?
 ip=$(printf '%%s' "$out" | tr -d ' 
 ' | grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
@@ -259,7 +257,7 @@ printf '%%s %%s %%s netns=%%s if=%%s rc=%%s ip=%%s
 ' "$(date +%%s.%%N)" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$rc" "$ip" >> %s
 printf '%%s' "$out"
 exit $rc
-`, real, filepath.Join(c.NodeDir, "ledger.log"))
+`, realPlugin, filepath.Join(c.NodeDir, "ledger.log"))
 		if err := os.WriteFile(filepath.Join(c.HostDir, "bin", name), []byte(wrapper), 0o755); err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ func TestCRIProxyForwardsHoldsAndReleases(t *testing.T) {
 	}
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go srv.Serve(l)
+	go func() { _ = srv.Serve(l) }()
 	defer srv.Stop()
 
 	p := &CRIProxy{Listen: filepath.Join(dir, "proxy.sock"), Upstream: upstream}

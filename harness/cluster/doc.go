@@ -1,19 +1,14 @@
-// Package cluster runs real single-node Kubernetes clusters for scenarios:
-// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-// kubelet at a chosen version (built by harness/versions), on containerd
-// with the runc under test, CNI from Debian, and images made offline (a
-// static pause program, a busybox root filesystem) - no registry needed.
+// Package cluster is the seam between cluster scenarios and whoever makes
+// their cluster: a Cluster is a running single-node Kubernetes cluster as
+// scenarios see it (client-go, node name, the CNI ledger, IPAM
+// allocations, CRI socket, seccomp directory, the runc under test as its
+// processes show it), whichever Provider made it. The seam also holds
+// what providers share: Options, the containerd CRI section, the CNI
+// files behind relapse's ledger wrapper, the CRI fault proxy, per-cluster
+// PKI, offline images, bounded polling and readiness waits, and the
+// kernel parameters kubelet rewrites (journaled and put back).
 //
-// A cluster lives in relapse's own network namespace and in mount
-// namespaces with private /run, /var/lib/kubelet and /var/log/{pods,
-// containers}, with certificates made per cluster and everything else under
-// the run directory; the kernel parameters kubelet rewrites are journaled
-// and put back, its cgroup root removed. Scenarios talk to the API with
-// client-go through a dialer that enters the namespace.
-//
-// The node is the local host or a qemu VM (nodefiles.go): on a VM the
-// binaries come on a read-only disk, the run directory is mirrored at the
-// same path on both machines, and dials go through the node's agent.
-// Providers (bare here, kind in cluster/kind) register with
-// RegisterProvider; scenarios see a Cluster whichever made it.
+// The providers are bare (cluster/bare: relapse runs each component in
+// namespaces of its own, on the local node or a VM node) and kind
+// (cluster/kind); clusterkit lists them for the scenarios.
 package cluster

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/report"
 )
 
 // KindExecFifoStall names the finding of a created container whose
@@ -77,7 +78,7 @@ func ClassifyFifoPark(s evidence.ProcessSnapshot) FifoPark {
 
 // Watch returns the first container whose init stays parked while its
 // create is outstanding for MinStall and no `runc start` runs for it.
-func (d *ExecFifoStall) Watch(ctx context.Context) (Finding, error) {
+func (d *ExecFifoStall) Watch(ctx context.Context) (report.Finding, error) {
 	interval := d.Interval
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
@@ -91,7 +92,7 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (Finding, error) {
 	for {
 		procs, err := d.Node.Processes(ctx)
 		if err != nil {
-			return Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
+			return report.Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
 		}
 		for _, p := range d.Select(procs) {
 			snap, err := d.Node.InspectProcess(ctx, p.PID)
@@ -112,7 +113,7 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (Finding, error) {
 			reasons := append(c.Reasons,
 				fmt.Sprintf("the engine's create call for %s has not returned for %s", c.Container, snap.Taken.Sub(since).Round(time.Millisecond)),
 				fmt.Sprintf("no `runc start %s` process exists: nothing will ever open the fifo for reading", c.Container))
-			return Finding{Detector: d.Name(), Kind: KindExecFifoStall,
+			return report.Finding{Detector: d.Name(), Kind: KindExecFifoStall,
 				Summary: fmt.Sprintf("pid %d (%s) of container %s waits forever on exec.fifo: the create call never returned, so runc start never ran",
 					snap.PID, snap.Comm, c.Container),
 				Reasons: reasons, At: snap.Taken, OnsetAt: since, Samples: 1,
@@ -120,7 +121,7 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (Finding, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Finding{}, ctx.Err()
+			return report.Finding{}, ctx.Err()
 		case <-tick.C:
 		}
 	}

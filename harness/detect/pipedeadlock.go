@@ -8,10 +8,11 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/report"
 )
 
 // KindPipeWriteDeadlock names the finding of a process blocked forever
-// writing into a pipe only it can read (runc#2828).
+// writing into a pipe only it can read (containerd#5261, fixed by runc#2871).
 const KindPipeWriteDeadlock = "pipe-write-deadlock"
 
 // PipeDeadlock watches candidate processes for a write into a pipe that can
@@ -133,14 +134,14 @@ type candidate struct {
 // Watch samples until a candidate stays blocked without progress for
 // MinStall, and returns that finding. It returns ctx's error when ctx ends
 // first. Processes that only pass through such a write are forgotten.
-func (d *PipeDeadlock) Watch(ctx context.Context) (Finding, error) {
+func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 	tick := time.NewTicker(d.interval())
 	defer tick.Stop()
 	seen := map[int]*candidate{}
 	for {
 		procs, err := d.Node.Processes(ctx)
 		if err != nil {
-			return Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
+			return report.Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
 		}
 		alive := map[int]bool{}
 		for _, p := range d.Select(procs) {
@@ -156,18 +157,18 @@ func (d *PipeDeadlock) Watch(ctx context.Context) (Finding, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Finding{}, ctx.Err()
+			return report.Finding{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
 }
 
 // sample inspects one process and returns a finding once it is confirmed.
-func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candidate) (Finding, bool) {
+func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candidate) (report.Finding, bool) {
 	snap, err := d.Node.InspectProcess(ctx, pid)
 	if err != nil {
 		delete(seen, pid)
-		return Finding{}, false
+		return report.Finding{}, false
 	}
 	var holders []evidence.PipeHolder
 	if fd, ok := snapWriteFD(snap); ok && fd.PipeInode != 0 {
@@ -177,17 +178,17 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 	prev, tracked := seen[pid]
 	if !c.Blocked || (tracked && progressed(prev.last, snap)) {
 		delete(seen, pid)
-		return Finding{}, false
+		return report.Finding{}, false
 	}
 	if !tracked {
 		seen[pid] = &candidate{first: snap.Taken, samples: 1, last: snap}
-		return Finding{}, false
+		return report.Finding{}, false
 	}
 	prev.samples++
 	prev.last = snap
 	stalled := snap.Taken.Sub(prev.first)
 	if stalled < d.minStall() {
-		return Finding{}, false
+		return report.Finding{}, false
 	}
 	reasons := append(c.Reasons, fmt.Sprintf("no progress over %d samples in %s: same write, pipe still full, rchar/wchar unchanged (%d/%d)",
 		prev.samples, stalled.Round(time.Millisecond), snap.RChar, snap.WChar))
@@ -197,7 +198,7 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 	if !snap.HasCap("CAP_SYS_ADMIN") && !snap.HasCap("CAP_SYS_RESOURCE") {
 		reasons = append(reasons, "neither CAP_SYS_ADMIN nor CAP_SYS_RESOURCE is effective: the kernel gives this process unprivileged (shrunk) pipes")
 	}
-	return Finding{
+	return report.Finding{
 		Detector:  d.Name(),
 		Kind:      KindPipeWriteDeadlock,
 		Summary:   fmt.Sprintf("pid %d (%s) is %s", snap.PID, snap.Comm, c.Summary()),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/report"
 )
 
 const (
@@ -387,13 +388,13 @@ func TestMatchingKeepsOnlyMatchingProcessesInOrder(t *testing.T) {
 func TestFindingLatency(t *testing.T) {
 	tests := []struct {
 		name string
-		f    Finding
+		f    report.Finding
 		want time.Duration
 	}{
-		{"zero onset", Finding{At: t0.Add(3 * time.Second)}, 0},
-		{"zero onset and zero at", Finding{}, 0},
-		{"onset 1.5s before decision", Finding{At: t0.Add(4 * time.Second), OnsetAt: t0.Add(2500 * time.Millisecond)}, 1500 * time.Millisecond},
-		{"same instant", Finding{At: t0, OnsetAt: t0}, 0},
+		{"zero onset", report.Finding{At: t0.Add(3 * time.Second)}, 0},
+		{"zero onset and zero at", report.Finding{}, 0},
+		{"onset 1.5s before decision", report.Finding{At: t0.Add(4 * time.Second), OnsetAt: t0.Add(2500 * time.Millisecond)}, 1500 * time.Millisecond},
+		{"same instant", report.Finding{At: t0, OnsetAt: t0}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 	"github.com/containerd/containerd/oci"
 	"golang.org/x/sys/unix"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
-	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // ContainerdNamespace is the containerd namespace relapse's containers live in.
@@ -28,7 +27,7 @@ const ContainerdNamespace = "relapse"
 
 // Containerd is a containerd relapse runs, with its Go client.
 type Containerd struct {
-	*Daemon
+	*sandbox.Daemon
 	Client *containerd.Client
 	// BinDir holds containerd, containerd-shim-runc-v2 and ctr of one version.
 	BinDir string
@@ -51,7 +50,7 @@ type ContainerdOptions struct {
 
 // StartContainerd starts containerd with private root, state and sockets
 // under dir, no CRI plugin, in ns; the shim it starts is the one in BinDir.
-func StartContainerd(ctx context.Context, n node.Node, j *chaos.Journal, dir string, ns *Netns, o ContainerdOptions) (*Containerd, func(context.Context) error, error) {
+func StartContainerd(ctx context.Context, n node.Node, j *run.Journal, dir string, ns *sandbox.Netns, o ContainerdOptions) (*Containerd, func(context.Context) error, error) {
 	c := &Containerd{BinDir: o.BinDir, Runc: o.Runc, Metrics: o.Metrics, DebugSocket: filepath.Join(dir, "debug.sock")}
 	sock := filepath.Join(dir, "containerd.sock")
 	config := fmt.Sprintf(`version = 2
@@ -75,7 +74,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err := n.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return nil, nil, err
 	}
-	c.Daemon = &Daemon{Node: n, Name: "containerd", Dir: dir, Netns: ns, Socket: sock, Log: filepath.Join(dir, "containerd.log"),
+	c.Daemon = &sandbox.Daemon{Node: n, Name: "containerd", Dir: dir, Netns: ns, Socket: sock, Log: filepath.Join(dir, "containerd.log"),
 		Argv: []string{filepath.Join(o.BinDir, "containerd"), "--config", filepath.Join(dir, "config.toml")},
 		// The shim is found on PATH: put this version's first.
 		Env: []string{"PATH=" + o.BinDir + ":" + os.Getenv("PATH")}}
@@ -189,60 +188,4 @@ func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(body), nil
-}
-
-// DialContext opens a connection from inside the namespace: on the local
-// node the dialing thread enters it, dials, and comes back (the socket
-// stays there); on a VM node the node's agent dials from inside it.
-func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if ns.Node.Provider() != "local" {
-		// A namespace on a VM node: relayed by the node's agent over ssh.
-		return agent.Dial(ctx, ns.Node, ns.Wrap(), network, addr)
-	}
-	return DialIn("/run/netns/"+ns.Name)(ctx, network, addr)
-}
-
-// DialIn is a dialer for the network namespace at nsPath (a bind mount
-// under /run/netns, or /proc/PID/ns/net of a container's process).
-func DialIn(nsPath string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return dialIn(ctx, nsPath, network, addr)
-	}
-}
-
-func dialIn(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
-	type result struct {
-		conn net.Conn
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked: if returning to the host namespace
-		// failed, it must die with this goroutine rather than be reused.
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer home.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns %s: %w", nsPath, err)}
-			return
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, network, addr)
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{conn, err}
-	}()
-	r := <-done
-	return r.conn, r.err
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // DockerRuntime is the name the runc under test is registered under in dockerd.
@@ -26,7 +27,7 @@ const DockerRuntime = "relapse-runc"
 // Docker is a dockerd relapse runs (with the containerd dockerd manages),
 // its Go client, and the runc under test registered as its default runtime.
 type Docker struct {
-	*Daemon
+	*sandbox.Daemon
 	Client *client.Client
 }
 
@@ -43,7 +44,7 @@ type DockerOptions struct {
 // StartDocker starts dockerd with private data, exec and state dirs under
 // dir, a unix socket, no bridge, no iptables and no ip_forward changes, in
 // ns, reading no host daemon.json, with opts.Runc as the default runtime.
-func StartDocker(ctx context.Context, n node.Node, j *chaos.Journal, dir string, ns *Netns, opts DockerOptions) (*Docker, func(context.Context) error, error) {
+func StartDocker(ctx context.Context, n node.Node, j *run.Journal, dir string, ns *sandbox.Netns, opts DockerOptions) (*Docker, func(context.Context) error, error) {
 	if opts.Dockerd == "" {
 		opts.Dockerd = "dockerd"
 	}
@@ -51,7 +52,7 @@ func StartDocker(ctx context.Context, n node.Node, j *chaos.Journal, dir string,
 		return nil, nil, err
 	}
 	sock := filepath.Join(dir, "docker.sock")
-	d := &Daemon{Node: n, Name: "dockerd", Dir: dir, Netns: ns, Socket: sock, Log: filepath.Join(dir, "dockerd.log"),
+	d := &sandbox.Daemon{Node: n, Name: "dockerd", Dir: dir, Netns: ns, Socket: sock, Log: filepath.Join(dir, "dockerd.log"),
 		Argv: []string{opts.Dockerd,
 			"--config-file", filepath.Join(dir, "daemon.json"),
 			"--data-root", filepath.Join(dir, "data"),
@@ -190,7 +191,7 @@ func (d *Docker) LoadArchive(ctx context.Context, path string) error {
 }
 
 // Run creates and starts a container and returns its id. Start is where
-// runc#2828 hangs (the filter is loaded after exec.fifo opens), so the
+// the rc93 pipe hang (containerd#5261) (the filter is loaded after exec.fifo opens), so the
 // caller bounds ctx.
 func (d *Docker) Run(ctx context.Context, name, ref string, securityOpts []string) (string, error) {
 	created, err := d.Client.ContainerCreate(ctx, &container.Config{Image: ref},

@@ -8,11 +8,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 )
 
 // Runc runs containers with one runc binary and a private state root.
@@ -30,10 +30,12 @@ type Runc struct {
 	SystemdCgroup bool
 }
 
-// UseRoot journals the state root so a killed run's containers are deleted
-// by the next run, and returns the function that forgets it.
-func (r *Runc) UseRoot(j *chaos.Journal) (forget func() error, err error) {
-	return j.Record("runc-root", r.Node.Name(), map[string]string{"binary": r.Binary, "root": r.Root})
+// OwnRoot makes the state root the run's: journaled (a killed run's
+// containers are deleted by the next run), and emptied and removed by a
+// cleanup, whatever hangs in it.
+func (r *Runc) OwnRoot(ctx context.Context, rn *run.Run) error {
+	_, err := rn.Own(ctx, "delete containers in "+r.Root, "runc-root", map[string]string{"binary": r.Binary, "root": r.Root}, nil, r.Cleanup)
+	return err
 }
 
 func (r *Runc) command(args ...string) node.Cmd {
@@ -231,7 +233,7 @@ func IsRuncInit(p evidence.Process) bool {
 }
 
 func init() {
-	chaos.RegisterLocalRepairer("runc-root", func(ctx context.Context, e chaos.Entry) (string, error) {
+	run.RegisterLocalRepairer("runc-root", func(ctx context.Context, e run.Entry) (string, error) {
 		r := &Runc{Node: local.New(), Binary: e.Data["binary"], Root: e.Data["root"]}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -241,4 +243,11 @@ func init() {
 		}
 		return fmt.Sprintf("deleted %d container(s) %v left by run %s in %s", len(ids), ids, e.RunID, r.Root), nil
 	})
+}
+
+// Managed is an engine relapse started: it can remove its containers and
+// show its log.
+type Managed interface {
+	RemoveAll(ctx context.Context) error
+	LogTail(ctx context.Context, n int) string
 }

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/provision"
+	"github.com/relapse-dev/relapse/harness/provision/qemu"
+	"github.com/relapse-dev/relapse/harness/provision/vagrant"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -34,7 +36,7 @@ type Options struct {
 	ReportsDir string
 	// CacheDir holds builds; default versions.CacheDir().
 	CacheDir string
-	// StateDir holds the journal and host lock; default chaos.StateDir().
+	// StateDir holds the journal and host lock; default run.StateDir().
 	StateDir string
 	// Invocation is the command line, for the report.
 	Invocation string
@@ -42,13 +44,16 @@ type Options struct {
 	Log io.Writer
 }
 
+// Providers are the node providers relapse offers.
+var Providers = provision.NewSet(provision.Local{}, qemu.Provider{}, vagrant.Provider{})
+
 // Plan is a validated request with exact versions: nothing on the host has
 // changed yet.
 type Plan struct {
 	Options
 	Scenario scenario.Scenario
 	Resolved map[string]versions.Resolved
-	Params   map[string]string
+	Params   scenario.Values
 	Provider provision.Provider
 }
 
@@ -59,7 +64,10 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	prov, err := provision.Lookup(o.Node.Provider)
+	if o.Node.Provider == "" {
+		o.Node.Provider = "local"
+	}
+	prov, err := Providers.Lookup(o.Node.Provider)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		o.CacheDir = versions.CacheDir()
 	}
 	if o.StateDir == "" {
-		o.StateDir = chaos.StateDir()
+		o.StateDir = run.StateDir()
 	}
 	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params, Provider: prov}, nil
 }
@@ -149,17 +157,25 @@ func componentNames(s scenario.Scenario) string {
 	return strings.Join(names, ", ")
 }
 
-// NewRunID names a run: time, scenario, versions and a random suffix.
-func (p *Plan) NewRunID() string {
-	var vs []string
-	for _, r := range p.Resolved {
-		vs = append(vs, r.Component+"-"+strings.TrimPrefix(r.Version, "v"))
+// judged is the component the verdict judges and its version as far as
+// the plan knows it: built components are known now, components the node
+// brings (systemd) only once the scenario has observed them.
+func (p *Plan) judged() (component, version string) {
+	component = p.Scenario.Bug().Component
+	if r, ok := p.Resolved[component]; ok {
+		version = r.Version
 	}
-	sort.Strings(vs)
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s-%s-%s-%s", time.Now().UTC().Format("20060102T150405"), p.Scenario.Name(),
-		strings.Join(vs, "-"), hex.EncodeToString(b))
+	return component, version
+}
+
+// runName names a run: time, scenario, the judged component and version,
+// and a random suffix.
+func runName(started time.Time, scenarioName, component, version, suffix string) string {
+	subject := component
+	if version != "" {
+		subject += "-" + strings.TrimPrefix(version, "v")
+	}
+	return fmt.Sprintf("%s-%s-%s-%s", started.UTC().Format("20060102T150405"), scenarioName, subject, suffix)
 }
 
 // Result is a finished run.
@@ -173,11 +189,14 @@ type Result struct {
 // is only for failures to do that.
 func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	started := time.Now()
-	runID := p.NewRunID()
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	component, version := p.judged()
+	runID := runName(started, p.Scenario.Name(), component, version, hex.EncodeToString(suffix))
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, RunID: runID, Scenario: p.Scenario.Name(),
 		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation}
 	for _, prm := range p.Scenario.Params() {
-		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params[prm.Name]})
+		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params.String(prm.Name)})
 	}
 	reportDir, err := filepath.Abs(filepath.Join(p.ReportsDir, runID))
 	if err != nil {
@@ -190,8 +209,9 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	host := local.New()
 	rep.Node, rep.Provider = host.Name(), p.Provider.Name()
 	rep.Host, _ = host.Facts(ctx)
-	env := &scenario.Env{Node: host, RunID: runID, ReportDir: reportDir, CacheDir: p.CacheDir,
-		Params: p.Params, Ledger: &chaos.Ledger{}, Report: rep, Log: p.Log, Artifacts: map[string]versions.Artifact{}}
+	rn := &run.Run{ID: runID, Node: host, ReportDir: reportDir, CacheDir: p.CacheDir,
+		Ledger: &run.Ledger{}, Report: rep, Log: p.Log}
+	env := &scenario.Env{Run: rn, Params: p.Params, Artifacts: map[string]versions.Artifact{}}
 
 	var result report.Result
 	var reason string
@@ -201,7 +221,7 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 		panicked := recover()
 		if panicked != nil {
 			result, reason = report.Inconclusive, fmt.Sprintf("relapse panicked: %v", panicked)
-			rep.Errors = append(rep.Errors, fmt.Sprintf("panic: %v\n%s", panicked, debug.Stack()))
+			rn.Error(fmt.Sprintf("panic: %v\n%s", panicked, debug.Stack()))
 		}
 		p.teardown(ctx, env)
 		rep.Verdict = p.verdict(rep, result, reason, missing)
@@ -209,6 +229,7 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 		sort.SliceStable(rep.Timeline, func(i, j int) bool { return rep.Timeline[i].At.Before(rep.Timeline[j].At) })
 		rep.Finished = time.Now().UTC()
 		rep.TimeToVerdict = rep.Finished.Sub(started).Seconds()
+		reportDir = p.nameAfterVerdict(rep, reportDir, started, hex.EncodeToString(suffix))
 		paths, werr := report.Write(reportDir, rep)
 		if werr == nil {
 			p.linkLatest(reportDir)
@@ -223,6 +244,37 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	return nil, nil
 }
 
+// nameAfterVerdict renames the report directory when the verdict judged a
+// version the plan could not know (the node's systemd), so that the run
+// is named after what was judged.
+func (p *Plan) nameAfterVerdict(rep *report.Report, dir string, started time.Time, suffix string) string {
+	if rep.Verdict.Component == "" || rep.Verdict.Version == "" {
+		return dir
+	}
+	name := runName(started, p.Scenario.Name(), rep.Verdict.Component, rep.Verdict.Version, suffix)
+	if name == rep.RunID {
+		return dir
+	}
+	renamed := filepath.Join(filepath.Dir(dir), name)
+	if err := os.Rename(dir, renamed); err != nil {
+		rep.Errors = append(rep.Errors, "naming the report directory after the judged version: "+err.Error())
+		return dir
+	}
+	rep.RunID = name
+	return renamed
+}
+
+// Repair undoes what killed runs left on this host: every journal entry,
+// with the repairers the resource owners registered and the node
+// providers' own. The caller holds the host lock.
+func Repair(ctx context.Context, stateDir string) ([]run.Repaired, error) {
+	j, err := run.OpenJournal(stateDir, "repair")
+	if err != nil {
+		return nil, err
+	}
+	return j.Repair(ctx, provision.Repairers(Providers))
+}
+
 // run does everything between the lock and the teardown.
 func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, string, []string) {
 	if r, ok := p.Provider.(provision.Requirer); ok {
@@ -230,22 +282,22 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 			return report.Inconclusive, "the " + p.Provider.Name() + " provider cannot run here", missing
 		}
 	}
-	lock, err := chaos.LockHost(p.StateDir)
+	lock, err := run.LockHost(p.StateDir)
 	if err != nil {
 		return report.Inconclusive, err.Error(), nil
 	}
 	env.DeferCleanup("release host lock", func(context.Context) error { lock.Unlock(); return nil })
-	env.Journal, err = chaos.OpenJournal(p.StateDir, env.RunID)
-	if err != nil {
-		return report.Inconclusive, err.Error(), nil
-	}
-	repaired, err := env.Journal.Repair(ctx)
+	repaired, err := Repair(ctx, p.StateDir)
 	for _, r := range repaired {
 		env.Event("repaired leftover of a killed run", strings.TrimSpace(r.Note+" "+r.Error))
 		env.Logf("repaired leftover of killed run %s: %s %s", r.Entry.RunID, r.Note, r.Error)
 	}
 	if err != nil {
 		return report.Inconclusive, "a killed run left changes that could not be undone: " + err.Error(), nil
+	}
+	env.Journal, err = run.OpenJournal(p.StateDir, env.ID)
+	if err != nil {
+		return report.Inconclusive, err.Error(), nil
 	}
 
 	for _, rc := range p.Scenario.Components() {
@@ -272,22 +324,13 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		return report.Inconclusive, "provisioning the node failed: " + err.Error(), nil
 	}
 
-	// Short: engines put unix sockets several levels below it, and a socket
-	// path may not exceed 108 bytes.
-	env.Dir = filepath.Join(runDirRoot, env.RunID[len(env.RunID)-6:])
-	forgetDir, err := env.Journal.Record("run-dir", env.Node.Name(), map[string]string{"path": env.Dir})
-	if err != nil {
+	env.Dir = filepath.Join(run.DirRoot, env.Short())
+	dirNode := env.Node
+	if _, err := env.Own(ctx, "remove "+env.Dir, "run-dir", map[string]string{"path": env.Dir},
+		func(ctx context.Context) error { return dirNode.Command("mkdir", "-p", env.Dir).Run(ctx) },
+		func(ctx context.Context) error { return dirNode.Command("rm", "-rf", env.Dir).Run(ctx) }); err != nil {
 		return report.Inconclusive, err.Error(), nil
 	}
-	if err := env.Node.Command("mkdir", "-p", env.Dir).Run(ctx); err != nil {
-		return report.Inconclusive, err.Error(), nil
-	}
-	env.DeferCleanup("remove "+env.Dir, func(ctx context.Context) error {
-		if err := env.Node.Command("rm", "-rf", env.Dir).Run(ctx); err != nil {
-			return err
-		}
-		return forgetDir()
-	})
 
 	env.Logf("running scenario %s on node %s", p.Scenario.Name(), env.Node.Name())
 	result, reason, err := p.Scenario.Run(ctx, env)
@@ -307,8 +350,7 @@ func (p *Plan) provision(ctx context.Context, env *scenario.Env) error {
 	before := hostSysctls(ctx)
 	env.DeferCleanup("check the host's kernel parameters", func(ctx context.Context) error {
 		after := hostSysctls(ctx)
-		env.Report.NodeSetup = append(env.Report.NodeSetup, report.Fact{Name: "host kernel parameters (relapse's own machine)",
-			Value: compareSysctls(before, after)})
+		env.NodeFact(report.Fact{Name: "host kernel parameters (relapse's own machine)", Value: compareSysctls(before, after)})
 		if changed := changedSysctls(before, after); changed != "" {
 			return fmt.Errorf("the host's kernel parameters changed during a %s run: %s", p.Provider.Name(), changed)
 		}
@@ -324,7 +366,7 @@ func (p *Plan) provision(ctx context.Context, env *scenario.Env) error {
 			return err
 		}
 	}
-	n, err := p.Provider.Provision(ctx, spec, env)
+	n, err := p.Provider.Provision(ctx, spec, env.Run)
 	if err != nil {
 		return err
 	}
@@ -333,7 +375,7 @@ func (p *Plan) provision(ctx context.Context, env *scenario.Env) error {
 	if facts, err := n.Facts(ctx); err == nil {
 		env.Report.Host = facts
 	} else {
-		env.Report.Errors = append(env.Report.Errors, "reading the node's facts: "+err.Error())
+		env.Error("reading the node's facts: " + err.Error())
 	}
 	return nil
 }
@@ -345,7 +387,7 @@ var watchedHostSysctls = []string{"fs.pipe-user-pages-soft", "kernel.panic", "ke
 func hostSysctls(ctx context.Context) map[string]string {
 	out := map[string]string{}
 	for _, k := range watchedHostSysctls {
-		v, err := chaos.ReadSysctl(ctx, local.New(), k)
+		v, err := node.ReadSysctl(ctx, local.New(), k)
 		if err != nil {
 			v = "unreadable"
 		}
@@ -376,23 +418,27 @@ func changedSysctls(before, after map[string]string) string {
 	return strings.Join(changed, ", ")
 }
 
-// teardown runs the scenario's cleanups, undoes the ledger and checks the
-// host, with a deadline of its own: the run's context may be cancelled.
+// teardownTimeout bounds the whole teardown: the run's context may be
+// cancelled, and every cleanup step has a deadline of its own inside it.
+const teardownTimeout = 5 * time.Minute
+
+// teardown undoes the ledger, runs the cleanups and checks the host, with
+// a deadline of its own.
 func (p *Plan) teardown(ctx context.Context, env *scenario.Env) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), teardownTimeout)
 	defer cancel()
 	if err := env.Ledger.UndoAll(cctx); err != nil {
-		env.Report.Errors = append(env.Report.Errors, err.Error())
+		env.Error(err.Error())
 	}
 	env.Report.Changes = env.Ledger.Records()
 	// The host lock is the first cleanup registered, so it is released last.
 	if err := env.RunCleanups(cctx); err != nil {
-		env.Report.Errors = append(env.Report.Errors, err.Error())
+		env.Error(err.Error())
 	}
 	// A VM node is gone by now, and everything in it with it.
 	if env.Dir != "" && env.Node.Provider() == "local" {
 		if left := leftovers(cctx, env.Node, env.Dir); len(left) > 0 {
-			env.Report.Errors = append(env.Report.Errors, "processes left after cleanup (killed now): "+strings.Join(left, "; "))
+			env.Error("processes left after cleanup (killed now): " + strings.Join(left, "; "))
 		}
 	}
 }
@@ -413,21 +459,23 @@ func leftovers(ctx context.Context, n node.Node, dir string) []string {
 	return left
 }
 
+// verdict is where a run's verdict is made, once: the result, and the
+// component and version it judges (built by relapse, or read off the node),
+// with what the bug's affected range predicts for that version.
 func (p *Plan) verdict(rep *report.Report, result report.Result, reason string, missing []string) report.Verdict {
 	v := report.Verdict{Result: result, Reason: reason, Missing: missing}
 	if v.Result == "" {
 		v.Result, v.Reason = report.Inconclusive, "the run ended before a verdict"
 	}
 	bug := p.Scenario.Bug()
-	version, ok := "", false
+	v.Component = bug.Component
 	if r, built := p.Resolved[bug.Component]; built {
-		version, ok = r.Version, true
-	} else if v, seen := rep.Observed[bug.Component]; seen {
-		// A component the node brings (systemd) is judged by what it runs.
-		version, ok = v, true
+		v.Version = r.Version
+	} else if seen, ok := rep.Observed[bug.Component]; ok {
+		v.Version = seen
 	}
-	if ok {
-		expected, why, err := scenario.Expect(bug, version)
+	if v.Version != "" {
+		expected, why, err := report.Expect(bug, v.Version)
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 		}
@@ -442,21 +490,4 @@ func (p *Plan) linkLatest(reportDir string) {
 	latest := filepath.Join(filepath.Dir(reportDir), "latest")
 	_ = os.Remove(latest)
 	_ = os.Symlink(filepath.Base(reportDir), latest)
-}
-
-// runDirRoot holds each run's working directory (runc binary, bundle, state).
-var runDirRoot = filepath.Join(os.TempDir(), "relapse")
-
-func init() {
-	chaos.RegisterLocalRepairer("run-dir", func(ctx context.Context, e chaos.Entry) (string, error) {
-		path := e.Data["path"]
-		// Never remove anything a forged or corrupt entry points at outside our root.
-		if filepath.Dir(filepath.Clean(path)) != runDirRoot {
-			return "", fmt.Errorf("refusing to remove %q: not a relapse run directory under %s", path, runDirRoot)
-		}
-		if err := local.New().Command("rm", "-rf", path).Run(ctx); err != nil {
-			return "", err
-		}
-		return "removed run directory " + path, nil
-	})
 }

@@ -1,8 +1,11 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"strings"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // RunError is a command that failed on a node. Its message carries the
@@ -18,47 +21,21 @@ type RunError struct {
 func (e *RunError) Error() string {
 	msg := fmt.Sprintf("command failed on node %s: %s: %v", e.Node, e.Command, e.Err)
 	if out := strings.TrimSpace(string(e.Output)); out != "" {
-		msg += "\noutput:\n" + lastLines(out, 20)
+		msg += "\noutput:\n" + textutil.LastLines(out, 20)
 	}
 	return msg
 }
 
 func (e *RunError) Unwrap() error { return e.Err }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+// WrapRunError turns a failed command into a *RunError; a command killed
+// because ctx ended says so. Every provider's Cmd reports failures this way.
+func WrapRunError(ctx context.Context, nodeName, command string, err error, out []byte) error {
+	if err == nil {
+		return nil
 	}
-	return strings.Join(lines, "\n")
-}
-
-// ShellQuote joins argv into one line a POSIX shell parses back to argv.
-func ShellQuote(argv ...string) string {
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = quoteArg(a)
-		// A bare NAME=value first word is an environment assignment to the shell.
-		if i == 0 && quoted[i] == a && strings.Contains(a, "=") {
-			quoted[i] = "'" + a + "'"
-		}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (killed: %v)", err, context.Cause(ctx))
 	}
-	return strings.Join(quoted, " ")
-}
-
-func quoteArg(a string) string {
-	if a == "" {
-		return "''"
-	}
-	safe := true
-	for _, r := range a {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return a
-	}
-	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	return &RunError{Node: nodeName, Command: command, Output: out, Err: err}
 }

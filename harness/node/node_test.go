@@ -3,50 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
-	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 )
-
-func TestShellQuote(t *testing.T) {
-	tests := []struct {
-		name string
-		argv []string
-		want string
-	}{
-		{"safe chars are left alone", []string{"runc", "--root", "/run/relapse/runc-1", "--log-format=json", "a-b_c.d:e,f+g@h%i"},
-			"runc --root /run/relapse/runc-1 --log-format=json a-b_c.d:e,f+g@h%i"},
-		{"spaces", []string{"sh", "-c", "sleep 30 & sleep 30"}, "sh -c 'sleep 30 & sleep 30'"},
-		{"single quote", []string{"echo", "it's"}, `echo 'it'\''s'`},
-		{"double quote", []string{"echo", `say "hi"`}, `echo 'say "hi"'`},
-		{"empty string", []string{"printf", ""}, "printf ''"},
-		{"shell metacharacters", []string{"echo", "$HOME", "a;b", "*", "~"}, "echo '$HOME' 'a;b' '*' '~'"},
-		{"newline and tab", []string{"x\ny", "a\tb"}, "'x\ny' 'a\tb'"},
-		{"non-ASCII", []string{"é"}, "'é'"},
-		{"no arguments", nil, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ShellQuote(tt.argv...); got != tt.want {
-				t.Errorf("ShellQuote(%q) = %s, want %s", tt.argv, got, tt.want)
-			}
-		})
-	}
-}
-
-// TestShellQuoteRoundTripsThroughSh has sh parse the quoted line back.
-func TestShellQuoteRoundTripsThroughSh(t *testing.T) {
-	argv := []string{"plain", "two words", "it's", `"dq"`, "", "$HOME", "a\\b", "x\ny", "'", "''", "%s"}
-	out, err := exec.Command("sh", "-c", "printf '%s\\0' "+ShellQuote(argv...)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
-	if !reflect.DeepEqual(got, argv) {
-		t.Errorf("sh parsed %q, want %q", got, argv)
-	}
-}
 
 func TestRunErrorMessage(t *testing.T) {
 	var lines []string
@@ -79,9 +38,15 @@ func TestRunErrorMessage(t *testing.T) {
 	}
 }
 
-func TestShellQuoteQuotesAnAssignmentLikeFirstWord(t *testing.T) {
-	// Unquoted, the shell would read a=b as an environment assignment.
-	if got := ShellQuote("a=b", "echo", "x=y"); got != "'a=b' echo x=y" {
-		t.Fatalf("ShellQuote = %q, want %q", got, "'a=b' echo x=y")
+func TestSysctlPath(t *testing.T) {
+	tests := []struct{ key, want string }{
+		{"fs.pipe-user-pages-soft", "/proc/sys/fs/pipe-user-pages-soft"},
+		{"fs.pipe-max-size", "/proc/sys/fs/pipe-max-size"},
+		{"net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward"},
+	}
+	for _, tt := range tests {
+		if got := SysctlPath(tt.key); got != tt.want {
+			t.Errorf("SysctlPath(%q) = %q, want %q", tt.key, got, tt.want)
+		}
 	}
 }

@@ -7,13 +7,11 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
-	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/run"
 )
 
 // Local is the host relapse runs on.
 type Local struct{}
-
-func init() { Register(Local{}) }
 
 func (Local) Name() string { return "local" }
 func (Local) Describe() string {
@@ -34,6 +32,10 @@ func (Local) Missing() []string {
 	return nil
 }
 
-func (Local) Provision(context.Context, Spec, *scenario.Env) (node.Node, error) {
+func (Local) Provision(context.Context, Spec, *run.Run) (node.Node, error) {
 	return local.New(), nil
 }
+
+// Repairers: the local node is the host itself; what runs on it is
+// repaired by the owners of each resource.
+func (Local) Repairers() map[string]run.Repairer { return nil }

@@ -2,13 +2,10 @@ package provision
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
-	"sync"
 
 	"github.com/relapse-dev/relapse/harness/node"
-	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/registry"
+	"github.com/relapse-dev/relapse/harness/run"
 )
 
 // Spec is what the user asked of the node.
@@ -24,24 +21,39 @@ type Spec struct {
 	// MemoryMiB and CPUs size a VM node (0 = the provider's default).
 	MemoryMiB int
 	CPUs      int
-	// Disks are attached read-only and mounted (the scenario's, see
-	// scenario.DiskProvider); only the qemu provider takes them.
-	Disks []scenario.NodeDisk
+	// Disks are attached read-only and mounted (a scenario's, made from its
+	// builds before the node boots); only the qemu provider takes them.
+	Disks []NodeDisk
+}
+
+// NodeDisk is a read-only disk image a VM node gets attached and mounted
+// (a cluster's binaries: hundreds of MB, which ssh into a nested VM
+// carries at a few MB/s).
+type NodeDisk struct {
+	// Image is an ext4 file system image on the machine relapse runs on.
+	Image string
+	// MountPoint is where the node mounts it.
+	MountPoint string
+	// What says in the report what the disk holds.
+	What string
 }
 
 // Provider makes nodes of one kind.
 type Provider interface {
 	Name() string
-	// Describe is one line for `relapse providers` and error messages.
+	// Describe is one line for `relapse repro -h` and error messages.
 	Describe() string
 	// Check validates the spec (versions, files, host tools) before
 	// anything on the host changes; errors say what would be right.
 	Check(ctx context.Context, spec Spec) error
 	// Provision makes the node for one run. Everything it starts or
-	// creates is journaled in env.Journal first and torn down by a cleanup
-	// it registers with env.DeferCleanup; facts about how the node was made
-	// go to env.Report.NodeSetup.
-	Provision(ctx context.Context, spec Spec, env *scenario.Env) (node.Node, error)
+	// creates on this host is owned through r (journaled first, torn down
+	// by a cleanup of the run); facts about how the node was made go to
+	// r.NodeFact.
+	Provision(ctx context.Context, spec Spec, r *run.Run) (node.Node, error)
+	// Repairers undo, by journal kind, what a killed run's node left on
+	// this host (a VM's process and directory); nil when nothing can be left.
+	Repairers() map[string]run.Repairer
 }
 
 // Requirer is a provider with requirements of the machine relapse runs on
@@ -50,62 +62,19 @@ type Requirer interface {
 	Missing() []string
 }
 
-var (
-	mu        sync.Mutex
-	providers = map[string]Provider{}
-)
+// Set is a set of providers, looked up by name.
+type Set = registry.Set[Provider]
 
-// Register adds a provider; provider packages call it from init.
-func Register(p Provider) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := providers[p.Name()]; dup {
-		panic("provider registered twice: " + p.Name())
-	}
-	providers[p.Name()] = p
-}
+// NewSet makes the set of providers a binary offers.
+func NewSet(providers ...Provider) *Set { return registry.New("node provider", providers...) }
 
-// Lookup finds a provider; the error lists the known ones.
-func Lookup(name string) (Provider, error) {
-	if name == "" {
-		name = "local"
+// Repairers merges the providers' repairers.
+func Repairers(s *Set) map[string]run.Repairer {
+	out := map[string]run.Repairer{}
+	for _, p := range s.All() {
+		for kind, r := range p.Repairers() {
+			out[kind] = r
+		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if p, ok := providers[name]; ok {
-		return p, nil
-	}
-	return nil, fmt.Errorf("unknown node provider %q: known providers are\n%s", name, describeLocked())
-}
-
-// Names lists the registered providers.
-func Names() []string {
-	mu.Lock()
-	defer mu.Unlock()
-	var names []string
-	for n := range providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// Describe lists the providers with one line each.
-func Describe() string {
-	mu.Lock()
-	defer mu.Unlock()
-	return describeLocked()
-}
-
-func describeLocked() string {
-	var names []string
-	for n := range providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", n, providers[n].Describe())
-	}
-	return b.String()
+	return out
 }

@@ -1,36 +1,29 @@
 package report
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/relapse-dev/relapse/harness/versions"
-)
-
-// Subject returns the build of the component the bug is about
-// (Bug.Component), or the first component when none has that name.
-func (r *Report) Subject() (versions.Artifact, bool) {
-	for _, a := range r.Components {
-		if a.Component == r.Bug.Component {
-			return a, true
-		}
-	}
-	if len(r.Components) > 0 {
-		return r.Components[0], true
-	}
-	return versions.Artifact{}, false
+// Subject is the component and version a verdict judges.
+type Subject struct {
+	Component string
+	Version   string
 }
 
-// ComponentVersion names the version under test ("runc v1.0.0-rc93").
+// Subject returns what the verdict judges, once it was made.
+func (r *Report) Subject() (Subject, bool) {
+	if r.Verdict.Component == "" {
+		return Subject{}, false
+	}
+	return Subject{Component: r.Verdict.Component, Version: r.Verdict.Version}, true
+}
+
+// ComponentVersion names the version under test ("runc v1.0.0-rc93",
+// "systemd 252.39"), or "" before the verdict named it.
 func (r *Report) ComponentVersion() string {
-	a, ok := r.Subject()
+	s, ok := r.Subject()
 	if !ok {
 		return ""
 	}
-	v := a.Version
-	if v == "" {
-		v = a.Requested
-	}
-	return strings.TrimSpace(a.Component + " " + v)
+	return strings.TrimSpace(s.Component + " " + s.Version)
 }
 
 // Unrestored returns the changes to the node that were not put back.

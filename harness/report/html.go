@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -46,7 +45,7 @@ func RenderHTML(w io.Writer, r *Report) error {
 type view struct {
 	R          *Report
 	Verdict    verdictView
-	Subject    *versions.Artifact
+	Subject    *Subject
 	Unrestored []Change
 	Origin     time.Time
 	Components []componentView
@@ -458,7 +457,7 @@ func truncate(s string, n int) string {
 // ---- findings ----
 
 type findingView struct {
-	F       detect.Finding
+	F       Finding
 	Index   int
 	Latency string
 	Snaps   []snapView
@@ -532,7 +531,7 @@ func callOf(sc evidence.Syscall) string {
 	return ""
 }
 
-func newFindingView(i int, f detect.Finding) findingView {
+func newFindingView(i int, f Finding) findingView {
 	fv := findingView{F: f, Index: i + 1, Latency: fmtDuration(f.Latency())}
 	// hot maps a pipe inode to the processes blocked in read/write on it.
 	type blocked struct {

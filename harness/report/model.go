@@ -3,7 +3,6 @@ package report
 import (
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -30,7 +29,9 @@ type Link struct {
 
 // Bug describes the upstream bug a scenario reproduces.
 type Bug struct {
-	ID      string `json:"id"`
+	ID string `json:"id"`
+	// Fix names the upstream change that fixed it ("runc#2871"), when there is one.
+	Fix     string `json:"fix,omitempty"`
 	Title   string `json:"title"`
 	Summary string `json:"summary"`
 	Links   []Link `json:"links"`
@@ -38,6 +39,10 @@ type Bug struct {
 	Component string `json:"component"`
 	// Affected is a semver constraint on Component's versions.
 	Affected string `json:"affected"`
+	// Introduced names the first affected release and the change that
+	// brought the bug in, when known ("" when the bug is older than any
+	// version relapse can run).
+	Introduced string `json:"introduced,omitempty"`
 	// Fixed names the first fixed release and the fix.
 	Fixed string `json:"fixed"`
 }
@@ -46,6 +51,13 @@ type Bug struct {
 type Verdict struct {
 	Result Result `json:"result"`
 	Reason string `json:"reason"`
+	// Component and Version are what the verdict judges: the bug's
+	// component at the version that ran, built by relapse or read off the
+	// node (systemd). They are set once, where the verdict is made; the
+	// report's title, its "under test" line, the run directory's name, the
+	// JUnit case and the matrix line all read them.
+	Component string `json:"component,omitempty"`
+	Version   string `json:"version,omitempty"`
 	// Expected is what the bug's affected range predicts for the version run.
 	Expected Result `json:"expected"`
 	// ExpectedWhy explains Expected ("1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94").
@@ -86,7 +98,11 @@ type Change struct {
 
 // Attempt is one try at triggering the bug.
 type Attempt struct {
-	N         int     `json:"n"`
+	// N numbers the attempt; 0 is a control run without the trigger.
+	N int `json:"n"`
+	// Label says what the attempt is when it is not a plain try with the
+	// trigger armed ("control: host's own pipe limit, no trigger").
+	Label     string  `json:"label,omitempty"`
 	Container string  `json:"container"`
 	Outcome   string  `json:"outcome"`
 	Seconds   float64 `json:"seconds"`
@@ -142,12 +158,12 @@ type Report struct {
 	Parameters []Fact `json:"parameters"`
 	// Conditions are facts measured during the run that the verdict depends
 	// on (compiled filter size, pipe capacity seen inside the container).
-	Conditions []Fact           `json:"conditions"`
-	Changes    []Change         `json:"changes"`
-	Timeline   []Step           `json:"timeline"`
-	Attempts   []Attempt        `json:"attempts"`
-	Findings   []detect.Finding `json:"findings"`
-	Evidence   []Block          `json:"evidence"`
+	Conditions []Fact    `json:"conditions"`
+	Changes    []Change  `json:"changes"`
+	Timeline   []Step    `json:"timeline"`
+	Attempts   []Attempt `json:"attempts"`
+	Findings   []Finding `json:"findings"`
+	Evidence   []Block   `json:"evidence"`
 	// Reproduce is a shell script a maintainer can paste to reproduce by hand.
 	Reproduce string `json:"reproduce"`
 	Files     []File `json:"files"`

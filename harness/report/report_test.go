@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -109,7 +108,7 @@ func reproducedReport() *Report {
 		RunID:         "20240514T093000Z-rc93-a1b2",
 		Scenario:      "runc-pipe-hang",
 		Bug:           bug(),
-		Verdict: Verdict{Result: Reproduced,
+		Verdict: Verdict{Result: Reproduced, Component: "runc", Version: "v1.0.0-rc93",
 			Reason:      "runc:[2:INIT] (pid 4242) blocked in write(2) of 13080 bytes into a full 8192-byte pipe it also holds the read end of",
 			Expected:    Reproduced,
 			ExpectedWhy: "1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94",
@@ -139,7 +138,7 @@ func reproducedReport() *Report {
 			{At: at(9.3), Name: "restore sysctl", Command: "sysctl -w fs.pipe-user-pages-soft=16384", Seconds: 0.01, Status: "ok"},
 		},
 		Attempts: []Attempt{{N: 1, Container: "relapse-rc93-1", Outcome: "hung in runc init", Seconds: 3.0}},
-		Findings: []detect.Finding{{
+		Findings: []Finding{{
 			Detector: "runcinit-pipe",
 			Kind:     "runc-init-pipe-write-deadlock",
 			Summary:  "runc init (pid 4242) is blocked writing 13080 bytes of seccomp BPF into an 8192-byte pipe that only it can read",
@@ -170,7 +169,7 @@ func notReproducedReport() *Report {
 	r := reproducedReport()
 	r.RunID = "20240514T094000Z-rc94-c3d4"
 	r.Components = []versions.Artifact{runcArtifact("v1.0.0-rc94", rc94Sum, false)}
-	r.Verdict = Verdict{Result: NotReproduced, Reason: "the container started in 0.41 s in all 1 attempts",
+	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc94", Reason: "the container started in 0.41 s in all 1 attempts",
 		Expected: NotReproduced, ExpectedWhy: "1.0.0-rc94 is outside >= 1.0.0-rc93, < 1.0.0-rc94", Matches: true}
 	r.Findings = nil
 	r.Attempts = []Attempt{{N: 1, Container: "relapse-rc94-1", Outcome: "started", Seconds: 0.41, InitOutput: "relapse-init: ok"}}
@@ -183,7 +182,7 @@ func mismatchReport() *Report {
 	r := notReproducedReport()
 	r.RunID = "20240514T095000Z-rc93-e5f6"
 	r.Components = []versions.Artifact{runcArtifact("v1.0.0-rc93", rc93Sum, true)}
-	r.Verdict = Verdict{Result: NotReproduced, Reason: "the container started in 0.39 s in all 1 attempts",
+	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc93", Reason: "the container started in 0.39 s in all 1 attempts",
 		Expected: Reproduced, ExpectedWhy: "1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94", Matches: false}
 	r.Changes[0].Restored = false
 	r.Changes[0].RestoredAt = time.Time{}
@@ -195,7 +194,7 @@ func mismatchReport() *Report {
 func inconclusiveReport() *Report {
 	r := notReproducedReport()
 	r.RunID = "20240514T096000Z-rc93-0000"
-	r.Verdict = Verdict{Result: Inconclusive, Reason: "requirements missing", Expected: Reproduced,
+	r.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Reason: "requirements missing", Expected: Reproduced,
 		Missing: []string{"CAP_SYS_RESOURCE is not in the bounding set"}}
 	return r
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/report"
 )
 
 // ChurnWatched runs a churn while a detector watches; the first finding
@@ -16,10 +16,10 @@ import (
 // as a timeline step, its summary and latency histogram as conditions and
 // its errors as evidence, and returns the finding, if any.
 func (e *Env) ChurnWatched(ctx context.Context, name, detail string, churn chaos.Churn,
-	watch func(context.Context) (detect.Finding, error)) (chaos.ChurnResult, *detect.Finding) {
+	watch func(context.Context) (report.Finding, error)) (chaos.ChurnResult, *report.Finding) {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	found := make(chan detect.Finding, 1)
+	found := make(chan report.Finding, 1)
 	halt := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -27,7 +27,7 @@ func (e *Env) ChurnWatched(ctx context.Context, name, detail string, churn chaos
 		// A panic here would end relapse before it puts the host back.
 		defer func() {
 			if p := recover(); p != nil {
-				e.Report.Errors = append(e.Report.Errors, fmt.Sprintf("detector panicked: %v", p))
+				e.Error(fmt.Sprintf("detector panicked: %v", p))
 			}
 		}()
 		if f, err := watch(wctx); err == nil {

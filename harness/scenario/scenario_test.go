@@ -1,74 +1,13 @@
 package scenario_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 )
-
-func TestExpectRunc2828AffectedRange(t *testing.T) {
-	tests := []struct {
-		version string
-		want    report.Result
-		why     string
-	}{
-		{"v1.0.0-rc93", report.Reproduced, "runc 1.0.0-rc93 is within the affected range >= 1.0.0-rc93, < 1.0.0-rc94"},
-		{"1.0.0-rc93", report.Reproduced, "runc 1.0.0-rc93 is within the affected range >= 1.0.0-rc93, < 1.0.0-rc94"},
-		{"v1.0.0-rc92", report.NotReproduced, "runc 1.0.0-rc92 is outside the affected range >= 1.0.0-rc93, < 1.0.0-rc94 (fixed: " + runcpipehang.Bug.Fixed + ")"},
-		{"v1.0.0-rc94", report.NotReproduced, "runc 1.0.0-rc94 is outside the affected range"},
-		{"v1.0.0-rc95", report.NotReproduced, "outside the affected range"},
-		{"v1.0.0", report.NotReproduced, "runc 1.0.0 is outside"},
-		{"v1.1.14", report.NotReproduced, "runc 1.1.14 is outside the affected range"},
-		{"v0.1.1", report.NotReproduced, "runc 0.1.1 is outside"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
-			got, why, err := scenario.Expect(runcpipehang.Bug, tt.version)
-			if err != nil {
-				t.Fatalf("Expect: %v", err)
-			}
-			if got != tt.want {
-				t.Errorf("result = %s, want %s (%s)", got, tt.want, why)
-			}
-			if !strings.Contains(why, tt.why) {
-				t.Errorf("why = %q, want it to contain %q", why, tt.why)
-			}
-		})
-	}
-}
-
-func TestExpectErrors(t *testing.T) {
-	bad := runcpipehang.Bug
-	bad.Affected = ">>= rc93"
-	tests := []struct {
-		name    string
-		bug     report.Bug
-		version string
-		want    string
-	}{
-		{"bad constraint", bad, "v1.0.0-rc93", `bug runc#2828 affected range ">>= rc93"`},
-		{"bad version", runcpipehang.Bug, "rc93", `version "rc93"`},
-		{"empty version", runcpipehang.Bug, "", `version ""`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, why, err := scenario.Expect(tt.bug, tt.version)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.want)
-			}
-			if got != report.Inconclusive || why != "" {
-				t.Errorf("result, why = %s, %q; want INCONCLUSIVE, empty", got, why)
-			}
-		})
-	}
-}
 
 var defaults = map[string]string{
 	"profile": "large", "attempts": "3", "soft-limit": "1",
@@ -94,8 +33,8 @@ func TestResolveParamsDefaultsAndOverrides(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ResolveParams: %v", err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("params = %v, want %v", got, tt.want)
+			if !reflect.DeepEqual(got.Map(), tt.want) {
+				t.Errorf("params = %v, want %v", got.Map(), tt.want)
 			}
 		})
 	}
@@ -125,8 +64,8 @@ func TestResolveParamsRejects(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
-			if got != nil {
-				t.Errorf("params = %v, want nil", got)
+			if len(got.Names()) != 0 {
+				t.Errorf("params = %v, want none", got.Map())
 			}
 		})
 	}
@@ -152,7 +91,7 @@ func TestLookup(t *testing.T) {
 	if err != nil || s.Name() != "runc-pipe-hang" {
 		t.Fatalf("Lookup(runc-pipe-hang) = %v, %v", s, err)
 	}
-	if s.Bug().ID != "runc#2828" {
+	if s.Bug().ID != "containerd#5261" {
 		t.Errorf("Bug().ID = %q", s.Bug().ID)
 	}
 	_, err = scenario.Lookup("nope")
@@ -168,11 +107,29 @@ func TestLookup(t *testing.T) {
 func TestRegisterTwicePanics(t *testing.T) {
 	defer func() {
 		r := recover()
-		if r != "scenario registered twice: runc-pipe-hang" {
+		if r != `scenario "runc-pipe-hang" registered twice` {
 			t.Errorf("recover() = %v, want the duplicate-registration panic", r)
 		}
 	}()
 	scenario.Register(runcpipehang.Scenario{})
+}
+
+// The typed getters read what the constructors declared, and refuse to
+// read a parameter as a type it was not declared with.
+func TestValuesTypedGetters(t *testing.T) {
+	v, err := scenario.ResolveParams(runcpipehang.Scenario{}, map[string]string{"attempts": "7", "hold": "2s", "baseline": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Int("attempts") != 7 || v.Duration("hold").Seconds() != 2 || v.Bool("baseline") || v.String("engine") != "runc" {
+		t.Errorf("values = %v", v.Map())
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("reading a duration parameter as an int must panic")
+		}
+	}()
+	_ = v.Int("hold")
 }
 
 func TestOneOf(t *testing.T) {
@@ -247,96 +204,4 @@ func TestNonNegativeDuration(t *testing.T) {
 			t.Errorf("NonNegativeDuration(%q) message = %q", tt.v, err)
 		}
 	}
-}
-
-func TestEnvDeferCleanupRunsLIFOAndRecordsSteps(t *testing.T) {
-	env := &scenario.Env{Report: &report.Report{}}
-	var order []string
-	step := func(name string, err error) func(context.Context) error {
-		return func(context.Context) error { order = append(order, name); return err }
-	}
-	env.DeferCleanup("first", step("first", nil))
-	env.DeferCleanup("second", step("second", errors.New("boom")))
-	env.DeferCleanup("third", step("third", nil))
-
-	err := env.RunCleanups(context.Background())
-	if err == nil || err.Error() != "cleanup: second: boom" {
-		t.Errorf("RunCleanups err = %v, want %q", err, "cleanup: second: boom")
-	}
-	if want := []string{"third", "second", "first"}; !reflect.DeepEqual(order, want) {
-		t.Errorf("order = %q, want %q", order, want)
-	}
-	var details, statuses []string
-	for _, s := range env.Report.Timeline {
-		if s.Name != "cleanup" || s.At.IsZero() {
-			t.Errorf("step %+v: want name cleanup and a time", s)
-		}
-		details = append(details, s.Detail)
-		statuses = append(statuses, s.Status)
-	}
-	if want := []string{"third", "second", "first"}; !reflect.DeepEqual(details, want) {
-		t.Errorf("step details = %q, want %q", details, want)
-	}
-	if want := []string{"ok", "failed", "ok"}; !reflect.DeepEqual(statuses, want) {
-		t.Errorf("step statuses = %q, want %q", statuses, want)
-	}
-
-	// The steps ran once; a second call has nothing to do.
-	if err := env.RunCleanups(context.Background()); err != nil {
-		t.Errorf("second RunCleanups = %v, want nil", err)
-	}
-	if len(order) != 3 || len(env.Report.Timeline) != 3 {
-		t.Errorf("second RunCleanups ran steps again: order %q, %d timeline steps", order, len(env.Report.Timeline))
-	}
-}
-
-func TestEnvRunCleanupsJoinsAllErrors(t *testing.T) {
-	env := &scenario.Env{Report: &report.Report{}}
-	env.DeferCleanup("a", func(context.Context) error { return errors.New("x") })
-	env.DeferCleanup("b", func(context.Context) error { return errors.New("y") })
-	err := env.RunCleanups(context.Background())
-	if err == nil || err.Error() != "cleanup: b: y; a: x" {
-		t.Errorf("err = %v, want %q", err, "cleanup: b: y; a: x")
-	}
-}
-
-func TestEnvRecorders(t *testing.T) {
-	var log bytes.Buffer
-	env := &scenario.Env{Report: &report.Report{}, Log: &log}
-	if err := env.Timed("build", "runc v1.0.0-rc93", func() error { return nil }); err != nil {
-		t.Errorf("Timed ok = %v", err)
-	}
-	boom := errors.New("boom")
-	if err := env.Timed("copy", "runc", func() error { return boom }); err != boom {
-		t.Errorf("Timed err = %v, want boom", err)
-	}
-	env.Event("trigger armed", "fs.pipe-user-pages-soft=1")
-	env.Condition("compiled seccomp filter", "13080 bytes")
-	env.Evidence("runc list", "ID PID STATUS")
-	env.Logf("attempt %d", 2)
-
-	tl := env.Report.Timeline
-	if len(tl) != 3 {
-		t.Fatalf("timeline = %+v, want 3 steps", tl)
-	}
-	if tl[0].Name != "build" || tl[0].Detail != "runc v1.0.0-rc93" || tl[0].Status != "ok" {
-		t.Errorf("step 0 = %+v", tl[0])
-	}
-	if tl[1].Name != "copy" || tl[1].Detail != "runc: boom" || tl[1].Status != "failed" {
-		t.Errorf("step 1 = %+v", tl[1])
-	}
-	if tl[2].Name != "trigger armed" || tl[2].Detail != "fs.pipe-user-pages-soft=1" || tl[2].Status != "" || tl[2].At.IsZero() {
-		t.Errorf("step 2 = %+v", tl[2])
-	}
-	if want := []report.Fact{{Name: "compiled seccomp filter", Value: "13080 bytes"}}; !reflect.DeepEqual(env.Report.Conditions, want) {
-		t.Errorf("Conditions = %+v", env.Report.Conditions)
-	}
-	if want := []report.Block{{Title: "runc list", Text: "ID PID STATUS"}}; !reflect.DeepEqual(env.Report.Evidence, want) {
-		t.Errorf("Evidence = %+v", env.Report.Evidence)
-	}
-	if log.String() != "relapse: attempt 2\n" {
-		t.Errorf("log = %q", log.String())
-	}
-	// Logf without a writer is a no-op, not a panic.
-	(&scenario.Env{Report: &report.Report{}}).Logf("nothing")
 }

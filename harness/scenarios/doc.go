@@ -1,14 +1,9 @@
 // Package scenarios links every scenario into a binary: import it for its
-// side effect of registering them all with harness/scenario, and the
-// cluster providers beyond bare (kind) the cluster scenarios can choose.
+// side effect of registering them all with harness/scenario. Its one other
+// file, zz_link.go, is generated from the directories below it
+// (`go generate ./harness/scenarios`, which `make build` and `make test`
+// run), so a new scenario is only its own package; a unit test fails when
+// the file and the directories disagree.
 package scenarios
 
-import (
-	_ "github.com/relapse-dev/relapse/harness/cluster/kind"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehangk8s"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
-)
+//go:generate go run ./internal/linkgen

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Recipe says how to build one binary of a component with `go install`.
@@ -188,15 +190,7 @@ func (rc Recipe) args(r Resolved) []string {
 }
 
 func (rc Recipe) command(r Resolved) string {
-	args := rc.args(r)
-	quoted := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " \t") {
-			a = "'" + a + "'"
-		}
-		quoted[i] = a
-	}
-	return "GOTOOLCHAIN=local CGO_ENABLED=1 GOBIN=$PWD go " + strings.Join(quoted, " ")
+	return "GOTOOLCHAIN=local CGO_ENABLED=1 GOBIN=$PWD go " + textutil.ShellQuote(rc.args(r)...)
 }
 
 const recordName = "build.json"
@@ -237,7 +231,7 @@ func lockDir(dir string) (func(), error) {
 }
 
 // requireLibseccompHeaders checks for seccomp.h, which runc's seccomp build
-// tag (and so bug runc#2828) needs.
+// tag (and so the rc93 pipe hang, containerd#5261) needs.
 func requireLibseccompHeaders() error {
 	for _, p := range []string{"/usr/include/seccomp.h", "/usr/local/include/seccomp.h",
 		"/usr/include/" + runtime.GOARCH + "-linux-gnu/seccomp.h"} {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/semver"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Kubernetes is the cluster software: kubelet, the control plane and kubectl.
@@ -398,7 +400,7 @@ func runKube(ctx context.Context, dir string, cgo bool, name string, args ...str
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("`%s` failed after %.0fs: %w\n%s", kubeStepLine(cgo, name, args),
-			time.Since(start).Seconds(), err, tailLines(both.String(), kubeTailLines))
+			time.Since(start).Seconds(), err, textutil.LastLines(both.String(), kubeTailLines))
 	}
 	return stdout.String(), nil
 }
@@ -408,7 +410,7 @@ func kubeStepLine(cgo bool, name string, args []string) string {
 	if cgo {
 		c = "1"
 	}
-	return "CGO_ENABLED=" + c + " " + name + " " + shellJoin(args)
+	return "CGO_ENABLED=" + c + " " + name + " " + textutil.ShellQuote(args...)
 }
 
 // tailBuffer collects output; unless keepAll it keeps only the last 256 KiB.
@@ -418,10 +420,10 @@ type tailBuffer struct {
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
-	const max = 256 << 10
+	const keep = 256 << 10
 	t.buf = append(t.buf, p...)
-	if !t.keepAll && len(t.buf) > 2*max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-max:]...)
+	if !t.keepAll && len(t.buf) > 2*keep {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-keep:]...)
 	}
 	return len(p), nil
 }
@@ -432,18 +434,9 @@ type multiWriter []*tailBuffer
 
 func (m multiWriter) Write(p []byte) (int, error) {
 	for _, w := range m {
-		w.Write(p)
+		_, _ = w.Write(p)
 	}
 	return len(p), nil
-}
-
-// tailLines returns the last n lines of s.
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("... (%d earlier lines)", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // kubeLDFlags stamps the version the way upstream's hack/lib/version.sh
@@ -691,7 +684,7 @@ func (kr KubeRecipe) command(p kubePlan) string {
 			" pkgs=$(go list -e -deps -f '"+kubeListFormat+"' "+kr.Component.Module+"/cmd/kube-apiserver |",
 			"   while read -r p d; do case $p in k8s.io/code-generator/*|k8s.io/sample-apiserver/*) continue;; esac",
 			"   grep -qs '^// *+k8s:openapi-gen=' \"$d\"/*.go && echo \"$p\"; done | LC_ALL=C sort | paste -sd, -)",
-			" bin/openapi-gen "+shellJoin(kubeOpenAPIArgs(p, []string{"$pkgs"})),
+			" bin/openapi-gen "+textutil.ShellQuoteVars(kubeOpenAPIArgs(p, []string{"$pkgs"})...),
 			" cp gen/"+kubeOpenAPIFile+" "+kubeSourceCopy+"/"+kubeOpenAPIPkg+"/")
 	}
 	for _, g := range kr.groups() {
@@ -699,7 +692,7 @@ func (kr KubeRecipe) command(p kubePlan) string {
 		if g.cgo {
 			line = " CGO_ENABLED=1 go "
 		}
-		lines = append(lines, line+shellJoin(kubeBuildArgs(p.ldflags, "$out", kr.packages(g.binaries))))
+		lines = append(lines, line+textutil.ShellQuoteVars(kubeBuildArgs(p.ldflags, "$out", kr.packages(g.binaries))...))
 	}
 	lines = append(lines, " cd \"$out\"; rm -rf \"$tmp\")")
 	return strings.Join(lines, "\n")

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Containerd is the container engine (daemon, runc v2 shim and ctr).
@@ -150,26 +152,10 @@ func (tr TreeRecipe) command(r Resolved, emptyDirs []string) string {
 		lines = append(lines, fmt.Sprintf(" mkdir -p %s; echo '%s' > %s/go.mod", d, strings.TrimSpace(emptyModule(d)), d))
 	}
 	for _, name := range tr.names() {
-		lines = append(lines, " go "+shellJoin(tr.args(r, name, "$out/"+name)))
+		lines = append(lines, " go "+textutil.ShellQuoteVars(tr.args(r, name, "$out/"+name)...))
 	}
 	lines = append(lines, " cd \"$out\"; rm -rf \"$tmp\")")
 	return strings.Join(lines, "\n")
-}
-
-// shellJoin quotes the arguments that need it for a POSIX shell; "$out/..."
-// stays in double quotes so the shell expands it.
-func shellJoin(args []string) string {
-	quoted := make([]string, len(args))
-	for i, a := range args {
-		switch {
-		case strings.HasPrefix(a, "$"):
-			a = `"` + a + `"`
-		case strings.ContainsAny(a, " \t'\"$"):
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		quoted[i] = a
-	}
-	return strings.Join(quoted, " ")
 }
 
 // emptyModule is the go.mod of a stand-in for a nested module the module

@@ -71,14 +71,6 @@ func TestContainerdRecipeCommand(t *testing.T) {
 	}
 }
 
-func TestShellJoinQuotes(t *testing.T) {
-	got := shellJoin([]string{"build", "-ldflags", "-X a=b c", "-o", "$out/x", "it's"})
-	want := `build -ldflags '-X a=b c' -o "$out/x" 'it'\''s'`
-	if got != want {
-		t.Errorf("shellJoin = %s, want %s", got, want)
-	}
-}
-
 func TestLocalReplaceTargets(t *testing.T) {
 	const gomod = `module github.com/containerd/containerd
 

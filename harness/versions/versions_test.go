@@ -13,7 +13,7 @@ func TestParsePinsGoodFile(t *testing.T) {
 	const file = `# comment line
 # alias version note
 
-rc93      v1.0.0-rc93      affected by runc#2828: runc init hangs
+rc93      v1.0.0-rc93      affected by containerd#5261: runc init hangs
   rc94  v1.0.0-rc94
 1.1.12 v1.1.12 the	tabbed   note
 `
@@ -22,7 +22,7 @@ rc93      v1.0.0-rc93      affected by runc#2828: runc init hangs
 		t.Fatalf("parsePins: %v", err)
 	}
 	want := []Pin{
-		{Alias: "rc93", Version: "v1.0.0-rc93", Note: "affected by runc#2828: runc init hangs"},
+		{Alias: "rc93", Version: "v1.0.0-rc93", Note: "affected by containerd#5261: runc init hangs"},
 		{Alias: "rc94", Version: "v1.0.0-rc94", Note: ""},
 		{Alias: "1.1.12", Version: "v1.1.12", Note: "the tabbed note"},
 	}

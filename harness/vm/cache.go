@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // CachedDir returns dir when a finished build is there, else builds it:
@@ -61,7 +63,7 @@ const doneMarker = ".complete"
 func HashKey(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
-		io.WriteString(h, p)
+		_, _ = io.WriteString(h, p)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
@@ -89,17 +91,9 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(string(out), 30))
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, textutil.LastLines(string(out), 30))
 	}
 	return nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func writeJSON(path string, v any) error {

@@ -210,7 +210,7 @@ func BenchmarkContainerdChurn(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			_, err = c.Start(ctx, ctr, filepath.Join(h.dir, id+".log"))
+			_, err = c.Start(ctx, ctr, filepath.Join(h.Dir, id+".log"))
 			return err
 		},
 		func(ctx context.Context, i int) *exec.Cmd {

@@ -4,42 +4,40 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
-	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // benchHost is what an engine benchmark needs, taken like an experiment
-// takes it: the host lock, the journal, runc 1.1.14, the fixture rootfs, a
-// network namespace and a cgroup parent, all undone by cleanup.
+// takes it: the host lock, a run with its journal, runc 1.1.14, the
+// fixture rootfs, a network namespace and a cgroup parent, all undone by
+// the run's cleanups.
 type benchHost struct {
-	node    node.Node
-	journal *chaos.Journal
-	runc    string
-	dir     string
-	rootfs  string
-	ns      *engine.Netns
-	cgroup  string
-	undo    []func(context.Context) error
+	*run.Run
+	runc   string
+	rootfs string
+	ns     *sandbox.Netns
+	cgroup string
 }
 
 func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 	b.Helper()
-	h := &benchHost{node: local.New(), cgroup: "relapse-bench"}
-	lock, err := chaos.LockHost(chaos.StateDir())
+	lock, err := run.LockHost(run.StateDir())
 	if err != nil {
 		b.Fatal(err)
 	}
+	h := &benchHost{Run: &run.Run{ID: "bench-" + strconv.Itoa(os.Getpid()), Node: local.New(), Report: &report.Report{}, Ledger: &run.Ledger{}}}
 	cleanup := func() {
-		for i := len(h.undo) - 1; i >= 0; i-- {
-			if err := h.undo[i](context.WithoutCancel(ctx)); err != nil {
-				b.Error(err)
-			}
+		if err := h.RunCleanups(context.WithoutCancel(ctx)); err != nil {
+			b.Error(err)
 		}
 		lock.Unlock()
 	}
@@ -49,27 +47,23 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 			b.Fatal(err)
 		}
 	}
-	h.journal, err = chaos.OpenJournal(chaos.StateDir(), "bench")
+	h.Journal, err = run.OpenJournal(run.StateDir(), h.ID)
 	must(err)
 	r, err := versions.Runc.Resolve(ctx, "1.1.14")
 	must(err)
 	art, err := versions.RuncRecipe.Build(ctx, r, versions.CacheDir())
 	must(err)
 	h.runc = art.Path
-	h.dir, err = os.MkdirTemp("", "rbench")
+	h.Dir, err = os.MkdirTemp("", "rbench")
 	must(err)
-	h.undo = append(h.undo, func(context.Context) error { return os.RemoveAll(h.dir) })
+	h.DeferCleanup("remove "+h.Dir, func(context.Context) error { return os.RemoveAll(h.Dir) })
 	initBin, err := fixture.BuildInit(ctx, versions.CacheDir())
 	must(err)
-	h.rootfs = filepath.Join(h.dir, "rootfs")
-	must(fixture.Rootfs(ctx, h.node, h.rootfs, initBin))
-	ns, deleteNs, err := engine.CreateNetns(ctx, h.node, h.journal, "relapse-bench")
+	h.rootfs = filepath.Join(h.Dir, "rootfs")
+	must(fixture.Rootfs(ctx, h.Node, h.rootfs, initBin))
+	sb, err := sandbox.New(ctx, h.Run, "relapse-bench")
 	must(err)
-	h.ns = ns
-	h.undo = append(h.undo, deleteNs)
-	removeCgroup, err := engine.CgroupParent(h.node, h.journal, h.cgroup)
-	must(err)
-	h.undo = append(h.undo, removeCgroup)
+	h.ns, h.cgroup = sb.Netns, sb.Cgroup
 	return h, cleanup
 }
 
@@ -77,13 +71,13 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 func startBenchDocker(b *testing.B, ctx context.Context) (*engine.Docker, string, func()) {
 	b.Helper()
 	h, cleanup := newBenchHost(b, ctx)
-	dk, stop, err := engine.StartDocker(ctx, h.node, h.journal, filepath.Join(h.dir, "docker"), h.ns,
+	dk, stop, err := engine.StartDocker(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "docker"), h.ns,
 		engine.DockerOptions{Runc: h.runc, CgroupParent: "/" + h.cgroup})
 	if err != nil {
 		cleanup()
 		b.Fatal(err)
 	}
-	h.undo = append(h.undo, func(ctx context.Context) error { _ = dk.RemoveAll(ctx); return stop(ctx) })
+	h.DeferCleanup("stop dockerd", func(ctx context.Context) error { _ = dk.RemoveAll(ctx); return stop(ctx) })
 	const ref = "relapse/init:bench"
 	if err := dk.ImportRootfs(ctx, h.rootfs, ref, []string{"/init"}); err != nil {
 		cleanup()
@@ -96,12 +90,12 @@ func startBenchDocker(b *testing.B, ctx context.Context) (*engine.Docker, string
 func startBenchContainerd(b *testing.B, ctx context.Context) (*engine.Containerd, *benchHost, func()) {
 	b.Helper()
 	h, cleanup := newBenchHost(b, ctx)
-	c, stop, err := engine.StartContainerd(ctx, h.node, h.journal, filepath.Join(h.dir, "containerd"), h.ns,
+	c, stop, err := engine.StartContainerd(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "containerd"), h.ns,
 		engine.ContainerdOptions{BinDir: "/usr/bin", Runc: h.runc})
 	if err != nil {
 		cleanup()
 		b.Fatal(err)
 	}
-	h.undo = append(h.undo, func(ctx context.Context) error { _ = c.RemoveAll(ctx); return stop(ctx) })
+	h.DeferCleanup("stop containerd", func(ctx context.Context) error { _ = c.RemoveAll(ctx); return stop(ctx) })
 	return c, h, cleanup
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
-	_ "github.com/relapse-dev/relapse/harness/providers"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
@@ -49,7 +48,7 @@ func BenchmarkVMImages(b *testing.B) {
 	}
 }
 
-// BenchmarkVMNode: runc#2828 inside VM nodes with warm images: boot (or
+// BenchmarkVMNode: containerd#5261 inside VM nodes with warm images: boot (or
 // vagrant up) to first command, and the time to verdict of the whole run.
 func BenchmarkVMNode(b *testing.B) {
 	requireRoot(b)

@@ -21,7 +21,7 @@ import (
 // (harness/cluster/kind). kubernetes#92613
 // https://github.com/kubernetes/kubernetes/issues/92613 is the scenario it
 // must run here.
-var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", "component:kubernetes", "slow", "k8s"), Ordered, func() {
+var _ = Describe("kind clusters", Label(suitekit.Cluster("kind"), suitekit.Slow, "k8s"), Ordered, func() {
 	cleanClusterHost()
 	var dockerHost string
 	var hadDockerHost bool
@@ -37,7 +37,7 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 	}
 
 	It("reproduces kubernetes#92613 on 1.19.3, and the TEST netns-lookup plugin leaks the extra sandboxes' IPs",
-		Label("affected", "cni:netns-lookup"), ComponentSemVerConstraint("kubernetes", "1.19.3"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(extrasandbox.Bug, suitekit.Affected, suitekit.CNI("netns-lookup")), ComponentSemVerConstraint("kubernetes", "1.19.3"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
 			res := run(ctx, "1.19.3", "netns-lookup")
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			Expect(res.Report.Findings[0].Kind).To(Equal("extra-sandbox-for-completed-pod"))
@@ -46,14 +46,14 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 		})
 
 	It("does not reproduce on 1.30.14, and nothing leaks under the same churn with the same plugin",
-		Label("fixed", "cni:netns-lookup"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(extrasandbox.Bug, suitekit.Fixed, suitekit.CNI("netns-lookup")), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
 			res := run(ctx, "1.30.14", "netns-lookup")
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 			Expect(res.Report.Verdict.Reason).To(ContainSubstring("0 IPs leaked"))
 		})
 
 	It("measures PLEG not healthy on a kind node: kubelet reaches containerd through relapse's CRI proxy on a mounted socket",
-		Label("bug:pleg-not-healthy"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(30*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(plegnotready.Bug), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(30*time.Minute), func(ctx SpecContext) {
 			res := suitekit.Run(ctx, experiment.Options{Scenario: plegnotready.Name, Versions: map[string]string{"kubernetes": "1.30.14"},
 				Params: map[string]string{"cluster": "kind"}})
 			suitekit.ExpectVerdict(res, report.Reproduced)
@@ -61,7 +61,7 @@ var _ = Describe("kind clusters", Label("cluster:kind", "bug:kubernetes-92613", 
 		})
 
 	It("leaves a journal on SIGKILL of a run with a kind cluster up that `relapse repair` undoes: dockerd, the node container and its kubelet, netns, cgroups, kubelet's sysctls",
-		Label("signal:kill"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(15*time.Minute), func(ctx SpecContext) {
+		Label(suitekit.Signal("kill")), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(15*time.Minute), func(ctx SpecContext) {
 			relapseBin, err := gexec.Build("github.com/relapse-dev/relapse/cmd/relapse")
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(gexec.CleanupBuildArtifacts)

@@ -3,7 +3,6 @@ package kubernetes_test
 import (
 	"testing"
 
-	_ "github.com/relapse-dev/relapse/harness/providers"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
 	"github.com/relapse-dev/relapse/suites/suitekit"
 )

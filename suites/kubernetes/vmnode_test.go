@@ -22,7 +22,7 @@ import (
 // through the node's agent over ssh, and kubelet reaches relapse's CRI
 // proxy through an ssh socket forward. The host's kernel parameters must
 // not move, whatever the node does (the run itself fails if they do).
-var _ = Describe("clusters on a VM node", Label("node:qemu", "slow", "k8s-vm"), Ordered, func() {
+var _ = Describe("clusters on a VM node", Label(suitekit.Node("qemu"), suitekit.Slow, "k8s-vm"), Ordered, func() {
 	baseline := cleanClusterHost(runcpipehang.SoftLimitKey)
 	AfterEach(func() { baseline.ExpectNoVMLeftovers() })
 
@@ -38,23 +38,23 @@ var _ = Describe("clusters on a VM node", Label("node:qemu", "slow", "k8s-vm"), 
 	// (1.19.3's race is a matter of timing; under emulation it was missed
 	// on the one run measured, so it is not asserted here.)
 	It("counts ADDs, DELs, sandboxes and leaked IPs on a VM node, and finds none extra on 1.30.14",
-		Label("bug:kubernetes-92613", "fixed"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(extrasandbox.Bug, suitekit.Fixed), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
 			res := run(ctx, extrasandbox.Name, map[string]string{"kubernetes": "1.30.14"}, nil)
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 			Expect(res.Report.Verdict.Reason).To(And(ContainSubstring("12 CNI ADDs"), ContainSubstring("0 IPs leaked")))
 		})
 
 	It("measures PLEG not healthy with kubelet in the VM and the CRI proxy in relapse",
-		Label("bug:pleg-not-healthy"), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(plegnotready.Bug), ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
 			res := run(ctx, plegnotready.Name, map[string]string{"kubernetes": "1.30.14"}, nil)
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			Expect(res.Report.Findings[0].Summary).To(ContainSubstring("PLEG is not healthy"))
 		})
 
-	// runc#2828 https://github.com/opencontainers/runc/issues/2828: the soft
+	// containerd#5261 https://github.com/containerd/containerd/issues/5261: the soft
 	// limit is lowered in the VM's kernel, not the host's.
 	It("leaves runc init stuck under kubelet on rc93 with the soft limit lowered in the VM only",
-		Label("bug:runc-2828", "affected"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+		suitekit.BugLabels(runcpipehang.Bug, suitekit.Affected), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
 			stop := suitekit.WatchSysctl(runcpipehang.SoftLimitKey)
 			res := run(ctx, runcpipehangk8s.Name, map[string]string{"kubernetes": "1.30.14", "runc": "rc93"}, map[string]string{"observe": "30s"})
 			Expect(stop()).To(Equal([]string{baseline.Sysctls[runcpipehang.SoftLimitKey]}), "values of the host's soft limit seen during the run")

@@ -13,11 +13,13 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // ReportsDir is where suite runs write reports: $RELAPSE_REPORTS or the
@@ -89,7 +91,7 @@ func TakeBaseline(keys ...string) HostBaseline {
 		}
 	}
 	for _, k := range keys {
-		v, err := os.ReadFile(chaos.SysctlPath(k))
+		v, err := os.ReadFile(node.SysctlPath(k))
 		Expect(err).NotTo(HaveOccurred())
 		b.Sysctls[k] = strings.TrimSpace(string(v))
 	}
@@ -102,7 +104,7 @@ func TakeBaseline(keys ...string) HostBaseline {
 func (b HostBaseline) ExpectClean() {
 	GinkgoHelper()
 	for k, want := range b.Sysctls {
-		got, err := os.ReadFile(chaos.SysctlPath(k))
+		got, err := os.ReadFile(node.SysctlPath(k))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.TrimSpace(string(got))).To(Equal(want), "sysctl %s not restored", k)
 	}
@@ -112,11 +114,11 @@ func (b HostBaseline) ExpectClean() {
 		_, err := os.Stat(p)
 		Expect(os.IsNotExist(err)).To(BeTrue(), "%s appeared on the host: an engine wrote outside its private directories", p)
 	}
-	entries, err := os.ReadDir(filepath.Join(chaos.StateDir(), "journal"))
+	entries, err := os.ReadDir(filepath.Join(run.StateDir(), "journal"))
 	if err == nil {
 		Expect(entries).To(BeEmpty(), "journal entries left (changes not undone)")
 	}
-	runs, _ := filepath.Glob(filepath.Join(os.TempDir(), "relapse", "*"))
+	runs, _ := filepath.Glob(filepath.Join(run.DirRoot, "*"))
 	Expect(runs).To(BeEmpty(), "run directories left")
 	Expect(netnsNames()).NotTo(ContainElement(HavePrefix("relapse-")), "network namespaces left")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
@@ -126,7 +128,7 @@ func (b HostBaseline) ExpectClean() {
 
 // relapseRunDirs is where every engine relapse starts keeps its files; a
 // user's own dockerd or containerd is never under it.
-var relapseRunDirs = filepath.Join(os.TempDir(), "relapse") + "/"
+var relapseRunDirs = run.DirRoot + "/"
 
 func engineProcess(p evidence.Process, underRelapse map[int]bool) bool {
 	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || underRelapse[p.PID] {
@@ -143,7 +145,7 @@ func RuncProcesses() []string {
 	procs, err := evidence.LocalProc.Processes()
 	Expect(err).NotTo(HaveOccurred())
 	underRelapse := map[int]bool{}
-	for _, p := range engine.ProcessesUnder(procs, relapseRunDirs) {
+	for _, p := range sandbox.ProcessesUnder(procs, relapseRunDirs) {
 		underRelapse[p.PID] = true
 	}
 	var out []string
@@ -184,7 +186,7 @@ func firewall() string {
 
 // vmRunDirs hold the host side of VM nodes (qemu overlays, Vagrant and
 // libvirt state of a run).
-var vmRunDirs = filepath.Join(os.TempDir(), "relapse-vm")
+var vmRunDirs = qemu.VMRoot
 
 // ExpectNoVMLeftovers asserts that no VM node of a run survives it: no
 // process naming a VM directory (qemu, a private libvirtd, virtlogd, an ssh
@@ -194,7 +196,7 @@ func (b HostBaseline) ExpectNoVMLeftovers() {
 	procs, err := evidence.LocalProc.Processes()
 	Expect(err).NotTo(HaveOccurred())
 	var left []string
-	for _, p := range engine.ProcessesUnder(procs, vmRunDirs+"/") {
+	for _, p := range sandbox.ProcessesUnder(procs, vmRunDirs+"/") {
 		left = append(left, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
 	}
 	Expect(left).To(BeEmpty(), "VM node processes left behind")
@@ -230,7 +232,7 @@ func WatchSysctl(key string) (stop func() []string) {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v, err := os.ReadFile(chaos.SysctlPath(key)); err == nil {
+			if v, err := os.ReadFile(node.SysctlPath(key)); err == nil {
 				s := strings.TrimSpace(string(v))
 				if !values[s] {
 					values[s] = true

@@ -20,7 +20,7 @@ import (
 	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
-var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
+var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 	var baseline suitekit.HostBaseline
 	BeforeAll(func() {
 		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey, "kernel.panic", "vm.overcommit_memory", "net.ipv4.ip_forward")
@@ -32,11 +32,11 @@ var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
 		baseline.ExpectNoVMLeftovers()
 	})
 
-	// runc#2828 https://github.com/opencontainers/runc/issues/2828 inside a
-	// guest: the trigger lowers the guest's fs.pipe-user-pages-soft; the
-	// host's must not move, not even for a moment.
-	DescribeTable("runc#2828 reproduces inside a qemu node, and the host's soft limit never changes",
-		Label("bug:runc-2828", "component:runc", "node:qemu"),
+	// containerd#5261 https://github.com/containerd/containerd/issues/5261
+	// inside a guest: the trigger lowers the guest's fs.pipe-user-pages-soft;
+	// the host's must not move, not even for a moment.
+	DescribeTable("containerd#5261 reproduces inside a qemu node, and the host's soft limit never changes",
+		suitekit.BugLabels(runcpipehang.Bug, suitekit.Affected, suitekit.Node("qemu")),
 		func(ctx SpecContext, kernel string) {
 			stop := suitekit.WatchSysctl(runcpipehang.SoftLimitKey)
 			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
@@ -58,17 +58,18 @@ var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
 		Entry("on the 6.12 backports kernel", ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(10*time.Minute), "6.12.117+deb12"),
 	)
 
-	It("runc#2828 does not reproduce on rc94 inside a qemu node", Label("bug:runc-2828", "component:runc", "node:qemu"),
+	It("containerd#5261 does not reproduce on rc94 inside a qemu node", suitekit.BugLabels(runcpipehang.Bug, suitekit.Fixed, suitekit.Node("qemu")),
 		ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(10*time.Minute), func(ctx SpecContext) {
 			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Params: map[string]string{"attempts": "2"},
 				Versions: map[string]string{"runc": "rc94"}, Node: provision.Spec{Provider: "qemu"}})
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 		})
 
-	// systemd#11818 https://github.com/systemd/systemd/pull/11818: PID 1's
-	// cookie is moved near 0xffffffff and pushed over by D-Bus load.
-	Context("systemd#11818 cookie overrun", Label("bug:systemd-11818", "component:systemd", "node:qemu"), func() {
-		It("is NOT REPRODUCED on bookworm's systemd 252, with the cookie seen wrapping to 0x80000000",
+	// systemd#11809 https://github.com/systemd/systemd/issues/11809, fixed by
+	// https://github.com/systemd/systemd/pull/11818: PID 1's cookie is moved
+	// near 0xffffffff and pushed over by D-Bus load.
+	Context("systemd#11809 / systemd#11818 cookie overrun", suitekit.BugLabels(systemdcookie.Bug, suitekit.Node("qemu")), func() {
+		It("is NOT REPRODUCED on bookworm's systemd 252, with the cookie seen wrapping to 0x80000000", Label(suitekit.Fixed),
 			ComponentSemVerConstraint("systemd", "252"), SpecTimeout(10*time.Minute), func(ctx SpecContext) {
 				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Node: provision.Spec{Provider: "qemu"},
 					Params: map[string]string{"containers": "2"}})
@@ -82,7 +83,7 @@ var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
 
 		// systemd < 242 needs a box with an old systemd (an old CentOS 7
 		// box): none can be fetched offline.
-		It("REPRODUCES on systemd < 242", Label("node:vagrant"), ComponentSemVerConstraint("systemd", "219"), SpecTimeout(15*time.Minute),
+		It("REPRODUCES on systemd < 242", Label(suitekit.Affected, suitekit.Node("vagrant")), ComponentSemVerConstraint("systemd", "219"), SpecTimeout(15*time.Minute),
 			func(ctx SpecContext) {
 				box := os.Getenv("RELAPSE_OLD_SYSTEMD_BOX")
 				if box == "" {
@@ -96,8 +97,8 @@ var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
 	})
 
 	// One scenario end to end through the vagrant CLI, libvirt and relapse's box.
-	It("runc#2828 reproduces through Vagrant (vagrant up, ssh, destroy) with libvirt's state kept off the host",
-		Label("bug:runc-2828", "component:runc", "node:vagrant"), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(20*time.Minute),
+	It("containerd#5261 reproduces through Vagrant (vagrant up, ssh, destroy) with libvirt's state kept off the host",
+		suitekit.BugLabels(runcpipehang.Bug, suitekit.Affected, suitekit.Node("vagrant")), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(20*time.Minute),
 		func(ctx SpecContext) {
 			stop := suitekit.WatchSysctl("net.ipv4.ip_forward")
 			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
@@ -108,7 +109,7 @@ var _ = Describe("VM nodes", Label("slow", "vm"), Ordered, func() {
 			Expect(res.Report.Timeline).To(ContainElement(HaveField("Name", "vagrant destroy")))
 		})
 
-	Context("when relapse is killed while a VM node runs", Label("kill", "node:qemu"), func() {
+	Context("when relapse is killed while a VM node runs", Label(suitekit.Signal("kill"), suitekit.Node("qemu")), func() {
 		It("leaves a journal that the next run repairs: qemu, its ssh master and its directory go", SpecTimeout(10*time.Minute),
 			func(ctx SpecContext) {
 				bin, err := gexec.Build("github.com/relapse-dev/relapse/cmd/relapse")

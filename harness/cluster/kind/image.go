@@ -498,11 +498,11 @@ func withLibraries(bin string) (map[string]fixture.ImageFile, error) {
 		if lib == "" {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(lib)
+		resolved, err := filepath.EvalSymlinks(lib)
 		if err != nil {
 			return nil, err
 		}
-		files[strings.TrimPrefix(lib, "/")] = fixture.ImageFile{Source: real, Mode: 0o755}
+		files[strings.TrimPrefix(lib, "/")] = fixture.ImageFile{Source: resolved, Mode: 0o755}
 	}
 	return files, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
@@ -58,7 +59,18 @@ var requiredTools = map[string]string{
 	"ldd": "libc-bin", "/usr/bin/etcd": "etcd-server",
 }
 
-func init() { cluster.RegisterProvider(ProviderName, Start) }
+// Provider makes kind clusters.
+type Provider struct{}
+
+func (Provider) Name() string { return ProviderName }
+func (Provider) Describe() string {
+	return "sigs.k8s.io/kind on relapse's own dockerd, with a node image built offline; local node only"
+}
+
+// Start makes a one-node kind cluster for the run.
+func (Provider) Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.Cluster, error) {
+	return Start(ctx, env, o)
+}
 
 // Start makes a one-node kind cluster for the run. Every step registers
 // its undo with env, newest first: kind's delete, then dockerd (and with it
@@ -79,9 +91,7 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.
 	}); err != nil {
 		return nil, err
 	}
-	short := env.RunID[len(env.RunID)-6:]
-	k := &kindCluster{env: env, o: o, img: img, dir: filepath.Join(env.Dir, "kind"), name: "relapse-" + short,
-		hostName: "relapse-kind-" + short}
+	k := &kindCluster{env: env, o: o, img: img, dir: filepath.Join(env.Dir, "kind"), name: "relapse-" + env.Short()}
 	if err := os.MkdirAll(k.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -110,17 +120,14 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.
 
 // kindCluster is one kind cluster being made.
 type kindCluster struct {
-	env  *scenario.Env
-	o    cluster.Options
-	img  NodeImage
-	dir  string
-	name string
-	// hostName names what the cluster has on the host: dockerd's network
-	// namespace and the cgroup parent.
-	hostName string
-	docker   *engine.Docker
-	kind     *kindcluster.Provider
-	config   []byte
+	env    *scenario.Env
+	o      cluster.Options
+	img    NodeImage
+	dir    string
+	name   string
+	docker *engine.Docker
+	kind   *kindcluster.Provider
+	config []byte
 	// pid is the node container's init, through which the host reaches
 	// the node's files (/proc/PID/root) and network (/proc/PID/ns/net).
 	pid  int
@@ -132,17 +139,12 @@ func (k *kindCluster) nodeName() string { return k.name + "-control-plane" }
 
 func (k *kindCluster) startDocker(ctx context.Context) error {
 	n := local.New()
-	ns, deleteNS, err := engine.CreateNetns(ctx, n, k.env.Journal, k.hostName)
+	// dockerd's network namespace and the cgroup parent of the node container.
+	sb, err := sandbox.New(ctx, k.env.Run, "relapse-kind")
 	if err != nil {
 		return err
 	}
-	k.env.DeferCleanup("delete network namespace "+ns.Name, deleteNS)
-	parent := k.hostName
-	removeCgroups, err := engine.CgroupParent(n, k.env.Journal, parent)
-	if err != nil {
-		return err
-	}
-	k.env.DeferCleanup("remove cgroup "+parent+" (and anything left in it)", removeCgroups)
+	ns, parent := sb.Netns, sb.Cgroup
 	// The node container is privileged: it asks for every capability, and
 	// runc refuses one the host's bounding set lacks. The agent drops those
 	// from the bundle before runc sees it.
@@ -329,7 +331,7 @@ func (k *kindCluster) connect(ctx context.Context) error {
 		return err
 	}
 	cfg.Host = "https://127.0.0.1:6443"
-	cfg.Dial = engine.DialIn(fmt.Sprintf("/proc/%d/ns/net", pid))
+	cfg.Dial = sandbox.DialIn(fmt.Sprintf("/proc/%d/ns/net", pid))
 	cfg.Timeout = 30 * time.Second
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -383,7 +385,7 @@ func (k *kindCluster) describe() {
 		{Name: "kind node image", Value: fmt.Sprintf("%s (%s; %s): Debian %s root filesystem, containerd %s, systemd %s, libseccomp2 %s, runc under test at %s, kind's base files from %s@%s",
 			img.Ref, cached, img.Dir, "bookworm", img.Packages["containerd"], img.Packages["systemd"], img.Packages["libseccomp2"], runcPath, kindModule, img.KindVersion)},
 		{Name: "preloaded images", Value: strings.Join(img.Images, ", ") + "; not available offline: " + strings.Join(img.Skipped, ", ")},
-		{Name: "kind's docker", Value: fmt.Sprintf("dockerd (Debian) on %s in network namespace %s, node container runtime %s through relapse-agent %s (capabilities outside the host's bounding set dropped)", sock, k.hostName, hostRuntime, agent.BoundedRuntimeCommand)},
+		{Name: "kind's docker", Value: fmt.Sprintf("dockerd (Debian) on %s in network namespace %s, node container runtime %s through relapse-agent %s (capabilities outside the host's bounding set dropped)", sock, "relapse-kind-"+k.env.Short(), hostRuntime, agent.BoundedRuntimeCommand)},
 		{Name: "kind config", Value: strings.TrimSpace(string(k.config))},
 		{Name: "reach the node", Value: fmt.Sprintf("DOCKER_HOST=unix://%s docker exec -it %s bash   (kubectl is there, KUBECONFIG=/etc/kubernetes/admin.conf)", sock, k.nodeName())},
 	}

@@ -25,7 +25,7 @@ func TestRelay(t *testing.T) {
 			return
 		}
 		got, _ := io.ReadAll(c)
-		c.Write([]byte("echo:" + string(got)))
+		_, _ = c.Write([]byte("echo:" + string(got)))
 		c.Close()
 	}()
 	var out bytes.Buffer

@@ -14,6 +14,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Node is the local host.
@@ -106,7 +107,7 @@ type cmd struct {
 	closeAfterStart []io.Closer
 }
 
-func (c *cmd) String() string { return node.ShellQuote(c.Argv...) }
+func (c *cmd) String() string { return textutil.ShellQuote(c.Argv...) }
 
 // build makes the exec.Cmd. Output not sent elsewhere is captured so a
 // failure can show it.
@@ -147,13 +148,7 @@ func (c *cmd) started() {
 }
 
 func (c *cmd) wrap(ctx context.Context, err error, out []byte) error {
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (killed: %v)", err, context.Cause(ctx))
-	}
-	return &node.RunError{Node: c.node.Name(), Command: c.String(), Output: out, Err: err}
+	return node.WrapRunError(ctx, c.node.Name(), c.String(), err, out)
 }
 
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Config says how to reach a node.
@@ -81,7 +82,7 @@ func (n *Node) sshArgs() []string {
 // SSHCommand is the ssh command line that runs a shell line on the node,
 // for manual steps in reports.
 func (n *Node) SSHCommand() string {
-	return node.ShellQuote(n.sshArgv(n.sshArgs())...)
+	return textutil.ShellQuote(n.sshArgv(n.sshArgs())...)
 }
 
 // sshArgv is the local command line of an ssh client with args.
@@ -218,7 +219,7 @@ func exitCode(err error) int {
 	return -1
 }
 
-func quote(s string) string { return node.ShellQuote(s) }
+func quote(s string) string { return textutil.ShellQuote(s) }
 
 type cmd struct {
 	node.CmdSpec
@@ -231,7 +232,7 @@ func (c *cmd) String() string {
 	if len(c.Env) > 0 {
 		argv = append(append([]string{"env"}, c.Env...), argv...)
 	}
-	line := node.ShellQuote(argv...)
+	line := textutil.ShellQuote(argv...)
 	if c.Dir != "" {
 		line = "cd " + quote(c.Dir) + " && " + line
 	}
@@ -259,7 +260,7 @@ func (c *cmd) remoteLine() string {
 	}
 	words := append([]string{"exec"}, c.sudo()...)
 	words = append(words, "sh", "-c", script, "relapse")
-	return node.ShellQuote(words...) + " " + node.ShellQuote(argv...)
+	return textutil.ShellQuote(words...) + " " + textutil.ShellQuote(argv...)
 }
 
 func (c *cmd) sudo() []string {
@@ -315,13 +316,7 @@ func (c *cmd) Start(ctx context.Context) (node.Process, error) {
 }
 
 func (c *cmd) wrap(ctx context.Context, err error, out []byte) error {
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (killed: %w)", err, context.Cause(ctx))
-	}
-	return &node.RunError{Node: c.node.Name(), Command: c.String(), Output: out, Err: err}
+	return node.WrapRunError(ctx, c.node.Name(), c.String(), err, out)
 }
 
 type process struct {
@@ -457,12 +452,12 @@ func (n *Node) ForwardSocket(ctx context.Context, nodeSocket, localSocket string
 	for n.Command("test", "-S", nodeSocket).Run(ctx) != nil {
 		select {
 		case <-exited:
-			return nil, fmt.Errorf("forwarding %s on %s to %s: %s exited: %s", nodeSocket, n.Name(), localSocket, node.ShellQuote(argv...), out.String())
+			return nil, fmt.Errorf("forwarding %s on %s to %s: %s exited: %s", nodeSocket, n.Name(), localSocket, textutil.ShellQuote(argv...), out.String())
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = stop(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("forwarding %s on %s to %s: no socket on the node after 20 s (%s)", nodeSocket, n.Name(), localSocket, node.ShellQuote(argv...))
+			return nil, fmt.Errorf("forwarding %s on %s to %s: no socket on the node after 20 s (%s)", nodeSocket, n.Name(), localSocket, textutil.ShellQuote(argv...))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

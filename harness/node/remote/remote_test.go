@@ -21,7 +21,7 @@ func TestPIDSniffer(t *testing.T) {
 	}
 	out.Reset()
 	s = &pidSniffer{out: &out, found: func(p int) { t.Errorf("no marker, but found pid %d", p) }}
-	s.Write([]byte("ssh: connect to host: refused\n"))
+	_, _ = s.Write([]byte("ssh: connect to host: refused\n"))
 	if out.String() != "ssh: connect to host: refused\n" {
 		t.Errorf("a first line that is not the marker must pass through: %q", out.String())
 	}

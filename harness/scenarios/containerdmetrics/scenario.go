@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -38,20 +38,23 @@ func (Scenario) Name() string { return Name }
 // Bug is exported for the suites.
 var Bug = report.Bug{
 	ID:    "containerd#6772",
+	Fix:   "containerd#6801",
 	Title: "containerd 1.6.0-1.6.2 deadlocks between task Create and a metrics scrape; runc init waits forever on exec.fifo",
 	Summary: "tasks.Create runs `runc create` (the init then blocks on exec.fifo until `runc start`) and registers the task " +
 		"with the cgroups metrics collector: Collector.Add takes the collector lock, then the go-metrics namespace lock; " +
 		"a concurrent /v1/metrics scrape takes them in the opposite order. Create never returns, Start never happens, " +
 		"and under Kubernetes kubelet retries leave a new stuck `runc init` every ~2 minutes.",
 	Links: []report.Link{
-		{Title: "containerd/containerd#6772 (report)", URL: "https://github.com/containerd/containerd/issues/6772"},
-		{Title: "opencontainers/runc#3448 (first reported there)", URL: "https://github.com/opencontainers/runc/issues/3448"},
-		{Title: "containerd/containerd#6788 (the fix)", URL: "https://github.com/containerd/containerd/pull/6788"},
-		{Title: "containerd/containerd#6801 (1.6 backport)", URL: "https://github.com/containerd/containerd/pull/6801"},
+		{Title: "containerd/containerd#6772: containers stuck terminating / creating - many `runc init` processes", URL: "https://github.com/containerd/containerd/issues/6772"},
+		{Title: "opencontainers/runc#3448: runc init hanging on openat() (first reported there)", URL: "https://github.com/opencontainers/runc/issues/3448"},
+		{Title: "containerd/containerd#6801: [release/1.6] metrics/cgroups: fix deadlock issue in Add during Collect (the fix, v1.6.3)", URL: "https://github.com/containerd/containerd/pull/6801"},
+		{Title: "containerd/containerd#6788: metrics/cgroups: fix deadlock issue in Add during Collect (the fix on main, v1.7.0)", URL: "https://github.com/containerd/containerd/pull/6788"},
+		{Title: "containerd/containerd#5744: Add runtime label to metrics (introduced it, v1.6.0)", URL: "https://github.com/containerd/containerd/pull/5744"},
 	},
-	Component: "containerd",
-	Affected:  ">= 1.6.0, < 1.6.3",
-	Fixed:     "v1.6.3 (#6801)",
+	Component:  "containerd",
+	Affected:   ">= 1.6.0, < 1.6.3",
+	Introduced: "v1.6.0 (containerd#5744 made Collector.Add take the go-metrics namespace lock under the collector's)",
+	Fixed:      "v1.6.3 (containerd#6801)",
 }
 
 func (Scenario) Bug() report.Bug { return Bug }
@@ -60,23 +63,22 @@ func (Scenario) Components() []versions.Builder {
 	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe}
 }
 
-// DefaultVersions runs the runc of containerd 1.6.2's time unless told otherwise.
+// DefaultVersions: runc 1.1.1 unless told otherwise, the runc containerd
+// v1.6.3 pins in script/setup/runc-version (v1.6.0-v1.6.2 pinned v1.1.0).
 func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.1"} }
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
-		{Name: "tasks", Default: "200", Valid: scenario.IntIn(1, 2000),
-			Help: "bound: task creations before the run ends NOT REPRODUCED"},
-		{Name: "concurrency", Default: "8", Valid: scenario.IntIn(1, 64), Help: "task creations in flight"},
-		{Name: "scrapers", Default: "4", Valid: scenario.IntIn(0, 32),
-			Help: "concurrent /v1/metrics scrape loops (measured: 2 or more are needed; 1 almost never deadlocks)"},
-		{Name: "create-timeout", Default: "20s", Valid: scenario.Duration, Help: "bound on one task create+start"},
-		{Name: "min-stall", Default: "5s", Valid: scenario.Duration,
-			Help: "how long a create must be outstanding with its init parked on exec.fifo before it is the bug"},
+		scenario.IntParam("tasks", 200, 1, 2000, "bound: task creations before the run ends NOT REPRODUCED"),
+		scenario.IntParam("concurrency", 8, 1, 64, "task creations in flight"),
+		scenario.IntParam("scrapers", 4, 0, 32, "concurrent /v1/metrics scrape loops (measured: 2 or more are needed; 1 almost never deadlocks)"),
+		scenario.DurationParam("create-timeout", "20s", false, "bound on one task create+start"),
+		scenario.DurationParam("min-stall", "5s", false, "how long a create must be outstanding with its init parked on exec.fifo before it is the bug"),
 	}
 }
 
-type run struct {
+// metricsRun is one run of the scenario.
+type metricsRun struct {
 	env *scenario.Env
 	ctr *engine.Containerd
 	dir string
@@ -85,19 +87,19 @@ type run struct {
 	outstanding map[string]time.Time
 }
 
-func (r *run) begin(id string) {
+func (r *metricsRun) begin(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.outstanding[id] = time.Now()
 }
 
-func (r *run) end(id string) {
+func (r *metricsRun) end(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.outstanding, id)
 }
 
-func (r *run) since(id string) (time.Time, bool) {
+func (r *metricsRun) since(id string) (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t, ok := r.outstanding[id]
@@ -105,27 +107,20 @@ func (r *run) since(id string) (time.Time, bool) {
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	p := func(name string) int { n, _ := strconv.Atoi(env.Params[name]); return n }
-	createTimeout, _ := time.ParseDuration(env.Params["create-timeout"])
-	minStall, _ := time.ParseDuration(env.Params["min-stall"])
-	short := env.RunID[len(env.RunID)-6:]
-	r := &run{env: env, dir: filepath.Join(env.Dir, "containerd"), outstanding: map[string]time.Time{}}
+	p := env.Params.Int
+	createTimeout := env.Params.Duration("create-timeout")
+	minStall := env.Params.Duration("min-stall")
+	r := &metricsRun{env: env, dir: filepath.Join(env.Dir, "containerd"), outstanding: map[string]time.Time{}}
 
 	rootfs, err := r.prepareRootfs(ctx)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	ns, deleteNs, err := engine.CreateNetns(ctx, env.Node, env.Journal, "relapse-"+short)
+	sb, err := sandbox.New(ctx, env.Run, "")
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.DeferCleanup("delete network namespace "+ns.Name, deleteNs)
-	cgroup := "relapse-" + short
-	removeCgroup, err := engine.CgroupParent(env.Node, env.Journal, cgroup)
-	if err != nil {
-		return report.Inconclusive, "", err
-	}
-	env.DeferCleanup("remove cgroup "+cgroup, removeCgroup)
+	ns, cgroup := sb.Netns, sb.Cgroup
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
 	env.Report.Reproduce = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks"))
@@ -152,7 +147,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 
 	det := &detect.ExecFifoStall{Node: env.Node, Outstanding: r.since, MinStall: minStall,
 		Select: func(procs []evidence.Process) []evidence.Process {
-			return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, r.dir))
+			return detect.Matching(engine.IsRuncInit)(sandbox.ProcessesUnder(procs, r.dir))
 		}}
 	churn := chaos.Churn{Concurrency: p("concurrency"), Max: p("tasks"), StartTimeout: createTimeout,
 		Start: func(ctx context.Context, i int) error {
@@ -180,7 +175,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 }
 
 // prepareRootfs builds the init fixture into a rootfs on the node.
-func (r *run) prepareRootfs(ctx context.Context) (string, error) {
+func (r *metricsRun) prepareRootfs(ctx context.Context) (string, error) {
 	initBin, err := fixture.BuildInit(ctx, r.env.CacheDir)
 	if err != nil {
 		return "", err
@@ -191,7 +186,7 @@ func (r *run) prepareRootfs(ctx context.Context) (string, error) {
 
 // startTask creates and starts one long-running task, marking its create
 // as outstanding until it returns.
-func (r *run) startTask(ctx context.Context, id, rootfs, cgroup string) error {
+func (r *metricsRun) startTask(ctx context.Context, id, rootfs, cgroup string) error {
 	c, err := r.ctr.NewContainer(ctx, id, rootfs, oci.WithProcessArgs("/init", "sleep=3600"),
 		oci.WithCgroup("/"+cgroup+"/"+id))
 	if err != nil {
@@ -207,7 +202,7 @@ func (r *run) startTask(ctx context.Context, id, rootfs, cgroup string) error {
 }
 
 // scrape runs n loops on /v1/metrics until ctx ends and reports counts.
-func (r *run) scrape(ctx context.Context, n int) <-chan string {
+func (r *metricsRun) scrape(ctx context.Context, n int) <-chan string {
 	out := make(chan string, 1)
 	var ok, failed, slow int64
 	var mu sync.Mutex
@@ -245,24 +240,24 @@ func (r *run) scrape(ctx context.Context, n int) <-chan string {
 
 // confirm takes the goroutine dump and names the two lock-holding stacks;
 // only both together make the verdict.
-func (r *run) confirm(ctx context.Context, f *detect.Finding, res chaos.ChurnResult) (report.Result, string, error) {
+func (r *metricsRun) confirm(ctx context.Context, f *report.Finding, res chaos.ChurnResult) (report.Result, string, error) {
 	env := r.env
 	env.Step(report.Step{At: f.At.UTC(), Name: "detected", Detail: f.Summary, Status: "failed"})
 	env.Logf("detected: %s", f.Summary)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if procs, err := env.Node.Processes(dctx); err == nil {
-		env.Evidence("engine process tree (containerd -> shim -> runc init)", engine.ProcessTree(procs, r.dir))
+		env.Evidence("engine process tree (containerd -> shim -> runc init)", sandbox.ProcessTree(procs, r.dir))
 	}
 	dump, err := r.ctr.GoroutineDump(dctx)
 	if err != nil {
-		env.Report.Findings = append(env.Report.Findings, *f)
+		env.Finding(*f)
 		return report.Inconclusive, "runc init is parked on exec.fifo with its create outstanding, but containerd's goroutines could not be dumped: " + err.Error(), nil
 	}
 	env.Evidence("containerd goroutine dump (debug socket /debug/pprof/goroutine?debug=2)", dump)
 	add, collect := LockStacks(dump)
 	if add == "" || collect == "" {
-		env.Report.Findings = append(env.Report.Findings, *f)
+		env.Finding(*f)
 		return report.Inconclusive, "runc init is parked on exec.fifo with its create outstanding, but the goroutine dump does not show Collector.Add and Collect blocked on each other's locks", nil
 	}
 	env.Evidence("goroutine holding the collector lock, waiting for the namespace lock (task Create)", add)
@@ -270,7 +265,7 @@ func (r *run) confirm(ctx context.Context, f *detect.Finding, res chaos.ChurnRes
 	f.Reasons = append(f.Reasons,
 		"goroutine dump: (*Collector).Add (from tasks Create) blocked acquiring the go-metrics namespace lock",
 		"goroutine dump: (*Collector).Collect (from a /v1/metrics scrape) blocked acquiring the collector lock")
-	env.Report.Findings = append(env.Report.Findings, *f)
+	env.Finding(*f)
 	return report.Reproduced, fmt.Sprintf("%d task creates returned, then %d hung: %s; containerd's goroutines show Collector.Add and Collect deadlocked",
 		res.Started, res.Stuck, f.Summary), nil
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/clusterkit"
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -42,6 +42,7 @@ const Name = "kubelet-extra-sandbox"
 // Bug is exported for the suites.
 var Bug = report.Bug{
 	ID:    "kubernetes#92613",
+	Fix:   "kubernetes#92614",
 	Title: "kubelet creates a second sandbox for a completed OnFailure pod (extra CNI ADD/DEL, IP leak with netns-dependent IPAM)",
 	Summary: "After all containers of a restartPolicy=OnFailure pod succeeded, kubelet's computePodActions still " +
 		"recreated the pod's sandbox when the only sandbox was NotReady. Housekeeping then killed it; with dockershim " +
@@ -49,17 +50,23 @@ var Bug = report.Bug{
 		"the netns (the seed's VPC plugin) leaked it. host-local releases by container ID and does not leak, but the " +
 		"extra sandbox still shows as an extra ADD/DEL pair. Seed numbers: 1440 pods/day gave >2500 ADDs, ~1800 DELs.",
 	Links: []report.Link{
-		{Title: "kubernetes/kubernetes#92613", URL: "https://github.com/kubernetes/kubernetes/issues/92613"},
-		{Title: "kubernetes/kubernetes#75441", URL: "https://github.com/kubernetes/kubernetes/issues/75441"},
-		{Title: "kubernetes/kubernetes#92614 (the fix)", URL: "https://github.com/kubernetes/kubernetes/pull/92614"},
+		{Title: "kubernetes/kubernetes#92613: kubelet always creates sandbox twice for Pods with RestartPolicyOnFailure", URL: "https://github.com/kubernetes/kubernetes/issues/92613"},
+		{Title: "kubernetes/kubernetes#75441: An extra sandbox container created after job pod succeed (1.13.1, CronJob every minute)", URL: "https://github.com/kubernetes/kubernetes/issues/75441"},
+		{Title: "kubernetes/kubernetes#92614: Don't create a new sandbox for pod with RestartPolicyOnFailure if all containers succeeded (the fix, v1.20.0)", URL: "https://github.com/kubernetes/kubernetes/pull/92614"},
+		{Title: "kubernetes/kubernetes#94725: its release-1.19 backport (v1.19.4)", URL: "https://github.com/kubernetes/kubernetes/pull/94725"},
+		{Title: "kubernetes/kubernetes#94959: its release-1.18 backport (v1.18.13)", URL: "https://github.com/kubernetes/kubernetes/pull/94959"},
+		{Title: "kubernetes/kubernetes#68980: Kubelet should not create a new pod sandbox if all containers are done (restartPolicy Never only)", URL: "https://github.com/kubernetes/kubernetes/pull/68980"},
 	},
 	Component: "kubernetes",
-	Affected:  ">= 1.13.0, < 1.18.14 || >= 1.19.0, < 1.19.4",
-	Fixed:     "v1.19.4 and v1.18.14 (kubernetes#92614)",
+	// 1.13 is the first version reported (#75441), not a known
+	// introducing change; 1.17 had a backport (#95508) in a patch release
+	// not confirmed here, so 1.17.x counts as affected throughout.
+	Affected: ">= 1.13.0, < 1.18.13 || >= 1.19.0, < 1.19.4",
+	Fixed:    "v1.19.4 (#94725), v1.18.13 (#94959) and v1.20.0 (kubernetes#92614)",
 }
 
 // Scenario is kubernetes#92613.
-type Scenario struct{ cluster.ScenarioBase }
+type Scenario struct{ clusterkit.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
@@ -71,31 +78,30 @@ func (Scenario) DefaultVersions() map[string]string { return map[string]string{"
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
-		cluster.ProviderParam,
+		clusterkit.ProviderParam,
 		cluster.CNIParam,
 		cluster.RuntimeParam,
-		{Name: "trigger", Default: "jobs", Valid: scenario.OneOf("jobs", "cronjob"),
-			Help: "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs"},
-		{Name: "jobs", Default: "12", Valid: scenario.IntIn(1, 2000), Help: "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"},
-		{Name: "every", Default: "2s", Valid: scenario.Duration, Help: "time between Job creations (the seed's CronJob: 1m)"},
-		{Name: "settle", Default: "45s", Valid: scenario.Duration, Help: "wait after the last Job completed, for kubelet's housekeeping to act on the finished pods"},
-		{Name: "job-timeout", Default: "4m", Valid: scenario.Duration, Help: "how long all Jobs may take to complete"},
+		scenario.ChoiceParam("trigger", "jobs", "jobs: Jobs created every `every`; cronjob: the seed's CronJob, every minute, for `jobs` runs", "jobs", "cronjob"),
+		scenario.IntParam("jobs", 12, 1, 2000, "Jobs to run (one OnFailure pod each: sh -c 'date; echo Hello')"),
+		scenario.DurationParam("every", "2s", false, "time between Job creations (the seed's CronJob: 1m)"),
+		scenario.DurationParam("settle", "45s", false, "wait after the last Job completed, for kubelet's housekeeping to act on the finished pods"),
+		scenario.DurationParam("job-timeout", "4m", false, "how long all Jobs may take to complete"),
 	}
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	jobs, _ := strconv.Atoi(env.Params["jobs"])
-	every, _ := time.ParseDuration(env.Params["every"])
-	settle, _ := time.ParseDuration(env.Params["settle"])
-	jobTimeout, _ := time.ParseDuration(env.Params["job-timeout"])
-	c, opts, err := cluster.Start(ctx, env, false)
+	jobs := env.Params.Int("jobs")
+	every := env.Params.Duration("every")
+	settle := env.Params.Duration("settle")
+	jobTimeout := env.Params.Duration("job-timeout")
+	c, opts, err := clusterkit.Start(ctx, env, false)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
 	env.Report.Reproduce = c.ManualSetup + manualSteps(opts.Version, jobs)
 
 	churnStart := time.Now()
-	if env.Params["trigger"] == "cronjob" {
+	if env.Params.String("trigger") == "cronjob" {
 		if err := createCronJob(ctx, c, opts.Version); err != nil {
 			return report.Inconclusive, "", err
 		}
@@ -112,8 +118,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		env.Event("jobs created", fmt.Sprintf("%d Jobs, one every %s", jobs, every))
 	}
 	done, err := waitJobs(ctx, c, jobs, jobTimeout)
-	env.Condition("jobs", fmt.Sprintf("%d of %d completed in %s (%s)", done, jobs, time.Since(churnStart).Round(time.Second), env.Params["trigger"]))
-	if env.Params["trigger"] == "cronjob" {
+	env.Condition("jobs", fmt.Sprintf("%d of %d completed in %s (%s)", done, jobs, time.Since(churnStart).Round(time.Second), env.Params.String("trigger")))
+	if env.Params.String("trigger") == "cronjob" {
 		// No further runs while the counts are taken.
 		deleteCronJob(ctx, c, opts.Version)
 		if n, err := completedJobs(ctx, c); err == nil {
@@ -301,7 +307,7 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 			a.IP, a.ContainerID, a.Ifname, state, callsFor(calls, a.ContainerID)))
 	}
 	env.Condition("IP allocations", fmt.Sprintf("%d held by the IPAM (%s), %d matching no ready sandbox (leaked: %d for stopped sandboxes, %d for sandboxes that are gone)",
-		len(allocs), cluster.CNIDescription(env.Params[cluster.CNIParam.Name]), len(leaked), stopped, len(leaked)-stopped))
+		len(allocs), cluster.CNIDescription(env.Params.String(cluster.CNIParam.Name)), len(leaked), stopped, len(leaked)-stopped))
 	if len(leaked) > 0 {
 		env.Evidence("leaked IPs", strings.Join(leakLines, "\n"))
 	}
@@ -321,7 +327,7 @@ func observe(ctx context.Context, env *scenario.Env, c *cluster.Cluster, jobs in
 		if len(leaked) > 0 {
 			summary += fmt.Sprintf("; %d IPs leaked (held for sandboxes that are not ready)", len(leaked))
 		}
-		f := detect.Finding{Detector: "sandboxes-per-pod", Kind: "extra-sandbox-for-completed-pod", At: time.Now().UTC(),
+		f := report.Finding{Detector: "sandboxes-per-pod", Kind: "extra-sandbox-for-completed-pod", At: time.Now().UTC(),
 			Summary: summary, Reasons: reasons}
 		env.Report.Findings = append(env.Report.Findings, f)
 		return report.Reproduced, f.Summary, nil

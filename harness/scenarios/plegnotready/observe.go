@@ -84,7 +84,7 @@ func summarise(ctx context.Context, env *scenario.Env, c *cluster.Cluster, ws []
 	for k, v := range held {
 		hs = append(hs, fmt.Sprintf("%s: %d", k, v))
 	}
-	env.Condition("CRI stall", fmt.Sprintf("%s held from %s to %s (%s); calls held: %s", env.Params["methods"],
+	env.Condition("CRI stall", fmt.Sprintf("%s held from %s to %s (%s); calls held: %s", env.Params.String("methods"),
 		stallStart.UTC().Format(time.RFC3339), stallEnd.UTC().Format(time.RFC3339), stallEnd.Sub(stallStart).Round(time.Second), strings.Join(hs, ", ")))
 	for _, w := range ws {
 		env.Step(report.Step{At: w.Start, Name: "node NotReady", Detail: w.Message, Status: "failed"})
@@ -105,10 +105,10 @@ func decide(node string, ws []detect.Window, stallStart, stallEnd time.Time, rec
 			continue
 		}
 		onset := w.Start.Sub(stallStart)
-		f := detect.Finding{Detector: "not-ready", Kind: detect.KindNotReadyWindow, At: time.Now().UTC(), OnsetAt: stallStart,
+		f := report.Finding{Detector: "not-ready", Kind: detect.KindNotReadyWindow, At: time.Now().UTC(), OnsetAt: stallStart,
 			Summary: fmt.Sprintf("node %s NotReady %s after the relists stalled: %q", node, onset.Round(time.Second), w.Message),
 			Reasons: []string{detect.DescribeWindow(w, time.Now()),
-				fmt.Sprintf("the runtime's other calls (Status, ImageFsInfo, ...) answered throughout; only %s were held", env.Params["methods"])}}
+				fmt.Sprintf("the runtime's other calls (Status, ImageFsInfo, ...) answered throughout; only %s were held", env.Params.String("methods"))}}
 		env.Report.Findings = append(env.Report.Findings, f)
 		if onset < plegThreshold-5*time.Second {
 			return report.Inconclusive, fmt.Sprintf("the node went NotReady %s into the stall, before the %s PLEG threshold: something else is wrong", onset.Round(time.Second), plegThreshold), nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
@@ -28,7 +29,7 @@ func TestDecide(t *testing.T) {
 		"stayed Ready":                            {nil, end, true, report.NotReproduced, "stayed Ready"},
 		"stall too short":                         {nil, t0.Add(time.Minute), true, report.Inconclusive, "shorter than the PLEG threshold"},
 	} {
-		env := &scenario.Env{Report: &report.Report{}, Params: map[string]string{"methods": "ListPodSandbox,ListContainers"}}
+		env := &scenario.Env{Run: &run.Run{Report: &report.Report{}}, Params: scenario.ValuesOf(map[string]string{"methods": "ListPodSandbox,ListContainers"})}
 		got, reason, err := decide("relapse-node", tc.ws, t0, tc.stallEnd, tc.recovered, env)
 		if err != nil || got != tc.want || !strings.Contains(reason, tc.reason) {
 			t.Errorf("%s: %s %q %v; want %s containing %q", name, got, reason, err, tc.want, tc.reason)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // debianContainerd is where Debian's containerd (1.6.20) lives; its
@@ -27,17 +28,14 @@ type containerdEngine struct {
 	logs    string
 }
 
-func (r *run) startContainerd(ctx context.Context, profile fixture.Profile) (*containerdEngine, error) {
-	env := r.env
-	ns, cgroup, err := r.engineSandbox(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*containerdEngine, error) {
+	env, profile := h.env, h.profile
+	ns, cgroup := sb.Netns, sb.Cgroup
 	dir := filepath.Join(env.Dir, "containerd")
-	e := &containerdEngine{rootfs: filepath.Join(r.bundle, "rootfs"), cgroup: cgroup, profile: profile, logs: env.Dir}
-	err = env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
+	e := &containerdEngine{rootfs: h.kit.Rootfs, cgroup: cgroup, profile: profile, logs: env.Dir}
+	err := env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
-			engine.ContainerdOptions{BinDir: debianContainerd, Runc: r.runc.Binary})
+			engine.ContainerdOptions{BinDir: debianContainerd, Runc: h.kit.Runc.Binary})
 		e.ctr = c
 		return c, stop, err
 	})

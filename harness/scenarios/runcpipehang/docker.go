@@ -12,7 +12,8 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/relapse-dev/relapse/harness/engine"
-	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/runckit"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // dockerEngine is the seed's own stack (containerd#5261): `docker run -d
@@ -25,17 +26,14 @@ type dockerEngine struct {
 
 // startDocker starts a relapse dockerd with the runc under test and imports
 // the fixture root filesystem as an image.
-func (r *run) startDocker(ctx context.Context, profile fixture.Profile) (*dockerEngine, error) {
-	env := r.env
-	ns, cgroup, err := r.engineSandbox(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (h *hang) startDocker(ctx context.Context, sb *sandbox.Sandbox) (*dockerEngine, error) {
+	env, profile := h.env, h.profile
+	ns, cgroup := sb.Netns, sb.Cgroup
 	dir := filepath.Join(env.Dir, "docker")
-	e := &dockerEngine{ref: "relapse/init:" + r.short}
-	err = env.StartEngine("dockerd", dir, func() (engine.Managed, func(context.Context) error, error) {
+	e := &dockerEngine{ref: "relapse/init:" + h.env.Short()}
+	err := env.StartEngine("dockerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		dk, stop, err := engine.StartDocker(ctx, env.Node, env.Journal, dir, ns,
-			engine.DockerOptions{Runc: r.runc.Binary, CgroupParent: "/" + cgroup})
+			engine.DockerOptions{Runc: h.kit.Runc.Binary, CgroupParent: "/" + cgroup})
 		e.dk = dk
 		return dk, stop, err
 	})
@@ -114,12 +112,6 @@ func (e *dockerEngine) Probes() []probe {
 
 // initPipeSize parses the fixture init's report line.
 func initPipeSize(output string) (int, error) {
-	var seen struct {
-		OK       bool `json:"ok"`
-		PipeSize int  `json:"pipe_size"`
-	}
-	if err := json.Unmarshal([]byte(lastJSONLine(output)), &seen); err != nil || !seen.OK {
-		return 0, fmt.Errorf("the container's init printed no report: %q", output)
-	}
-	return seen.PipeSize, nil
+	r, err := runckit.ParseInitReport(output)
+	return r.PipeSize, err
 }

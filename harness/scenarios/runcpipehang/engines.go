@@ -9,12 +9,13 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
-	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/runckit"
+	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // engineUnderTest is an engine (dockerd, containerd) driving the runc
-// under test, as users meet runc#2828.
+// under test, as users met containerd#5261.
 type engineUnderTest interface {
 	// Name is "docker" or "containerd".
 	Name() string
@@ -37,31 +38,27 @@ type probe struct {
 	call func(context.Context) error
 }
 
-// engineSandbox gives an engine its own network namespace and cgroup parent.
-func (r *run) engineSandbox(ctx context.Context) (*engine.Netns, string, error) {
-	env := r.env
-	ns, deleteNs, err := engine.CreateNetns(ctx, env.Node, env.Journal, "relapse-"+r.short)
+// startEngine starts the named engine in a sandbox of its own (network
+// namespace and cgroup parent) with the runc under test as its runtime.
+func (h *hang) startEngine(ctx context.Context, name string) (engineUnderTest, error) {
+	sb, err := sandbox.New(ctx, h.env.Run, "")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	env.DeferCleanup("delete network namespace "+ns.Name, deleteNs)
-	cgroup := "relapse-" + r.short
-	removeCgroup, err := engine.CgroupParent(env.Node, env.Journal, cgroup)
-	if err != nil {
-		return nil, "", err
+	if name == "docker" {
+		return h.startDocker(ctx, sb)
 	}
-	env.DeferCleanup("remove cgroup "+cgroup, removeCgroup)
-	return ns, cgroup, nil
+	return h.startContainerd(ctx, sb)
 }
 
 // viaEngine is the seed's recipe through an engine: a baseline container,
 // then with the soft limit lowered, starts in a loop until one does not
 // return or the bound is reached, while the pipe-deadlock detector watches
 // every `runc init` under the engine.
-func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixture.Profile, armed bool) (report.Result, string, error) {
-	env := r.env
-	if env.Params["baseline"] == "true" {
-		name := r.short + "-base"
+func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Result, string, error) {
+	env, profile, armed := h.env, h.profile, h.armed
+	if env.Params.Bool("baseline") {
+		name := h.env.Short() + "-base"
 		err := eng.Start(ctx, name)
 		size := 0
 		if err == nil {
@@ -71,34 +68,36 @@ func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixtur
 		if err != nil {
 			outcome = "failed: " + err.Error()
 		}
-		env.Report.Attempts = append(env.Report.Attempts, report.Attempt{N: 0, Container: name, Outcome: outcome})
+		env.Attempt(report.Attempt{N: 0, Label: "control: the host's own pipe limit, no trigger", Container: name, Outcome: outcome})
 		if err != nil {
 			return report.Inconclusive, fmt.Sprintf("the baseline container (no trigger) did not run through %s: %v", eng.Name(), err), nil
 		}
 	}
-	churn := chaos.Churn{Concurrency: 1, Max: r.attempts, StartTimeout: r.timeout,
-		Start: func(ctx context.Context, i int) error { return eng.Start(ctx, fmt.Sprintf("%s-%d", r.short, i+1)) }}
+	churn := chaos.Churn{Concurrency: 1, Max: h.attempts, StartTimeout: h.timeout,
+		Start: func(ctx context.Context, i int) error {
+			return eng.Start(ctx, fmt.Sprintf("%s-%d", h.env.Short(), i+1))
+		}}
 	det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
-		return detect.Matching(engine.IsRuncInit)(engine.ProcessesUnder(procs, eng.Dir()))
+		return detect.Matching(engine.IsRuncInit)(sandbox.ProcessesUnder(procs, eng.Dir()))
 	}}
 	var (
 		res     chaos.ChurnResult
-		finding *detect.Finding
+		finding *report.Finding
 		size    int
 		sizeErr error
 	)
-	if err := r.withTrigger(ctx, func() {
+	if err := h.withTrigger(ctx, func() {
 		res, finding = env.ChurnWatched(ctx, eng.Name()+" churn", fmt.Sprintf("up to %d x %s (seccomp %s, %d bytes)",
-			r.attempts, eng.Churn(), profile.Name, profile.BPFBytes), churn, det.Watch)
+			h.attempts, eng.Churn(), profile.Name, profile.BPFBytes), churn, det.Watch)
 		if finding != nil {
-			r.captureEngineHang(ctx, eng, finding)
-			r.holdStuck(ctx, *finding)
+			h.captureEngineHang(ctx, eng, finding)
+			runckit.Hold(ctx, env, h.hold, *finding)
 			return
 		}
 		// Read what the last container saw while the trigger is still in
 		// force: its init may still be starting when the engine says it started.
 		if res.Started > 0 {
-			size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", r.short, res.Started))
+			size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", h.env.Short(), res.Started))
 		}
 	}); err != nil {
 		return report.Inconclusive, "", err
@@ -108,7 +107,7 @@ func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixtur
 	}
 	switch {
 	case finding != nil:
-		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+res.Stuck, r.attempts, finding.Summary), nil
+		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+res.Stuck, h.attempts, finding.Summary), nil
 	case res.Stuck > 0:
 		return report.Inconclusive, fmt.Sprintf("a %s start did not return but the detector did not classify the stall: %s", eng.Name(), res.StoppedBy), nil
 	case res.Failed > 0:
@@ -121,20 +120,20 @@ func (r *run) viaEngine(ctx context.Context, eng engineUnderTest, profile fixtur
 		return report.Inconclusive, fmt.Sprintf("could not show the soft limit was in force for the containers (pipe size %d, %v)", size, sizeErr), nil
 	}
 	return report.NotReproduced, fmt.Sprintf("%d of %d %s starts returned with a %d-byte seccomp filter while the containers' own pipes held %d bytes",
-		res.Started, r.attempts, eng.Name(), profile.BPFBytes, size), nil
+		res.Started, h.attempts, eng.Name(), profile.BPFBytes, size), nil
 }
 
 // captureEngineHang records the engine's process tree around the stuck init,
 // the stuck init's parent (the shim), and how the engine answers meanwhile
 // (the seed's node went NotReady because such calls stalled).
-func (r *run) captureEngineHang(ctx context.Context, eng engineUnderTest, f *detect.Finding) {
-	env := r.env
+func (h *hang) captureEngineHang(ctx context.Context, eng engineUnderTest, f *report.Finding) {
+	env := h.env
 	env.Step(report.Step{At: f.At.UTC(), Name: "detected", Detail: f.Summary, Status: "failed"})
 	env.Logf("detected after %s: %s", f.Latency().Round(time.Millisecond), f.Summary)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if procs, err := env.Node.Processes(ctx); err == nil {
-		env.Evidence(fmt.Sprintf("engine process tree (%s -> shim -> runc init)", eng.Name()), engine.ProcessTree(procs, eng.Dir()))
+		env.Evidence(fmt.Sprintf("engine process tree (%s -> shim -> runc init)", eng.Name()), sandbox.ProcessTree(procs, eng.Dir()))
 		if snap, err := env.Node.InspectProcess(ctx, f.Processes[0].PPID); err == nil {
 			f.Processes = append(f.Processes, snap)
 		}
@@ -152,5 +151,5 @@ func (r *run) captureEngineHang(ctx context.Context, eng engineUnderTest, f *det
 		env.Condition(p.name+" while runc init is stuck", value)
 		f.Reasons = append(f.Reasons, p.name+" "+value)
 	}
-	env.Report.Findings = append(env.Report.Findings, *f)
+	env.Finding(*f)
 }

@@ -13,9 +13,9 @@ import (
 func manualSteps(art versions.Artifact, profile fixture.Profile, softLimit, reportDir, engine string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# runc#2828 by hand, as root. runc %s, module sum %s.", art.Version, art.Sum)
+	p("# containerd#5261 (fixed by runc#2871) by hand, as root. runc %s, module sum %s.", art.Version, art.Sum)
 	p("# Needs Go, gcc and the libseccomp headers (Debian: libseccomp-dev).")
-	p("mkdir -p /tmp/runc-2828 && cd /tmp/runc-2828")
+	p("mkdir -p /tmp/relapse-5261 && cd /tmp/relapse-5261")
 	p("%s", art.BuildCommand)
 	p("")
 	p("# The bundle relapse ran is saved with this report (bundle/). Its seccomp profile")
@@ -38,7 +38,7 @@ func manualSteps(art versions.Artifact, profile fixture.Profile, softLimit, repo
 	if engine == "docker" {
 		p("")
 		p("# Through docker instead (the seed's recipe, containerd#5261), with this runc as dockerd's runtime")
-		p("# (dockerd --add-runtime r=/tmp/runc-2828/runc --default-runtime r), any image whose CMD exits:")
+		p("# (dockerd --add-runtime r=/tmp/relapse-5261/runc --default-runtime r), any image whose CMD exits:")
 		p("timeout 20 docker run -d --network none --security-opt no-new-privileges --security-opt seccomp=%s/seccomp.json IMAGE  # never returns on rc93", reportDir)
 	}
 	p("# Put the host back.")

@@ -1,4 +1,4 @@
-// Package runcpipehangk8s is runc#2828 at the Kubernetes level: pods with
+// Package runcpipehangk8s is containerd#5261 (fixed by runc#2871) at the Kubernetes level: pods with
 // allowPrivilegeEscalation: false and a seccomp profile that compiles past
 // 8192 bytes, on a node whose runc is v1.0.0-rc93 and whose
 // fs.pipe-user-pages-soft is lowered. It measures what the seed saw: stuck
@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/clusterkit"
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
@@ -32,8 +32,8 @@ import (
 // Name is the scenario's name on the command line.
 const Name = "runc-pipe-hang-k8s"
 
-// Scenario is runc#2828 under kubelet.
-type Scenario struct{ cluster.ScenarioBase }
+// Scenario is containerd#5261 under kubelet.
+type Scenario struct{ clusterkit.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
@@ -47,21 +47,21 @@ func (Scenario) DefaultVersions() map[string]string {
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
-		cluster.ProviderParam,
-		{Name: "pods", Default: "3", Valid: scenario.IntIn(1, 100), Help: "pods created with the trigger armed"},
-		{Name: "soft-limit", Default: "1", Valid: scenario.IntIn(0, 1<<30), Help: "fs.pipe-user-pages-soft while the pods start"},
-		{Name: "observe", Default: "4m", Valid: scenario.Duration, Help: "how long the node is watched after a hang (PLEG's threshold is 3m)"},
-		{Name: "detect-timeout", Default: "3m", Valid: scenario.Duration, Help: "how long the pods may take to run before the attempt ends unclassified"},
+		clusterkit.ProviderParam,
+		scenario.IntParam("pods", 3, 1, 100, "pods created with the trigger armed"),
+		scenario.IntParam("soft-limit", 1, 0, 1<<30, "fs.pipe-user-pages-soft while the pods start"),
+		scenario.DurationParam("observe", "4m", false, "how long the node is watched after a hang (PLEG's threshold is 3m)"),
+		scenario.DurationParam("detect-timeout", "3m", false, "how long the pods may take to run before the attempt ends unclassified"),
 	}
 }
 
 const profileName = "relapse-large.json"
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	pods, _ := strconv.Atoi(env.Params["pods"])
-	observe, _ := time.ParseDuration(env.Params["observe"])
-	detectTimeout, _ := time.ParseDuration(env.Params["detect-timeout"])
-	c, opts, err := cluster.Start(ctx, env, false)
+	pods := env.Params.Int("pods")
+	observe := env.Params.Duration("observe")
+	detectTimeout := env.Params.Duration("detect-timeout")
+	c, opts, err := clusterkit.Start(ctx, env, false)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
@@ -83,10 +83,10 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 
 	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
-	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params["soft-limit"]}).Apply(ctx, env.Node, env.Journal, env.Ledger); err != nil {
+	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params.String("soft-limit")}).Apply(ctx, env.Run); err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Event("trigger armed", runcpipehang.SoftLimitKey+"="+env.Params["soft-limit"])
+	env.Event("trigger armed", runcpipehang.SoftLimitKey+"="+env.Params.String("soft-limit"))
 	for i := 0; i < pods; i++ {
 		if err := createPod(ctx, c, fmt.Sprintf("relapse-nnp-%d", i)); err != nil {
 			return report.Inconclusive, "", err

@@ -9,7 +9,6 @@ package systemdcookie
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,10 +20,10 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/detect"
-	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/systemdbus"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -35,7 +34,8 @@ const Name = "systemd-cookie-overrun"
 
 // Bug is exported for the suites.
 var Bug = report.Bug{
-	ID:    "systemd#11818",
+	ID:    "systemd#11809",
+	Fix:   "systemd#11818",
 	Title: "systemd stops answering on D-Bus once PID 1's bus cookie passes 0xffffffff",
 	Summary: "sd-bus stamps every message with ++cookie. D-Bus 1 serials are 32-bit: before v242, once PID 1's " +
 		"system-bus cookie passed 0xffffffff sealing a message failed with -EOPNOTSUPP and PID 1 could no longer " +
@@ -43,11 +43,11 @@ var Bug = report.Bug{
 		"`systemctl` (private socket) still works and `systemctl daemon-reexec` 'fixes' it. v242 wraps the cookie " +
 		"to 0x80000000 and skips cookies still in use.",
 	Links: []report.Link{
-		{Title: "systemd/systemd#11818 (the fix: sd-bus: deal with cookie overruns)", URL: "https://github.com/systemd/systemd/pull/11818"},
-		{Title: "systemd/systemd#11809", URL: "https://github.com/systemd/systemd/issues/11809"},
-		{Title: "systemd/systemd#11390", URL: "https://github.com/systemd/systemd/issues/11390"},
-		{Title: "opencontainers/runc#1959 (runc hangs on the systemd cgroup driver)", URL: "https://github.com/opencontainers/runc/issues/1959"},
-		{Title: "RHBZ 1693559 (RHEL 7 backport)", URL: "https://bugzilla.redhat.com/show_bug.cgi?id=1693559"},
+		{Title: "systemd/systemd#11809: sd_bus->cookie as 32bit dbus1 message serial number overflow and systemd1 dbus no response.", URL: "https://github.com/systemd/systemd/issues/11809"},
+		{Title: "systemd/systemd#11818: sd-bus: deal with cookie overruns (the fix, v242)", URL: "https://github.com/systemd/systemd/pull/11818"},
+		{Title: "systemd/systemd#11390: systemd stop read and process dbus event of runc cgroup invokes (systemd 219, CentOS 7.4)", URL: "https://github.com/systemd/systemd/issues/11390"},
+		{Title: "opencontainers/runc#1959: docker-runc hang on checking systemd.UseSystemd", URL: "https://github.com/opencontainers/runc/issues/1959"},
+		{Title: "lnykryn/systemd-rhel#322: (#1693559) sd-bus: deal with cookie overruns (the RHEL 7 backport)", URL: "https://github.com/lnykryn/systemd-rhel/pull/322"},
 	},
 	Component: "systemd",
 	Affected:  "< 242",
@@ -77,32 +77,24 @@ func (Scenario) CheckNode(provider string) error {
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
-		{Name: "margin", Default: "300", Valid: scenario.IntIn(1, 1<<20),
-			Help: "PID 1's cookie is moved to 0xffffffff minus this many messages"},
-		{Name: "rate", Default: "10", Valid: scenario.IntIn(1, 500),
-			Help: "transient units per second started and stopped through D-Bus to push the cookie over"},
-		{Name: "load-duration", Default: "90s", Valid: scenario.Duration,
-			Help: "longest the D-Bus load runs before the run gives up on reaching the wrap"},
-		{Name: "after-wrap", Default: "10s", Valid: scenario.Duration,
-			Help: "how long systemd is sampled after its cookie wrapped before deciding it still answers"},
-		{Name: "consecutive", Default: "5", Valid: scenario.IntIn(2, 1000),
-			Help: "system-bus calls in a row that must time out (private socket answering) to call systemd unresponsive"},
-		{Name: "call-timeout", Default: "2s", Valid: scenario.Duration,
-			Help: "deadline of one probe call to PID 1"},
-		{Name: "containers", Default: "3", Valid: scenario.IntIn(0, 50),
-			Help: "runc --systemd-cgroup containers started after the wrap (or the stall), to show runc's side"},
+		scenario.IntParam("margin", 300, 1, 1<<20, "PID 1's cookie is moved to 0xffffffff minus this many messages"),
+		scenario.IntParam("rate", 10, 1, 500, "transient units per second started and stopped through D-Bus to push the cookie over"),
+		scenario.DurationParam("load-duration", "90s", false, "longest the D-Bus load runs before the run gives up on reaching the wrap"),
+		scenario.DurationParam("after-wrap", "10s", false, "how long systemd is sampled after its cookie wrapped before deciding it still answers"),
+		scenario.IntParam("consecutive", 5, 2, 1000, "system-bus calls in a row that must time out (private socket answering) to call systemd unresponsive"),
+		scenario.DurationParam("call-timeout", "2s", false, "deadline of one probe call to PID 1"),
+		scenario.IntParam("containers", 3, 0, 50, "runc --systemd-cgroup containers started after the wrap (or the stall), to show runc's side"),
 	}
 }
 
-type run struct {
-	env    *scenario.Env
-	runc   *engine.Runc
-	rootfs string
-	short  string
+// overrun is one run of the scenario.
+type overrun struct {
+	env *scenario.Env
+	kit *runckit.Kit
 }
 
 func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	r := &run{env: env, short: env.RunID[len(env.RunID)-6:]}
+	r := &overrun{env: env}
 	p := params(env.Params)
 	if env.Report.Host.PID1 != "systemd" {
 		return report.Inconclusive, fmt.Sprintf("PID 1 of node %s is %q, not systemd", env.Node.Name(), env.Report.Host.PID1), nil
@@ -110,9 +102,11 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err := r.observeSystemd(ctx); err != nil {
 		return report.Inconclusive, "", err
 	}
-	if err := r.setupRunc(ctx); err != nil {
+	kit, err := runckit.New(ctx, env, runckit.Options{SystemdCgroup: true})
+	if err != nil {
 		return report.Inconclusive, "", err
 	}
+	r.kit = kit
 	env.Report.Reproduce = manualSteps(p)
 
 	watch, err := (&detect.SystemdBus{Node: env.Node, Timeout: p.callTimeout}).Start(ctx)
@@ -125,8 +119,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	// Baseline: systemd answers and runc's systemd driver works, before
 	// anything is changed, or a later failure would prove nothing.
 	time.Sleep(2 * time.Second)
-	if base := r.container(ctx, 0); !strings.HasPrefix(base.Outcome, "started") {
-		return report.Inconclusive, "the baseline runc --systemd-cgroup container did not start: " + base.Outcome, nil
+	if base := r.container(ctx, 0); !base.Started {
+		return report.Inconclusive, "the control runc --systemd-cgroup container did not start: " + base.Record.Outcome, nil
 	}
 	if st := detect.ClassifyBus(watch.Samples(), p.consecutive); st.SystemOK == 0 {
 		return report.Inconclusive, "systemd did not answer the probe on the system bus before the trigger", nil
@@ -136,12 +130,12 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "could not move PID 1's bus cookie: " + err.Error(), nil
 	}
-	load, err := chaos.DBusLoad{Rate: float64(p.rate), Duration: p.loadDuration, Prefix: "relapse-load-" + r.short}.Start(ctx, env.Node, env.Ledger)
+	load, err := chaos.DBusLoad{Rate: float64(p.rate), Duration: p.loadDuration, Prefix: "relapse-load-" + env.Short()}.Start(ctx, env.Node, env.Ledger)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
 	env.Event("D-Bus load started", fmt.Sprintf("%d transient units/s", p.rate))
-	st, why := r.watchUntil(ctx, watch, p)
+	_, why := r.watchUntil(ctx, watch, p)
 	load.Stop()
 	lp := load.Last()
 	env.Condition("D-Bus load", fmt.Sprintf("%d units started, %d stopped, %d errors (%d timeouts); StartTransientUnit p50 %.1f ms, max %.1f ms in its last second",
@@ -150,14 +144,13 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 
 	var started, stuck int
 	for n := 1; n <= p.containers && ctx.Err() == nil; n++ {
-		a := r.container(ctx, n)
-		if strings.HasPrefix(a.Outcome, "started") {
+		if r.container(ctx, n).Started {
 			started++
 		} else {
 			stuck++
 		}
 	}
-	st = detect.ClassifyBus(watch.Samples(), p.consecutive)
+	st := detect.ClassifyBus(watch.Samples(), p.consecutive)
 	r.journalEvidence(ctx)
 	if ctx.Err() != nil {
 		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
@@ -170,16 +163,9 @@ type settings struct {
 	loadDuration, afterWrap, callTimeout  time.Duration
 }
 
-func params(m map[string]string) settings {
-	var s settings
-	s.margin, _ = strconv.Atoi(m["margin"])
-	s.rate, _ = strconv.Atoi(m["rate"])
-	s.consecutive, _ = strconv.Atoi(m["consecutive"])
-	s.containers, _ = strconv.Atoi(m["containers"])
-	s.loadDuration, _ = time.ParseDuration(m["load-duration"])
-	s.afterWrap, _ = time.ParseDuration(m["after-wrap"])
-	s.callTimeout, _ = time.ParseDuration(m["call-timeout"])
-	return s
+func params(v scenario.Values) settings {
+	return settings{margin: v.Int("margin"), rate: v.Int("rate"), consecutive: v.Int("consecutive"), containers: v.Int("containers"),
+		loadDuration: v.Duration("load-duration"), afterWrap: v.Duration("after-wrap"), callTimeout: v.Duration("call-timeout")}
 }
 
 var systemdVersion = regexp.MustCompile(`^systemd ([0-9]+)(?: \(([^)]*)\))?`)
@@ -200,7 +186,7 @@ func parseSystemdVersion(line string) (string, error) {
 
 // observeSystemd records PID 1's systemd version: the bug's range is about
 // what the node runs, not about something relapse built.
-func (r *run) observeSystemd(ctx context.Context) error {
+func (r *overrun) observeSystemd(ctx context.Context) error {
 	out, err := r.env.Node.Command("systemctl", "--version").Output(ctx)
 	if err != nil {
 		return fmt.Errorf("reading systemd's version: %w", err)
@@ -215,41 +201,9 @@ func (r *run) observeSystemd(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) setupRunc(ctx context.Context) error {
-	env := r.env
-	art, ok := env.Artifacts["runc"]
-	if !ok {
-		return errors.New("no runc artifact")
-	}
-	binary := filepath.Join(env.Dir, "bin", "runc")
-	if err := env.Node.CopyIn(ctx, art.Path, binary, 0o755); err != nil {
-		return fmt.Errorf("copying runc onto %s: %w", env.Node.Name(), err)
-	}
-	r.runc = &engine.Runc{Node: env.Node, Binary: binary, Root: filepath.Join(env.Dir, "runc-root"), SystemdCgroup: true, Record: env.Step}
-	forget, err := r.runc.UseRoot(env.Journal)
-	if err != nil {
-		return err
-	}
-	env.DeferCleanup("delete containers in "+r.runc.Root, func(ctx context.Context) error {
-		if err := r.runc.Cleanup(ctx); err != nil {
-			return err
-		}
-		return forget()
-	})
-	if v, err := r.runc.Version(ctx); err == nil {
-		env.Condition("runc --version", v)
-	}
-	initBin, err := fixture.BuildInit(ctx, env.CacheDir)
-	if err != nil {
-		return err
-	}
-	r.rootfs = filepath.Join(env.Dir, "rootfs")
-	return fixture.Rootfs(ctx, env.Node, r.rootfs, initBin)
-}
-
 // moveCookie runs the agent's cookie mover and records it as a change of
 // the node; it cannot be undone and needs not be: the node is destroyed.
-func (r *run) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove, error) {
+func (r *overrun) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove, error) {
 	env := r.env
 	target := uint64(0xffffffff - margin)
 	var move systemdbus.CookieMove
@@ -278,7 +232,7 @@ func (r *run) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove
 
 // watchUntil samples until systemd is classified unresponsive, or has
 // answered for after-wrap past the wrap, or the load ends without a wrap.
-func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, p settings) (detect.BusState, string) {
+func (r *overrun) watchUntil(ctx context.Context, watch *detect.BusWatch, p settings) (detect.BusState, string) {
 	deadline := time.Now().Add(p.loadDuration + 30*time.Second)
 	var wrappedAt time.Time
 	for {
@@ -308,80 +262,31 @@ func (r *run) watchUntil(ctx context.Context, watch *detect.BusWatch, p settings
 }
 
 // container starts one runc --systemd-cgroup container and waits for its
-// init to run, under one deadline.
-func (r *run) container(ctx context.Context, n int) report.Attempt {
-	env := r.env
-	id := fmt.Sprintf("relapse-%s-%d", r.short, n)
-	a := report.Attempt{N: n, Container: id}
-	began := time.Now()
-	defer func() {
-		a.Seconds = time.Since(began).Seconds()
-		env.Report.Attempts = append(env.Report.Attempts, a)
-	}()
-	actx, cancel := context.WithTimeout(ctx, 40*time.Second)
-	defer cancel()
-	defer func() { _ = r.runc.Delete(context.WithoutCancel(ctx), id) }()
-	bundle := filepath.Join(env.Dir, "bundles", id)
-	spec := fixture.Config(r.rootfs, fixture.ConfigOptions{Hostname: "relapse", CgroupsPath: "system.slice:relapse:" + id})
-	data, err := json.MarshalIndent(spec, "", "  ")
+// init to run, under one deadline: on an affected systemd runc waits for
+// a D-Bus reply that never comes.
+func (r *overrun) container(ctx context.Context, n int) *runckit.Outcome {
+	out := &runckit.Outcome{}
+	id := r.kit.ContainerID(n)
+	spec := r.kit.Config(fixture.ConfigOptions{CgroupsPath: "system.slice:relapse:" + id})
+	bundle, err := r.kit.Bundle(ctx, id, spec)
 	if err != nil {
-		a.Outcome = err.Error()
-		return a
+		out.Record.Outcome = err.Error()
+		return out
 	}
-	if err := env.Node.WriteFile(actx, filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
-		a.Outcome = "writing the bundle: " + err.Error()
-		return a
+	label := ""
+	if n == 0 {
+		label = "control: before PID 1's cookie was moved"
 	}
-	output := filepath.Join(env.Dir, id+".out")
-	for _, args := range [][]string{engine.CreateArgs(id, bundle, filepath.Join(env.Dir, id+".pid")), {"start", id}} {
-		out := ""
-		if args[0] == "create" {
-			out = output
-		}
-		call, err := r.runc.Begin(actx, out, args...)
-		if err == nil {
-			err = call.Wait()
-			call.Record(err)
-		}
-		if err != nil {
-			a.Outcome = fmt.Sprintf("runc %s did not succeed: %v", args[0], err)
-			if actx.Err() != nil {
-				a.Outcome = fmt.Sprintf("runc %s did not return within 40 s (waiting on systemd?)", args[0])
-				r.snapshotRunc(context.WithoutCancel(ctx), n)
-			}
-			return a
-		}
-	}
-	if _, err := r.runc.WaitStopped(actx, id); err != nil {
-		a.Outcome = "container did not exit: " + err.Error()
-		return a
-	}
-	got, _ := env.Node.ReadFile(ctx, output)
-	a.InitOutput = strings.TrimSpace(string(got))
-	a.Outcome = "started and ran under systemd scope relapse-" + id + ".scope"
-	return a
+	return r.kit.Try(ctx, runckit.Try{N: n, Bundle: bundle, Timeout: containerTimeout, Label: label})
 }
 
-// snapshotRunc records every runc process of this run, for a stall.
-func (r *run) snapshotRunc(ctx context.Context, n int) {
-	procs, err := r.env.Node.Processes(ctx)
-	if err != nil {
-		return
-	}
-	var b strings.Builder
-	for _, p := range procs {
-		if len(p.Cmdline) == 0 || p.Cmdline[0] != r.runc.Binary {
-			continue
-		}
-		if snap, err := r.env.Node.InspectProcess(ctx, p.PID); err == nil {
-			fmt.Fprintf(&b, "%s\n  %s\n  stack: %s\n", snap.Summary(), p.CommandLine(), strings.Join(snap.Stack, " <- "))
-		}
-	}
-	r.env.Evidence(fmt.Sprintf("runc processes while container %d waited", n), b.String())
-}
+// containerTimeout bounds one container start through systemd. A start
+// that passes it is not the bug by itself: the verdict rests on the bus
+// probe, and such a start only counts against NOT REPRODUCED.
+const containerTimeout = 40 * time.Second
 
 // journalEvidence keeps what PID 1 and dbus-daemon logged about the bus.
-func (r *run) journalEvidence(ctx context.Context) {
+func (r *overrun) journalEvidence(ctx context.Context) {
 	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := r.env.Node.Command("journalctl", "-b", "--no-pager", "-o", "short-precise", "_PID=1", "+", "_COMM=dbus-daemon").Output(jctx)
@@ -403,7 +308,7 @@ func (r *run) journalEvidence(ctx context.Context) {
 }
 
 // recordSamples saves the probe's samples with the report and summarises them.
-func (r *run) recordSamples(watch *detect.BusWatch) {
+func (r *overrun) recordSamples(watch *detect.BusWatch) {
 	samples := watch.Samples()
 	var b strings.Builder
 	for _, s := range samples {
@@ -412,7 +317,7 @@ func (r *run) recordSamples(watch *detect.BusWatch) {
 		b.WriteByte('\n')
 	}
 	if err := os.WriteFile(filepath.Join(r.env.ReportDir, "dbus-samples.jsonl"), []byte(b.String()), 0o644); err == nil {
-		r.env.Report.Files = append(r.env.Report.Files, report.File{Name: "dbus-samples.jsonl", Path: "dbus-samples.jsonl",
+		r.env.File(report.File{Name: "dbus-samples.jsonl", Path: "dbus-samples.jsonl",
 			Description: "every probe call to PID 1: bus, method, latency, timeout, PID 1's cookie at the time"})
 	}
 	summary := detect.LatencySummary(samples)
@@ -453,15 +358,15 @@ func wrapSerials(samples []systemdbus.Sample) string {
 // the system bus after the trigger; NOT REPRODUCED only when the cookie
 // was seen wrapping and systemd kept answering (and runc kept starting
 // containers through it); anything else proves nothing.
-func (r *run) decide(st detect.BusState, move systemdbus.CookieMove, p settings, started, stuck int) (report.Result, string, error) {
+func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p settings, started, stuck int) (report.Result, string, error) {
 	env := r.env
 	env.Condition("probe calls", fmt.Sprintf("system bus: %d answered, %d timed out; private socket: %d answered; answered after the wrap: %d",
 		st.SystemOK, st.SystemTimeouts, st.PrivateOK, st.AnsweredAfterWrap))
 	if st.Unresponsive {
-		f := detect.Finding{Detector: "systemd-bus", Kind: detect.KindSystemdUnresponsive, At: time.Now().UTC(), OnsetAt: st.Since,
+		f := report.Finding{Detector: "systemd-bus", Kind: detect.KindSystemdUnresponsive, At: time.Now().UTC(), OnsetAt: st.Since,
 			Summary: fmt.Sprintf("systemd stopped answering on the system bus after PID 1's cookie was moved to %d and pushed toward 0xffffffff", move.Target),
 			Reasons: append(st.Reasons, fmt.Sprintf("%d of %d runc --systemd-cgroup containers after the stall did not start", stuck, started+stuck))}
-		env.Report.Findings = append(env.Report.Findings, f)
+		env.Finding(f)
 		return report.Reproduced, f.Summary, nil
 	}
 	if !st.Wrapped {

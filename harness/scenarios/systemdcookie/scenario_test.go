@@ -6,6 +6,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/systemdbus"
 )
@@ -29,7 +30,7 @@ func TestParseSystemdVersion(t *testing.T) {
 func TestDecide(t *testing.T) {
 	p := settings{consecutive: 5}
 	move := systemdbus.CookieMove{Target: 0xffffffff - 300}
-	r := &run{env: &scenario.Env{Report: &report.Report{}}}
+	r := &overrun{env: &scenario.Env{Run: &run.Run{Report: &report.Report{}}}}
 	for name, tc := range map[string]struct {
 		st              detect.BusState
 		started, stuck  int

@@ -1,0 +1,55 @@
+package layers
+
+import "strings"
+
+// Module is the module path every listed package is under.
+const Module = "github.com/relapse-dev/relapse/"
+
+// Layers are the packages of each layer, lowest first. A name matches the
+// package of that path and, when it ends in "/...", every package below it.
+var Layers = [][]string{
+	// Pieces with no relapse imports: text helpers, registries, /proc
+	// reading, versions and builds, embedded fixture files.
+	{"harness/textutil", "harness/registry", "harness/evidence", "harness/versions", "fixtures/...", "vagrant"},
+	// The seam to a machine, and the record every layer writes into.
+	{"harness/node", "harness/report"},
+	// Machines: this host, ssh nodes, the agent on a node, node-side D-Bus
+	// work, VM images, container fixtures.
+	{"harness/node/...", "harness/systemdbus", "harness/vm", "harness/fixture"},
+	// One run: context, journal, ledger, lock, repairers.
+	{"harness/run"},
+	// Enclosures on a host: network namespaces, cgroup parents, daemons.
+	{"harness/sandbox"},
+	// Where a run runs: node providers.
+	{"harness/provision/..."},
+	// What drives the runtime: runc, containerd, dockerd.
+	{"harness/engine"},
+	// Triggers and detectors.
+	{"harness/chaos", "harness/detect"},
+	// What a scenario is.
+	{"harness/scenario"},
+	// Kits scenarios share: runc containers under a detector, clusters.
+	{"harness/runckit", "harness/cluster/...", "harness/clusterkit"},
+	// The scenarios.
+	{"harness/scenarios/..."},
+	// One run end to end.
+	{"harness/experiment"},
+	// Entry points: the CLI, the agent, the suites; and this package.
+	{"cmd/...", "suites/...", "harness/layers"},
+}
+
+// Of returns the layer of a package path (with or without Module), or -1.
+func Of(pkg string) int {
+	pkg = strings.TrimPrefix(pkg, Module)
+	best, bestLen := -1, -1
+	for i, layer := range Layers {
+		for _, name := range layer {
+			prefix, tree := strings.CutSuffix(name, "/...")
+			match := pkg == prefix || (tree && strings.HasPrefix(pkg, prefix+"/"))
+			if match && len(prefix) > bestLen {
+				best, bestLen = i, len(prefix)
+			}
+		}
+	}
+	return best
+}

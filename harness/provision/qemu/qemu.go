@@ -1,0 +1,385 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/node/remote"
+	"github.com/relapse-dev/relapse/harness/provision"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/textutil"
+	"github.com/relapse-dev/relapse/harness/vm"
+)
+
+// Provider makes qemu VM nodes.
+type Provider struct{}
+
+func (Provider) Name() string { return "qemu" }
+func (Provider) Describe() string {
+	return "a disposable qemu VM with a chosen Debian kernel (KERNEL=6.1.0-50, 6.12.117+deb12, a bzImage) and systemd as PID 1"
+}
+
+// BootTimeout bounds boot-to-first-command; emulation on a loaded 2-core
+// host measured 24-41 s.
+var BootTimeout = 4 * time.Minute
+
+func (Provider) Check(ctx context.Context, spec provision.Spec) error {
+	if spec.Box != "" {
+		return fmt.Errorf("BOX=%s is for PROVIDER=vagrant; the qemu provider boots relapse's own root filesystem with KERNEL", spec.Box)
+	}
+	// The kernel first: a typo is the user's to fix whatever is installed.
+	k, err := vm.ParseKernel(spec.Kernel, spec.KernelModules)
+	if err != nil {
+		return err
+	}
+	if err := k.Resolve(ctx); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return fmt.Errorf("PROVIDER=qemu needs qemu-system-x86_64 (Debian package qemu-system-x86); run `make deps-vm`")
+	}
+	return nil
+}
+
+// VMRoot holds each VM node's host-side directory (overlay disk, serial
+// log, ssh socket). Short: the ssh control socket lives below it.
+var VMRoot = filepath.Join(os.TempDir(), "relapse-vm")
+
+// NodeDir is the host-side directory of a run's VM node; prefix tells
+// providers apart ("" for qemu, "v-" for vagrant).
+func NodeDir(runID, prefix string) string {
+	return filepath.Join(VMRoot, prefix+run.ShortID(runID))
+}
+
+func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.Run) (node.Node, error) {
+	ks, err := vm.ParseKernel(spec.Kernel, spec.KernelModules)
+	if err != nil {
+		return nil, err
+	}
+	var kernel vm.Kernel
+	var rootfs vm.Rootfs
+	var agentBin string
+	if err := env.Timed("prepare VM images", ks.String(), func() error {
+		if kernel, err = vm.FetchKernel(ctx, env.CacheDir, ks, env.Logf); err != nil {
+			return err
+		}
+		if rootfs, err = vm.BuildRootfs(ctx, env.CacheDir, env.Logf); err != nil {
+			return err
+		}
+		agentBin, err = agent.Build(ctx, env.CacheDir)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	key, err := vm.SSHKey(ctx, env.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	accel := ChooseAccel(kernel)
+	mem, cpus := orDefault(spec.MemoryMiB, 1536), orDefault(spec.CPUs, 2)
+	name := "qemu-" + kernel.Release
+	dir := NodeDir(env.ID, "")
+	m := &machine{dir: dir, name: name}
+	if _, err := env.OwnLocal(ctx, "destroy VM node "+name, "qemu-node", map[string]string{"dir": dir}, nil, m.destroy); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "ssh"), 0o700); err != nil {
+		return nil, err
+	}
+	overlay := filepath.Join(dir, "node.qcow2")
+	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", rootfs.Base, overlay).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("qemu-img create overlay: %w\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus, spec.Disks)
+	env.Logf("booting VM node %s (%s, %d MiB, %d vCPUs, ssh on 127.0.0.1:%d)", name, accel.Name, mem, cpus, port)
+	booted := time.Now()
+	if err := m.start(args); err != nil {
+		return nil, err
+	}
+	n := remote.New(remote.Config{NodeName: name, ProviderName: "qemu", Host: "127.0.0.1", Port: port,
+		KeyFile: key, ControlDir: filepath.Join(dir, "ssh")})
+	m.ssh = n
+	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
+	err = env.Timed("boot VM node", name, func() error { return m.waitSSH(bctx, n) })
+	cancel()
+	if err != nil {
+		env.Evidence("serial console of "+name+" (boot did not finish)", m.console())
+		return nil, err
+	}
+	bootSeconds := time.Since(booted).Seconds()
+	env.Logf("VM node %s answers over ssh after %.1f s", name, bootSeconds)
+	if err := n.CopyIn(ctx, agentBin, agent.NodePath, 0o755); err != nil {
+		return nil, fmt.Errorf("copying the agent onto %s: %w", name, err)
+	}
+	systemd := waitSystemd(ctx, n)
+	disks, err := mountDisks(ctx, n, spec.Disks)
+	if err != nil {
+		return nil, err
+	}
+	setup := []report.Fact{
+		{Name: "provider", Value: "qemu " + qemuVersion(ctx)},
+		{Name: "accelerator", Value: accel.Name + ": " + accel.Why},
+		{Name: "guest kernel", Value: kernelFact(kernel)},
+		{Name: "initramfs", Value: "relapse's busybox initramfs with " + strings.Join(kernel.InitrdModules, " ")},
+		{Name: "root filesystem", Value: fmt.Sprintf("debootstrap %s minbase + %s (image %s; systemd %s, libseccomp2 %s)",
+			rootfs.Suite, strings.Join(rootfs.Packages, ","), rootfs.Key, rootfs.Versions["systemd"], rootfs.Versions["libseccomp2"])},
+		{Name: "images", Value: cachedOrBuilt(kernel.Cached, kernel.BuildSeconds, "kernel") + "; " + cachedOrBuilt(rootfs.Cached, rootfs.BuildSeconds, "root filesystem")},
+		{Name: "boot to first command", Value: fmt.Sprintf("%.1f s", bootSeconds)},
+		{Name: "systemd state at start", Value: systemd},
+		{Name: "qemu command", Value: textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)},
+		{Name: "ssh into the node", Value: n.SSHCommand()},
+	}
+	setup = append(setup, disks...)
+	env.NodeFact(setup...)
+	return n, nil
+}
+
+// mountDisks mounts the scenario's disks (vdc onwards) read-only.
+func mountDisks(ctx context.Context, n node.Node, disks []provision.NodeDisk) ([]report.Fact, error) {
+	var facts []report.Fact
+	for i, d := range disks {
+		dev := "/dev/vd" + string(rune('c'+i))
+		if err := n.Command("sh", "-c", `mkdir -p "$2" && mount -t ext4 -o ro "$1" "$2"`, "mount", dev, d.MountPoint).Run(ctx); err != nil {
+			return nil, fmt.Errorf("mounting the %s disk on %s: %w", d.What, n.Name(), err)
+		}
+		facts = append(facts, report.Fact{Name: "disk " + dev, Value: fmt.Sprintf("%s: %s, read-only on %s", d.What, d.Image, d.MountPoint)})
+	}
+	return facts, nil
+}
+
+func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int, disks []provision.NodeDisk) []string {
+	args := []string{"-name", "relapse-" + filepath.Base(dir), "-nodefaults", "-no-user-config"}
+	args = append(args, accel.Args()...)
+	args = append(args,
+		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus), "-display", "none", "-no-reboot",
+		"-kernel", k.Image, "-initrd", k.Initrd,
+		"-append", "console=ttyS0 root=/dev/vda rw quiet panic=-1 mitigations=off systemd.show_status=0",
+		"-drive", "file="+overlay+",if=virtio,format=qcow2,cache=unsafe",
+		"-drive", "file="+k.ModulesDisk+",if=virtio,format=raw,readonly=on",
+		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
+		"-device", "virtio-net-pci,netdev=n0",
+		"-device", "virtio-rng-pci",
+		"-serial", "file:"+filepath.Join(dir, "console.log"),
+		"-pidfile", filepath.Join(dir, "qemu.pid"),
+	)
+	// The scenario's disks come after the root and the modules: vdc, vdd, ...
+	for _, d := range disks {
+		args = append(args, "-drive", "file="+d.Image+",if=virtio,format=raw,readonly=on")
+	}
+	return args
+}
+
+// machine is the host side of one VM: the qemu process and its directory.
+type machine struct {
+	dir, name string
+	cmd       *exec.Cmd
+	exited    chan error
+	ssh       *remote.Node
+}
+
+func (m *machine) start(args []string) error {
+	m.cmd = exec.Command("qemu-system-x86_64", args...)
+	log, err := os.Create(filepath.Join(m.dir, "qemu.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	m.cmd.Stdout, m.cmd.Stderr = log, log
+	// If relapse dies, so does its VM; the journal entry removes the rest.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := m.cmd.Start(); err != nil {
+		return fmt.Errorf("starting qemu: %w", err)
+	}
+	m.exited = make(chan error, 1)
+	go func() { m.exited <- m.cmd.Wait() }()
+	return nil
+}
+
+// waitSSH waits for sshd in the guest, failing early when qemu exits.
+func (m *machine) waitSSH(ctx context.Context, n *remote.Node) error {
+	ready := make(chan error, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { ready <- n.WaitReady(wctx, time.Second) }()
+	select {
+	case err := <-ready:
+		return err
+	case err := <-m.exited:
+		m.exited <- err
+		qlog, _ := os.ReadFile(filepath.Join(m.dir, "qemu.log"))
+		return fmt.Errorf("qemu exited during boot (%v): %s", err, strings.TrimSpace(string(qlog)))
+	}
+}
+
+func (m *machine) console() string {
+	data, _ := os.ReadFile(filepath.Join(m.dir, "console.log"))
+	s := string(data)
+	if len(s) > 8000 {
+		s = "...\n" + s[len(s)-8000:]
+	}
+	return s
+}
+
+// destroy stops the VM (there is nothing in it worth a clean shutdown) and
+// removes its directory.
+func (m *machine) destroy(ctx context.Context) error {
+	if m.ssh != nil {
+		_ = m.ssh.Close()
+	}
+	if m.cmd != nil && m.cmd.Process != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+			select {
+			case <-m.exited:
+			case <-ctx.Done():
+				return fmt.Errorf("qemu (pid %d) did not exit after SIGKILL", m.cmd.Process.Pid)
+			}
+		}
+	}
+	return RemoveNodeDir(ctx, m.dir)
+}
+
+// RemoveNodeDir kills whatever still names the directory (qemu of a killed
+// run, an ssh master) and removes it.
+func RemoveNodeDir(ctx context.Context, dir string) error {
+	if filepath.Dir(filepath.Clean(dir)) != VMRoot {
+		return fmt.Errorf("refusing to remove %q: not a relapse VM directory under %s", dir, VMRoot)
+	}
+	if err := killNaming(ctx, dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// killNaming SIGKILLs every host process whose command line names dir and
+// waits for them to go.
+func killNaming(ctx context.Context, dir string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := processesNaming(dir)
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("processes naming %s survive SIGKILL: %v", dir, pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func processesNaming(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		// Zombies have an empty command line and are not ours to kill.
+		if strings.Contains(string(cmdline), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Repairers stop a killed run's VM and remove its directory.
+func (Provider) Repairers() map[string]run.Repairer {
+	return map[string]run.Repairer{"qemu-node": run.LocalOnly(func(ctx context.Context, e run.Entry) (string, error) {
+		if err := RemoveNodeDir(ctx, e.Data["dir"]); err != nil {
+			return "", err
+		}
+		return "stopped the VM node of run " + e.RunID + " and removed " + e.Data["dir"], nil
+	})}
+}
+
+// waitSystemd waits (bounded) for the guest's boot to settle and returns
+// systemd's view: "running", or "degraded" with the failed units.
+func waitSystemd(ctx context.Context, n node.Node) string {
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	out, _ := n.Command("systemctl", "is-system-running", "--wait").Output(wctx)
+	state := strings.TrimSpace(string(out))
+	if state == "" {
+		state = "unknown (systemctl is-system-running did not answer in 90 s)"
+	}
+	if state == "degraded" {
+		if failed, err := n.Command("systemctl", "--failed", "--no-legend", "--plain").Output(ctx); err == nil {
+			state += ": " + strings.Join(strings.Fields(string(failed)), " ")
+		}
+	}
+	return state
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port for the VM's ssh: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func qemuVersion(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "qemu-system-x86_64", "--version").Output()
+	if err != nil {
+		return "unknown"
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimPrefix(strings.TrimSpace(first), "QEMU emulator ")
+}
+
+func kernelFact(k vm.Kernel) string {
+	if k.Spec.Image != "" {
+		return fmt.Sprintf("%s (user's bzImage %s, modules %s)", k.Release, k.Spec.Image, k.Spec.Modules)
+	}
+	return fmt.Sprintf("%s (Debian %s %s, .deb sha256 %s)", k.Release, k.Spec.Package(), k.PackageVersion, k.DebSHA256)
+}
+
+func cachedOrBuilt(cached bool, seconds float64, what string) string {
+	if cached {
+		return what + " from cache"
+	}
+	return fmt.Sprintf("%s built in %.1f s", what, seconds)
+}
+
+func orDefault(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// Missing names what the qemu provider needs of this machine: root, to
+// unpack kernels and make the initramfs's device node.
+func (Provider) Missing() []string {
+	if os.Geteuid() != 0 {
+		return []string{"root (euid 0): unpacking kernels and building the initramfs need it; run with sudo"}
+	}
+	return nil
+}

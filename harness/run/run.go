@@ -1,0 +1,268 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/report"
+)
+
+// DirRoot holds each run's working directory on its node (runc binary,
+// bundles, daemon state). It is short because engines put unix sockets
+// several levels below it and a socket path may not exceed 108 bytes.
+var DirRoot = filepath.Join(os.TempDir(), "relapse")
+
+// DefaultCleanupTimeout bounds one cleanup step that asks for no deadline
+// of its own: a daemon that does not stop must not keep the host changed.
+const DefaultCleanupTimeout = time.Minute
+
+// Run is one experiment's context: where it runs, what it owns, what it
+// records. Its methods are safe for concurrent use.
+type Run struct {
+	// ID names the run (time, scenario, judged component, random suffix).
+	ID string
+	// Node is where the run's containers and daemons run; it starts as the
+	// machine relapse runs on and becomes the provisioned node.
+	Node node.Node
+	// Dir is the run's working directory on Node (under DirRoot).
+	Dir string
+	// ReportDir is where artifacts for the report go (on this machine).
+	ReportDir string
+	// CacheDir holds builds and images (on this machine).
+	CacheDir string
+	Journal  *Journal
+	Ledger   *Ledger
+	Report   *report.Report
+	// Log receives progress lines for the person running relapse.
+	Log io.Writer
+
+	mu       sync.Mutex
+	cleanups []cleanup
+}
+
+type cleanup struct {
+	name    string
+	timeout time.Duration
+	fn      func(context.Context) error
+}
+
+// Short is the run ID's random suffix: six characters that name the run's
+// directories, namespaces, cgroups and containers without passing length
+// limits (socket paths, interface names).
+func (r *Run) Short() string { return ShortID(r.ID) }
+
+// ShortID is the last six characters of a run ID.
+func ShortID(id string) string {
+	if len(id) <= 6 {
+		return id
+	}
+	return id[len(id)-6:]
+}
+
+// DeferCleanup registers a teardown step; steps run last-in first-out on
+// every exit path, after the scenario returns, each bounded by
+// DefaultCleanupTimeout.
+func (r *Run) DeferCleanup(name string, fn func(context.Context) error) {
+	r.DeferCleanupWithin(name, DefaultCleanupTimeout, fn)
+}
+
+// DeferCleanupWithin is DeferCleanup with the step's own deadline (a
+// Vagrant box takes minutes to destroy).
+func (r *Run) DeferCleanupWithin(name string, timeout time.Duration, fn func(context.Context) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cleanups = append(r.cleanups, cleanup{name, timeout, fn})
+}
+
+// RunCleanups runs the registered teardown steps, newest first, recording
+// each. A step that fails or passes its deadline does not stop the others.
+func (r *Run) RunCleanups(ctx context.Context) error {
+	r.mu.Lock()
+	steps := r.cleanups
+	r.cleanups = nil
+	r.mu.Unlock()
+	var errs []string
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		sctx, cancel := context.WithTimeout(ctx, s.timeout)
+		start := time.Now()
+		err := s.fn(sctx)
+		if err == nil && sctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("did not finish within %s", s.timeout)
+		}
+		cancel()
+		r.Step(report.Step{At: start.UTC(), Name: "cleanup", Detail: s.name,
+			Seconds: time.Since(start).Seconds(), Status: stepStatus(err)})
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", s.name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cleanup: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func stepStatus(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "ok"
+}
+
+// Own owns a host resource end to end: it journals the change (kind and
+// data, for the repairer of a killed run), makes it with apply, and registers its
+// undo as a cleanup named name, which forgets the journal entry once the
+// undo succeeded. If apply fails, whatever it did is undone at once. The
+// returned release undoes the change early (a trigger disarmed before the
+// run ends); the cleanup then does nothing.
+func (r *Run) Own(ctx context.Context, name, kind string, data map[string]string, apply, undo func(context.Context) error) (release func(context.Context) error, err error) {
+	return r.own(ctx, r.Node.Name(), name, kind, data, apply, undo)
+}
+
+// OwnLocal is Own for a resource on the machine relapse runs on, whatever
+// the run's node is (a VM's process and directory, the local copy of a
+// VM cluster's files): its journal entry is repaired on this host.
+func (r *Run) OwnLocal(ctx context.Context, name, kind string, data map[string]string, apply, undo func(context.Context) error) (release func(context.Context) error, err error) {
+	return r.own(ctx, "local", name, kind, data, apply, undo)
+}
+
+func (r *Run) own(ctx context.Context, nodeName, name, kind string, data map[string]string, apply, undo func(context.Context) error) (release func(context.Context) error, err error) {
+	put, err := r.Journal.Own(kind, nodeName, data, undo)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	var undoErr error
+	release = func(ctx context.Context) error {
+		once.Do(func() { undoErr = put(ctx) })
+		return undoErr
+	}
+	if apply != nil {
+		if err := apply(ctx); err != nil {
+			if uerr := release(context.WithoutCancel(ctx)); uerr != nil {
+				return nil, fmt.Errorf("%s: %w (and undoing it failed: %v)", name, err, uerr)
+			}
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	r.DeferCleanup(name, release)
+	return release, nil
+}
+
+// Step appends to the timeline.
+func (r *Run) Step(s report.Step) {
+	if s.At.IsZero() {
+		s.At = time.Now().UTC()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Timeline = append(r.Report.Timeline, s)
+}
+
+// Logf prints a progress line.
+func (r *Run) Logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "relapse: "+format+"\n", args...)
+	}
+}
+
+// Event appends a plain event to the timeline.
+func (r *Run) Event(name, detail string) { r.Step(report.Step{Name: name, Detail: detail}) }
+
+// Timed runs fn and records it as a step with its duration and status.
+func (r *Run) Timed(name, detail string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	st := report.Step{At: start.UTC(), Name: name, Detail: detail, Seconds: time.Since(start).Seconds(), Status: stepStatus(err)}
+	if err != nil {
+		st.Detail = strings.TrimSpace(detail + ": " + err.Error())
+	}
+	r.Step(st)
+	return err
+}
+
+// Condition records a measured fact the verdict depends on.
+func (r *Run) Condition(name, value string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Conditions = append(r.Report.Conditions, report.Fact{Name: name, Value: value})
+}
+
+// NodeFact records how the node (or cluster) was made.
+func (r *Run) NodeFact(facts ...report.Fact) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.NodeSetup = append(r.Report.NodeSetup, facts...)
+}
+
+// Observe records the version of a component the node brings rather than
+// relapse builds (systemd); the verdict judges that version.
+func (r *Run) Observe(component, version string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Report.Observed == nil {
+		r.Report.Observed = map[string]string{}
+	}
+	r.Report.Observed[component] = version
+}
+
+// Evidence attaches a block of raw evidence.
+func (r *Run) Evidence(title, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Evidence = append(r.Report.Evidence, report.Block{Title: title, Text: text})
+}
+
+// Finding records what a detector saw.
+func (r *Run) Finding(f report.Finding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Findings = append(r.Report.Findings, f)
+}
+
+// Attempt records one try at triggering the bug.
+func (r *Run) Attempt(a report.Attempt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Attempts = append(r.Report.Attempts, a)
+}
+
+// File lists an artifact saved in the report directory.
+func (r *Run) File(f report.File) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Files = append(r.Report.Files, f)
+}
+
+// Error records a problem that did not stop the run.
+func (r *Run) Error(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Report.Errors = append(r.Report.Errors, msg)
+}
+
+// RemoveDir removes a run directory under DirRoot (and nothing else: a
+// forged or corrupt journal entry must not point it anywhere else).
+func RemoveDir(path string) error {
+	if filepath.Dir(filepath.Clean(path)) != DirRoot {
+		return fmt.Errorf("refusing to remove %q: not a relapse run directory under %s", path, DirRoot)
+	}
+	return os.RemoveAll(path)
+}
+
+func init() {
+	RegisterLocalRepairer("run-dir", func(_ context.Context, e Entry) (string, error) {
+		if err := RemoveDir(e.Data["path"]); err != nil {
+			return "", err
+		}
+		return "removed run directory " + e.Data["path"], nil
+	})
+}

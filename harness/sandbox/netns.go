@@ -1,0 +1,154 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/run"
+)
+
+// Netns is a named network namespace relapse made for its daemons, so that
+// dockerd's and containerd's network setup (ip_forward, iptables, bridges)
+// happens there and never on the host.
+type Netns struct {
+	Node node.Node
+	Name string
+}
+
+// NewNetns creates a network namespace with loopback up on the run's
+// node, owned by the run: journaled first, deleted (with every process
+// still in it) by a cleanup.
+func NewNetns(ctx context.Context, r *run.Run, name string) (*Netns, error) {
+	ns := &Netns{Node: r.Node, Name: name}
+	_, err := r.Own(ctx, "delete network namespace "+name, "netns", map[string]string{"name": name}, ns.create, ns.delete)
+	if err != nil {
+		return nil, err
+	}
+	return ns, nil
+}
+
+func (ns *Netns) create(ctx context.Context) error {
+	if err := ns.Node.Command("ip", "netns", "add", ns.Name).Run(ctx); err != nil {
+		return fmt.Errorf("creating network namespace: %w", err)
+	}
+	return ns.Node.Command("ip", "-n", ns.Name, "link", "set", "lo", "up").Run(ctx)
+}
+
+func (ns *Netns) delete(ctx context.Context) error {
+	if ns.Node.Command("ip", "netns", "pids", ns.Name).Run(ctx) != nil {
+		// Gone already (or never made: create failed before `ip netns add`).
+		return nil
+	}
+	if err := ns.KillMembers(ctx); err != nil {
+		return err
+	}
+	return ns.Node.Command("ip", "netns", "delete", ns.Name).Run(ctx)
+}
+
+// KillMembers SIGKILLs every process living in the namespace, so nothing
+// keeps it (and what a daemon set up in it) alive after its daemon is gone.
+func (ns *Netns) KillMembers(ctx context.Context) error {
+	// `ip netns pids` reads /proc/*/ns/net: it finds daemonised children too.
+	for i := 0; i < 50; i++ {
+		out, err := ns.Node.Command("ip", "netns", "pids", ns.Name).Output(ctx)
+		if err != nil {
+			return err
+		}
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				_ = ns.Node.Kill(ctx, pid, int(syscall.SIGKILL))
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("processes in network namespace %s survive SIGKILL", ns.Name)
+}
+
+// Wrap prefixes argv so it runs inside the namespace. nsenter, not
+// `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts the
+// engines need ("Devices cgroup isn't mounted").
+func (ns *Netns) Wrap(argv ...string) []string {
+	return append([]string{"nsenter", "--net=/run/netns/" + ns.Name, "--"}, argv...)
+}
+
+func init() {
+	run.RegisterLocalRepairer("netns", func(ctx context.Context, e run.Entry) (string, error) {
+		ns := &Netns{Node: local.New(), Name: e.Data["name"]}
+		if err := ns.delete(ctx); err != nil {
+			return "", err
+		}
+		return "deleted network namespace " + ns.Name, nil
+	})
+}
+
+// DialContext opens a connection from inside the namespace: on the local
+// node the dialing thread enters it, dials, and comes back (the socket
+// stays there); on a VM node the node's agent dials from inside it.
+func (ns *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ns.Node.Provider() != "local" {
+		// A namespace on a VM node: relayed by the node's agent over ssh.
+		return agent.Dial(ctx, ns.Node, ns.Wrap(), network, addr)
+	}
+	return DialIn("/run/netns/"+ns.Name)(ctx, network, addr)
+}
+
+// DialIn is a dialer for the network namespace at nsPath (a bind mount
+// under /run/netns, or /proc/PID/ns/net of a container's process).
+func DialIn(nsPath string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialIn(ctx, nsPath, network, addr)
+	}
+}
+
+func dialIn(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is not unlocked: if returning to the host namespace
+		// failed, it must die with this goroutine rather than be reused.
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer home.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("entering netns %s: %w", nsPath, err)}
+			return
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- result{conn, err}
+	}()
+	r := <-done
+	return r.conn, r.err
+}

@@ -1,0 +1,67 @@
+package containerd_test
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
+	"github.com/relapse-dev/relapse/suites/suitekit"
+)
+
+// containerd#6772: https://github.com/containerd/containerd/issues/6772
+// (first reported as opencontainers/runc#3448). containerd 1.6.0-1.6.2
+// deadlocks between task Create (Collector.Add) and a metrics scrape
+// (Collect); fixed in 1.6.3 by https://github.com/containerd/containerd/pull/6801.
+var _ = Describe("containerd#6772 / containerd#6801 task Create deadlocks with a metrics scrape; runc init waits forever on exec.fifo",
+	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local")), Ordered, func() {
+		var baseline suitekit.HostBaseline
+
+		BeforeAll(func() {
+			baseline = suitekit.TakeBaseline("fs.pipe-user-pages-soft")
+			DeferCleanup(baseline.ExpectClean)
+		})
+		AfterEach(func() { baseline.ExpectClean() })
+
+		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
+			return suitekit.Run(ctx, experiment.Options{Scenario: containerdmetrics.Name,
+				Versions: map[string]string{"containerd": version}, Params: params})
+		}
+
+		It("deadlocks on 1.6.2 within the bound, with both lock stacks in the goroutine dump",
+			Label(suitekit.Affected), ComponentSemVerConstraint("containerd", "1.6.2"), SpecTimeout(15*time.Minute),
+			func(ctx SpecContext) {
+				res := repro(ctx, "1.6.2", nil)
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				f := res.Report.Findings[0]
+				Expect(f.Kind).To(Equal(detect.KindExecFifoStall))
+				stuck := f.Processes[0]
+				Expect(stuck.Comm).To(Equal("runc:[2:INIT]"))
+				Expect(stuck.Wchan).To(Or(ContainSubstring("wait_for_partner"), ContainSubstring("fifo")))
+				Expect(stuck.FDs).To(ContainElement(HaveField("Target", HaveSuffix("/exec.fifo"))))
+				Expect(evidenceTitles(res.Report)).To(ContainElements(
+					ContainSubstring("waiting for the namespace lock (task Create)"),
+					ContainSubstring("waiting for the collector lock (metrics scrape)")))
+			})
+
+		It("does not deadlock on 1.6.3 under the same load", Label(suitekit.Fixed), ComponentSemVerConstraint("containerd", "1.6.3"),
+			SpecTimeout(15*time.Minute), func(ctx SpecContext) {
+				res := repro(ctx, "1.6.3", map[string]string{"tasks": "150"})
+				suitekit.ExpectVerdict(res, report.NotReproduced)
+				Expect(res.Report.Verdict.Reason).To(HavePrefix("150 tasks created and started"))
+			})
+	})
+
+func evidenceTitles(r *report.Report) []string {
+	var titles []string
+	for _, e := range r.Evidence {
+		titles = append(titles, strings.TrimSpace(e.Title))
+	}
+	return titles
+}
