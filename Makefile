@@ -25,6 +25,8 @@ ENGINE    ?=
 # CLUSTER=bare|kind for the cluster scenarios (who makes the cluster).
 CLUSTER   ?=
 PARAMS    ?=
+# REPEAT=N runs N independent repetitions for a rate with its interval.
+REPEAT    ?=
 # Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>, BOX=<vagrant box>.
 PROVIDER  ?=
 KERNEL    ?=
@@ -35,7 +37,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps deps-vm deps-k8s test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -72,7 +74,7 @@ lint: deps $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
 
 repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
-	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
+	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.
@@ -102,6 +104,11 @@ SUITES = $(filter-out %/bench %/suitekit,$(shell $(GO) list ./suites/...))
 suites:
 	$(GO) test -count=1 -p 1 -timeout 25m $(SUITES) -ginkgo.v -ginkgo.label-filter='!slow'
 
+# The fast suites again with both cores saturated by CPU and I/O load
+# (stress-ng): a verdict that flips under load is a bug in relapse.
+test-noisy: deps
+	ci/noisy.sh $(MAKE) test
+
 # VM nodes boot under software emulation here (~15-40 s each): ~12 min warm,
 # +~3 min for a cold cache (root filesystem, kernels, Vagrant box).
 test-vm: deps deps-vm
@@ -119,6 +126,7 @@ test-k8s-vm: deps deps-vm deps-k8s
 	$(GO) test -count=1 -p 1 -timeout 90m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s-vm'
 
 bench: build
+	@ci/deps.sh bench
 	$(GO) test -count=1 -p 1 -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./suites/bench/
 
 clean:

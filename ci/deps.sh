@@ -14,6 +14,7 @@ needs=(
   "iproute2:/usr/bin/ip"                    # network namespaces for the engines
   "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
   "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
+  "libxml2-utils:/usr/bin/xmllint"          # junit.xml checked against the JUnit schema in the unit tests
 )
 if [ "${1:-}" = k8s ]; then
   needs+=(
@@ -22,6 +23,9 @@ if [ "${1:-}" = k8s ]; then
     "debootstrap:/usr/sbin/debootstrap"            # the kind node image's root filesystem
     "runc:/usr/sbin/runc"                          # what relapse's dockerd runs kind's node container with
   )
+fi
+if [ "${1:-}" = bench ]; then
+  needs+=("stress-ng:/usr/bin/stress-ng")           # CPU and I/O load for the false-alarm benchmark
 fi
 if [ "${1:-}" = vm ]; then
   needs+=(

@@ -48,9 +48,23 @@ func main() {
 	// If whoever started relapse (make, a CI step) dies, relapse gets
 	// SIGTERM and cleans up instead of running on with the host changed.
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	os.Exit(dispatch(ctx, os.Args[1:]))
+}
+
+// signalContext is cancelled by the first of sigs, with the signal as the
+// cause, so a report can say what interrupted it.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		if s, ok := <-ch; ok {
+			cancel(fmt.Errorf("received %s", s))
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
 
 func usage() {
@@ -125,6 +139,7 @@ func repro(ctx context.Context, args []string) int {
 	nodeSpec := nodeFlags(fs)
 	reports := fs.String("reports", "reports", "directory that receives <run-id>/report.{json,html} and junit.xml")
 	failOnMismatch := fs.Bool("fail-on-mismatch", false, "exit 4 when the verdict contradicts the bug's affected range (for regression matrices)")
+	repeat := fs.Int("repeat", 0, "independent repetitions to run, all of them, for a rate with its interval (default: until the verdict is decided, as the scenario's sampling says)")
 	vers := multiFlag{}
 	params := multiFlag{}
 	fs.Var(vers, "version", "component=version, repeatable (e.g. runc=rc93)")
@@ -138,8 +153,12 @@ func repro(ctx context.Context, args []string) int {
 	if *containerd != "" {
 		vers["containerd"] = *containerd
 	}
+	if *repeat < 0 || *repeat > 1000 {
+		fmt.Fprintf(os.Stderr, "relapse: --repeat %d: want a number of repetitions from 1 to 1000 (or 0 for the scenario's default)\nnothing on this host was changed.\n", *repeat)
+		return exitUsage
+	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
-		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(),
+		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat,
 		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr,
 	})
 	if err != nil {
@@ -154,6 +173,9 @@ func repro(ctx context.Context, args []string) int {
 	v := res.Report.Verdict
 	fmt.Printf("\n%s  %s  (%s)\n", v.Result, bugName(res.Report.Bug), res.Report.ComponentVersion())
 	fmt.Printf("  %s\n", v.Reason)
+	if len(res.Report.Repetitions) > 0 {
+		fmt.Printf("  repetitions: %s reproduced; %s\n", v.Rate, v.Sampling.Describe())
+	}
 	match := "as expected"
 	if !v.Matches {
 		match = "NOT as expected"
@@ -168,6 +190,9 @@ func repro(ctx context.Context, args []string) int {
 	}
 	for _, e := range res.Report.Errors {
 		fmt.Printf("  error: %s\n", textutil.FirstLine(e))
+	}
+	if res.Report.Interrupted != "" {
+		fmt.Printf("  %s\n", res.Report.Interrupted)
 	}
 	fmt.Printf("  report: %s\n", res.Paths.HTML)
 	switch {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/relapse-dev/relapse/harness/measure"
 )
 
 // Churn starts containers (or pods) over and over, as production does, at
@@ -22,8 +24,15 @@ type Churn struct {
 	Duration time.Duration
 	// StartTimeout bounds one start; a start that exceeds it is "stuck" and
 	// ends the churn, like the seed's loop that stopped when a
-	// `docker run` did not return.
+	// `docker run` did not return. It is a floor: once starts have been
+	// measured, a start is stuck only after StuckFactor times the run's own
+	// 99th-percentile start latency, so a loaded machine's slow starts are
+	// not taken for stuck ones.
 	StartTimeout time.Duration
+	// StuckFactor scales the measured latency (default 10).
+	StuckFactor float64
+	// Measured receives every completed start's latency (a fresh one when nil).
+	Measured *measure.Latencies
 	// Start starts number i; it must honour ctx.
 	Start func(ctx context.Context, i int) error
 }
@@ -180,6 +189,14 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 		defer t.Stop()
 		tick = t.C
 	}
+	measured := c.Measured
+	if measured == nil {
+		measured = &measure.Latencies{}
+	}
+	factor := c.StuckFactor
+	if factor <= 0 {
+		factor = 10
+	}
 	begin := time.Now()
 	reason := ""
 	for i := 0; c.Max == 0 || i < c.Max; i++ {
@@ -197,11 +214,15 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			sctx, scancel := context.WithTimeout(flights, c.StartTimeout)
+			deadline := measured.Scaled(c.StartTimeout, factor)
+			sctx, scancel := context.WithTimeout(flights, deadline)
 			defer scancel()
 			start := time.Now()
 			err := startRecovering(sctx, c.Start, i)
 			lat := time.Since(start)
+			if err == nil {
+				measured.Add(lat)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -213,9 +234,9 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v: abandoned after %s", i, errStuck, lat.Round(time.Millisecond)))
 			case sctx.Err() != nil:
 				res.Stuck++
-				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v within %s", i, errStuck, c.StartTimeout))
+				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v within %s", i, errStuck, deadline.Round(time.Millisecond)))
 				select {
-				case halt <- fmt.Sprintf("start %d did not return within %s", i, c.StartTimeout):
+				case halt <- fmt.Sprintf("start %d did not return within %s", i, deadline.Round(time.Millisecond)):
 				default:
 				}
 			default:

@@ -85,12 +85,13 @@ func Minor(version string) int {
 	return m
 }
 
-// WaitNodeReady waits up to 3 minutes for node to be Ready; explain says
-// what to look at when it is not.
-func WaitNodeReady(ctx context.Context, env *scenario.Env, client kubernetes.Interface, node string, explain func(context.Context) string) error {
+// WaitNodeReady waits up to within for node to be Ready; explain says
+// what to look at when it is not. A node that is not Ready in time is a
+// failed setup (INCONCLUSIVE), never a verdict.
+func WaitNodeReady(ctx context.Context, env *scenario.Env, client kubernetes.Interface, node string, within time.Duration, explain func(context.Context) string) error {
 	var st detect.ReadyState
 	var last error
-	err := Poll(ctx, 3*time.Minute, time.Second, func(ctx context.Context) bool {
+	err := Poll(ctx, within, time.Second, func(ctx context.Context) bool {
 		st, last = detect.NodeReadyState(ctx, client, node)
 		return last == nil && st.Ready
 	})
@@ -99,7 +100,7 @@ func WaitNodeReady(ctx context.Context, env *scenario.Env, client kubernetes.Int
 		env.Event("node Ready", st.Message)
 		return nil
 	case errors.Is(err, ErrPollDeadline):
-		return fmt.Errorf("node %s not Ready after 3 min (%v %s); %s", node, last, st.Message, explain(ctx))
+		return fmt.Errorf("node %s not Ready after %s (%v %s); %s", node, within, last, st.Message, explain(ctx))
 	}
 	return err
 }

@@ -30,6 +30,12 @@ type ExecFifoStall struct {
 	// MinStall is how long the create must be outstanding with the init
 	// parked; default 5s (a healthy create returns in well under a second).
 	MinStall time.Duration
+	// Threshold, when set, replaces MinStall with what the run measured
+	// (a multiple of its own create latency): a candidate is only a
+	// candidate; the scenario confirms it from other evidence.
+	Threshold func() time.Duration
+	// Skip names containers already looked at and found not to be the bug.
+	Skip     func(container string) bool
 	Interval time.Duration
 }
 
@@ -83,9 +89,14 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (report.Finding, error) {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	minStall := d.MinStall
-	if minStall <= 0 {
-		minStall = 5 * time.Second
+	minStall := func() time.Duration {
+		if d.Threshold != nil {
+			return d.Threshold()
+		}
+		if d.MinStall > 0 {
+			return d.MinStall
+		}
+		return 5 * time.Second
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -100,11 +111,11 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (report.Finding, error) {
 				continue
 			}
 			c := ClassifyFifoPark(snap)
-			if !c.Parked {
+			if !c.Parked || (d.Skip != nil && d.Skip(c.Container)) {
 				continue
 			}
 			since, waiting := d.Outstanding(c.Container)
-			if !waiting || snap.Taken.Sub(since) < minStall {
+			if !waiting || snap.Taken.Sub(since) < minStall() {
 				continue
 			}
 			if starter := runcStartFor(procs, c.Container); starter != "" {
@@ -112,9 +123,9 @@ func (d *ExecFifoStall) Watch(ctx context.Context) (report.Finding, error) {
 			}
 			reasons := append(c.Reasons,
 				fmt.Sprintf("the engine's create call for %s has not returned for %s", c.Container, snap.Taken.Sub(since).Round(time.Millisecond)),
-				fmt.Sprintf("no `runc start %s` process exists: nothing will ever open the fifo for reading", c.Container))
+				fmt.Sprintf("no `runc start %s` process exists: nothing opens the fifo for reading until the create returns", c.Container))
 			return report.Finding{Detector: d.Name(), Kind: KindExecFifoStall,
-				Summary: fmt.Sprintf("pid %d (%s) of container %s waits forever on exec.fifo: the create call never returned, so runc start never ran",
+				Summary: fmt.Sprintf("pid %d (%s) of container %s waits on exec.fifo: the create call has not returned, so runc start never ran",
 					snap.PID, snap.Comm, c.Container),
 				Reasons: reasons, At: snap.Taken, OnsetAt: since, Samples: 1,
 				Processes: []evidence.ProcessSnapshot{snap}}, nil

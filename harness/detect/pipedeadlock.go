@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/measure"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/report"
 )
@@ -17,20 +18,30 @@ const KindPipeWriteDeadlock = "pipe-write-deadlock"
 
 // PipeDeadlock watches candidate processes for a write into a pipe that can
 // never complete: the write is larger than the pipe, the pipe is full, the
-// only reader is the writer itself, and nothing moves between samples.
+// only reader is the writer's own process, no other thread of it is
+// running or runnable (none is about to read), and nothing moves between
+// samples.
 //
 // Each of those is read from /proc, so the decision is evidence, not a
 // timeout: a container that is merely slow to start on a loaded machine
 // either is not in such a write, or makes progress, or has another reader.
+// The one duration, how long "nothing moves" must last, scales with the
+// detector's own sampling on this machine: on a loaded machine a reader
+// thread may wait that long to be scheduled, and so does the detector.
 type PipeDeadlock struct {
 	Node node.Node
 	// Select picks the processes to watch from the node's process list
 	// (e.g. the `runc init` children of one `runc create`).
 	Select func([]evidence.Process) []evidence.Process
-	// Interval between samples; default 50ms.
+	// Interval between samples; default 10ms.
 	Interval time.Duration
-	// MinStall is how long the write must show no progress; default 500ms.
+	// MinStall is the floor of the no-progress window; default 50ms. The
+	// window is five times the 99th percentile of the detector's own
+	// sample rounds when that is longer.
 	MinStall time.Duration
+	// rounds measures how long one sampling round takes here, lateness
+	// included.
+	rounds measure.Latencies
 }
 
 // Name identifies the detector in findings.
@@ -40,14 +51,16 @@ func (d *PipeDeadlock) interval() time.Duration {
 	if d.Interval > 0 {
 		return d.Interval
 	}
-	return 50 * time.Millisecond
+	return 10 * time.Millisecond
 }
 
-func (d *PipeDeadlock) minStall() time.Duration {
-	if d.MinStall > 0 {
-		return d.MinStall
+// window is how long a blocked write must show no progress.
+func (d *PipeDeadlock) window() time.Duration {
+	floor := d.MinStall
+	if floor <= 0 {
+		floor = 50 * time.Millisecond
 	}
-	return 500 * time.Millisecond
+	return d.rounds.Scaled(floor, 5)
 }
 
 // PipeWrite is the classification of one snapshot.
@@ -138,7 +151,10 @@ func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 	tick := time.NewTicker(d.interval())
 	defer tick.Stop()
 	seen := map[int]*candidate{}
+	last := time.Now()
 	for {
+		d.rounds.Add(time.Since(last))
+		last = time.Now()
 		procs, err := d.Node.Processes(ctx)
 		if err != nil {
 			return report.Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
@@ -176,7 +192,7 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 	}
 	c := ClassifyPipeWrite(snap, holders)
 	prev, tracked := seen[pid]
-	if !c.Blocked || (tracked && progressed(prev.last, snap)) {
+	if !c.Blocked || !snap.OthersAsleep() || (tracked && progressed(prev.last, snap)) {
 		delete(seen, pid)
 		return report.Finding{}, false
 	}
@@ -187,11 +203,14 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 	prev.samples++
 	prev.last = snap
 	stalled := snap.Taken.Sub(prev.first)
-	if stalled < d.minStall() {
+	window := d.window()
+	if stalled < window {
 		return report.Finding{}, false
 	}
-	reasons := append(c.Reasons, fmt.Sprintf("no progress over %d samples in %s: same write, pipe still full, rchar/wchar unchanged (%d/%d)",
-		prev.samples, stalled.Round(time.Millisecond), snap.RChar, snap.WChar))
+	reasons := append(c.Reasons,
+		fmt.Sprintf("every other thread of pid %d is asleep (%s): none is running or about to read", snap.PID, taskStates(snap)),
+		fmt.Sprintf("no progress over %d samples in %s (window %s, five times this detector's own p99 sampling round, 50 ms at least): same write, pipe still full, rchar/wchar unchanged (%d/%d)",
+			prev.samples, stalled.Round(time.Millisecond), window.Round(time.Millisecond), snap.RChar, snap.WChar))
 	if snap.NoNewPrivs {
 		reasons = append(reasons, "NoNewPrivs is set")
 	}
@@ -234,4 +253,13 @@ func Matching(match func(evidence.Process) bool) func([]evidence.Process) []evid
 		}
 		return out
 	}
+}
+
+// taskStates renders a process's threads as "tid:state" pairs.
+func taskStates(s evidence.ProcessSnapshot) string {
+	parts := make([]string, len(s.Tasks))
+	for i, t := range s.Tasks {
+		parts[i] = fmt.Sprintf("%d:%s", t.TID, t.State)
+	}
+	return strings.Join(parts, " ")
 }

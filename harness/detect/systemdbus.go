@@ -102,13 +102,16 @@ type BusState struct {
 }
 
 // ClassifyBus reads a sample series. consecutive is how many system-bus
-// timeouts in a row (with the private socket answering) make systemd
-// unresponsive; one slow call on a loaded emulated node must not.
-func ClassifyBus(samples []systemdbus.Sample, consecutive int) BusState {
+// timeouts in a row make systemd unresponsive, and only while the private
+// socket answered promptly in the same span (within half of callTimeout):
+// then PID 1 itself is alive and not overloaded, so the silence on the
+// system bus is its connection's, not a slow machine's.
+func ClassifyBus(samples []systemdbus.Sample, consecutive int, callTimeout time.Duration) BusState {
 	var st BusState
 	run := 0
 	var runStart time.Time
 	privateDuringRun := false
+	prompt := float64(callTimeout.Milliseconds()) / 2
 	for _, s := range samples {
 		if !s.Wrapped && s.Cookie > st.MaxCookie {
 			st.MaxCookie = s.Cookie
@@ -120,7 +123,7 @@ func ClassifyBus(samples []systemdbus.Sample, consecutive int) BusState {
 		case "private":
 			if s.OK() {
 				st.PrivateOK++
-				if run > 0 {
+				if run > 0 && (prompt <= 0 || s.Ms < prompt) {
 					privateDuringRun = true
 				}
 			}
@@ -145,7 +148,7 @@ func ClassifyBus(samples []systemdbus.Sample, consecutive int) BusState {
 		st.Unresponsive, st.Since = true, runStart
 		st.Reasons = append(st.Reasons,
 			fmt.Sprintf("the last %d calls to org.freedesktop.systemd1 over the system bus got no reply within their deadline", run),
-			"systemd's private socket (/run/systemd/private, what systemctl uses) answered in the same span: PID 1 runs, its bus connection does not",
+			fmt.Sprintf("systemd's private socket (/run/systemd/private, what systemctl uses) answered within %s in the same span: PID 1 runs and is not overloaded, its bus connection does not answer", (callTimeout/2).Round(time.Millisecond)),
 			fmt.Sprintf("PID 1's cookie was last seen at %d (%#x)", st.MaxCookie, st.MaxCookie))
 	}
 	return st

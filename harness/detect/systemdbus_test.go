@@ -27,26 +27,37 @@ func busSamples(spec string, cookie uint32, wrapped bool) []systemdbus.Sample {
 }
 
 func TestClassifyBus(t *testing.T) {
-	healthy := ClassifyBus(busSamples("sspsspssp", 100, false), 3)
+	healthy := ClassifyBus(busSamples("sspsspssp", 100, false), 3, 2*time.Second)
 	if healthy.Unresponsive || healthy.Wrapped || healthy.SystemOK != 6 || healthy.PrivateOK != 3 {
 		t.Errorf("healthy: %+v", healthy)
 	}
-	stalled := ClassifyBus(busSamples("sspttpttp", 0xffffff00, false), 3)
+	stalled := ClassifyBus(busSamples("sspttpttp", 0xffffff00, false), 3, 2*time.Second)
 	if !stalled.Unresponsive || stalled.SystemTimeouts != 4 || len(stalled.Reasons) == 0 {
 		t.Errorf("system bus timing out while the private socket answers must be unresponsive: %+v", stalled)
 	}
 	if !stalled.Since.Equal(time.Unix(1003, 0)) {
 		t.Errorf("onset = %v, want the first timeout of the run", stalled.Since)
 	}
-	recovered := ClassifyBus(busSamples("ttptts", 5, false), 3)
+	recovered := ClassifyBus(busSamples("ttptts", 5, false), 3, 2*time.Second)
 	if recovered.Unresponsive {
 		t.Errorf("an answered call ends the run of timeouts: %+v", recovered)
 	}
-	dead := ClassifyBus(busSamples("tttxtt", 5, false), 3)
+	dead := ClassifyBus(busSamples("tttxtt", 5, false), 3, 2*time.Second)
 	if dead.Unresponsive {
 		t.Errorf("with the private socket silent too, PID 1 itself is stuck: not the bus-connection signature: %+v", dead)
 	}
-	wrapped := ClassifyBus(append(busSamples("ssp", 0xfffffff0, false), busSamples("sssp", 0x80000001, true)...), 3)
+	// A private socket that answers only slowly (1.5 s of a 2 s deadline)
+	// means a loaded PID 1, not a dead connection.
+	slowPID1 := busSamples("sspttpttp", 0xffffff00, false)
+	for i := range slowPID1 {
+		if slowPID1[i].Bus == "private" {
+			slowPID1[i].Ms = 1500
+		}
+	}
+	if st := ClassifyBus(slowPID1, 3, 2*time.Second); st.Unresponsive {
+		t.Errorf("timeouts while the private socket answers slowly are load, not the signature: %+v", st)
+	}
+	wrapped := ClassifyBus(append(busSamples("ssp", 0xfffffff0, false), busSamples("sssp", 0x80000001, true)...), 3, 2*time.Second)
 	if !wrapped.Wrapped || wrapped.AnsweredAfterWrap != 3 || wrapped.MaxCookie != 0xfffffff2 {
 		t.Errorf("wrapped: %+v", wrapped)
 	}

@@ -67,9 +67,35 @@ type ProcessSnapshot struct {
 	StackError string  `json:"stack_error,omitempty"`
 	Syscall    Syscall `json:"syscall"`
 	FDs        []FD    `json:"fds"`
-	// RChar and WChar are the byte counters of /proc/PID/io.
+	// RChar and WChar are the byte counters of /proc/PID/io (the whole
+	// process: every thread's reads and writes).
 	RChar uint64 `json:"rchar"`
 	WChar uint64 `json:"wchar"`
+	// Tasks are the process's threads with their scheduler state: a
+	// process blocked in one thread may still make progress in another.
+	Tasks []Task `json:"tasks,omitempty"`
+}
+
+// Task is one thread of a process.
+type Task struct {
+	TID   int    `json:"tid"`
+	State string `json:"state"`
+	Wchan string `json:"wchan,omitempty"`
+}
+
+// OthersAsleep reports whether every thread but the process's main one is
+// sleeping (S or D): none is running or runnable, so none is about to
+// read or write anything. A snapshot without thread states says no.
+func (s ProcessSnapshot) OthersAsleep() bool {
+	if len(s.Tasks) == 0 {
+		return false
+	}
+	for _, t := range s.Tasks {
+		if t.TID != s.PID && t.State != "S" && t.State != "D" {
+			return false
+		}
+	}
+	return true
 }
 
 // HasCap reports whether the effective set holds the named capability

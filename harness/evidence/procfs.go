@@ -162,7 +162,38 @@ func (fs ProcFS) Snapshot(pid int) (ProcessSnapshot, error) {
 	if io, err := os.ReadFile(fs.path(pid, "io")); err == nil {
 		s.RChar, s.WChar = parseIO(io)
 	}
+	s.Tasks = fs.tasks(pid)
 	return s, nil
+}
+
+// tasks reads the state and wait channel of every thread of pid.
+func (fs ProcFS) tasks(pid int) []Task {
+	entries, err := os.ReadDir(fs.path(pid, "task"))
+	if err != nil {
+		return nil
+	}
+	var out []Task
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(fs.path(pid, "task"), e.Name())
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		p, err := parseStat(stat)
+		if err != nil {
+			continue
+		}
+		t := Task{TID: tid, State: p.State}
+		if w, err := os.ReadFile(filepath.Join(dir, "wchan")); err == nil {
+			t.Wchan = strings.TrimSpace(string(w))
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // parseIO reads the rchar and wchar counters of /proc/PID/io: bytes the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -38,6 +40,10 @@ type Options struct {
 	CacheDir string
 	// StateDir holds the journal and host lock; default run.StateDir().
 	StateDir string
+	// Repeat is how many independent repetitions of the scenario to run,
+	// all of them (a rate is wanted); 0 runs until the verdict is decided,
+	// at most as many as the scenario's Sampling needs.
+	Repeat int
 	// Invocation is the command line, for the report.
 	Invocation string
 	// Log receives progress lines; nil discards them.
@@ -178,6 +184,27 @@ func runName(started time.Time, scenarioName, component, version, suffix string)
 	return fmt.Sprintf("%s-%s-%s-%s", started.UTC().Format("20060102T150405"), scenarioName, subject, suffix)
 }
 
+// variant says what sets this run apart from the scenario's defaults: the
+// node (provider, kernel, box) and every parameter not at its default.
+func (p *Plan) variant() string {
+	var parts []string
+	if p.Node.Provider != "" && p.Node.Provider != "local" {
+		parts = append(parts, "provider="+p.Node.Provider)
+	}
+	if p.Node.Kernel != "" {
+		parts = append(parts, "kernel="+p.Node.Kernel)
+	}
+	if p.Node.Box != "" {
+		parts = append(parts, "box="+p.Node.Box)
+	}
+	for _, prm := range p.Scenario.Params() {
+		if v := p.Params.String(prm.Name); v != prm.Default {
+			parts = append(parts, prm.Name+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // Result is a finished run.
 type Result struct {
 	Report *report.Report
@@ -198,6 +225,7 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	for _, prm := range p.Scenario.Params() {
 		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params.String(prm.Name)})
 	}
+	rep.Variant = p.variant()
 	reportDir, err := filepath.Abs(filepath.Join(p.ReportsDir, runID))
 	if err != nil {
 		return nil, err
@@ -213,18 +241,19 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 		Ledger: &run.Ledger{}, Report: rep, Log: p.Log}
 	env := &scenario.Env{Run: rn, Params: p.Params, Artifacts: map[string]versions.Artifact{}}
 
-	var result report.Result
-	var reason string
-	var missing []string
+	var out outcome
 	defer func() {
 		// Runs on return and on panic: the host is put back first.
 		panicked := recover()
 		if panicked != nil {
-			result, reason = report.Inconclusive, fmt.Sprintf("relapse panicked: %v", panicked)
+			out = outcome{result: report.Inconclusive, reason: fmt.Sprintf("relapse panicked: %v", panicked), cause: report.CauseSetup}
 			rn.Error(fmt.Sprintf("panic: %v\n%s", panicked, debug.Stack()))
 		}
 		p.teardown(ctx, env)
-		rep.Verdict = p.verdict(rep, result, reason, missing)
+		if ctx.Err() != nil {
+			out = interrupted(ctx, out, rep)
+		}
+		rep.Verdict = p.verdict(rep, out)
 		// Steps are recorded when they end; show them in the order they began.
 		sort.SliceStable(rep.Timeline, func(i, j int) bool { return rep.Timeline[i].At.Before(rep.Timeline[j].At) })
 		rep.Finished = time.Now().UTC()
@@ -240,8 +269,44 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 		}
 	}()
 
-	result, reason, missing = p.run(ctx, env)
+	out = p.run(ctx, env)
 	return nil, nil
+}
+
+// outcome is what a run ended with, before the verdict names what it judged.
+type outcome struct {
+	result  report.Result
+	reason  string
+	missing []string
+	cause   string
+	rate    report.Rate
+}
+
+// setupFailed is an outcome of relapse's own failure (build, provision,
+// setup of the scenario).
+func setupFailed(reason string, missing ...string) outcome {
+	cause := report.CauseSetup
+	if len(missing) > 0 {
+		cause = report.CauseMissing
+	}
+	return outcome{result: report.Inconclusive, reason: reason, missing: missing, cause: cause}
+}
+
+// interrupted records a signal in the report. A verdict reached before it
+// stands; a run stopped before any is INCONCLUSIVE for that reason.
+func interrupted(ctx context.Context, out outcome, rep *report.Report) outcome {
+	why := "interrupted"
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		why = "interrupted: " + c.Error()
+	}
+	if out.cause == report.CauseEvidence {
+		rep.Interrupted = why + ", after the verdict was reached; the host was restored"
+		return out
+	}
+	rep.Interrupted = why + ", before a verdict; the host was restored"
+	out.result, out.cause = report.Inconclusive, report.CauseInterrupted
+	out.reason = strings.TrimSpace(why + " before a verdict. " + out.reason)
+	return out
 }
 
 // nameAfterVerdict renames the report directory when the verdict judged a
@@ -276,30 +341,12 @@ func Repair(ctx context.Context, stateDir string) ([]run.Repaired, error) {
 }
 
 // run does everything between the lock and the teardown.
-func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, string, []string) {
+func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 	if r, ok := p.Provider.(provision.Requirer); ok {
 		if missing := r.Missing(); len(missing) > 0 {
-			return report.Inconclusive, "the " + p.Provider.Name() + " provider cannot run here", missing
+			return setupFailed("the "+p.Provider.Name()+" provider cannot run here", missing...)
 		}
 	}
-	lock, err := run.LockHost(p.StateDir)
-	if err != nil {
-		return report.Inconclusive, err.Error(), nil
-	}
-	env.DeferCleanup("release host lock", func(context.Context) error { lock.Unlock(); return nil })
-	repaired, err := Repair(ctx, p.StateDir)
-	for _, r := range repaired {
-		env.Event("repaired leftover of a killed run", strings.TrimSpace(r.Note+" "+r.Error))
-		env.Logf("repaired leftover of killed run %s: %s %s", r.Entry.RunID, r.Note, r.Error)
-	}
-	if err != nil {
-		return report.Inconclusive, "a killed run left changes that could not be undone: " + err.Error(), nil
-	}
-	env.Journal, err = run.OpenJournal(p.StateDir, env.ID)
-	if err != nil {
-		return report.Inconclusive, err.Error(), nil
-	}
-
 	for _, rc := range p.Scenario.Components() {
 		r := p.Resolved[rc.Target().Name]
 		env.Logf("building %s %s (%s)", rc.Target().Name, r.Version, r.Sum)
@@ -309,7 +356,7 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 			return err
 		})
 		if err != nil {
-			return report.Inconclusive, err.Error(), []string{err.Error()}
+			return setupFailed(err.Error(), err.Error())
 		}
 		how := fmt.Sprintf("built in %.1fs", art.BuildSeconds)
 		if art.Cached {
@@ -320,8 +367,29 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 		env.Report.Components = append(env.Report.Components, art)
 	}
 
+	// Builds change nothing on the host and take their own cache locks: the
+	// host lock is taken only now, so a long build (Kubernetes, ~10 min
+	// cold) does not keep every other run off the host.
+	lock, err := run.LockHost(p.StateDir)
+	if err != nil {
+		return setupFailed(err.Error())
+	}
+	env.DeferCleanup("release host lock", func(context.Context) error { lock.Unlock(); return nil })
+	repaired, err := Repair(ctx, p.StateDir)
+	for _, r := range repaired {
+		env.Event("repaired leftover of a killed run", strings.TrimSpace(r.Note+" "+r.Error))
+		env.Logf("repaired leftover of killed run %s: %s %s", r.Entry.RunID, r.Note, r.Error)
+	}
+	if err != nil {
+		return setupFailed("a killed run left changes that could not be undone: " + err.Error())
+	}
+	env.Journal, err = run.OpenJournal(p.StateDir, env.ID)
+	if err != nil {
+		return setupFailed(err.Error())
+	}
+
 	if err := p.provision(ctx, env); err != nil {
-		return report.Inconclusive, "provisioning the node failed: " + err.Error(), nil
+		return setupFailed("provisioning the node failed: " + err.Error())
 	}
 
 	env.Dir = filepath.Join(run.DirRoot, env.Short())
@@ -329,15 +397,92 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) (report.Result, strin
 	if _, err := env.Own(ctx, "remove "+env.Dir, "run-dir", map[string]string{"path": env.Dir},
 		func(ctx context.Context) error { return dirNode.Command("mkdir", "-p", env.Dir).Run(ctx) },
 		func(ctx context.Context) error { return dirNode.Command("rm", "-rf", env.Dir).Run(ctx) }); err != nil {
-		return report.Inconclusive, err.Error(), nil
+		return setupFailed(err.Error())
 	}
+	return p.repeat(ctx, env)
+}
 
-	env.Logf("running scenario %s on node %s", p.Scenario.Name(), env.Node.Name())
-	result, reason, err := p.Scenario.Run(ctx, env)
-	if err != nil {
-		return report.Inconclusive, "setup failed: " + err.Error(), nil
+// repeat runs the scenario's repetitions, each from nothing (its own
+// directory, ledger and cleanups, undone before the next), and combines
+// them with the verdict rule. Without an explicit Repeat it stops as soon
+// as the verdict is decided.
+func (p *Plan) repeat(ctx context.Context, env *scenario.Env) outcome {
+	sampling := p.Scenario.Sampling()
+	limit, explicit := p.Repeat, p.Repeat > 0
+	if !explicit {
+		limit = sampling.Needed()
 	}
-	return result, reason, nil
+	env.Condition("repetitions", fmt.Sprintf("%s; %s", plural(limit, "repetition"), sampling.Describe()))
+	var reps []report.Repetition
+	for n := 1; n <= limit; n++ {
+		rep, err := p.repetition(ctx, env, n, limit)
+		if err != nil {
+			return setupFailed("setup failed: " + err.Error())
+		}
+		reps = append(reps, rep)
+		if ctx.Err() != nil {
+			break
+		}
+		if !explicit && rep.Result == report.Reproduced {
+			break
+		}
+	}
+	env.Report.Repetitions = reps
+	result, reason, rate := report.Combine(reps, sampling)
+	cause := report.CauseEvidence
+	if result == report.Inconclusive {
+		cause = report.CauseUndecided
+	}
+	return outcome{result: result, reason: reason, cause: cause, rate: rate}
+}
+
+// repetition runs the scenario once in a child context and puts back
+// everything it changed before returning.
+func (p *Plan) repetition(ctx context.Context, env *scenario.Env, n, of int) (report.Repetition, error) {
+	child := env.Repetition(n)
+	if of == 1 {
+		child.Dir = env.Dir
+	} else {
+		env.Logf("repetition %d of %d", n, of)
+		env.Event("repetition", fmt.Sprintf("%d of %d", n, of))
+		if err := child.Node.Command("mkdir", "-p", child.Dir).Run(ctx); err != nil {
+			return report.Repetition{}, err
+		}
+	}
+	renv := &scenario.Env{Run: child, Artifacts: env.Artifacts, Params: env.Params}
+	start := time.Now()
+	result, reason, err := p.Scenario.Run(ctx, renv)
+	p.undo(ctx, child)
+	rep := report.Repetition{N: n, Result: result, Reason: reason, Seconds: time.Since(start).Seconds()}
+	if err != nil {
+		return rep, err
+	}
+	if rep.Result == "" {
+		rep.Result, rep.Reason = report.Inconclusive, "the repetition ended without a result"
+	}
+	env.Logf("repetition %d: %s: %s", n, rep.Result, textutil.FirstLine(rep.Reason))
+	return rep, nil
+}
+
+// undo puts back what one repetition changed: its ledger, then its
+// cleanups, with a deadline of their own.
+func (p *Plan) undo(ctx context.Context, r *run.Run) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), teardownTimeout)
+	defer cancel()
+	if err := r.Ledger.UndoAll(cctx); err != nil {
+		r.Error(err.Error())
+	}
+	r.Report.Changes = append(r.Report.Changes, r.Ledger.Records()...)
+	if err := r.RunCleanups(cctx); err != nil {
+		r.Error(err.Error())
+	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // provision makes the node the scenario runs on. For a node that is not
@@ -430,7 +575,7 @@ func (p *Plan) teardown(ctx context.Context, env *scenario.Env) {
 	if err := env.Ledger.UndoAll(cctx); err != nil {
 		env.Error(err.Error())
 	}
-	env.Report.Changes = env.Ledger.Records()
+	env.Report.Changes = append(env.Report.Changes, env.Ledger.Records()...)
 	// The host lock is the first cleanup registered, so it is released last.
 	if err := env.RunCleanups(cctx); err != nil {
 		env.Error(err.Error())
@@ -459,13 +604,15 @@ func leftovers(ctx context.Context, n node.Node, dir string) []string {
 	return left
 }
 
-// verdict is where a run's verdict is made, once: the result, and the
-// component and version it judges (built by relapse, or read off the node),
-// with what the bug's affected range predicts for that version.
-func (p *Plan) verdict(rep *report.Report, result report.Result, reason string, missing []string) report.Verdict {
-	v := report.Verdict{Result: result, Reason: reason, Missing: missing}
+// verdict is where a run's verdict is made, once: the result and what it
+// rests on, the rate over the repetitions, and the component and version
+// it judges (built by relapse, or read off the node), with what the bug's
+// affected range predicts for that version.
+func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
+	v := report.Verdict{Result: out.result, Reason: out.reason, Missing: out.missing, Cause: out.cause,
+		Rate: out.rate, Sampling: p.Scenario.Sampling()}
 	if v.Result == "" {
-		v.Result, v.Reason = report.Inconclusive, "the run ended before a verdict"
+		v.Result, v.Reason, v.Cause = report.Inconclusive, "the run ended before a verdict", report.CauseSetup
 	}
 	bug := p.Scenario.Bug()
 	v.Component = bug.Component

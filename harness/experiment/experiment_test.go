@@ -19,7 +19,7 @@ import (
 func TestVerdictJudgesTheBugsComponent(t *testing.T) {
 	p := &Plan{Scenario: systemdcookie.Scenario{}, Resolved: map[string]versions.Resolved{"runc": {Component: "runc", Version: "v1.1.14"}}}
 	rep := &report.Report{Bug: systemdcookie.Bug, Observed: map[string]string{"systemd": "252.39"}}
-	v := p.verdict(rep, report.NotReproduced, "wrapped and answered", nil)
+	v := p.verdict(rep, outcome{result: report.NotReproduced, reason: "wrapped and answered", cause: report.CauseEvidence})
 	if v.Component != "systemd" || v.Version != "252.39" || v.Expected != report.NotReproduced || !v.Matches {
 		t.Fatalf("verdict = %+v", v)
 	}

@@ -10,7 +10,7 @@ const Module = "github.com/relapse-dev/relapse/"
 var Layers = [][]string{
 	// Pieces with no relapse imports: text helpers, registries, /proc
 	// reading, versions and builds, embedded fixture files.
-	{"harness/textutil", "harness/registry", "harness/evidence", "harness/versions", "fixtures/...", "vagrant"},
+	{"harness/textutil", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant"},
 	// The seam to a machine, and the record every layer writes into.
 	{"harness/node", "harness/report"},
 	// Machines: this host, ssh nodes, the agent on a node, node-side D-Bus

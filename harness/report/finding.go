@@ -8,7 +8,9 @@ import (
 
 // Finding is something a detector saw, with its evidence.
 type Finding struct {
-	Detector string `json:"detector"`
+	// Repetition is the repetition of the scenario that saw it.
+	Repetition int    `json:"repetition,omitempty"`
+	Detector   string `json:"detector"`
 	// Kind is a stable machine-readable name ("runc-init-pipe-write-deadlock").
 	Kind string `json:"kind"`
 	// Summary is one sentence a maintainer reads first.

@@ -5,32 +5,43 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
-	"time"
 )
 
 // JUnit XML, in the dialect CI systems (Jenkins, GitLab, GitHub actions
-// reporters) read: testsuites > testsuite > testcase with failure, skipped
-// and system-out.
-
-// junitCounts are the attributes <testsuites> and <testsuite> share.
-type junitCounts struct {
-	Name     string `xml:"name,attr"`
-	Tests    int    `xml:"tests,attr"`
-	Failures int    `xml:"failures,attr"`
-	Errors   int    `xml:"errors,attr"`
-	Skipped  int    `xml:"skipped,attr"`
-	Time     string `xml:"time,attr"`
-}
+// reporters) read and testdata/junit.xsd describes: testsuites > testsuite
+// (with properties) > testcase with failure, error, skipped and
+// system-out. Each report is one testsuite holding one testcase, so that
+// every run's properties (k, n and the interval, versions) travel with it.
+//
+// What a case says, and only that:
+//   - failure: the verdict, reached from evidence, contradicts the bug's
+//     affected range; or a change to the host was not put back;
+//   - error: relapse itself failed (setup, build, provisioning) or the run
+//     was interrupted before a verdict;
+//   - skipped: a requirement is missing, or the evidence decided nothing
+//     (the message says how many more clean repetitions would);
+//   - passed otherwise.
 
 type junitSuites struct {
-	XMLName xml.Name `xml:"testsuites"`
-	junitCounts
-	Suites []junitSuite `xml:"testsuite"`
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	junitCounts
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Hostname   string          `xml:"hostname,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
@@ -43,12 +54,13 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	ClassName string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
+	ClassName string         `xml:"classname,attr"`
+	Name      string         `xml:"name,attr"`
+	Time      string         `xml:"time,attr"`
+	Failures  []junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage  `xml:"error,omitempty"`
+	Skipped   *junitMessage  `xml:"skipped,omitempty"`
+	SystemOut *junitText     `xml:"system-out,omitempty"`
 }
 
 type junitMessage struct {
@@ -60,6 +72,14 @@ type junitMessage struct {
 type junitText struct {
 	Text string `xml:",cdata"`
 }
+
+// Failure types a CI can filter on.
+const (
+	JUnitContradiction = "VerdictContradictsAffectedRange"
+	JUnitNotRestored   = "HostNotRestored"
+	JUnitRelapseError  = "RelapseError"
+	JUnitInterrupted   = "Interrupted"
+)
 
 // xmlSafe replaces the characters XML 1.0 cannot carry (control
 // characters from a process's output) with U+FFFD.
@@ -75,8 +95,7 @@ func xmlSafe(s string) string {
 	}, s)
 }
 
-// WriteJUnitSuite writes one junit.xml for a matrix of reports: one
-// testsuite "relapse" with one testcase per report.
+// WriteJUnitSuite writes one junit.xml for a matrix of reports.
 func WriteJUnitSuite(path string, reports []*Report) error {
 	hints := make([]string, len(reports))
 	for i, r := range reports {
@@ -97,16 +116,14 @@ func WriteJUnitSuite(path string, reports []*Report) error {
 	return writeFileAtomic(path, data)
 }
 
-// MarshalJUnit is the JUnit XML for reports (one testcase each), as
-// WriteJUnitSuite writes it.
+// MarshalJUnit is the JUnit XML for reports, as WriteJUnitSuite writes it.
 func MarshalJUnit(reports ...*Report) ([]byte, error) {
 	return marshalJUnit(reports, nil)
 }
 
 func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
-	suite := junitSuite{junitCounts: junitCounts{Name: "relapse"}}
+	doc := junitSuites{Name: "relapse"}
 	var total float64
-	var first time.Time
 	for i, r := range reports {
 		if r == nil {
 			continue
@@ -116,30 +133,29 @@ func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
 			hint = hints[i]
 		}
 		c := testCase(r, hint)
-		suite.Cases = append(suite.Cases, c)
-		suite.Tests++
+		suite := junitSuite{Name: r.Scenario, Tests: 1, Time: junitSeconds(r.TimeToVerdict), Hostname: r.Node,
+			Properties: properties(r), Cases: []junitCase{c}}
+		if suite.Name == "" {
+			suite.Name = "relapse"
+		}
+		if !r.Started.IsZero() {
+			suite.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
+		}
 		switch {
-		case c.Failure != nil:
-			suite.Failures++
+		case len(c.Failures) > 0:
+			suite.Failures = 1
+		case c.Error != nil:
+			suite.Errors = 1
 		case c.Skipped != nil:
-			suite.Skipped++
+			suite.Skipped = 1
 		}
+		doc.Tests++
+		doc.Failures += suite.Failures
+		doc.Errors += suite.Errors
 		total += r.TimeToVerdict
-		if !r.Started.IsZero() && (first.IsZero() || r.Started.Before(first)) {
-			first = r.Started
-		}
-		if suite.Hostname == "" {
-			suite.Hostname = r.Node
-		}
+		doc.Suites = append(doc.Suites, suite)
 	}
-	if !first.IsZero() {
-		suite.Timestamp = first.UTC().Format("2006-01-02T15:04:05")
-	}
-	suite.Time = junitSeconds(total)
-	if len(reports) == 1 && reports[0] != nil {
-		suite.Properties = properties(reports[0])
-	}
-	doc := junitSuites{junitCounts: suite.junitCounts, Suites: []junitSuite{suite}}
+	doc.Time = junitSeconds(total)
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, err
@@ -147,34 +163,52 @@ func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
 	return append([]byte(xml.Header), append(out, '\n')...), nil
 }
 
-// testCase is one report as a testcase. A verdict that does not match the
-// expectation is a failure, except an INCONCLUSIVE result caused by missing
-// requirements, which is a skip: the machine could not run the experiment.
-func testCase(r *Report, hint string) junitCase {
-	c := junitCase{
-		ClassName: r.Scenario,
-		Name:      strings.TrimSpace(r.Bug.ID + " " + r.ComponentVersion()),
-		Time:      junitSeconds(r.TimeToVerdict),
+// CaseName names a report's testcase: the bug, the judged component and
+// version, and what makes this run different from the scenario's default
+// (engine, node, kernel, parameters), so that CI history never merges two
+// different experiments.
+func CaseName(r *Report) string {
+	name := strings.TrimSpace(r.Bug.ID + " " + r.ComponentVersion())
+	if r.Variant != "" {
+		name += " [" + r.Variant + "]"
 	}
+	if name == "" {
+		name = r.Scenario
+	}
+	return name
+}
+
+// testCase is one report as a testcase, with the semantics above.
+func testCase(r *Report, hint string) junitCase {
+	c := junitCase{ClassName: r.Scenario, Name: CaseName(r), Time: junitSeconds(r.TimeToVerdict)}
 	if c.ClassName == "" {
 		c.ClassName = "relapse"
 	}
-	if c.Name == "" {
-		c.Name = c.ClassName
-	}
 	v := r.Verdict
-	switch {
-	case v.Result == Inconclusive && len(v.Missing) > 0:
-		c.Skipped = &junitMessage{
-			Message: xmlSafe("missing requirements: " + strings.Join(v.Missing, "; ")),
+	if v.Cause == CauseEvidence && v.Expected != "" && !v.Matches {
+		c.Failures = append(c.Failures, junitMessage{Type: JUnitContradiction,
+			Message: xmlSafe(fmt.Sprintf("got %s, expected %s: %s", v.Result, v.Expected, v.Reason)), Text: xmlSafe(failureText(r))})
+	}
+	for _, ch := range r.Unrestored() {
+		c.Failures = append(c.Failures, junitMessage{Type: JUnitNotRestored,
+			Message: xmlSafe(fmt.Sprintf("%s %s was not put back (before %q, now %q): %s", ch.Kind, ch.Target, ch.Before, ch.After, ch.RestoreNote))})
+	}
+	if len(c.Failures) == 0 {
+		switch v.Cause {
+		case CauseSetup, "":
+			c.Error = &junitMessage{Type: JUnitRelapseError, Message: xmlSafe(v.Reason), Text: xmlSafe(failureText(r))}
+		case CauseInterrupted:
+			c.Error = &junitMessage{Type: JUnitInterrupted, Message: xmlSafe(v.Reason)}
+		case CauseMissing:
+			c.Skipped = &junitMessage{Message: xmlSafe("missing requirements: " + strings.Join(v.Missing, "; "))}
+		case CauseUndecided:
+			c.Skipped = &junitMessage{Message: xmlSafe("inconclusive: " + v.Reason)}
 		}
-	case !v.Matches:
-		msg := fmt.Sprintf("got %s expected %s: %s", orDash(string(v.Result)), orDash(string(v.Expected)), v.Reason)
-		c.Failure = &junitMessage{Message: xmlSafe(msg), Type: "VerdictMismatch", Text: xmlSafe(failureText(r))}
 	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "verdict: %s\n", orDash(string(v.Result)))
 	fmt.Fprintf(&out, "reason: %s\n", v.Reason)
+	fmt.Fprintf(&out, "repetitions: %s reproduced\n", v.Rate)
 	fmt.Fprintf(&out, "expected: %s (%s)\n", orDash(string(v.Expected)), v.ExpectedWhy)
 	for _, m := range v.Missing {
 		fmt.Fprintf(&out, "missing: %s\n", m)
@@ -182,10 +216,8 @@ func testCase(r *Report, hint string) junitCase {
 	for _, f := range r.Findings {
 		fmt.Fprintf(&out, "finding: %s\n", f.Summary)
 	}
-	for _, ch := range r.Changes {
-		if !ch.Restored && !ch.Disposable {
-			fmt.Fprintf(&out, "NOT RESTORED: %s %s (before %q, now %q) %s\n", ch.Kind, ch.Target, ch.Before, ch.After, ch.RestoreNote)
-		}
+	if r.Interrupted != "" {
+		fmt.Fprintf(&out, "%s\n", r.Interrupted)
 	}
 	if r.RunID != "" {
 		fmt.Fprintf(&out, "run: %s\n", r.RunID)
@@ -209,22 +241,43 @@ func failureText(r *Report) string {
 	return b.String()
 }
 
+// properties are the run's facts a CI can chart: the verdict, its cause,
+// the rate with its interval, every version, the node.
 func properties(r *Report) []junitProperty {
 	var ps []junitProperty
 	add := func(name, value string) {
 		if value != "" {
-			ps = append(ps, junitProperty{name, value})
+			ps = append(ps, junitProperty{name, xmlSafe(value)})
 		}
 	}
+	v := r.Verdict
 	add("run_id", r.RunID)
 	add("bug", r.Bug.ID)
-	add("verdict", string(r.Verdict.Result))
-	add("expected", string(r.Verdict.Expected))
+	add("fix", r.Bug.Fix)
+	add("verdict", string(v.Result))
+	add("cause", v.Cause)
+	add("expected", string(v.Expected))
+	add("component", v.Component)
+	add("version", v.Version)
+	add("k", strconv.Itoa(v.Rate.K))
+	add("n", strconv.Itoa(v.Rate.N))
+	add("rate_lo", strconv.FormatFloat(v.Rate.Lo, 'f', 3, 64))
+	add("rate_hi", strconv.FormatFloat(v.Rate.Hi, 'f', 3, 64))
 	for _, a := range r.Components {
-		add(a.Component, a.Version)
+		add("version_"+a.Component, a.Version)
 	}
+	observed := make([]string, 0, len(r.Observed))
+	for k := range r.Observed {
+		observed = append(observed, k)
+	}
+	sort.Strings(observed)
+	for _, k := range observed {
+		add("version_"+k, r.Observed[k])
+	}
+	add("variant", r.Variant)
 	add("kernel", r.Host.Kernel)
 	add("provider", r.Provider)
+	add("interrupted", r.Interrupted)
 	return ps
 }
 

@@ -66,7 +66,25 @@ type Verdict struct {
 	Matches bool `json:"matches"`
 	// Missing lists unmet requirements when the result is INCONCLUSIVE for that reason.
 	Missing []string `json:"missing,omitempty"`
+	// Rate is k reproductions in n counted repetitions, with its interval.
+	Rate Rate `json:"rate"`
+	// Sampling is what the scenario declared about repeating it.
+	Sampling Sampling `json:"sampling"`
+	// Cause says what the result rests on: CauseEvidence (REPRODUCED or NOT
+	// REPRODUCED from what the detectors saw), CauseUndecided (the evidence
+	// proves neither), CauseSetup (relapse or the setup failed),
+	// CauseMissing (requirements), CauseInterrupted (stopped before a verdict).
+	Cause string `json:"cause"`
 }
+
+// What a verdict's result rests on.
+const (
+	CauseEvidence    = "evidence"
+	CauseUndecided   = "undecided"
+	CauseSetup       = "setup"
+	CauseMissing     = "missing"
+	CauseInterrupted = "interrupted"
+)
 
 // Step is one entry of the timeline.
 type Step struct {
@@ -98,6 +116,8 @@ type Change struct {
 
 // Attempt is one try at triggering the bug.
 type Attempt struct {
+	// Repetition is the repetition of the scenario the attempt belongs to.
+	Repetition int `json:"repetition,omitempty"`
 	// N numbers the attempt; 0 is a control run without the trigger.
 	N int `json:"n"`
 	// Label says what the attempt is when it is not a plain try with the
@@ -143,6 +163,9 @@ type Report struct {
 	TimeToVerdict float64 `json:"time_to_verdict_seconds"`
 	Node          string  `json:"node"`
 	Provider      string  `json:"provider"`
+	// Variant says what sets this run apart from the scenario's defaults
+	// ("engine=docker provider=qemu kernel=6.1.0-50"); "" for the default.
+	Variant string `json:"variant,omitempty"`
 	// Invocation is the relapse command line that made this report.
 	Invocation string             `json:"invocation"`
 	Host       evidence.HostFacts `json:"host"`
@@ -158,12 +181,18 @@ type Report struct {
 	Parameters []Fact `json:"parameters"`
 	// Conditions are facts measured during the run that the verdict depends
 	// on (compiled filter size, pipe capacity seen inside the container).
-	Conditions []Fact    `json:"conditions"`
-	Changes    []Change  `json:"changes"`
-	Timeline   []Step    `json:"timeline"`
-	Attempts   []Attempt `json:"attempts"`
-	Findings   []Finding `json:"findings"`
-	Evidence   []Block   `json:"evidence"`
+	Conditions []Fact   `json:"conditions"`
+	Changes    []Change `json:"changes"`
+	// Repetitions are the scenario's independent runs, each with its own
+	// result; the verdict combines them.
+	Repetitions []Repetition `json:"repetitions,omitempty"`
+	// Interrupted says when a signal stopped the run, and whether the
+	// verdict had been reached before ("" when it ran to its end).
+	Interrupted string    `json:"interrupted,omitempty"`
+	Timeline    []Step    `json:"timeline"`
+	Attempts    []Attempt `json:"attempts"`
+	Findings    []Finding `json:"findings"`
+	Evidence    []Block   `json:"evidence"`
 	// Reproduce is a shell script a maintainer can paste to reproduce by hand.
 	Reproduce string `json:"reproduce"`
 	Files     []File `json:"files"`

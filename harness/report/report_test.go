@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -108,7 +109,7 @@ func reproducedReport() *Report {
 		RunID:         "20240514T093000Z-rc93-a1b2",
 		Scenario:      "runc-pipe-hang",
 		Bug:           bug(),
-		Verdict: Verdict{Result: Reproduced, Component: "runc", Version: "v1.0.0-rc93",
+		Verdict: Verdict{Result: Reproduced, Component: "runc", Version: "v1.0.0-rc93", Cause: CauseEvidence, Rate: NewRate(1, 1),
 			Reason:      "runc:[2:INIT] (pid 4242) blocked in write(2) of 13080 bytes into a full 8192-byte pipe it also holds the read end of",
 			Expected:    Reproduced,
 			ExpectedWhy: "1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94",
@@ -169,7 +170,7 @@ func notReproducedReport() *Report {
 	r := reproducedReport()
 	r.RunID = "20240514T094000Z-rc94-c3d4"
 	r.Components = []versions.Artifact{runcArtifact("v1.0.0-rc94", rc94Sum, false)}
-	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc94", Reason: "the container started in 0.41 s in all 1 attempts",
+	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseEvidence, Rate: NewRate(0, 1), Reason: "the container started in 0.41 s in all 1 attempts",
 		Expected: NotReproduced, ExpectedWhy: "1.0.0-rc94 is outside >= 1.0.0-rc93, < 1.0.0-rc94", Matches: true}
 	r.Findings = nil
 	r.Attempts = []Attempt{{N: 1, Container: "relapse-rc94-1", Outcome: "started", Seconds: 0.41, InitOutput: "relapse-init: ok"}}
@@ -182,7 +183,7 @@ func mismatchReport() *Report {
 	r := notReproducedReport()
 	r.RunID = "20240514T095000Z-rc93-e5f6"
 	r.Components = []versions.Artifact{runcArtifact("v1.0.0-rc93", rc93Sum, true)}
-	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc93", Reason: "the container started in 0.39 s in all 1 attempts",
+	r.Verdict = Verdict{Result: NotReproduced, Component: "runc", Version: "v1.0.0-rc93", Cause: CauseEvidence, Rate: NewRate(0, 1), Reason: "the container started in 0.39 s in all 1 attempts",
 		Expected: Reproduced, ExpectedWhy: "1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94", Matches: false}
 	r.Changes[0].Restored = false
 	r.Changes[0].RestoredAt = time.Time{}
@@ -194,7 +195,7 @@ func mismatchReport() *Report {
 func inconclusiveReport() *Report {
 	r := notReproducedReport()
 	r.RunID = "20240514T096000Z-rc93-0000"
-	r.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Reason: "requirements missing", Expected: Reproduced,
+	r.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseMissing, Reason: "requirements missing", Expected: Reproduced,
 		Missing: []string{"CAP_SYS_RESOURCE is not in the bounding set"}}
 	return r
 }
@@ -344,17 +345,34 @@ func TestArticle(t *testing.T) {
 }
 
 func TestJUnit(t *testing.T) {
+	undecided := notReproducedReport()
+	undecided.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseUndecided,
+		Reason: "1 clean repetition does not rule out a rate of 0.50: 3 more would decide", Expected: NotReproduced}
+	setup := notReproducedReport()
+	setup.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseSetup,
+		Reason: "setup failed: building runc failed", Expected: NotReproduced}
+	interrupted := notReproducedReport()
+	interrupted.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseInterrupted,
+		Reason: "interrupted: received interrupt before a verdict", Expected: NotReproduced}
+	unrestored := notReproducedReport()
+	unrestored.Changes[0].Restored, unrestored.Changes[0].After = false, "1"
+	variant := reproducedReport()
+	variant.Variant = "engine=docker"
 	tests := []struct {
-		name        string
-		report      *Report
-		wantFailure bool
-		wantSkipped bool
-		wantName    string
+		name                         string
+		report                       *Report
+		failure, errored, skipped    bool
+		wantName, wantType, wantText string
 	}{
-		{"reproduced", reproducedReport(), false, false, "runc#2828 runc v1.0.0-rc93"},
-		{"not reproduced", notReproducedReport(), false, false, "runc#2828 runc v1.0.0-rc94"},
-		{"mismatch", mismatchReport(), true, false, "runc#2828 runc v1.0.0-rc93"},
-		{"inconclusive, missing requirements", inconclusiveReport(), false, true, "runc#2828 runc v1.0.0-rc94"},
+		{"reproduced", reproducedReport(), false, false, false, "runc#2828 runc v1.0.0-rc93", "", ""},
+		{"not reproduced", notReproducedReport(), false, false, false, "runc#2828 runc v1.0.0-rc94", "", ""},
+		{"a verdict that contradicts the range fails", mismatchReport(), true, false, false, "runc#2828 runc v1.0.0-rc93", JUnitContradiction, "got NOT REPRODUCED, expected REPRODUCED"},
+		{"missing requirements skip", inconclusiveReport(), false, false, true, "runc#2828 runc v1.0.0-rc94", "", "missing requirements"},
+		{"undecided evidence skips, saying what would decide", undecided, false, false, true, "runc#2828 runc v1.0.0-rc94", "", "3 more would decide"},
+		{"relapse's own failure is an error", setup, false, true, false, "runc#2828 runc v1.0.0-rc94", JUnitRelapseError, "building runc failed"},
+		{"an interrupt is an error", interrupted, false, true, false, "runc#2828 runc v1.0.0-rc94", JUnitInterrupted, "received interrupt"},
+		{"a change not put back fails an otherwise good run", unrestored, true, false, false, "runc#2828 runc v1.0.0-rc94", JUnitNotRestored, "was not put back"},
+		{"the variant names the case", variant, false, false, false, "runc#2828 runc v1.0.0-rc93 [engine=docker]", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,9 +380,10 @@ func TestJUnit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			validateJUnit(t, data)
 			doc := parseJUnit(t, data)
-			if len(doc.Suites) != 1 || doc.Suites[0].Name != "relapse" || len(doc.Suites[0].Cases) != 1 {
-				t.Fatalf("want one suite relapse with one case, got %+v", doc)
+			if len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 1 {
+				t.Fatalf("want one suite with one case, got %+v", doc)
 			}
 			c := doc.Suites[0].Cases[0]
 			if c.Name != tt.wantName || c.ClassName != "runc-pipe-hang" {
@@ -373,22 +392,55 @@ func TestJUnit(t *testing.T) {
 			if c.Time != junitSeconds(tt.report.TimeToVerdict) {
 				t.Errorf("time %q, want %q", c.Time, junitSeconds(tt.report.TimeToVerdict))
 			}
-			if (c.Failure != nil) != tt.wantFailure {
-				t.Errorf("failure = %+v, want failure %v", c.Failure, tt.wantFailure)
+			if (len(c.Failures) > 0) != tt.failure || (c.Error != nil) != tt.errored || (c.Skipped != nil) != tt.skipped {
+				t.Errorf("failures %+v error %+v skipped %+v; want failure %v error %v skipped %v", c.Failures, c.Error, c.Skipped, tt.failure, tt.errored, tt.skipped)
 			}
-			if (c.Skipped != nil) != tt.wantSkipped {
-				t.Errorf("skipped = %+v, want skipped %v", c.Skipped, tt.wantSkipped)
+			var msgs []junitMessage
+			msgs = append(msgs, c.Failures...)
+			for _, m := range []*junitMessage{c.Error, c.Skipped} {
+				if m != nil {
+					msgs = append(msgs, *m)
+				}
 			}
-			if tt.wantFailure {
-				want := "got NOT REPRODUCED expected REPRODUCED: " + tt.report.Verdict.Reason
-				if c.Failure.Message != want {
-					t.Errorf("failure message %q, want %q", c.Failure.Message, want)
+			if tt.wantText != "" {
+				found := false
+				for _, m := range msgs {
+					if strings.Contains(m.Message, tt.wantText) && (tt.wantType == "" || m.Type == tt.wantType) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no outcome of type %q saying %q in %+v", tt.wantType, tt.wantText, msgs)
 				}
 			}
 			if c.SystemOut == nil || !strings.Contains(c.SystemOut.Text, tt.report.Verdict.Reason) {
 				t.Errorf("system-out %+v lacks the verdict reason", c.SystemOut)
 			}
+			props := map[string]string{}
+			for _, p := range doc.Suites[0].Properties {
+				props[p.Name] = p.Value
+			}
+			for _, k := range []string{"k", "n", "rate_lo", "rate_hi", "verdict", "bug"} {
+				if _, ok := props[k]; !ok {
+					t.Errorf("property %s missing: %v", k, props)
+				}
+			}
 		})
+	}
+}
+
+// validateJUnit checks data against testdata/junit.xsd with xmllint.
+func validateJUnit(t *testing.T, data []byte) {
+	t.Helper()
+	if _, err := exec.LookPath("xmllint"); err != nil {
+		t.Fatal("xmllint is needed to check junit.xml against the JUnit schema: install Debian's libxml2-utils (make deps)")
+	}
+	f := filepath.Join(t.TempDir(), "junit.xml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("xmllint", "--noout", "--schema", "testdata/junit.xsd", f).CombinedOutput(); err != nil {
+		t.Fatalf("junit.xml does not validate against the JUnit schema: %v\n%s\n%s", err, out, data)
 	}
 }
 
@@ -403,20 +455,20 @@ func TestWriteJUnitSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	validateJUnit(t, data)
 	doc := parseJUnit(t, data)
-	s := doc.Suites[0]
-	if s.Tests != 3 || s.Failures != 1 || len(s.Cases) != 3 || doc.Tests != 3 || doc.Failures != 1 {
-		t.Fatalf("suite tests=%d failures=%d cases=%d, want 3/1/3", s.Tests, s.Failures, len(s.Cases))
+	if len(doc.Suites) != 3 || doc.Tests != 3 || doc.Failures != 1 {
+		t.Fatalf("suites=%d tests=%d failures=%d, want 3/3/1", len(doc.Suites), doc.Tests, doc.Failures)
 	}
-	if out := s.Cases[1].SystemOut; out == nil || !strings.Contains(out.Text, "\uFFFD[31mok\uFFFD ]]> done") {
+	if out := doc.Suites[1].Cases[0].SystemOut; out == nil || !strings.Contains(out.Text, "\uFFFD[31mok\uFFFD ]]> done") {
 		t.Errorf("system-out of case 1 = %+v, want the reason with control characters replaced", out)
 	}
-	for i, c := range s.Cases {
-		if wantFail := i == 2; (c.Failure != nil) != wantFail {
-			t.Errorf("case %d (%s): failure %v, want %v", i, c.Name, c.Failure != nil, wantFail)
+	for i, s := range doc.Suites {
+		if wantFail := i == 2; (len(s.Cases[0].Failures) > 0) != wantFail || (s.Failures == 1) != wantFail {
+			t.Errorf("suite %d (%s): failures %v, want %v", i, s.Cases[0].Name, s.Cases[0].Failures, wantFail)
 		}
 	}
-	if out := s.Cases[0].SystemOut; out == nil || !strings.Contains(out.Text, "reports/"+reports[0].RunID+"/") {
+	if out := doc.Suites[0].Cases[0].SystemOut; out == nil || !strings.Contains(out.Text, "reports/"+reports[0].RunID+"/") {
 		t.Errorf("system-out lacks a path hint: %+v", out)
 	}
 }
@@ -426,9 +478,6 @@ func parseJUnit(t *testing.T, data []byte) junitSuites {
 	var doc junitSuites
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("junit.xml does not parse: %v\n%s", err, data)
-	}
-	if len(doc.Suites) != 1 {
-		t.Fatalf("got %d testsuites, want 1", len(doc.Suites))
 	}
 	return doc
 }

@@ -43,9 +43,36 @@ type Run struct {
 	// Log receives progress lines for the person running relapse.
 	Log io.Writer
 
+	// parent is the run a repetition belongs to; records go to one report
+	// under the parent's lock.
+	parent *Run
+	// repetition numbers a repetition (0 for the run itself).
+	repetition int
+
 	mu       sync.Mutex
 	cleanups []cleanup
 }
+
+// lock is the lock of the report this run records into.
+func (r *Run) lock() *sync.Mutex {
+	for r.parent != nil {
+		r = r.parent
+	}
+	return &r.mu
+}
+
+// Repetition makes the context of the n-th repetition of the run's
+// scenario: the same node, journal, report and directories' root, but
+// its own working directory (Dir/rN, which the caller makes), its own
+// ledger and its own cleanups, run when the repetition ends, so that the
+// next starts from nothing (fresh daemons, clusters, containers).
+func (r *Run) Repetition(n int) *Run {
+	return &Run{ID: r.ID, Node: r.Node, Dir: filepath.Join(r.Dir, fmt.Sprintf("r%d", n)), ReportDir: r.ReportDir,
+		CacheDir: r.CacheDir, Journal: r.Journal, Ledger: &Ledger{}, Report: r.Report, Log: r.Log, parent: r, repetition: n}
+}
+
+// RepetitionNumber is the repetition this context belongs to (0 outside one).
+func (r *Run) RepetitionNumber() int { return r.repetition }
 
 type cleanup struct {
 	name    string
@@ -162,8 +189,9 @@ func (r *Run) Step(s report.Step) {
 	if s.At.IsZero() {
 		s.At = time.Now().UTC()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Timeline = append(r.Report.Timeline, s)
 }
 
@@ -191,23 +219,26 @@ func (r *Run) Timed(name, detail string, fn func() error) error {
 
 // Condition records a measured fact the verdict depends on.
 func (r *Run) Condition(name, value string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Conditions = append(r.Report.Conditions, report.Fact{Name: name, Value: value})
 }
 
 // NodeFact records how the node (or cluster) was made.
 func (r *Run) NodeFact(facts ...report.Fact) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.NodeSetup = append(r.Report.NodeSetup, facts...)
 }
 
 // Observe records the version of a component the node brings rather than
 // relapse builds (systemd); the verdict judges that version.
 func (r *Run) Observe(component, version string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	if r.Report.Observed == nil {
 		r.Report.Observed = map[string]string{}
 	}
@@ -216,36 +247,43 @@ func (r *Run) Observe(component, version string) {
 
 // Evidence attaches a block of raw evidence.
 func (r *Run) Evidence(title, text string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Evidence = append(r.Report.Evidence, report.Block{Title: title, Text: text})
 }
 
 // Finding records what a detector saw.
 func (r *Run) Finding(f report.Finding) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	f.Repetition = r.repetition
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Findings = append(r.Report.Findings, f)
 }
 
 // Attempt records one try at triggering the bug.
 func (r *Run) Attempt(a report.Attempt) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	a.Repetition = r.repetition
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Attempts = append(r.Report.Attempts, a)
 }
 
 // File lists an artifact saved in the report directory.
 func (r *Run) File(f report.File) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Files = append(r.Report.Files, f)
 }
 
 // Error records a problem that did not stop the run.
 func (r *Run) Error(msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	r.Report.Errors = append(r.Report.Errors, msg)
 }
 

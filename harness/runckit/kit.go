@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -39,6 +40,16 @@ type Kit struct {
 	InitBinary string
 	// Rootfs is a root filesystem on the node holding the init at /init.
 	Rootfs string
+	// slowest is the longest a container took to start and run here.
+	slowest time.Duration
+}
+
+// deadline is how long an attempt may take: the scenario's timeout, or ten
+// times the slowest container this kit saw start and run (the control, on
+// this machine now) when that is longer. A loaded machine's slow start is
+// not taken for a stall.
+func (k *Kit) deadline(timeout time.Duration) time.Duration {
+	return max(timeout, 10*k.slowest)
 }
 
 // New copies the runc build onto the node, owns its state root, records

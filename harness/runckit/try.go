@@ -82,6 +82,7 @@ func (k *Kit) Try(ctx context.Context, t Try) *Outcome {
 	}()
 	defer func() { _ = k.Runc.Delete(context.WithoutCancel(ctx), id) }()
 
+	t.Timeout = k.deadline(t.Timeout)
 	actx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	found := make(chan report.Finding, 1)
@@ -122,6 +123,9 @@ func (k *Kit) Try(ctx context.Context, t Try) *Outcome {
 		return o
 	}
 	k.readInit(ctx, o, output)
+	if o.Started {
+		k.slowest = max(k.slowest, time.Since(began))
+	}
 	return o
 }
 

@@ -23,8 +23,15 @@ type Scenario interface {
 	// version it saw with Env.Observe.
 	Components() []versions.Builder
 	Params() []Param
-	// Run triggers the bug and decides. It returns INCONCLUSIVE with a reason
-	// when it cannot decide; an error means the harness itself failed.
+	// Sampling says what one repetition makes afresh and how many clean
+	// repetitions rule the bug out: one for a deterministic bug, enough to
+	// exclude a measured rate for a racy one.
+	Sampling() report.Sampling
+	// Run is one repetition: it triggers the bug and decides. REPRODUCED
+	// only from a detector's classification, NOT REPRODUCED only when the
+	// trigger was shown to be in force, INCONCLUSIVE with a reason
+	// otherwise; an error means the harness itself failed. A repetition
+	// that reached a decision keeps it even if ctx ends afterwards.
 	Run(ctx context.Context, env *Env) (report.Result, string, error)
 }
 

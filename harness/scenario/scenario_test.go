@@ -10,7 +10,7 @@ import (
 )
 
 var defaults = map[string]string{
-	"profile": "large", "attempts": "3", "soft-limit": "1",
+	"profile": "large", "attempts": "1", "soft-limit": "1",
 	"create-timeout": "20s", "engine": "runc", "hold": "0s", "baseline": "true",
 }
 

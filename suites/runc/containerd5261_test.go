@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,11 +162,17 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 				return s
 			}
 
-			It("puts everything back on SIGINT", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
+			It("puts everything back on SIGINT and keeps the verdict it had reached", SpecTimeout(5*time.Minute), func(ctx SpecContext) {
 				s := startHeld()
 				s.Signal(os.Interrupt)
 				Eventually(s, "1m").Should(gexec.Exit(130))
 				baseline.ExpectClean()
+				rep, err := report.Load(filepath.Join(suitekit.ReportsDir(), "latest"))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(rep.Verdict.Result).To(Equal(report.Reproduced), "the hang was classified before the signal")
+				Expect(rep.Verdict.Cause).To(Equal(report.CauseEvidence))
+				Expect(rep.Interrupted).To(And(ContainSubstring("received interrupt"), ContainSubstring("after the verdict")))
+				suitekit.ExpectValidJUnit(filepath.Join(suitekit.ReportsDir(), "latest", report.JUnitName))
 			})
 
 			It("puts everything back on SIGTERM", SpecTimeout(5*time.Minute), func(ctx SpecContext) {

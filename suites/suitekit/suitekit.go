@@ -28,13 +28,30 @@ func ReportsDir() string {
 	if d := os.Getenv("RELAPSE_REPORTS"); d != "" {
 		return d
 	}
+	if root := repoRoot(); root != "" {
+		return filepath.Join(root, "reports")
+	}
+	return filepath.Join(os.TempDir(), "relapse-reports")
+}
+
+// repoRoot is the directory of go.mod above the working directory.
+func repoRoot() string {
 	dir, _ := os.Getwd()
 	for ; dir != "/"; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "reports")
+			return dir
 		}
 	}
-	return filepath.Join(os.TempDir(), "relapse-reports")
+	return ""
+}
+
+// ExpectValidJUnit checks a report's junit.xml against the JUnit schema CI
+// tools read (harness/report/testdata/junit.xsd) with xmllint.
+func ExpectValidJUnit(path string) {
+	GinkgoHelper()
+	schema := filepath.Join(repoRoot(), "harness", "report", "testdata", "junit.xsd")
+	out, err := exec.Command("xmllint", "--noout", "--schema", schema, path).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "%s does not validate against %s (xmllint, Debian libxml2-utils):\n%s", path, schema, out)
 }
 
 // Run prepares and executes a scenario, attaching the report to the spec.
@@ -50,6 +67,7 @@ func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 	res, err := plan.Execute(ctx)
 	Expect(err).NotTo(HaveOccurred(), "executing %s", o.Scenario)
 	AddReportEntry("report", res.Paths.HTML)
+	ExpectValidJUnit(res.Paths.JUnit)
 	GinkgoWriter.Printf("verdict %s: %s\nreport %s\n", res.Report.Verdict.Result, res.Report.Verdict.Reason, res.Paths.HTML)
 	Expect(res.Report.Errors).To(BeEmpty(), "errors recorded in %s", res.Paths.JSON)
 	return res

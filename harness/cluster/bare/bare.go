@@ -46,6 +46,8 @@ type Bare struct {
 	env         *scenario.Env
 	cgroupRoot  string
 	createdDirs string
+	// apiserverReady is how long kube-apiserver took to answer /readyz here.
+	apiserverReady time.Duration
 }
 
 // Provider makes bare clusters.
@@ -144,22 +146,28 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*Bare, er
 		{"default service account", b.waitServiceAccount},
 	}
 	for _, s := range steps {
+		began := time.Now()
 		if err := env.Timed("cluster: "+s.name, o.Version, func() error { return s.fn(ctx, o) }); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", s.name, err)
+		}
+		if s.name == "kube-apiserver" {
+			b.apiserverReady = time.Since(began)
 		}
 	}
 	b.Setup = b.setup(o)
 	return b, nil
 }
 
-// within scales a readiness deadline measured on the host for the node:
-// VM nodes run under software emulation here, where kube-apiserver 1.19
-// needed more than 90 s to be ready (1.30: 54 s; the host: 3 s).
+// within scales a readiness deadline chosen on an idle host for this
+// node now: VM nodes run under software emulation here, where
+// kube-apiserver 1.19 needed more than 90 s to be ready (1.30: 54 s; the
+// host: 3 s), and once the apiserver came up, later waits get at least
+// twenty times what it took (a loaded machine is slow at everything).
 func (b *Bare) within(d time.Duration) time.Duration {
 	if cluster.OnVM(b.Node) {
-		return 4 * d
+		d *= 4
 	}
-	return d
+	return max(d, 20*b.apiserverReady)
 }
 
 func (b *Bare) path(p ...string) string { return filepath.Join(append([]string{b.Dir}, p...)...) }
@@ -550,7 +558,7 @@ func (b *Bare) waitNodeReady(ctx context.Context, o cluster.Options) error {
 	if b.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	return cluster.WaitNodeReady(ctx, b.env, b.Client, NodeName, func(ctx context.Context) string {
+	return cluster.WaitNodeReady(ctx, b.env, b.Client, NodeName, b.within(3*time.Minute), func(ctx context.Context) string {
 		return "kubelet log:\n" + b.daemons["kubelet-daemon"].LogTail(ctx, 30)
 	})
 }

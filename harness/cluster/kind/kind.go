@@ -104,7 +104,7 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*cluster.
 		{"kind create cluster", k.create},
 		{"client", k.connect},
 		{"node Ready", func(ctx context.Context) error {
-			return cluster.WaitNodeReady(ctx, env, k.c.Client, k.c.NodeName, k.explain)
+			return cluster.WaitNodeReady(ctx, env, k.c.Client, k.c.NodeName, 3*time.Minute, k.explain)
 		}},
 		{"default service account", func(ctx context.Context) error { return cluster.WaitServiceAccount(ctx, k.c.Client) }},
 		{"coredns", k.quietCoreDNS},

@@ -61,6 +61,13 @@ func init() { scenario.Register(Scenario{}) }
 func (Scenario) Name() string    { return Name }
 func (Scenario) Bug() report.Bug { return Bug }
 
+// Sampling: kubelet's health rule is deterministic.
+func (Scenario) Sampling() report.Sampling {
+	return report.Sampling{Deterministic: true,
+		Why:   "kubelet marks the node NotReady whenever no relist completed within the PLEG threshold; a node that stayed Ready through a longer stall did not apply the rule",
+		Fresh: "a fresh cluster (bare ~10 s, kind ~50 s) and a new stall of the relists (~3.5 min)"}
+}
+
 // DefaultVersions: the newest Kubernetes this proxy serves completely, and
 // a fixed runc.
 func (Scenario) DefaultVersions() map[string]string {

@@ -102,12 +102,11 @@ func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Resul
 	}); err != nil {
 		return report.Inconclusive, "", err
 	}
-	if ctx.Err() != nil {
-		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
-	}
 	switch {
 	case finding != nil:
 		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+res.Stuck, h.attempts, finding.Summary), nil
+	case ctx.Err() != nil:
+		return report.Inconclusive, "interrupted during the churn", nil
 	case res.Stuck > 0:
 		return report.Inconclusive, fmt.Sprintf("a %s start did not return but the detector did not classify the stall: %s", eng.Name(), res.StoppedBy), nil
 	case res.Failed > 0:

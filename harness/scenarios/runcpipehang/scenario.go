@@ -63,6 +63,15 @@ var Bug = report.Bug{
 
 func (Scenario) Bug() report.Bug { return Bug }
 
+// Sampling: the hang is deterministic once armed.
+func (Scenario) Sampling() report.Sampling {
+	return report.Sampling{Deterministic: true,
+		Why: "rc93 writes the whole filter with one write(2) before reading; with a filter larger than the pipe and nobody else " +
+			"holding the read end, the kernel blocks that write every time, so a container that ran while its own pipes were " +
+			"shrunk proves the runc under test does not hang",
+		Fresh: "a new bundle and containers in a fresh runc state root (~1 s); with ENGINE=docker or containerd a fresh daemon too (~3-6 s)"}
+}
+
 func (Scenario) Components() []versions.Builder { return []versions.Builder{versions.RuncRecipe} }
 
 func (Scenario) Params() []scenario.Param {
@@ -70,7 +79,7 @@ func (Scenario) Params() []scenario.Param {
 		scenario.ChoiceParam("profile", fixture.ProfileLarge,
 			"seccomp profile: large (compiles past 8192 bytes) or docker-default (fits on kernels with 2-page pipes; shows the trigger is not armed)",
 			fixture.ProfileDockerDefault, fixture.ProfileLarge),
-		scenario.IntParam("attempts", 3, 1, 100, "containers to create with the trigger armed; the run stops at the first hang"),
+		scenario.IntParam("attempts", 1, 1, 100, "containers to create with the trigger armed in one repetition; it stops at the first hang (the hang is deterministic: one decides)"),
 		scenario.IntParam("soft-limit", 1, 0, 1<<30, "value written to fs.pipe-user-pages-soft while the trigger is armed"),
 		scenario.DurationParam("create-timeout", "20s", false, "how long one container start may take before the attempt ends unclassified"),
 		scenario.ChoiceParam("engine", "runc",
@@ -131,9 +140,6 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		}
 	}); err != nil {
 		return report.Inconclusive, "", err
-	}
-	if ctx.Err() != nil {
-		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
 	}
 	return decide(outcomes, h.attempts, h.profile, h.armed)
 }

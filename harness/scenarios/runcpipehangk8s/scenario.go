@@ -40,6 +40,13 @@ func init() { scenario.Register(Scenario{}) }
 func (Scenario) Name() string    { return Name }
 func (Scenario) Bug() report.Bug { return runcpipehang.Bug }
 
+// Sampling: the same deterministic hang, seen through kubelet.
+func (Scenario) Sampling() report.Sampling {
+	s := runcpipehang.Scenario{}.Sampling()
+	s.Fresh = "a fresh cluster (bare ~10 s, kind ~50 s, VM node ~2.5 min) and new pods"
+	return s
+}
+
 // DefaultVersions: the runc is the question; Kubernetes a current one.
 func (Scenario) DefaultVersions() map[string]string {
 	return map[string]string{"kubernetes": "1.30.14"}

@@ -21,6 +21,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/measure"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/runckit"
@@ -59,8 +60,17 @@ type Scenario struct{}
 
 func init() { scenario.Register(Scenario{}) }
 
-func (Scenario) Name() string                   { return Name }
-func (Scenario) Bug() report.Bug                { return Bug }
+func (Scenario) Name() string    { return Name }
+func (Scenario) Bug() report.Bug { return Bug }
+
+// Sampling: once PID 1's cookie passes 0xffffffff an affected systemd can
+// seal no further message on that connection: every call fails.
+func (Scenario) Sampling() report.Sampling {
+	return report.Sampling{Deterministic: true,
+		Why: "before v242 sd-bus refuses to seal any message whose cookie passes 0xffffffff, so once the cookie was seen wrapping " +
+			"with systemd still answering, the systemd under test handles the overrun",
+		Fresh: "PID 1's cookie moved near the wrap again on the same VM node and pushed over by new D-Bus load (~60-90 s)"}
+}
 func (Scenario) Components() []versions.Builder { return []versions.Builder{versions.RuncRecipe} }
 
 // DefaultVersions: the runc whose systemd driver starts the containers.
@@ -114,7 +124,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	env.DeferCleanup("stop the systemd D-Bus probe", func(context.Context) error { watch.Stop(); return nil })
-	defer r.recordSamples(watch)
+	defer func() { r.recordSamples(watch) }()
 
 	// Baseline: systemd answers and runc's systemd driver works, before
 	// anything is changed, or a later failure would prove nothing.
@@ -122,8 +132,18 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if base := r.container(ctx, 0); !base.Started {
 		return report.Inconclusive, "the control runc --systemd-cgroup container did not start: " + base.Record.Outcome, nil
 	}
-	if st := detect.ClassifyBus(watch.Samples(), p.consecutive); st.SystemOK == 0 {
+	if st := detect.ClassifyBus(watch.Samples(), p.consecutive, p.callTimeout); st.SystemOK == 0 {
 		return report.Inconclusive, "systemd did not answer the probe on the system bus before the trigger", nil
+	}
+	// A call timeout is a threshold: scale it with what this node measured
+	// before the trigger (an emulated node under load answers in seconds).
+	if scaled := baselineTimeout(watch.Samples(), p.callTimeout); scaled > p.callTimeout {
+		watch.Stop()
+		env.Condition("D-Bus call timeout", fmt.Sprintf("%s: ten times the baseline's p99 system-bus latency (the parameter said %s)", scaled.Round(time.Millisecond), p.callTimeout))
+		p.callTimeout = scaled
+		if watch, err = (&detect.SystemdBus{Node: env.Node, Timeout: p.callTimeout}).Start(ctx); err != nil {
+			return report.Inconclusive, "", err
+		}
 	}
 
 	move, err := r.moveCookie(ctx, p.margin)
@@ -150,10 +170,10 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 			stuck++
 		}
 	}
-	st := detect.ClassifyBus(watch.Samples(), p.consecutive)
+	st := detect.ClassifyBus(watch.Samples(), p.consecutive, p.callTimeout)
 	r.journalEvidence(ctx)
-	if ctx.Err() != nil {
-		return report.Inconclusive, "interrupted: " + context.Cause(ctx).Error(), nil
+	if ctx.Err() != nil && !st.Unresponsive {
+		return report.Inconclusive, "interrupted before systemd was seen answering or not after the wrap", nil
 	}
 	return r.decide(st, move, p, started, stuck)
 }
@@ -166,6 +186,18 @@ type settings struct {
 func params(v scenario.Values) settings {
 	return settings{margin: v.Int("margin"), rate: v.Int("rate"), consecutive: v.Int("consecutive"), containers: v.Int("containers"),
 		loadDuration: v.Duration("load-duration"), afterWrap: v.Duration("after-wrap"), callTimeout: v.Duration("call-timeout")}
+}
+
+// baselineTimeout is ten times the 99th percentile of the system-bus calls
+// answered before the trigger, or timeout when that is larger.
+func baselineTimeout(samples []systemdbus.Sample, timeout time.Duration) time.Duration {
+	var lat measure.Latencies
+	for _, s := range samples {
+		if s.Bus == "system" && s.OK() {
+			lat.Add(time.Duration(s.Ms * float64(time.Millisecond)))
+		}
+	}
+	return lat.Scaled(timeout, 10)
 }
 
 var systemdVersion = regexp.MustCompile(`^systemd ([0-9]+)(?: \(([^)]*)\))?`)
@@ -236,7 +268,7 @@ func (r *overrun) watchUntil(ctx context.Context, watch *detect.BusWatch, p sett
 	deadline := time.Now().Add(p.loadDuration + 30*time.Second)
 	var wrappedAt time.Time
 	for {
-		st := detect.ClassifyBus(watch.Samples(), p.consecutive)
+		st := detect.ClassifyBus(watch.Samples(), p.consecutive, p.callTimeout)
 		switch {
 		case st.Unresponsive:
 			r.env.Step(report.Step{At: st.Since, Name: "detected", Detail: "systemd stopped answering on the system bus", Status: "failed"})
@@ -362,7 +394,11 @@ func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p setti
 	env := r.env
 	env.Condition("probe calls", fmt.Sprintf("system bus: %d answered, %d timed out; private socket: %d answered; answered after the wrap: %d",
 		st.SystemOK, st.SystemTimeouts, st.PrivateOK, st.AnsweredAfterWrap))
+	if st.Unresponsive && uint64(st.MaxCookie) < move.Target {
+		return report.Inconclusive, fmt.Sprintf("systemd stopped answering on the system bus, but its cookie was last seen at %d, below where it was moved (%d): the silence is not the overrun's", st.MaxCookie, move.Target), nil
+	}
 	if st.Unresponsive {
+		st.Reasons = append(st.Reasons, fmt.Sprintf("the silence began with PID 1's cookie at %d, %d below 0xffffffff: the next serials would pass it", st.MaxCookie, uint32(0xffffffff)-st.MaxCookie))
 		f := report.Finding{Detector: "systemd-bus", Kind: detect.KindSystemdUnresponsive, At: time.Now().UTC(), OnsetAt: st.Since,
 			Summary: fmt.Sprintf("systemd stopped answering on the system bus after PID 1's cookie was moved to %d and pushed toward 0xffffffff", move.Target),
 			Reasons: append(st.Reasons, fmt.Sprintf("%d of %d runc --systemd-cgroup containers after the stall did not start", stuck, started+stuck))}

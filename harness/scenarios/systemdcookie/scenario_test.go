@@ -37,11 +37,12 @@ func TestDecide(t *testing.T) {
 		want            report.Result
 		reasonSubstring string
 	}{
-		"unresponsive":          {detect.BusState{Unresponsive: true, Reasons: []string{"x"}}, 0, 2, report.Reproduced, "stopped answering"},
-		"wrapped and answering": {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40, MaxCookie: 0xffffffff}, 3, 0, report.NotReproduced, "wrapped"},
-		"never wrapped":         {detect.BusState{MaxCookie: 0xfffff000}, 3, 0, report.Inconclusive, "did not reach the wrap"},
-		"too few after wrap":    {detect.BusState{Wrapped: true, AnsweredAfterWrap: 2}, 3, 0, report.Inconclusive, "only 2"},
-		"containers stuck":      {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40}, 1, 2, report.Inconclusive, "did not start"},
+		"unresponsive":                 {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 0xfffffff0}, 0, 2, report.Reproduced, "stopped answering"},
+		"unresponsive before the wrap": {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 4000}, 0, 2, report.Inconclusive, "not the overrun"},
+		"wrapped and answering":        {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40, MaxCookie: 0xffffffff}, 3, 0, report.NotReproduced, "wrapped"},
+		"never wrapped":                {detect.BusState{MaxCookie: 0xfffff000}, 3, 0, report.Inconclusive, "did not reach the wrap"},
+		"too few after wrap":           {detect.BusState{Wrapped: true, AnsweredAfterWrap: 2}, 3, 0, report.Inconclusive, "only 2"},
+		"containers stuck":             {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40}, 1, 2, report.Inconclusive, "did not start"},
 	} {
 		got, reason, err := r.decide(tc.st, move, p, tc.started, tc.stuck)
 		if err != nil || got != tc.want || !strings.Contains(reason, tc.reasonSubstring) {
