@@ -27,6 +27,10 @@ CLUSTER   ?=
 PARAMS    ?=
 # REPEAT=N runs N independent repetitions for a rate with its interval.
 REPEAT    ?=
+# PATCH="runc=FILE ..." patches a component before building it; SOURCE="runc=DIR"
+# builds it from a local tree or git checkout.
+PATCH     ?=
+SOURCE    ?=
 # Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>, BOX=<vagrant box>.
 PROVIDER  ?=
 KERNEL    ?=
@@ -37,7 +41,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: bisect all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -74,12 +78,21 @@ lint: deps $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
 
 repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
-	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(NODE_FLAGS)
+	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(addprefix --patch ,$(PATCH)) $(addprefix --source ,$(SOURCE)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.
 matrix: build
 	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
+
+# Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
+# releases), or with BISECT_SOURCE=DIR over the commits of a checkout.
+COMPONENT ?= runc
+GOOD      ?=
+BAD       ?=
+BISECT_SOURCE ?=
+bisect: build
+	$(RELAPSE) bisect --scenario $(SCENARIO) --component $(COMPONENT) --reports $(REPORTS) $(addprefix --good ,$(GOOD)) $(addprefix --bad ,$(BAD)) $(if $(BISECT_SOURCE),--source $(BISECT_SOURCE)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(NODE_FLAGS)
 
 repair: build
 	$(RELAPSE) repair

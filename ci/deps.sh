@@ -22,6 +22,7 @@ if [ "${1:-}" = k8s ]; then
     "containernetworking-plugins:/usr/lib/cni/bridge"  # bridge, host-local, portmap
     "debootstrap:/usr/sbin/debootstrap"            # the kind node image's root filesystem
     "runc:/usr/sbin/runc"                          # what relapse's dockerd runs kind's node container with
+    "busybox-static:/bin/busybox"                  # the clusters' offline busybox image
   )
 fi
 if [ "${1:-}" = bench ]; then

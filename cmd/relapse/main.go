@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/relapse-dev/relapse/harness/bisect"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -75,6 +76,7 @@ commands:
   scenarios  list scenarios, their bugs and parameters
   versions   list the known versions of a component (runc)
   matrix     run a scenario at every pinned version of its component; one JUnit file for all
+  bisect     find the release (or commit, with --source) where a bug came in or went away
   repair     undo what a killed run left on this host (also done at every repro start)
 
 run "relapse <command> -h" for a command's flags.
@@ -95,6 +97,10 @@ func dispatch(ctx context.Context, args []string) int {
 		return listVersions(args[1:])
 	case "matrix":
 		return matrix(ctx, args[1:])
+	case "bisect":
+		return bisectCmd(ctx, args[1:])
+	case "bisect-step":
+		return bisectStep(ctx, args[1:])
 	case "repair":
 		return repair(ctx)
 	case "-h", "--help", "help":
@@ -131,6 +137,19 @@ func (m multiFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects repeated component=value flags, keeping their order.
+type listFlag map[string][]string
+
+func (m listFlag) String() string { return fmt.Sprint(map[string][]string(m)) }
+func (m listFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" || val == "" {
+		return fmt.Errorf("want component=path, got %q", v)
+	}
+	m[k] = append(m[k], val)
+	return nil
+}
+
 func repro(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
@@ -139,6 +158,10 @@ func repro(ctx context.Context, args []string) int {
 	nodeSpec := nodeFlags(fs)
 	reports := fs.String("reports", "reports", "directory that receives <run-id>/report.{json,html} and junit.xml")
 	failOnMismatch := fs.Bool("fail-on-mismatch", false, "exit 4 when the verdict contradicts the bug's affected range (for regression matrices)")
+	patches := listFlag{}
+	sources := multiFlag{}
+	fs.Var(patches, "patch", "component=FILE: apply a unified diff (patch -p1, module root) to that component's source before building it; repeatable, applied in order")
+	fs.Var(sources, "source", "component=DIR: build that component from a local tree or git checkout instead of a release (runc, containerd)")
 	repeat := fs.Int("repeat", 0, "independent repetitions to run, all of them, for a rate with its interval (default: until the verdict is decided, as the scenario's sampling says)")
 	vers := multiFlag{}
 	params := multiFlag{}
@@ -158,7 +181,7 @@ func repro(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
-		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat,
+		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat, Patches: patches, Sources: sources,
 		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr,
 	})
 	if err != nil {
@@ -340,4 +363,84 @@ func repair(ctx context.Context) int {
 		return exitFailed
 	}
 	return exitVerdict
+}
+
+// bisectFlags are the flags bisect and bisect-step share.
+func bisectFlags(fs *flag.FlagSet) func() bisect.Options {
+	var o bisect.Options
+	fs.StringVar(&o.Scenario, "scenario", "runc-pipe-hang", "scenario to run at each step (see `relapse scenarios`)")
+	fs.StringVar(&o.Component, "component", "", "component whose versions (or commits) are searched: runc, containerd, kubernetes")
+	fs.StringVar(&o.Source, "source", "", "a git checkout of the component: search its commits between --good and --bad instead of releases")
+	fs.StringVar(&o.ReportsDir, "reports", "reports", "directory that receives each step's report and the bisection's page")
+	fs.IntVar(&o.Repeat, "repeat", 0, "repetitions per step (default: as the scenario's sampling needs)")
+	vers, params := multiFlag{}, multiFlag{}
+	fs.Var(vers, "version", "another component's version, component=version, repeatable")
+	fs.Var(params, "param", "scenario parameter name=value, repeatable")
+	node := nodeFlags(fs)
+	return func() bisect.Options {
+		o.Versions, o.Params, o.Node = vers, params, node()
+		return o
+	}
+}
+
+func bisectCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
+	opts := bisectFlags(fs)
+	good, bad := listFlag{}, listFlag{}
+	fs.Func("good", "a version (or commit) known NOT REPRODUCED; repeatable", func(v string) error { return good.Set("v=" + v) })
+	fs.Func("bad", "a version (or commit) known REPRODUCED; repeatable", func(v string) error { return bad.Set("v=" + v) })
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	o := opts()
+	o.Good, o.Bad, o.Log = good["v"], bad["v"], os.Stderr
+	if o.Component == "" {
+		fmt.Fprintln(os.Stderr, "relapse: bisect needs --component (the one whose versions are searched)\nnothing on this host was changed.")
+		return exitUsage
+	}
+	var res *bisect.Result
+	var err error
+	if o.Source != "" {
+		res, err = bisect.Commits(ctx, o, "")
+	} else {
+		res, err = bisect.Releases(ctx, o)
+	}
+	if res == nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+		return exitUsage
+	}
+	dir := filepath.Join(o.ReportsDir, "bisect-"+res.Started.Format("20060102T150405")+"-"+res.Scenario+"-"+res.Component)
+	page, werr := bisect.Write(dir, res)
+	fmt.Printf("\nbisection of %s over %s, %d experiments in %.0f s:\n", res.Bug.ID, res.Component, res.Experiments(), res.Seconds)
+	for _, line := range bisect.Summary(res) {
+		fmt.Printf("  %s\n", line)
+	}
+	if werr == nil {
+		fmt.Printf("  page: %s\n", page)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailed
+	case werr != nil:
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", werr)
+		return exitFailed
+	}
+	return exitVerdict
+}
+
+// bisectStep is what `git bisect run` calls at each commit.
+func bisectStep(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bisect-step", flag.ContinueOnError)
+	opts := bisectFlags(fs)
+	old := fs.String("old", "good", "the label git's old term stands for: good (searching where the bug came in) or bad (where it went away)")
+	if err := fs.Parse(args); err != nil {
+		return bisect.ExitSkip
+	}
+	o := opts()
+	o.Log = os.Stderr
+	return bisect.RunStep(ctx, o, bisect.Label(*old))
 }

@@ -31,7 +31,13 @@ type Options struct {
 	Scenario string
 	// Versions maps a component name ("runc") to the requested version.
 	Versions map[string]string
-	Params   map[string]string
+	// Patches maps a component name to patch files applied, in order, to
+	// its source before the build (--patch runc=FILE).
+	Patches map[string][]string
+	// Sources maps a component name to a local tree built instead of a
+	// release (--source runc=DIR).
+	Sources map[string]string
+	Params  map[string]string
 	// Node says which node to run on (provider, kernel, box).
 	Node provision.Spec
 	// ReportsDir receives reports/<run-id>/.
@@ -102,9 +108,33 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 			return nil, fmt.Errorf("scenario %s does not take a %s version (it takes: %s)", s.Name(), name, componentNames(s))
 		}
 	}
+	for name := range o.Patches {
+		if !wanted[name] {
+			return nil, fmt.Errorf("--patch %s=...: scenario %s does not build %s (it builds: %s)", name, s.Name(), name, componentNames(s))
+		}
+	}
+	for name := range o.Sources {
+		if !wanted[name] {
+			return nil, fmt.Errorf("--source %s=...: scenario %s does not build %s (it builds: %s)", name, s.Name(), name, componentNames(s))
+		}
+		if _, both := o.Versions[name]; both {
+			return nil, fmt.Errorf("--source %s=%s and a %s version were both given: a local tree is its own version; give one of them", name, o.Sources[name], name)
+		}
+	}
 	resolved := map[string]versions.Resolved{}
 	for _, rc := range s.Components() {
 		name := rc.Target().Name
+		if dir, ok := o.Sources[name]; ok {
+			r, err := rc.Target().ResolveSource(ctx, dir)
+			if err != nil {
+				return nil, err
+			}
+			if r.Patches, err = loadPatches(o.Patches[name]); err != nil {
+				return nil, err
+			}
+			resolved[name] = r
+			continue
+		}
 		requested, ok := o.Versions[name]
 		if !ok {
 			requested, ok = defaultVersion(s, name)
@@ -119,6 +149,12 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		}
 		r, err := rc.Target().Resolve(ctx, requested)
 		if err != nil {
+			return nil, err
+		}
+		if r.Patches, err = loadPatches(o.Patches[name]); err != nil {
+			return nil, err
+		}
+		if err := r.CheckPatches(ctx); err != nil {
 			return nil, err
 		}
 		resolved[name] = r
@@ -142,6 +178,19 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		o.StateDir = run.StateDir()
 	}
 	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params, Provider: prov}, nil
+}
+
+// loadPatches reads the patch files given for a component.
+func loadPatches(paths []string) ([]versions.Patch, error) {
+	var out []versions.Patch
+	for _, p := range paths {
+		patch, err := versions.LoadPatch(p)
+		if err != nil {
+			return nil, fmt.Errorf("--patch %s: %w", p, err)
+		}
+		out = append(out, patch)
+	}
+	return out, nil
 }
 
 // defaultVersion is the version a scenario uses for a component the user
@@ -349,7 +398,11 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 	}
 	for _, rc := range p.Scenario.Components() {
 		r := p.Resolved[rc.Target().Name]
-		env.Logf("building %s %s (%s)", rc.Target().Name, r.Version, r.Sum)
+		from := r.Sum
+		if r.Source != nil {
+			from = "local tree " + r.Source.Dir + " " + r.Source.Key
+		}
+		env.Logf("building %s %s (%s)", rc.Target().Name, r.Version, from)
 		var art versions.Artifact
 		err := env.Timed("build "+rc.Target().Name, r.Version, func() (err error) {
 			art, err = rc.Build(ctx, r, p.CacheDir)
@@ -365,6 +418,7 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		env.Logf("%s %s ready (%s): %s", rc.Target().Name, r.Version, how, art.Path)
 		env.Artifacts[rc.Target().Name] = art
 		env.Report.Components = append(env.Report.Components, art)
+		keepPatches(env, art)
 	}
 
 	// Builds change nothing on the host and take their own cache locks: the
@@ -400,6 +454,25 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		return setupFailed(err.Error())
 	}
 	return p.repeat(ctx, env)
+}
+
+// keepPatches saves the patches a build applied with the report, so the
+// report's bundle carries the diffs its build command applies.
+func keepPatches(env *scenario.Env, art versions.Artifact) {
+	for _, p := range art.Patches {
+		rel := filepath.Join("patches", art.Component, p.Name)
+		if err := os.MkdirAll(filepath.Join(env.ReportDir, filepath.Dir(rel)), 0o755); err == nil {
+			if err := os.WriteFile(filepath.Join(env.ReportDir, rel), []byte(p.Diff), 0o644); err == nil {
+				what := fmt.Sprintf("patch applied to %s %s before the build (sha256 %s)", art.Component, art.Version, p.SHA256)
+				if p.RevertsFix != "" {
+					what += "; it takes out " + p.RevertsFix
+				}
+				env.File(report.File{Name: p.Name, Path: rel, Description: what})
+				continue
+			}
+		}
+		env.Error("keeping patch " + p.Name + " with the report failed")
+	}
 }
 
 // repeat runs the scenario's repetitions, each from nothing (its own
@@ -616,13 +689,16 @@ func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 	}
 	bug := p.Scenario.Bug()
 	v.Component = bug.Component
+	var reverted []string
 	if r, built := p.Resolved[bug.Component]; built {
 		v.Version = r.Version
+		reverted = r.RevertedFixes()
+		v.Build = buildNote(r)
 	} else if seen, ok := rep.Observed[bug.Component]; ok {
 		v.Version = seen
 	}
 	if v.Version != "" {
-		expected, why, err := report.Expect(bug, v.Version)
+		expected, why, err := report.ExpectReverted(bug, v.Version, reverted)
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 		}
@@ -630,6 +706,29 @@ func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 		v.Matches = v.Result == expected
 	}
 	return v
+}
+
+// buildNote says how a build differs from the release as published.
+func buildNote(r versions.Resolved) string {
+	var parts []string
+	if s := r.Source; s != nil {
+		note := "local tree " + s.Dir
+		if s.Commit != "" {
+			note += " at " + s.Commit[:12]
+		}
+		if s.Dirty {
+			note += " with uncommitted changes"
+		}
+		parts = append(parts, note)
+	}
+	if len(r.Patches) > 0 {
+		var names []string
+		for _, p := range r.Patches {
+			names = append(names, p.Name)
+		}
+		parts = append(parts, "patched: "+strings.Join(names, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // linkLatest points reports/latest at the newest report.

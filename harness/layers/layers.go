@@ -33,7 +33,7 @@ var Layers = [][]string{
 	// The scenarios.
 	{"harness/scenarios/..."},
 	// One run end to end.
-	{"harness/experiment"},
+	{"harness/experiment", "harness/bisect"},
 	// Entry points: the CLI, the agent, the suites; and this package.
 	{"cmd/...", "suites/...", "harness/layers"},
 }

@@ -33,6 +33,18 @@ func Expect(bug Bug, version string) (Result, string, error) {
 	return NotReproduced, fmt.Sprintf("%s %s is outside the affected range %s (fixed: %s)", bug.Component, v, bug.Affected, bug.Fixed), nil
 }
 
+// ExpectReverted is Expect for a build whose patches take upstream fixes
+// out: when one of them is the bug's own fix, the bug is expected back
+// whatever the version says.
+func ExpectReverted(bug Bug, version string, reverted []string) (Result, string, error) {
+	for _, fix := range reverted {
+		if bug.Fix != "" && fix == bug.Fix {
+			return Reproduced, fmt.Sprintf("%s %s is built with its fix %s taken out by a patch, so the bug is expected back", bug.Component, strings.TrimPrefix(version, "v"), fix), nil
+		}
+	}
+	return Expect(bug, version)
+}
+
 var lowerBound = regexp.MustCompile(`>=?\s*v?([0-9][0-9A-Za-z.+-]*)`)
 
 // BeforeRange is true when v is below every lower bound (>= X, > X) of a

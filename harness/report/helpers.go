@@ -6,6 +6,8 @@ import "strings"
 type Subject struct {
 	Component string
 	Version   string
+	// Build says how the build differs from the release, if it does.
+	Build string
 }
 
 // Subject returns what the verdict judges, once it was made.
@@ -13,7 +15,7 @@ func (r *Report) Subject() (Subject, bool) {
 	if r.Verdict.Component == "" {
 		return Subject{}, false
 	}
-	return Subject{Component: r.Verdict.Component, Version: r.Verdict.Version}, true
+	return Subject{Component: r.Verdict.Component, Version: r.Verdict.Version, Build: r.Verdict.Build}, true
 }
 
 // ComponentVersion names the version under test ("runc v1.0.0-rc93",
@@ -23,7 +25,11 @@ func (r *Report) ComponentVersion() string {
 	if !ok {
 		return ""
 	}
-	return strings.TrimSpace(s.Component + " " + s.Version)
+	name := strings.TrimSpace(s.Component + " " + s.Version)
+	if s.Build != "" {
+		name += " (" + s.Build + ")"
+	}
+	return name
 }
 
 // Unrestored returns the changes to the node that were not put back.

@@ -58,6 +58,9 @@ type Verdict struct {
 	// JUnit case and the matrix line all read them.
 	Component string `json:"component,omitempty"`
 	Version   string `json:"version,omitempty"`
+	// Build says how the judged build differs from the release, when it
+	// does ("patched: revert-2871-v1.0.0-rc94.patch", "local tree ... at 12644e6").
+	Build string `json:"build,omitempty"`
 	// Expected is what the bug's affected range predicts for the version run.
 	Expected Result `json:"expected"`
 	// ExpectedWhy explains Expected ("1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94").

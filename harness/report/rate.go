@@ -147,7 +147,7 @@ func Combine(reps []Repetition, s Sampling) (Result, string, Rate) {
 			why = reps[0].Reason
 		}
 		if s.Deterministic {
-			return NotReproduced, why + " (" + s.Describe() + ")", rate
+			return NotReproduced, why + " (deterministic: one repetition with the trigger in force decides)", rate
 		}
 		return NotReproduced, fmt.Sprintf("%s: the rate is below %.2f (%s)", why, s.RuleOut, s.Why), rate
 	}

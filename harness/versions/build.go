@@ -42,6 +42,18 @@ var RuncRecipe = Recipe{
 	Requires: requireLibseccompHeaders,
 }
 
+// tree is the same build as a TreeRecipe: the binary from a copy of the
+// module tree, with the module's own dependency versions (-mod=mod: a
+// module zip's go.sum may lack entries for packages it never built).
+func (rc Recipe) tree() TreeRecipe {
+	pkg := rc.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	return TreeRecipe{Component: rc.Component, Binaries: map[string]string{rc.Binary: pkg}, Tags: rc.Tags,
+		LDFlags: rc.LDFlags, PathTo: rc.Binary, ModFlag: "-mod=mod", Requires: rc.Requires}
+}
+
 // Artifact is a built binary and what it was built from.
 type Artifact struct {
 	Resolved
@@ -83,8 +95,13 @@ func GoVersion(ctx context.Context) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Build returns the binary for r, from the cache when it is there.
+// Build returns the binary for r, from the cache when it is there. A
+// patched release or a local tree is built from a copy of its tree
+// (TreeRecipe), as `go install pkg@version` cannot patch.
 func (rc Recipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
+	if r.Modified() {
+		return rc.tree().Build(ctx, r, cacheRoot)
+	}
 	command := rc.command(r)
 	return cacheEntry{component: rc.Component.Name, tags: rc.Tags, path: rc.Binary,
 		outputs: []string{rc.Binary}, command: command, requires: rc.Requires,
@@ -130,7 +147,14 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 	if err != nil {
 		return Artifact{}, err
 	}
-	key := strings.Join([]string{r.Version, goVersion, strings.Join(e.tags, "+")}, "_")
+	parts := []string{r.Version, goVersion, strings.Join(e.tags, "+")}
+	if r.Source != nil {
+		parts = append(parts, "src-"+r.Source.Key)
+	}
+	if k := patchKey(r.Patches); k != "" {
+		parts = append(parts, k)
+	}
+	key := strings.Join(parts, "_")
 	dir := filepath.Join(cacheRoot, "builds", e.component, key)
 	art := Artifact{Resolved: r, Path: filepath.Join(dir, e.path), GoVersion: goVersion,
 		Tags: e.tags, CacheKey: key, BuildCommand: e.command}
@@ -149,6 +173,7 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 		cached.Cached = true
 		cached.Requested = r.Requested
 		cached.Dir = r.Dir
+		cached.Patches, cached.Source = r.Patches, r.Source
 		return cached, nil
 	}
 	if e.requires != nil {

@@ -122,6 +122,8 @@ type kubePlan struct {
 	ldflags string
 	// openAPI is true when the release lacks the generated OpenAPI code.
 	openAPI bool
+	// patches are applied to the copy of the module source.
+	patches []Patch
 	// header is the boilerplate file (relative to the wrapper) openapi-gen
 	// puts on top of the generated file ("" for none).
 	header string
@@ -144,17 +146,24 @@ func (kr KubeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (A
 	}.get(ctx, r, cacheRoot)
 }
 
+// copySource is true when the build needs a writable copy of the module
+// source: to generate OpenAPI code into it, or to patch it.
+func (p kubePlan) copySource() bool { return p.openAPI || len(p.patches) > 0 }
+
 // plan reads the release's go.mod and commit time and decides the build.
 func (kr KubeRecipe) plan(ctx context.Context, r Resolved) (kubePlan, error) {
 	gomod, err := os.ReadFile(filepath.Join(r.Dir, "go.mod"))
 	if err != nil {
 		return kubePlan{}, fmt.Errorf("building %s %s: reading its go.mod: %w", kr.Component.Name, r.Version, err)
 	}
-	p := kubePlan{version: r.Version}
+	if r.Source != nil {
+		return kubePlan{}, fmt.Errorf("building %s from a local tree is not supported (its staging modules need the release's replace directives); patch a release with --patch instead", kr.Component.Name)
+	}
+	p := kubePlan{version: r.Version, patches: r.Patches}
 	_, err = os.Stat(filepath.Join(r.Dir, kubeOpenAPIPkg, "zz_generated.openapi.go"))
 	p.openAPI = errors.Is(err, fs.ErrNotExist)
 	local := ""
-	if p.openAPI {
+	if p.copySource() {
 		local = "./" + kubeSourceCopy
 		if fileExists(filepath.Join(r.Dir, "hack/boilerplate/boilerplate.generatego.txt")) {
 			p.header = kubeSourceCopy + "/hack/boilerplate/boilerplate.generatego.txt"
@@ -184,9 +193,12 @@ func (kr KubeRecipe) build(ctx context.Context, r Resolved, p kubePlan, command,
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if p.openAPI {
+	if p.copySource() {
 		if err := copyModule(r.Dir, filepath.Join(tmp, kubeSourceCopy)); err != nil {
 			return fail("copying the module source", err)
+		}
+		if err := applyPatches(ctx, filepath.Join(tmp, kubeSourceCopy), p.patches); err != nil {
+			return fail("patching", err)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte(p.goMod), 0o644); err != nil {
@@ -670,10 +682,15 @@ func (kr KubeRecipe) command(p kubePlan) string {
 		"(set -e; out=$PWD; tmp=$(mktemp -d); cd \"$tmp\"",
 		" export GOTOOLCHAIN=local GONOSUMDB=k8s.io GOFLAGS=-mod=mod GOWORK=off",
 	}
-	if p.openAPI {
+	if p.copySource() {
 		lines = append(lines,
 			" go mod download "+mod,
 			" cp -R \"$(go list -m -f '{{.Dir}}' "+mod+")\" "+kubeSourceCopy+"; chmod -R u+w "+kubeSourceCopy+"; rm -rf "+kubeSourceCopy+"/vendor")
+		if len(p.patches) > 0 {
+			lines = append(lines, " (cd "+kubeSourceCopy)
+			lines = append(lines, patchCommands(p.patches)...)
+			lines = append(lines, " )")
+		}
 	}
 	lines = append(lines, " cat > go.mod <<'EOF'")
 	lines = append(lines, strings.Split(strings.TrimRight(p.goMod, "\n"), "\n")...)

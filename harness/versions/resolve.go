@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"sort"
 	"strings"
+
+	modsemver "golang.org/x/mod/semver"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -21,8 +25,45 @@ type Resolved struct {
 	Version string `json:"version"`
 	// Sum is the go.sum hash (h1:...) of the module zip.
 	Sum string `json:"sum"`
-	// Dir is the unpacked module source in the module cache.
+	// Dir is the unpacked module source in the module cache (or Source.Dir).
 	Dir string `json:"-"`
+	// Patches are applied to the source tree before the build, in order.
+	Patches []Patch `json:"patches,omitempty"`
+	// Source is set when a local tree is built instead of the proxy's release.
+	Source *Source `json:"source,omitempty"`
+}
+
+// Modified says whether the build differs from the release as published.
+func (r Resolved) Modified() bool { return len(r.Patches) > 0 || r.Source != nil }
+
+// RevertedFixes lists the upstream fixes the patches take out.
+func (r Resolved) RevertedFixes() []string {
+	var out []string
+	for _, p := range r.Patches {
+		if p.RevertsFix != "" {
+			out = append(out, p.RevertsFix)
+		}
+	}
+	return out
+}
+
+// CheckPatches dry-runs every patch on the unmodified tree (the module
+// cache is read-only; a dry run writes nothing), so a patch that does not
+// fit is a usage error before anything is built or changed.
+func (r Resolved) CheckPatches(ctx context.Context) error {
+	// A patch after the first may build on it: those are checked when the
+	// build applies them in order, to a copy.
+	if len(r.Patches) != 1 {
+		return nil
+	}
+	for _, p := range r.Patches {
+		cmd := exec.CommandContext(ctx, "patch", "-p1", "--forward", "--batch", "--dry-run", "-d", r.Dir)
+		cmd.Stdin = strings.NewReader(p.Diff)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("patch %s does not apply to %s %s: %v\n%s", p.Path, r.Component, r.Version, err, out)
+		}
+	}
+	return nil
 }
 
 // SemVer is the version without the leading "v", as semver constraints want it.
@@ -82,4 +123,22 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 	}
 	return Resolved{Component: c.Name, Module: c.Module, Requested: requested,
 		Version: info.Version, Sum: info.Sum, Dir: info.Dir}, nil
+}
+
+// Served lists the versions of the component's module the Go module proxy
+// lists, oldest first (a listed version may still refuse to download).
+func (c Component) Served(ctx context.Context) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", c.Module)
+	cmd.Env = goEnv()
+	cmd.Dir = os.TempDir()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", c.Module, err)
+	}
+	var info struct{ Versions []string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return nil, fmt.Errorf("go list -m -versions %s: %w", c.Module, err)
+	}
+	sort.Slice(info.Versions, func(i, j int) bool { return modsemver.Compare(info.Versions[i], info.Versions[j]) < 0 })
+	return info.Versions, nil
 }

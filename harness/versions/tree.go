@@ -46,6 +46,13 @@ type TreeRecipe struct {
 	Tags     []string
 	// LDFlags returns the -ldflags for a version (version stamping).
 	LDFlags func(r Resolved) string
+	// PathTo, when set, makes the Artifact's Path that binary instead of
+	// the entry's directory (runc's tree build).
+	PathTo string
+	// ModFlag is how the build treats go.mod ("-mod=readonly" when empty).
+	ModFlag string
+	// Requires checks build prerequisites and says how to get what is missing.
+	Requires func() error
 }
 
 // ContainerdRecipe builds containerd, containerd-shim-runc-v2 and ctr from
@@ -67,9 +74,10 @@ var ContainerdRecipe = TreeRecipe{
 	},
 }
 
-// Build returns the directory holding the binaries for r, from the cache
-// when they are all there. r must come from Component.Resolve: the build
-// copies the module source from r.Dir.
+// Build returns the directory holding the binaries for r (or the binary
+// PathTo names), from the cache when they are all there. r must come from
+// Component.Resolve or ResolveSource: the build copies the source from
+// r.Dir, then applies r.Patches in order.
 func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (Artifact, error) {
 	if r.Dir == "" {
 		return Artifact{Resolved: r}, fmt.Errorf("building %s %s: no module source (resolve the version first)", tr.Component.Name, r.Version)
@@ -78,9 +86,10 @@ func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (A
 	if err != nil {
 		return Artifact{Resolved: r}, err
 	}
-	command := tr.command(r, empty)
+	keepVendor := r.Source != nil && completeVendor(r.Dir)
+	command := tr.command(r, empty, keepVendor)
 	names := tr.names()
-	return cacheEntry{component: tr.Component.Name, tags: tr.Tags, outputs: names, command: command,
+	return cacheEntry{component: tr.Component.Name, tags: tr.Tags, path: tr.PathTo, outputs: names, command: command, requires: tr.Requires,
 		build: func(dir string) error {
 			tmp, err := os.MkdirTemp(dir, "tree-")
 			if err != nil {
@@ -88,7 +97,7 @@ func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (A
 			}
 			defer os.RemoveAll(tmp)
 			src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
-			if err := copyModule(r.Dir, src); err != nil {
+			if err := copyTree(r.Dir, src, keepVendor); err != nil {
 				return fmt.Errorf("copying %s %s source: %w", tr.Component.Name, r.Version, err)
 			}
 			for _, d := range empty {
@@ -99,8 +108,11 @@ func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (A
 					return err
 				}
 			}
+			if err := applyPatches(ctx, src, r.Patches); err != nil {
+				return err
+			}
 			for _, name := range names {
-				cmd := exec.CommandContext(ctx, "go", tr.args(r, name, filepath.Join(out, name))...)
+				cmd := exec.CommandContext(ctx, "go", tr.args(r, name, filepath.Join(out, name), keepVendor)...)
 				cmd.Dir = src
 				cmd.Env = goEnv()
 				if output, err := cmd.CombinedOutput(); err != nil {
@@ -116,6 +128,22 @@ func (tr TreeRecipe) Build(ctx context.Context, r Resolved, cacheRoot string) (A
 		}}.get(ctx, r, cacheRoot)
 }
 
+// completeVendor reports whether dir's vendor/ holds the vendored code
+// (a git checkout of runc or containerd) and not only modules.txt (a
+// module zip).
+func completeVendor(dir string) bool {
+	entries, err := os.ReadDir(filepath.Join(dir, "vendor"))
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
 // names lists the binaries in a fixed order.
 func (tr TreeRecipe) names() []string {
 	names := make([]string, 0, len(tr.Binaries))
@@ -127,8 +155,15 @@ func (tr TreeRecipe) names() []string {
 }
 
 // args are the `go build` arguments for one binary, run in the source copy.
-func (tr TreeRecipe) args(r Resolved, name, out string) []string {
-	args := []string{"build", "-mod=readonly", "-buildvcs=false", "-trimpath"}
+func (tr TreeRecipe) args(r Resolved, name, out string, vendored bool) []string {
+	mod := tr.ModFlag
+	switch {
+	case vendored:
+		mod = "-mod=vendor"
+	case mod == "":
+		mod = "-mod=readonly"
+	}
+	args := []string{"build", mod, "-buildvcs=false", "-trimpath"}
 	if len(tr.Tags) > 0 {
 		args = append(args, "-tags", strings.Join(tr.Tags, ","))
 	}
@@ -139,20 +174,35 @@ func (tr TreeRecipe) args(r Resolved, name, out string) []string {
 }
 
 // command is a shell snippet that builds the binaries into the current
-// directory. It runs in a subshell, so `set -e` and cd stay inside.
-func (tr TreeRecipe) command(r Resolved, emptyDirs []string) string {
+// directory, from the release (or the local tree) with the patches in the
+// current directory applied. It runs in a subshell, so `set -e` and cd
+// stay inside.
+func (tr TreeRecipe) command(r Resolved, emptyDirs []string, keepVendor bool) string {
 	mod := tr.Component.Module + "@" + r.Version
 	lines := []string{
 		"(set -e; out=$PWD; tmp=$(mktemp -d); cd \"$tmp\"",
 		" export GOTOOLCHAIN=local CGO_ENABLED=1",
-		" go mod download " + mod,
-		" cp -R \"$(go list -m -f '{{.Dir}}' " + mod + ")\" src; chmod -R u+w src; rm -rf src/vendor; cd src",
+	}
+	prep := "; chmod -R u+w src; rm -rf src/vendor; cd src"
+	if keepVendor {
+		prep = "; chmod -R u+w src; cd src"
+	}
+	switch {
+	case r.Source != nil && r.Source.Commit != "":
+		lines = append(lines, fmt.Sprintf(" git clone -q %s src; git -C src checkout -q %s%s  # %s%s",
+			textutil.ShellQuote(r.Source.Dir), r.Source.Commit, prep, r.Source.Describe, dirtyNote(r.Source)))
+	case r.Source != nil:
+		lines = append(lines, " cp -R "+textutil.ShellQuote(r.Source.Dir)+" src"+prep+"  # tree "+r.Source.Key)
+	default:
+		lines = append(lines, " go mod download "+mod,
+			" cp -R \"$(go list -m -f '{{.Dir}}' "+mod+")\" src"+prep)
 	}
 	for _, d := range emptyDirs {
 		lines = append(lines, fmt.Sprintf(" mkdir -p %s; echo '%s' > %s/go.mod", d, strings.TrimSpace(emptyModule(d)), d))
 	}
+	lines = append(lines, patchCommands(r.Patches)...)
 	for _, name := range tr.names() {
-		lines = append(lines, " go "+textutil.ShellQuoteVars(tr.args(r, name, "$out/"+name)...))
+		lines = append(lines, " go "+textutil.ShellQuoteVars(tr.args(r, name, "$out/"+name, keepVendor)...))
 	}
 	lines = append(lines, " cd \"$out\"; rm -rf \"$tmp\")")
 	return strings.Join(lines, "\n")
@@ -204,9 +254,22 @@ func localReplaceTargets(gomod string) ([]string, error) {
 	return targets, nil
 }
 
+// dirtyNote says in a build command that the local tree had uncommitted
+// changes the command cannot reproduce from git alone.
+func dirtyNote(s *Source) string {
+	if s.Dirty {
+		return "; the tree had uncommitted changes (key " + s.Key + ")"
+	}
+	return ""
+}
+
 // copyModule copies the module source at src (read-only in the module
 // cache) to a new writable tree dst, leaving out the top-level vendor/.
-func copyModule(src, dst string) error {
+func copyModule(src, dst string) error { return copyTree(src, dst, false) }
+
+// copyTree copies a source tree to a new writable dst, leaving out .git
+// and, unless keepVendor, the top-level vendor/.
+func copyTree(src, dst string, keepVendor bool) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -217,7 +280,7 @@ func copyModule(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		switch {
-		case d.IsDir() && rel == "vendor":
+		case d.IsDir() && (rel == "vendor" && !keepVendor || d.Name() == ".git"):
 			return filepath.SkipDir
 		case d.IsDir():
 			return os.MkdirAll(target, 0o755)
@@ -227,8 +290,14 @@ func copyModule(src, dst string) error {
 				return err
 			}
 			return copyFile(p, target, info.Mode().Perm()|0o200)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
 		default:
-			return fmt.Errorf("%s: not a regular file or directory", p)
+			return fmt.Errorf("%s: not a regular file, directory or symlink", p)
 		}
 	})
 }

@@ -35,7 +35,7 @@ func TestContainerdRecipeArgs(t *testing.T) {
 	want := []string{"build", "-mod=readonly", "-buildvcs=false", "-trimpath", "-tags", "no_btrfs",
 		"-ldflags", "-X github.com/containerd/containerd/version.Version=v1.6.2 -X github.com/containerd/containerd/version.Revision=module-v1.6.2",
 		"-o", "/out/containerd-shim-runc-v2", "./cmd/containerd-shim-runc-v2"}
-	if got := ContainerdRecipe.args(r, "containerd-shim-runc-v2", "/out/containerd-shim-runc-v2"); !reflect.DeepEqual(got, want) {
+	if got := ContainerdRecipe.args(r, "containerd-shim-runc-v2", "/out/containerd-shim-runc-v2", false); !reflect.DeepEqual(got, want) {
 		t.Errorf("args =\n%q\nwant\n%q", got, want)
 	}
 	if got, want := ContainerdRecipe.names(), []string{"containerd", "containerd-shim-runc-v2", "ctr"}; !reflect.DeepEqual(got, want) {
@@ -46,14 +46,14 @@ func TestContainerdRecipeArgs(t *testing.T) {
 func TestTreeRecipeArgsBare(t *testing.T) {
 	tr := TreeRecipe{Component: Component{Module: "example.com/m"}, Binaries: map[string]string{"x": "./cmd/x"}}
 	want := []string{"build", "-mod=readonly", "-buildvcs=false", "-trimpath", "-o", "o/x", "./cmd/x"}
-	if got := tr.args(Resolved{Version: "v1.0.0"}, "x", "o/x"); !reflect.DeepEqual(got, want) {
+	if got := tr.args(Resolved{Version: "v1.0.0"}, "x", "o/x", false); !reflect.DeepEqual(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 }
 
 func TestContainerdRecipeCommand(t *testing.T) {
 	r := Resolved{Version: "v1.6.0"}
-	got := ContainerdRecipe.command(r, []string{".empty-mod"})
+	got := ContainerdRecipe.command(r, []string{".empty-mod"}, false)
 	want := `(set -e; out=$PWD; tmp=$(mktemp -d); cd "$tmp"
  export GOTOOLCHAIN=local CGO_ENABLED=1
  go mod download github.com/containerd/containerd@v1.6.0
@@ -66,7 +66,7 @@ func TestContainerdRecipeCommand(t *testing.T) {
 	if got != want {
 		t.Errorf("command =\n%s\nwant\n%s", got, want)
 	}
-	if strings.Contains(ContainerdRecipe.command(Resolved{Version: "v1.6.2"}, nil), "empty-mod") {
+	if strings.Contains(ContainerdRecipe.command(Resolved{Version: "v1.6.2"}, nil, false), "empty-mod") {
 		t.Error("command without missing replace targets mentions empty-mod")
 	}
 }

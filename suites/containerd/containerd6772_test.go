@@ -50,6 +50,17 @@ var _ = Describe("containerd#6772 / containerd#6801 task Create deadlocks with a
 					ContainSubstring("waiting for the collector lock (metrics scrape)")))
 			})
 
+		// containerd#6801 taken out of v1.6.3 (fixtures/patches/containerd)
+		// brings the deadlock back: the fix is what makes the difference.
+		It("deadlocks again on 1.6.3 with containerd#6801 reverted", Label(suitekit.FixRevert), ComponentSemVerConstraint("containerd", "1.6.3"),
+			SpecTimeout(15*time.Minute), func(ctx SpecContext) {
+				res := suitekit.Run(ctx, experiment.Options{Scenario: containerdmetrics.Name, Versions: map[string]string{"containerd": "1.6.3"},
+					Patches: map[string][]string{"containerd": {suitekit.Fixture("patches/containerd/revert-6801-v1.6.3.patch")}}})
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("containerd#6801 taken out by a patch"))
+				Expect(evidenceTitles(res.Report)).To(ContainElement(ContainSubstring("waiting for the collector lock (metrics scrape)")))
+			})
+
 		It("does not deadlock on 1.6.3 under the same load", Label(suitekit.Fixed), ComponentSemVerConstraint("containerd", "1.6.3"),
 			SpecTimeout(15*time.Minute), func(ctx SpecContext) {
 				res := repro(ctx, "1.6.3", map[string]string{"tasks": "150"})

@@ -57,6 +57,16 @@ var _ = Describe("kubernetes#92613 / kubernetes#92614 extra sandbox for complete
 		Entry("1.19.4 leaks nothing", Label(suitekit.Fixed), ComponentSemVerConstraint("kubernetes", "1.19.4"), SpecTimeout(40*time.Minute), "1.19.4", report.NotReproduced),
 	)
 
+	// The 1.19 backport of kubernetes#92614 taken out of v1.19.4
+	// (fixtures/patches/kubernetes) brings the second sandbox back.
+	It("comes back on 1.19.4 with kubernetes#92614 reverted", Label(suitekit.FixRevert), ComponentSemVerConstraint("kubernetes", "1.19.4"),
+		SpecTimeout(60*time.Minute), func(ctx SpecContext) {
+			res := suitekit.Run(ctx, experiment.Options{Scenario: extrasandbox.Name, Versions: map[string]string{"kubernetes": "1.19.4"},
+				Patches: map[string][]string{"kubernetes": {suitekit.Fixture("patches/kubernetes/revert-92614-v1.19.4.patch")}}})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("kubernetes#92614 taken out by a patch"))
+		})
+
 	DescribeTable("does not reproduce once fixed, and the leak detector stays at zero under churn",
 		Label(suitekit.Fixed), func(ctx SpecContext, version string) {
 			res := run(ctx, version)

@@ -83,6 +83,28 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 			Entry("1.1.14, the last 1.1", ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(10*time.Minute), "1.1.14"),
 		)
 
+		// The fix, and only the fix: runc#2871 taken out of the first fixed
+		// release and of the last 1.1 (fixtures/patches/runc) brings the
+		// hang back, so the detector fires on it and on nothing else.
+		DescribeTable("comes back when runc#2871 is reverted from a fixed release",
+			Label(suitekit.FixRevert),
+			func(ctx SpecContext, version, patch string) {
+				res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": version},
+					Patches: map[string][]string{"runc": {suitekit.Fixture(patch)}}})
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				Expect(res.Report.Verdict.Build).To(ContainSubstring(filepath.Base(patch)))
+				Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("runc#2871 taken out by a patch"))
+				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindPipeWriteDeadlock))
+				Expect(res.Report.Components[0].Patches).To(ConsistOf(HaveField("RevertsFix", "runc#2871")))
+				Expect(filepath.Join(res.Paths.Dir, "patches", "runc", filepath.Base(patch))).To(BeAnExistingFile(), "the diff travels with the report")
+				Expect(res.Report.Components[0].BuildCommand).To(ContainSubstring("patch -p1 --forward --batch < \"$out/" + filepath.Base(patch) + "\""))
+			},
+			Entry("rc94, the first release with the fix", ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(10*time.Minute),
+				"v1.0.0-rc94", "patches/runc/revert-2871-v1.0.0-rc94.patch"),
+			Entry("1.1.14, the last 1.1", ComponentSemVerConstraint("runc", "1.1.14"), SpecTimeout(10*time.Minute),
+				"v1.1.14", "patches/runc/revert-2871-v1.1.14.patch"),
+		)
+
 		// The seed's own recipe (containerd#5261): docker run -d --security-opt
 		// no-new-privileges in a loop, through dockerd -> containerd -> shim -> runc.
 		Context("through dockerd", Label(suitekit.Engine("docker")), func() {

@@ -45,6 +45,9 @@ func repoRoot() string {
 	return ""
 }
 
+// Fixture is the path of a file under the repository's fixtures/.
+func Fixture(rel string) string { return filepath.Join(repoRoot(), "fixtures", rel) }
+
 // ExpectValidJUnit checks a report's junit.xml against the JUnit schema CI
 // tools read (harness/report/testdata/junit.xsd) with xmllint.
 func ExpectValidJUnit(path string) {

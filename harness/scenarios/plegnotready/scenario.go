@@ -50,7 +50,7 @@ var Bug = report.Bug{
 	// The health rule (kubernetes#41569) dates from 2017; no release has
 	// been checked for it here, so every version relapse can build counts.
 	Affected: ">= 1.0.0",
-	Fixed:     "none: it is kubelet's health rule (Evented PLEG changes the thresholds to 300 s / 10 min)",
+	Fixed:    "none: it is kubelet's health rule (Evented PLEG changes the thresholds to 300 s / 10 min)",
 }
 
 // Scenario is PLEG not healthy.
