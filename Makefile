@@ -4,7 +4,8 @@
 #   make repro RUNC=rc93 ENGINE=docker                      the seed's docker run loop
 #   make repro SCENARIO=containerd-metrics-deadlock CONTAINERD=1.6.2
 #   make test                unit tests + the fast suites (real runc)
-#   make matrix              the scenario at every pinned version (nightly)
+#   make matrix              the scenario at every pinned version
+#   make nightly             ci/nightly.yaml's fast cells, merged into history, dashboard
 #   make bench               time to verdict, detection latency, start overhead
 #   make deps                install the Debian packages relapse needs
 #   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
@@ -41,7 +42,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: bisect all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: actionlint nightly bisect all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -73,6 +74,16 @@ $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION):
 lint: deps $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 	$(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION) run ./...
 
+# The GitHub Actions workflow under ci/github, checked by actionlint from the
+# module proxy (part of make test: a broken workflow only shows at night).
+ACTIONLINT_VERSION = v1.7.12
+$(BIN)/actionlint-$(ACTIONLINT_VERSION):
+	GOBIN=$(BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(BIN)/actionlint $@
+
+actionlint: $(BIN)/actionlint-$(ACTIONLINT_VERSION)
+	$(BIN)/actionlint-$(ACTIONLINT_VERSION) ci/github/*.yml
+
 # No shell metacharacters in the recipe: make execs relapse directly, so
 # relapse's parent-death signal fires if make itself is killed.
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
@@ -84,6 +95,18 @@ repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg
 # verdict that contradicts the bug's affected range.
 matrix: build
 	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
+
+# The nightly matrix's fast cells here (ci/nightly.yaml), merged as tonight
+# into the history store, compared with earlier nights, and the dashboard
+# written to $(STORE)/dashboard.html. Exits 4 on a RELAPSE: the file's canary
+# (runc 1.1.14 with runc#2871 reverted) is one on purpose; CANARY_OK=1 counts
+# it as the night working, and then 5 means the canary did not relapse.
+STORE     ?= $(CURDIR)/results-store
+CANARY_OK ?=
+NIGHTLY   ?= ci/nightly.yaml
+SPEED     ?= fast
+nightly: build
+	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok)
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
 # releases), or with BISECT_SOURCE=DIR over the commits of a checkout.
@@ -100,7 +123,7 @@ repair: build
 scenarios versions: build
 	$(RELAPSE) $@
 
-test: deps generate vet unit suites
+test: deps generate vet actionlint unit suites
 
 vet:
 	$(GO) vet ./...

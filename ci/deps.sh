@@ -15,6 +15,8 @@ needs=(
   "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
   "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
   "libxml2-utils:/usr/bin/xmllint"          # junit.xml checked against the JUnit schema in the unit tests
+  "shellcheck:/usr/bin/shellcheck"          # actionlint checks the workflow's run: scripts with it
+  "chromium-headless-shell:/usr/bin/chromium-headless-shell"  # the page tests render the dashboard and reports in it
 )
 if [ "${1:-}" = k8s ]; then
   needs+=(

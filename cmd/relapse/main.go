@@ -75,7 +75,10 @@ commands:
   repro      run one scenario at chosen versions; prints the verdict and the report path
   scenarios  list scenarios, their bugs and parameters
   versions   list the known versions of a component (runc)
-  matrix     run a scenario at every pinned version of its component; one JUnit file for all
+  matrix     run a matrix file's cells (--file ci/nightly.yaml; --list, --shard i/n, --cell ID) in Prow's
+             layout, or a scenario at every pinned version of its component (--scenario)
+  results    merge cell results into the history store, compare nights, write the dashboard
+  nightly    matrix + results in one: run a matrix file's cells, merge them as tonight, compare, dashboard
   bisect     find the release (or commit, with --source) where a bug came in or went away
   repair     undo what a killed run left on this host (also done at every repro start)
 
@@ -97,6 +100,10 @@ func dispatch(ctx context.Context, args []string) int {
 		return listVersions(args[1:])
 	case "matrix":
 		return matrix(ctx, args[1:])
+	case "results":
+		return resultsCmd(args[1:])
+	case "nightly":
+		return nightly(ctx, args[1:])
 	case "bisect":
 		return bisectCmd(ctx, args[1:])
 	case "bisect-step":
@@ -233,6 +240,11 @@ func repro(ctx context.Context, args []string) int {
 // as the nightly regression matrix does, and fails when any verdict
 // contradicts the affected range.
 func matrix(ctx context.Context, args []string) int {
+	for _, a := range args {
+		if a == "--file" || a == "-file" || strings.HasPrefix(a, "--file=") || strings.HasPrefix(a, "-file=") {
+			return matrixFile(ctx, args)
+		}
+	}
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
 	reports := fs.String("reports", "reports", "directory that receives one report per version and matrix-junit.xml")

@@ -10,6 +10,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/measure"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // KindPipeWriteDeadlock names the finding of a process blocked forever
@@ -134,8 +135,8 @@ func ClassifyPipeWrite(s evidence.ProcessSnapshot, holders []evidence.PipeHolder
 
 // Summary says what the classification found, in one sentence.
 func (c PipeWrite) Summary() string {
-	return fmt.Sprintf("blocked writing %d bytes into a %d-byte pipe (%s) it also holds the read end of",
-		c.Count, c.Pipe.PipeSize, c.Pipe.Target)
+	return fmt.Sprintf("blocked writing %d bytes into %s %d-byte pipe (%s) whose only read end it holds itself",
+		c.Count, textutil.Article(c.Pipe.PipeSize), c.Pipe.PipeSize, c.Pipe.Target)
 }
 
 type candidate struct {

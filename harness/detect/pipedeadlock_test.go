@@ -95,7 +95,7 @@ func TestClassifyPipeWriteBlockedWhenWriterIsOnlyReaderOfFullSmallPipe(t *testin
 			t.Errorf("Summary() = %q, missing %q", sum, want)
 		}
 	}
-	if want := "blocked writing 13080 bytes into a 8192-byte pipe (pipe:[11045]) it also holds the read end of"; sum != want {
+	if want := "blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself"; sum != want {
 		t.Errorf("Summary() = %q, want %q", sum, want)
 	}
 }
@@ -488,7 +488,7 @@ func TestWatchReportsStalledBlockedWrite(t *testing.T) {
 	if f.Latency() != 400*time.Millisecond {
 		t.Errorf("Latency = %v, want 400ms", f.Latency())
 	}
-	wantSummary := "pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into a 8192-byte pipe (pipe:[11045]) it also holds the read end of"
+	wantSummary := "pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself"
 	if f.Summary != wantSummary {
 		t.Errorf("Summary = %q, want %q", f.Summary, wantSummary)
 	}

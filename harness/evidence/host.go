@@ -24,6 +24,10 @@ type HostFacts struct {
 	CgroupMode string `json:"cgroup_mode"`
 	// PID1 is the comm of PID 1 (systemd or not matters to some bugs).
 	PID1 string `json:"pid1"`
+	// Uname is what `uname -a` prints.
+	Uname string `json:"uname,omitempty"`
+	// OSRelease is /etc/os-release as the bug templates ask for it.
+	OSRelease string `json:"os_release,omitempty"`
 	// CapBnd lists the capabilities in the bounding set, decoded.
 	CapBndMissing []string `json:"cap_bnd_missing,omitempty"`
 }
@@ -36,11 +40,18 @@ func LocalHostFacts() HostFacts {
 	if unix.Uname(&uts) == nil {
 		f.Kernel = unix.ByteSliceToString(uts.Release[:])
 		f.Arch = unix.ByteSliceToString(uts.Machine[:])
+		// coreutils' uname -a on Linux: kernel name, node name, release,
+		// version, machine, and the operating system.
+		f.Uname = strings.Join([]string{unix.ByteSliceToString(uts.Sysname[:]), unix.ByteSliceToString(uts.Nodename[:]),
+			f.Kernel, unix.ByteSliceToString(uts.Version[:]), f.Arch, "GNU/Linux"}, " ")
 	}
 	if v, err := os.ReadFile("/proc/version"); err == nil {
 		f.KernelFull = strings.TrimSpace(string(v))
 	}
 	f.OS = osRelease("/etc/os-release")
+	if data, err := os.ReadFile("/etc/os-release"); err == nil {
+		f.OSRelease = strings.TrimSpace(string(data))
+	}
 	f.CPUs = runtime.NumCPU()
 	f.MemTotal = meminfoTotal()
 	f.Libseccomp = LibseccompVersion()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,10 @@ import (
 // Options is what the user asked for.
 type Options struct {
 	Scenario string
+	// Using, when set, is the scenario instead of the one Scenario names:
+	// an environment of a tool's own (the matrix's Indexed Job cluster),
+	// not in the registry, that Plan.Hold runs a body in.
+	Using scenario.Scenario
 	// Versions maps a component name ("runc") to the requested version.
 	Versions map[string]string
 	// Patches maps a component name to patch files applied, in order, to
@@ -46,6 +51,9 @@ type Options struct {
 	CacheDir string
 	// StateDir holds the journal and host lock; default run.StateDir().
 	StateDir string
+	// LockWait is how long to wait for the host lock held by another run
+	// (0: fail at once, naming it).
+	LockWait time.Duration
 	// Repeat is how many independent repetitions of the scenario to run,
 	// all of them (a rate is wanted); 0 runs until the verdict is decided,
 	// at most as many as the scenario's Sampling needs.
@@ -67,12 +75,29 @@ type Plan struct {
 	Resolved map[string]versions.Resolved
 	Params   scenario.Values
 	Provider provision.Provider
+	// hold replaces the scenario's repetitions (Hold).
+	hold func(context.Context, *scenario.Env) error
+}
+
+// Hold runs body where the scenario's repetitions would run: after the
+// builds, with the host lock, the journal, the node and the run directory,
+// and everything put back afterwards, whatever body does. The report
+// records the run with no verdict (cause "held"): no trigger ran. Tools
+// that need what a run makes (a cluster at pinned versions) but reproduce
+// no bug themselves use it.
+func (p *Plan) Hold(ctx context.Context, body func(context.Context, *scenario.Env) error) (*Result, error) {
+	p.hold = body
+	return p.Execute(ctx)
 }
 
 // Prepare validates the request and resolves every version through the Go
 // module proxy. Any mistake fails here, before the host is touched.
 func Prepare(ctx context.Context, o Options) (*Plan, error) {
-	s, err := scenario.Lookup(o.Scenario)
+	s := o.Using
+	var err error
+	if s == nil {
+		s, err = scenario.Lookup(o.Scenario)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +279,48 @@ func (p *Plan) variant() string {
 	return strings.Join(parts, " ")
 }
 
+// CommandLine is the relapse command that runs this plan again, whoever
+// made it (the CLI, a suite, the matrix): every version as resolved, every
+// patch and source, every parameter not at its default, the node and the
+// repetitions.
+func (p *Plan) CommandLine() string {
+	args := []string{"relapse", "repro", "--scenario", p.Scenario.Name()}
+	var comps []string
+	for c := range p.Resolved {
+		comps = append(comps, c)
+	}
+	sort.Strings(comps)
+	for _, c := range comps {
+		r := p.Resolved[c]
+		if r.Source != nil {
+			args = append(args, "--source", c+"="+r.Source.Dir)
+			continue
+		}
+		args = append(args, "--version", c+"="+strings.TrimPrefix(r.Version, "v"))
+		for _, path := range p.Patches[c] {
+			args = append(args, "--patch", c+"="+path)
+		}
+	}
+	for _, prm := range p.Scenario.Params() {
+		if v := p.Params.String(prm.Name); v != prm.Default {
+			args = append(args, "--param", prm.Name+"="+v)
+		}
+	}
+	if p.Node.Provider != "" && p.Node.Provider != "local" {
+		args = append(args, "--provider", p.Node.Provider)
+	}
+	if p.Node.Kernel != "" {
+		args = append(args, "--kernel", p.Node.Kernel)
+	}
+	if p.Node.Box != "" {
+		args = append(args, "--box", p.Node.Box)
+	}
+	if p.Repeat > 0 {
+		args = append(args, "--repeat", strconv.Itoa(p.Repeat))
+	}
+	return textutil.ShellQuote(args...)
+}
+
 // Result is a finished run.
 type Result struct {
 	Report *report.Report
@@ -270,7 +337,7 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	component, version := p.judged()
 	runID := runName(started, p.Scenario.Name(), component, version, hex.EncodeToString(suffix))
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, RunID: runID, Scenario: p.Scenario.Name(),
-		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation}
+		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation, Rerun: p.CommandLine(), Relapse: relapseBuild()}
 	for _, prm := range p.Scenario.Params() {
 		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params.String(prm.Name)})
 	}
@@ -424,7 +491,9 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 	// Builds change nothing on the host and take their own cache locks: the
 	// host lock is taken only now, so a long build (Kubernetes, ~10 min
 	// cold) does not keep every other run off the host.
-	lock, err := run.LockHost(p.StateDir)
+	// A run whose changes all live in a VM of its own shares the lock with
+	// other such runs; one that changes this host holds it alone.
+	lock, err := run.AcquireHost(ctx, p.StateDir, p.Provider.Name() == "local", p.LockWait)
 	if err != nil {
 		return setupFailed(err.Error())
 	}
@@ -452,6 +521,12 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		func(ctx context.Context) error { return dirNode.Command("mkdir", "-p", env.Dir).Run(ctx) },
 		func(ctx context.Context) error { return dirNode.Command("rm", "-rf", env.Dir).Run(ctx) }); err != nil {
 		return setupFailed(err.Error())
+	}
+	if p.hold != nil {
+		if err := p.hold(ctx, env); err != nil {
+			return setupFailed(err.Error(), err.Error())
+		}
+		return outcome{reason: "held: the run served a tool; no trigger ran, so there is no verdict", cause: report.CauseHeld}
 	}
 	return p.repeat(ctx, env)
 }
@@ -684,7 +759,7 @@ func leftovers(ctx context.Context, n node.Node, dir string) []string {
 func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 	v := report.Verdict{Result: out.result, Reason: out.reason, Missing: out.missing, Cause: out.cause,
 		Rate: out.rate, Sampling: p.Scenario.Sampling()}
-	if v.Result == "" {
+	if v.Result == "" && v.Cause != report.CauseHeld {
 		v.Result, v.Reason, v.Cause = report.Inconclusive, "the run ended before a verdict", report.CauseSetup
 	}
 	bug := p.Scenario.Bug()

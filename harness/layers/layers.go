@@ -11,8 +11,9 @@ var Layers = [][]string{
 	// Pieces with no relapse imports: text helpers, registries, /proc
 	// reading, versions and builds, embedded fixture files.
 	{"harness/textutil", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant"},
-	// The seam to a machine, and the record every layer writes into.
-	{"harness/node", "harness/report"},
+	// The seam to a machine, the record every layer writes into, and the
+	// headless browser the page tests render in.
+	{"harness/node", "harness/report", "harness/browser"},
 	// Machines: this host, ssh nodes, the agent on a node, node-side D-Bus
 	// work, VM images, container fixtures.
 	{"harness/node/...", "harness/systemdbus", "harness/vm", "harness/fixture"},
@@ -33,7 +34,7 @@ var Layers = [][]string{
 	// The scenarios.
 	{"harness/scenarios/..."},
 	// One run end to end.
-	{"harness/experiment", "harness/bisect"},
+	{"harness/experiment", "harness/bisect", "harness/matrix", "harness/matrixjob", "harness/results"},
 	// Entry points: the CLI, the agent, the suites; and this package.
 	{"cmd/...", "suites/...", "harness/layers"},
 }

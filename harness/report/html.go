@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -674,27 +675,17 @@ func newPipeCall(s evidence.ProcessSnapshot, verb string) *pipeCall {
 	}
 	switch {
 	case verb == "write" && c.IsPipe && c.Size > 0:
-		c.Headline = fmt.Sprintf("%swriting %d bytes into %s %d-byte pipe", lead, c.Count, article(c.Size), c.Size)
+		c.Headline = fmt.Sprintf("%swriting %d bytes into %s %d-byte pipe", lead, c.Count, textutil.Article(c.Size), c.Size)
 	case verb == "write" && c.IsPipe:
 		c.Headline = fmt.Sprintf("%swriting %d bytes into a pipe", lead, c.Count)
 	case verb == "write":
 		c.Headline = fmt.Sprintf("%swriting %d bytes to fd %d", lead, c.Count, c.FD)
 	case c.IsPipe && c.Size > 0:
-		c.Headline = fmt.Sprintf("%sreading up to %d bytes from %s %d-byte pipe", lead, c.Count, article(c.Size), c.Size)
+		c.Headline = fmt.Sprintf("%sreading up to %d bytes from %s %d-byte pipe", lead, c.Count, textutil.Article(c.Size), c.Size)
 	default:
 		c.Headline = fmt.Sprintf("%sreading up to %d bytes from fd %d", lead, c.Count, c.FD)
 	}
 	return c
-}
-
-// article is "an" for numbers said with a leading vowel (8, 11, 18, 80,
-// 8192, 11000), else "a".
-func article(n int) string {
-	d := strconv.Itoa(n)
-	if d[0] == '8' || (len(d)%3 == 2 && (strings.HasPrefix(d, "11") || strings.HasPrefix(d, "18"))) {
-		return "an"
-	}
-	return "a"
 }
 
 func seccompMode(m int) string {

@@ -87,6 +87,9 @@ const (
 	CauseSetup       = "setup"
 	CauseMissing     = "missing"
 	CauseInterrupted = "interrupted"
+	// CauseHeld: the run served a tool (a cluster for the matrix's
+	// Indexed Job) and had no trigger; its Result is empty.
+	CauseHeld = "held"
 )
 
 // Step is one entry of the timeline.
@@ -147,6 +150,15 @@ type File struct {
 	Description string `json:"description"`
 }
 
+// Tool identifies a build of relapse.
+type Tool struct {
+	// Version is the module version, else "commit <hash>".
+	Version  string `json:"version"`
+	Commit   string `json:"commit,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go"`
+}
+
 // Fact is a named value shown in the report's tables.
 type Fact struct {
 	Name  string `json:"name"`
@@ -169,9 +181,14 @@ type Report struct {
 	// Variant says what sets this run apart from the scenario's defaults
 	// ("engine=docker provider=qemu kernel=6.1.0-50"); "" for the default.
 	Variant string `json:"variant,omitempty"`
-	// Invocation is the relapse command line that made this report.
-	Invocation string             `json:"invocation"`
-	Host       evidence.HostFacts `json:"host"`
+	// Invocation is how this report was made (a command line, a suite's
+	// spec, a matrix cell).
+	Invocation string `json:"invocation"`
+	// Rerun is the relapse command that runs the same experiment again.
+	Rerun string `json:"rerun,omitempty"`
+	// Relapse is the relapse that made the report.
+	Relapse Tool               `json:"relapse"`
+	Host    evidence.HostFacts `json:"host"`
 	// NodeSetup says how the node was made when it is not the host itself:
 	// accelerator, guest kernel package and hash, root filesystem, boot
 	// time, the qemu or vagrant command, and what the machine running
@@ -180,6 +197,10 @@ type Report struct {
 	Components []versions.Artifact `json:"components"`
 	// Observed are versions read off the node rather than built (systemd).
 	Observed map[string]string `json:"observed_versions,omitempty"`
+	// Stack lists what else ran in the experiment with its version: the
+	// engines and daemons (dockerd and the containerd it manages, a
+	// Debian containerd, etcd), as they reported themselves.
+	Stack []Fact `json:"stack,omitempty"`
 	// Parameters are the scenario's settings (profile, sysctl value, attempts).
 	Parameters []Fact `json:"parameters"`
 	// Conditions are facts measured during the run that the verdict depends

@@ -1,8 +1,11 @@
 package report
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/xml"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -110,7 +113,7 @@ func reproducedReport() *Report {
 		Scenario:      "runc-pipe-hang",
 		Bug:           bug(),
 		Verdict: Verdict{Result: Reproduced, Component: "runc", Version: "v1.0.0-rc93", Cause: CauseEvidence, Rate: NewRate(1, 1),
-			Reason:      "runc:[2:INIT] (pid 4242) blocked in write(2) of 13080 bytes into a full 8192-byte pipe it also holds the read end of",
+			Reason:      "runc:[2:INIT] (pid 4242) blocked in write(2) of 13080 bytes into a full 8192-byte pipe whose only read end it holds itself",
 			Expected:    Reproduced,
 			ExpectedWhy: "1.0.0-rc93 is within >= 1.0.0-rc93, < 1.0.0-rc94",
 			Matches:     true},
@@ -336,14 +339,6 @@ func TestHTMLHighlightsBlockedPipe(t *testing.T) {
 	}
 }
 
-func TestArticle(t *testing.T) {
-	for n, want := range map[int]string{8192: "an", 4096: "a", 65536: "a", 11: "an", 18000: "an", 1100: "a", 80: "an", 800: "an"} {
-		if got := article(n); got != want {
-			t.Errorf("article(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestJUnit(t *testing.T) {
 	undecided := notReproducedReport()
 	undecided.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc94", Cause: CauseUndecided,
@@ -490,7 +485,11 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{p.JSON, p.HTML, p.JUnit} {
+			files := []string{p.JSON, p.HTML, p.JUnit, p.Markdown, p.Bundle}
+			if r.Reproduce != "" {
+				files = append(files, p.Script)
+			}
+			for _, f := range files {
 				if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 					t.Errorf("%s not written: %v", f, err)
 				}
@@ -507,8 +506,17 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 				}
 			}
 			entries, _ := os.ReadDir(dir)
-			if len(entries) != 3 {
-				t.Errorf("report dir holds %d entries, want 3 (temporary files left behind?)", len(entries))
+			if len(entries) != len(files) {
+				t.Errorf("report dir holds %d entries, want %d (temporary files left behind?)", len(entries), len(files))
+			}
+			listed := bundleEntries(t, p.Bundle)
+			for _, f := range files {
+				if f == p.Bundle {
+					continue
+				}
+				if want := "run/" + filepath.Base(f); !listed[want] {
+					t.Errorf("bundle lacks %s (has %v)", want, listed)
+				}
 			}
 		})
 	}
@@ -589,5 +597,31 @@ func TestNiceStep(t *testing.T) {
 		if got := niceStep(raw); math.Abs(got-want) > 1e-9 {
 			t.Errorf("niceStep(%v) = %v, want %v", raw, got, want)
 		}
+	}
+}
+
+// bundleEntries lists the names in a .tar.gz.
+func bundleEntries(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	names := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[h.Name] = true
 	}
 }

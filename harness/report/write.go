@@ -14,7 +14,12 @@ const (
 	JSONName  = "report.json"
 	HTMLName  = "report.html"
 	JUnitName = "junit.xml"
+	// ScriptName is the portable reproducer, when the scenario wrote one.
+	ScriptName = "reproduce.sh"
 )
+
+// BundleName is the archive of a report directory, for attaching upstream.
+func BundleName(r *Report) string { return "relapse-" + r.RunID + ".tar.gz" }
 
 // Paths are the files Write produced.
 type Paths struct {
@@ -22,6 +27,12 @@ type Paths struct {
 	JSON  string
 	HTML  string
 	JUnit string
+	// Markdown is summary.md, for the upstream issue.
+	Markdown string
+	// Script is reproduce.sh ("" when the scenario wrote none).
+	Script string
+	// Bundle is the .tar.gz of the whole directory.
+	Bundle string
 }
 
 // Write creates dir and writes report.json, report.html and junit.xml into
@@ -30,14 +41,16 @@ type Paths struct {
 // temporary name and renamed, so a reader never sees half a file.
 // A zero SchemaVersion is written as SchemaVersion; r itself is not changed.
 func Write(dir string, r *Report) (Paths, error) {
-	p := Paths{
-		Dir:   dir,
-		JSON:  filepath.Join(dir, JSONName),
-		HTML:  filepath.Join(dir, HTMLName),
-		JUnit: filepath.Join(dir, JUnitName),
-	}
 	if r == nil {
-		return p, errors.New("report: nil report")
+		return Paths{Dir: dir}, errors.New("report: nil report")
+	}
+	p := Paths{
+		Dir:      dir,
+		JSON:     filepath.Join(dir, JSONName),
+		HTML:     filepath.Join(dir, HTMLName),
+		JUnit:    filepath.Join(dir, JUnitName),
+		Markdown: filepath.Join(dir, MarkdownName),
+		Bundle:   filepath.Join(dir, BundleName(r)),
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return p, fmt.Errorf("creating report directory: %w", err)
@@ -67,6 +80,24 @@ func Write(dir string, r *Report) (Paths, error) {
 		errs = append(errs, fmt.Errorf("rendering %s: %w", JUnitName, err))
 	} else if err := writeFileAtomic(p.JUnit, x); err != nil {
 		errs = append(errs, err)
+	}
+	var md bytes.Buffer
+	if err := RenderMarkdown(&md, &rc); err != nil {
+		errs = append(errs, fmt.Errorf("rendering %s: %w", MarkdownName, err))
+	} else if err := writeFileAtomic(p.Markdown, md.Bytes()); err != nil {
+		errs = append(errs, err)
+	}
+	if rc.Reproduce != "" {
+		p.Script = filepath.Join(dir, ScriptName)
+		if err := writeFileAtomic(p.Script, []byte(rc.Reproduce)); err != nil {
+			errs = append(errs, err)
+		} else if err := os.Chmod(p.Script, 0o755); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The bundle comes last: it holds everything above.
+	if err := writeBundle(p.Bundle, dir); err != nil {
+		errs = append(errs, fmt.Errorf("writing the bundle: %w", err))
 	}
 	return p, errors.Join(errs...)
 }

@@ -206,6 +206,10 @@ func (j *Journal) Repair(ctx context.Context, extra map[string]Repairer) ([]Repa
 	var errs []error
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
+		if ownerAlive(e) {
+			// A run sharing the host lock (a VM run) still owns it.
+			continue
+		}
 		r := Repaired{Entry: e}
 		repairersMu.Lock()
 		repair, ok := repairers[e.Kind]
@@ -227,4 +231,18 @@ func (j *Journal) Repair(ctx context.Context, extra map[string]Repairer) ([]Repa
 		done = append(done, r)
 	}
 	return done, errors.Join(errs...)
+}
+
+// ownerAlive says whether the process that wrote an entry still runs: a
+// live pid that started before the entry was written (a reused pid started
+// later).
+func ownerAlive(e Entry) bool {
+	if e.PID <= 0 || e.PID == os.Getpid() {
+		return false
+	}
+	st, err := os.Stat(fmt.Sprintf("/proc/%d", e.PID))
+	if err != nil {
+		return false
+	}
+	return !st.ModTime().After(e.Created.Add(time.Second))
 }

@@ -1,20 +1,31 @@
 package run
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// HostLock is held by the one experiment allowed to change this host.
+// HostLock is held by the experiments allowed to change this host: one
+// run that changes the host itself holds it alone (exclusive); runs whose
+// changes live in a VM of their own share it, so they may run side by
+// side but never beside a run that changes the host.
 type HostLock struct{ f *os.File }
 
-// LockHost takes the host lock without waiting; if another relapse run
-// holds it, the error names that run's pid.
+// LockHost takes the host lock exclusively without waiting; if another
+// relapse run holds it, the error names that run's pid.
 func LockHost(stateDir string) (*HostLock, error) {
+	return AcquireHost(context.Background(), stateDir, true, 0)
+}
+
+// AcquireHost takes the host lock, exclusive or shared, waiting up to wait
+// for it (0: not at all). A run that waited in vain says who held the lock.
+func AcquireHost(ctx context.Context, stateDir string, exclusive bool, wait time.Duration) (*HostLock, error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir %s: %w", stateDir, err)
 	}
@@ -23,14 +34,35 @@ func LockHost(stateDir string) (*HostLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening host lock %s: %w", path, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		owner, _ := os.ReadFile(path)
-		f.Close()
-		return nil, fmt.Errorf("another relapse run (pid %s) is changing this host; wait for it or stop it (lock %s)",
-			strings.TrimSpace(string(owner)), path)
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
 	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			owner, _ := os.ReadFile(path)
+			f.Close()
+			waited := ""
+			if wait > 0 {
+				waited = fmt.Sprintf(" (waited %s)", wait)
+			}
+			return nil, fmt.Errorf("another relapse run (pid %s) is changing this host%s; wait for it or stop it (lock %s)",
+				strings.TrimSpace(string(owner)), waited, path)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if exclusive {
+		_ = f.Truncate(0)
+		_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	}
 	return &HostLock{f: f}, nil
 }
 

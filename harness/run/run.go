@@ -245,6 +245,21 @@ func (r *Run) Observe(component, version string) {
 	r.Report.Observed[component] = version
 }
 
+// Stack records an engine or daemon the experiment ran, with the version
+// it reported (dockerd, the containerd it manages, etcd).
+func (r *Run) Stack(name, version string) {
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range r.Report.Stack {
+		if f.Name == name {
+			r.Report.Stack[i].Value = version
+			return
+		}
+	}
+	r.Report.Stack = append(r.Report.Stack, report.Fact{Name: name, Value: version})
+}
+
 // Evidence attaches a block of raw evidence.
 func (r *Run) Evidence(title, text string) {
 	mu := r.lock()

@@ -393,3 +393,57 @@ func TestRunRecorders(t *testing.T) {
 	// Logf without a writer is a no-op, not a panic.
 	(&Run{Report: &report.Report{}}).Logf("nothing")
 }
+
+// VM runs share the lock; a run that changes the host waits for all of
+// them, and takes it as soon as the last lets go.
+func TestAcquireHostSharedAndExclusive(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	ctx := context.Background()
+	a, err := AcquireHost(ctx, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AcquireHost(ctx, dir, false, 0)
+	if err != nil {
+		t.Fatalf("a second shared holder was refused: %v", err)
+	}
+	if ex, err := AcquireHost(ctx, dir, true, 0); err == nil {
+		ex.Unlock()
+		t.Fatal("an exclusive holder got the lock beside two shared ones")
+	}
+	a.Unlock()
+	go func() { time.Sleep(300 * time.Millisecond); b.Unlock() }()
+	ex, err := AcquireHost(ctx, dir, true, 10*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for the shared holders: %v", err)
+	}
+	if _, err := AcquireHost(ctx, dir, false, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "waited 100ms") {
+		t.Errorf("a shared holder beside an exclusive one: %v", err)
+	}
+	ex.Unlock()
+}
+
+// Repair leaves alone what a live run (one sharing the lock) still owns.
+func TestJournalRepairSkipsLiveOwners(t *testing.T) {
+	j := openTestJournal(t, "live")
+	if _, err := j.Record("test-kind", "local", map[string]string{"what": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := j.Entries()
+	if err != nil || len(entries) != 1 {
+		t.Fatal(entries, err)
+	}
+	e := entries[0]
+	e.PID = 1 // PID 1 started long before the entry
+	data, _ := json.Marshal(e)
+	if err := os.WriteFile(filepath.Join(j.Dir(), e.ID+".json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done, err := j.Repair(context.Background(), nil)
+	if err != nil || len(done) != 0 {
+		t.Fatalf("Repair = %+v, %v; want the live owner's entry kept", done, err)
+	}
+	if left, _ := j.Entries(); len(left) != 1 {
+		t.Errorf("entries left = %d, want 1", len(left))
+	}
+}

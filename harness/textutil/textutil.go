@@ -1,6 +1,9 @@
 package textutil
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // LastLines keeps the last n lines of s (trimmed), with a "..." line in
 // front when something was cut.
@@ -69,4 +72,14 @@ func isShellVariableWord(a string) bool {
 		}
 	}
 	return name != "" && !strings.ContainsAny(rest, "'\"$`\\ \t\n")
+}
+
+// Article is the indefinite article for a number said aloud: "an" for
+// those said with a leading vowel (8, 11, 18, 80, 8192, 11000), else "a".
+func Article(n int) string {
+	d := strconv.Itoa(n)
+	if d[0] == '8' || (len(d)%3 == 2 && (strings.HasPrefix(d, "11") || strings.HasPrefix(d, "18"))) {
+		return "an"
+	}
+	return "a"
 }

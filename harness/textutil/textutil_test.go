@@ -72,3 +72,11 @@ func TestShellQuoteVarsKeepsVariablesExpandable(t *testing.T) {
 		t.Errorf("ShellQuoteVars = %s, want %s", got, want)
 	}
 }
+
+func TestArticle(t *testing.T) {
+	for n, want := range map[int]string{8192: "an", 4096: "a", 65536: "a", 11: "an", 18000: "an", 1100: "a", 80: "an", 800: "an"} {
+		if got := Article(n); got != want {
+			t.Errorf("Article(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

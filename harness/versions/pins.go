@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"embed"
 	"fmt"
+	"regexp"
 	"strings"
 )
+
+// fullCommit is a whole git commit hash, as pin files write them.
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 //go:embed pins/*.pins
 var pinFiles embed.FS
@@ -14,7 +18,10 @@ var pinFiles embed.FS
 type Pin struct {
 	Alias   string `json:"alias"`
 	Version string `json:"version"`
-	Note    string `json:"note"`
+	// Commit is the upstream commit the release tag points to, looked up
+	// once and written in the pin file ("" when the file has "-").
+	Commit string `json:"commit,omitempty"`
+	Note   string `json:"note"`
 }
 
 // Component is something relapse builds at a chosen version.
@@ -59,9 +66,16 @@ func parsePins(name string, sc *bufio.Scanner) ([]Pin, error) {
 		}
 		f := strings.Fields(text)
 		if len(f) < 2 {
-			return nil, fmt.Errorf("pins/%s.pins line %d: want \"alias version [note]\", got %q", name, line, text)
+			return nil, fmt.Errorf("pins/%s.pins line %d: want \"alias version [commit] [note]\", got %q", name, line, text)
 		}
-		pins = append(pins, Pin{Alias: f[0], Version: f[1], Note: strings.Join(f[2:], " ")})
+		pin := Pin{Alias: f[0], Version: f[1]}
+		rest := f[2:]
+		if len(rest) > 0 && (rest[0] == "-" || fullCommit.MatchString(rest[0])) {
+			pin.Commit = strings.TrimPrefix(rest[0], "-")
+			rest = rest[1:]
+		}
+		pin.Note = strings.Join(rest, " ")
+		pins = append(pins, pin)
 	}
 	return pins, sc.Err()
 }

@@ -25,6 +25,10 @@ type Resolved struct {
 	Version string `json:"version"`
 	// Sum is the go.sum hash (h1:...) of the module zip.
 	Sum string `json:"sum"`
+	// Commit is the upstream commit the release's tag points to, from the
+	// pin file ("" for a version that is not pinned: the proxy's zip does
+	// not carry it).
+	Commit string `json:"commit,omitempty"`
 	// Dir is the unpacked module source in the module cache (or Source.Dir).
 	Dir string `json:"-"`
 	// Patches are applied to the source tree before the build, in order.
@@ -121,8 +125,11 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 		return Resolved{}, &UnknownVersionError{Component: c, Requested: requested,
 			Reason: "the Go module proxy does not serve " + c.Module + "@" + version + ": " + reason}
 	}
-	return Resolved{Component: c.Name, Module: c.Module, Requested: requested,
-		Version: info.Version, Sum: info.Sum, Dir: info.Dir}, nil
+	r := Resolved{Component: c.Name, Module: c.Module, Requested: requested, Version: info.Version, Sum: info.Sum, Dir: info.Dir}
+	if p, ok := c.lookup(info.Version); ok {
+		r.Commit = p.Commit
+	}
+	return r, nil
 }
 
 // Served lists the versions of the component's module the Go module proxy

@@ -35,7 +35,7 @@ func TestParsePinsBadLineNamesLineNumber(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"alias only on line 4", "# header\n\nrc93 v1.0.0-rc93\nrc94\n", `pins/runc.pins line 4: want "alias version [note]", got "rc94"`},
+		{"alias only on line 4", "# header\n\nrc93 v1.0.0-rc93\nrc94\n", `pins/runc.pins line 4: want "alias version [commit] [note]", got "rc94"`},
 		{"first line", "justone\n", "pins/runc.pins line 1:"},
 	}
 	for _, tt := range tests {
@@ -187,5 +187,20 @@ func TestCacheDirHonoursRelapseCache(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
 	if got := CacheDir(); got != filepath.Join("/tmp/xdg", "relapse") {
 		t.Errorf("CacheDir without RELAPSE_CACHE = %q, want /tmp/xdg/relapse", got)
+	}
+}
+
+// Every pinned runc, containerd and Kubernetes release names its upstream
+// commit, which reports print beside the module sum.
+func TestPinsNameReleaseCommits(t *testing.T) {
+	for _, c := range []Component{Runc, Containerd, Kubernetes} {
+		for _, p := range c.Pins {
+			if !fullCommit.MatchString(p.Commit) {
+				t.Errorf("%s %s: release commit %q, want the 40-hex commit its tag points to", c.Name, p.Version, p.Commit)
+			}
+		}
+	}
+	if p, _ := Runc.lookup("rc93"); p.Commit != "12644e614e25b05da6fd08a38ffa0cfe1903fdec" || p.Note == "" {
+		t.Errorf("rc93 pin = %+v", p)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // NodeName is the one node of a bare cluster.
@@ -155,7 +156,23 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*Bare, er
 		}
 	}
 	b.Setup = b.setup(o)
+	b.recordStack(ctx, o)
 	return b, nil
+}
+
+// recordStack records the versions of the daemons the cluster runs that
+// relapse does not build (Debian's etcd and, for the CRI, containerd).
+func (b *Bare) recordStack(ctx context.Context, o cluster.Options) {
+	daemons := [][]string{{"etcd", "etcd", "--version"}}
+	if o.Runtime != cluster.RuntimeDockershim {
+		daemons = append(daemons, []string{"containerd (kubelet's CRI runtime)", "containerd", "--version"})
+	}
+	for _, d := range daemons {
+		out, err := b.Node.Command(d[1], d[2:]...).Output(ctx)
+		if err == nil {
+			b.env.Stack(d[0], textutil.FirstLine(strings.TrimSpace(string(out))))
+		}
+	}
 }
 
 // within scales a readiness deadline chosen on an idle host for this

@@ -163,10 +163,10 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	if v, err := r.ctr.Version(ctx); err == nil {
-		env.Condition("containerd --version (daemon)", v)
+		env.Stack("containerd (the build under test, as it reports itself)", v)
 	}
 	if v, err := env.Node.Command(runcArt.Path, "--version").Output(ctx); err == nil {
-		env.Condition("runc --version", strings.TrimSpace(string(v)))
+		env.Stack("runc (under containerd)", strings.ReplaceAll(strings.TrimSpace(string(v)), "\n", "; "))
 	}
 	env.Condition("metrics", fmt.Sprintf("http://%s/v1/metrics inside network namespace %s, %d concurrent scrape loops", metricsAddress, ns.Name, p("scrapers")))
 

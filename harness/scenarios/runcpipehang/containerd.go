@@ -43,7 +43,7 @@ func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*conta
 		return nil, err
 	}
 	if v, err := e.ctr.Version(ctx); err == nil {
-		env.Condition("containerd (daemon)", v)
+		env.Stack("containerd (Debian, the daemon driving runc)", v)
 	}
 	return e, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -41,9 +42,16 @@ func (h *hang) startDocker(ctx context.Context, sb *sandbox.Sandbox) (*dockerEng
 		return nil, err
 	}
 	if v, err := e.dk.Client.ServerVersion(ctx); err == nil {
-		env.Condition("dockerd", fmt.Sprintf("%s (API %s, %s)", v.Version, v.APIVersion, v.GoVersion))
+		env.Stack("dockerd", fmt.Sprintf("%s (API %s, %s; Debian docker.io)", v.Version, v.APIVersion, v.GoVersion))
 		for _, c := range v.Components {
-			env.Condition("engine component "+c.Name, c.Version)
+			if c.Name == "Engine" {
+				continue
+			}
+			version := c.Version
+			if commit := c.Details["GitCommit"]; commit != "" {
+				version += " (" + commit + ")"
+			}
+			env.Stack(strings.ToLower(c.Name)+" (managed by dockerd)", version)
 		}
 	}
 	if err := env.Timed("docker import", e.ref, func() error {

@@ -26,7 +26,7 @@ func failed(n int, why string) *runckit.Outcome {
 
 func hung(n int) *runckit.Outcome {
 	return &runckit.Outcome{Record: report.Attempt{N: n}, Finding: &report.Finding{
-		Summary: "pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into a 8192-byte pipe (pipe:[11045]) it also holds the read end of"}}
+		Summary: "pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself"}}
 }
 
 func TestDecide(t *testing.T) {
@@ -43,7 +43,7 @@ func TestDecide(t *testing.T) {
 			results: []*runckit.Outcome{ran(1, 8192), hung(2)},
 			profile: large, armed: true,
 			want:   report.Reproduced,
-			reason: "attempt 2 of 2: pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into a 8192-byte pipe (pipe:[11045]) it also holds the read end of",
+			reason: "attempt 2 of 2: pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself",
 		},
 		{
 			name:    "finding wins over an earlier failure",

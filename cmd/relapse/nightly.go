@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	matrixpkg "github.com/relapse-dev/relapse/harness/matrix"
+	"github.com/relapse-dev/relapse/harness/matrixjob"
+	"github.com/relapse-dev/relapse/harness/report"
+	resultspkg "github.com/relapse-dev/relapse/harness/results"
+	"github.com/relapse-dev/relapse/harness/run"
+)
+
+// matrixSelection is what `matrix --file` and `nightly` share.
+type matrixSelection struct {
+	file, cell, speed, shard string
+	canaries                 bool
+	parallel                 int
+	lockWait                 time.Duration
+	// job runs the cells as an Indexed Job on a bare cluster relapse makes.
+	job        bool
+	kubernetes string
+	// staging: the results directory is merged and removed afterwards, so
+	// its paths are not worth printing.
+	staging bool
+}
+
+func addMatrixFlags(fs *flag.FlagSet) *matrixSelection {
+	m := &matrixSelection{}
+	fs.StringVar(&m.file, "file", "ci/nightly.yaml", "matrix file")
+	fs.StringVar(&m.cell, "cell", "", "run only the cell with this ID")
+	fs.StringVar(&m.speed, "speed", "", "run only cells of this speed: fast or slow")
+	fs.StringVar(&m.shard, "shard", "", "run only shard i of n (i/n, 1-based) of the selected cells")
+	fs.BoolVar(&m.canaries, "canaries", true, "include canary cells (a fix reverted on purpose: the night must flag them)")
+	fs.IntVar(&m.parallel, "parallel", 2, "cells in VMs of their own that may run at once (host cells run one at a time)")
+	fs.DurationVar(&m.lockWait, "lock-wait", 0, "how long a cell waits for the host lock another run holds")
+	fs.BoolVar(&m.job, "job", false, "run the cells as a Kubernetes Indexed Job (one completion index per cell, --parallel pods) on a bare cluster relapse makes here")
+	fs.StringVar(&m.kubernetes, "job-kubernetes", "1.30.14", "the Kubernetes version of --job's cluster")
+	return m
+}
+
+// cells loads the file and applies the selection.
+func (m *matrixSelection) cells() (*matrixpkg.File, []matrixpkg.Cell, error) {
+	f, all, err := matrixpkg.Load(m.file)
+	if err != nil {
+		return nil, nil, err
+	}
+	shard, shards := 1, 1
+	if m.shard != "" {
+		if _, err := fmt.Sscanf(m.shard, "%d/%d", &shard, &shards); err != nil || shards < 1 || shard < 1 || shard > shards {
+			return nil, nil, fmt.Errorf("--shard %q: want i/n with 1 <= i <= n, e.g. 2/3", m.shard)
+		}
+	}
+	if m.speed != "" && m.speed != "fast" && m.speed != "slow" {
+		return nil, nil, fmt.Errorf("--speed %q: want fast or slow", m.speed)
+	}
+	cells, err := matrixpkg.Select(all, m.cell, m.speed, shard, shards, m.canaries)
+	return f, cells, err
+}
+
+func matrixFile(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	sel := addMatrixFlags(fs)
+	list := fs.Bool("list", false, "print the selected cells as JSON (for a CI engine's matrix) and run nothing")
+	manifest := fs.String("job-manifest", "", "print the Indexed Job that runs the selected cells on a self-hosted cluster and run nothing; "+
+		"the value is the node directory that receives the results (the nodes need this repository at the current path and relapse at this binary's)")
+	resultsDir := fs.String("results", "results", "directory that receives one Prow-layout directory per cell")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	_, cells, err := sel.cells()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+		return exitUsage
+	}
+	if *list {
+		data, _ := json.MarshalIndent(cells, "", "  ")
+		fmt.Println(string(data))
+		return exitVerdict
+	}
+	if *manifest != "" {
+		return printManifest(sel, cells, *manifest)
+	}
+	return sel.run(ctx, cells, *resultsDir)
+}
+
+// run runs the cells here or as an Indexed Job, into results.
+func (m *matrixSelection) run(ctx context.Context, cells []matrixpkg.Cell, results string) int {
+	if !m.job {
+		outs := matrixpkg.Run(ctx, cells, matrixpkg.Options{Results: results, Parallel: m.parallel, LockWait: m.lockWait, Log: os.Stderr})
+		return printCells(ctx, outs, !m.staging)
+	}
+	// Host cells wait for each other's lock inside the Job: as long as the
+	// cells before them may take.
+	wait := m.lockWait
+	if wait == 0 {
+		wait = time.Duration(len(cells)) * 20 * time.Minute
+	}
+	out, err := matrixjob.Run(ctx, matrixjob.Options{File: m.file, Speed: m.speed, Canaries: m.canaries, Cells: cells,
+		Parallelism: m.parallel, Kubernetes: m.kubernetes, Results: results, ReportsDir: filepath.Join(results, "job-cluster"),
+		LockWait: wait, Log: os.Stderr})
+	if out != nil {
+		for _, ix := range out.Indexes {
+			fmt.Printf("index %-3d %-60s %-9s %s\n", ix.Index, ix.Cell, ix.Phase, ix.Finished.Sub(ix.Started).Round(time.Second))
+		}
+		fmt.Printf("indexed job: %d of %d cells ran, at most %d pods at once, %s\n", out.Succeeded(), len(cells), out.MostRunning, out.Took.Round(time.Second))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailed
+	}
+	return exitVerdict
+}
+
+// printManifest prints the Indexed Job for the selection.
+func printManifest(m *matrixSelection, cells []matrixpkg.Cell, results string) int {
+	self, _ := os.Executable()
+	repo, _ := os.Getwd()
+	state := filepath.Join(run.StateDir(), "matrix-job")
+	job, err := matrixjob.Manifest(matrixjob.Spec{Name: "relapse-matrix", Namespace: "default", Image: "busybox:1.36",
+		Cells: len(cells), Parallelism: m.parallel, Relapse: self, Repo: repo, File: m.file, Speed: m.speed, Canaries: m.canaries,
+		Results: results, State: state, LockWait: time.Duration(len(cells)) * 20 * time.Minute, Path: os.Getenv("PATH")})
+	if err == nil {
+		var text string
+		if text, err = matrixjob.YAML(job); err == nil {
+			fmt.Print(text)
+			return exitVerdict
+		}
+	}
+	fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+	return exitUsage
+}
+
+// printCells prints one line per cell and the exit status of a matrix run.
+func printCells(ctx context.Context, outs []matrixpkg.Outcome, showDirs bool) int {
+	status := exitVerdict
+	for _, o := range outs {
+		if o.Report == nil {
+			fmt.Printf("%-60s ERROR %v\n", o.Cell.ID, o.Err)
+			status = exitFailed
+			continue
+		}
+		v := o.Report.Verdict
+		dir := ""
+		if showDirs {
+			dir = o.Dir
+		}
+		fmt.Printf("%-60s %-15s expected %-15s %s  %s\n", o.Cell.ID, v.Result, v.Expected, v.Rate, dir)
+		if v.Cause == report.CauseEvidence && v.Expected != "" && !v.Matches && status == exitVerdict {
+			status = exitMismatch
+		}
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return status
+}
+
+func resultsCmd(args []string) int {
+	fs := flag.NewFlagSet("results", flag.ContinueOnError)
+	store := fs.String("store", "results-store", "the append-only history store")
+	night := fs.String("night", "", "name of the night being merged (default: now, UTC)")
+	dash := fs.String("dashboard", "", "write the dashboard page here (default: STORE/dashboard.html)")
+	name := fs.String("name", "relapse nightly", "the matrix's name on the dashboard")
+	canaryOK := fs.Bool("canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
+	var merge []string
+	fs.Func("merge", "a matrix results directory to merge as the night (repeatable)", func(v string) error { merge = append(merge, v); return nil })
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if len(merge) > 0 {
+		if *night == "" {
+			*night = resultspkg.NightName(time.Now())
+		}
+		n, err := resultspkg.Merge(*store, *night, merge...)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+			return exitFailed
+		}
+		fmt.Printf("merged %d cell(s) into night %s of %s\n", n, *night, *store)
+	}
+	return compareAndShow(*store, *dash, *name, *canaryOK)
+}
+
+// compareAndShow compares the store's nights, writes the dashboard and
+// gives the exit status: 4 on a RELAPSE or a verdict that contradicts the
+// affected range (a canary's RELAPSE only without canaryOK), 5 when a
+// canary did not relapse (the night cannot catch one).
+func compareAndShow(store, dash, name string, canaryOK bool) int {
+	nights, byNight, err := resultspkg.Load(store)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	cmp := resultspkg.Compare(nights, byNight)
+	if dash == "" {
+		dash = filepath.Join(store, "dashboard.html")
+	}
+	var page strings.Builder
+	if err := resultspkg.Dashboard(&page, name, cmp, filepath.Dir(dash)); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	if err := os.WriteFile(dash, []byte(page.String()), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	fmt.Printf("%d cells over %d night(s), latest %s; dashboard %s\n", len(cmp.Rows), len(cmp.Nights), cmp.Latest(), dash)
+	for _, r := range cmp.Rows {
+		if len(r.Flags) > 0 {
+			fmt.Printf("  %-14s %s: %s\n", strings.Join(r.Flags, ","), r.Cell, strings.Join(r.Why, "; "))
+		}
+	}
+	status := exitVerdict
+	if len(cmp.Has(resultspkg.FlagRelapse, canaryOK)) > 0 || len(cmp.Has(resultspkg.FlagFailing, true)) > 0 {
+		status = exitMismatch
+	}
+	if len(cmp.Has(resultspkg.FlagCanaryMissed, false)) > 0 {
+		status = 5
+	}
+	return status
+}
+
+func nightly(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
+	sel := addMatrixFlags(fs)
+	store := fs.String("store", "results-store", "the append-only history store")
+	night := fs.String("night", "", "name of tonight (default: now, UTC)")
+	dash := fs.String("dashboard", "", "write the dashboard here (default: STORE/dashboard.html)")
+	canaryOK := fs.Bool("canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	f, cells, err := sel.cells()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+		return exitUsage
+	}
+	if *night == "" {
+		*night = resultspkg.NightName(time.Now())
+	}
+	work, err := os.MkdirTemp("", "relapse-nightly-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	defer os.RemoveAll(work)
+	if sel.job {
+		// The Job's cells write on the host through nsenter: a path every
+		// process there sees, not this process's private /tmp view.
+		if err := os.Chmod(work, 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+			return exitFailed
+		}
+	}
+	sel.staging = true
+	runStatus := sel.run(ctx, cells, work)
+	if runStatus == exitInterrupted {
+		return runStatus
+	}
+	if _, err := resultspkg.Merge(*store, *night, work); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	fmt.Printf("tonight's cells: %s\n", filepath.Join(*store, *night))
+	status := compareAndShow(*store, *dash, f.Name, *canaryOK)
+	if status == exitVerdict && runStatus == exitFailed {
+		return exitFailed
+	}
+	return status
+}

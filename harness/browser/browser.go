@@ -1,0 +1,225 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"image/png"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
+)
+
+// Binary finds headless Chromium.
+func Binary() (string, error) {
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no headless Chromium on PATH (chromium-headless-shell or chromium): `make deps` installs Debian's")
+}
+
+// Layout is what the page measured in the browser.
+type Layout struct {
+	// Viewport is the window's width in CSS pixels, ScrollWidth the page's.
+	Viewport    int `json:"viewport"`
+	ScrollWidth int `json:"scrollWidth"`
+	// Overflow describes each element wider than the window or than its own
+	// box (a table cell whose text does not fit).
+	Overflow []string `json:"overflow"`
+	// Links are the href of every link, as written.
+	Links []string `json:"links"`
+	// TextLength is how many characters of text the page shows.
+	TextLength int `json:"textLength"`
+	// Elements counts the elements that have a box.
+	Elements int `json:"elements"`
+}
+
+// measure runs in the page after load and leaves its JSON in a <pre> whose
+// id is assembled at run time, so the script's own text never matches it.
+const measure = `<script>
+(function () {
+  var vw = document.documentElement.clientWidth, out = [], n = 0;
+  function name(el) {
+    var s = el.tagName.toLowerCase();
+    if (el.id) s += '#' + el.id;
+    if (el.className && typeof el.className === 'string') s += '.' + el.className.trim().split(/\s+/).join('.');
+    var t = (el.textContent || '').trim().slice(0, 40);
+    return s + (t ? ' "' + t + '"' : '');
+  }
+  document.body.querySelectorAll('*').forEach(function (el) {
+    if (el.tagName === 'SCRIPT') return;
+    var r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) return;
+    n++;
+    if (r.right > vw + 1 || r.left < -1) out.push(name(el) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + 'px of a ' + vw + 'px window');
+    var cs = getComputedStyle(el);
+    var clips = el.tagName === 'TD' || el.tagName === 'TH' || cs.overflowX === 'hidden' || cs.overflowX === 'clip';
+    if (clips && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + ' holds ' + el.scrollWidth + 'px of content in ' + el.clientWidth + 'px');
+  });
+  var links = [];
+  document.querySelectorAll('a[href]').forEach(function (a) { links.push(a.getAttribute('href')); });
+  var pre = document.createElement('pre');
+  pre.id = 'relapse-' + 'layout';
+  pre.textContent = JSON.stringify({viewport: vw, scrollWidth: document.documentElement.scrollWidth,
+    overflow: out, links: links, textLength: (document.body.innerText || '').length, elements: n});
+  document.body.appendChild(pre);
+})();
+</script>`
+
+var (
+	cspMeta  = regexp.MustCompile(`(?i)<meta[^>]+http-equiv="?Content-Security-Policy"?[^>]*>`)
+	layoutRE = regexp.MustCompile(`(?s)<pre id="relapse-layout">(.*?)</pre>`)
+)
+
+// Inspect loads page at width x height and measures it.
+func Inspect(ctx context.Context, page string, width, height int) (*Layout, error) {
+	src, err := os.ReadFile(page)
+	if err != nil {
+		return nil, err
+	}
+	text := cspMeta.ReplaceAllString(string(src), "")
+	if i := strings.LastIndex(strings.ToLower(text), "</body>"); i >= 0 {
+		text = text[:i] + measure + text[i:]
+	} else {
+		text += measure
+	}
+	// The copy sits beside the page so relative URLs mean the same.
+	probe, err := os.CreateTemp(filepath.Dir(page), ".relapse-measure-*.html")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(probe.Name())
+	if _, err := probe.WriteString(text); err != nil {
+		probe.Close()
+		return nil, err
+	}
+	if err := probe.Close(); err != nil {
+		return nil, err
+	}
+	out, err := chromium(ctx, width, height, "--dump-dom", fileURL(probe.Name()))
+	if err != nil {
+		return nil, err
+	}
+	m := layoutRE.FindSubmatch(out)
+	if m == nil {
+		return nil, fmt.Errorf("chromium rendered %s but the measuring script left nothing (%d bytes of DOM)", page, len(out))
+	}
+	var l Layout
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &l); err != nil {
+		return nil, fmt.Errorf("reading the page's measurements: %w", err)
+	}
+	return &l, nil
+}
+
+// Screenshot writes a PNG of page at width x height.
+func Screenshot(ctx context.Context, page, pngPath string, width, height int) error {
+	abs, err := filepath.Abs(pngPath)
+	if err != nil {
+		return err
+	}
+	if _, err := chromium(ctx, width, height, "--screenshot="+abs, fileURL(page)); err != nil {
+		return err
+	}
+	if st, err := os.Stat(abs); err != nil || st.Size() == 0 {
+		return fmt.Errorf("chromium wrote no screenshot of %s", page)
+	}
+	return nil
+}
+
+// Painted is the share of a PNG's pixels that differ from its top-left
+// pixel (the background): a blank page gives 0.
+func Painted(pngPath string) (float64, error) {
+	f, err := os.Open(pngPath)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", pngPath, err)
+	}
+	b := img.Bounds()
+	bg := img.At(b.Min.X, b.Min.Y)
+	br, bgG, bb, _ := bg.RGBA()
+	var differ, total int
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r != br || g != bgG || bl != bb {
+				differ++
+			}
+			total++
+		}
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	return float64(differ) / float64(total), nil
+}
+
+// Unresolved returns the page's relative links (Layout.Links) that name no
+// file beside it; fragments and absolute URLs are someone else's.
+func Unresolved(page string, links []string) []string {
+	var bad []string
+	for _, l := range links {
+		u, err := url.Parse(l)
+		if err != nil {
+			bad = append(bad, l+" (not a URL)")
+			continue
+		}
+		if u.Scheme != "" || u.Host != "" || u.Path == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(page), filepath.FromSlash(u.Path))); err != nil {
+			bad = append(bad, l)
+		}
+	}
+	return bad
+}
+
+// chromium runs one headless Chromium command. Root needs --no-sandbox;
+// the deadline is generous because a loaded machine slows Chromium's start
+// (~2 s idle here), and a page that never loads is an error, not a hang.
+func chromium(ctx context.Context, width, height int, args ...string) ([]byte, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	profile, err := os.MkdirTemp("", "relapse-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(profile)
+	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+		"--user-data-dir=" + profile, "--virtual-time-budget=5000",
+		fmt.Sprintf("--window-size=%d,%d", width, height)}, args...)
+	cmd := exec.CommandContext(ctx, bin, full...)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(args, " "), err, textutil.LastLines(stderr.String(), 10))
+	}
+	return stdout.Bytes(), nil
+}
+
+func fileURL(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		abs = p
+	}
+	return (&url.URL{Scheme: "file", Path: abs}).String()
+}

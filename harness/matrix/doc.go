@@ -1,0 +1,17 @@
+// Package matrix is the nightly regression matrix as a file: cells of
+// scenario x component versions x node provider x kernel x parameters x
+// repetitions, with include and exclude as CI matrices have them.
+//
+// A matrix file (ci/nightly.yaml) lists groups; each group's list-valued
+// dimensions are crossed, exclude entries drop combinations and include
+// entries add them. Every cell gets a stable ID from what it runs, so the
+// same cell is the same row of history night after night.
+//
+// Run executes cells and writes each one's results in the layout Prow
+// writes and TestGrid reads: <results>/<cell>/started.json,
+// finished.json (with the versions, patches, kernel, provider, bug, affected
+// range and k of n with its interval as metadata) and
+// artifacts/junit_<cell>.xml, beside relapse's own report directory.
+// Cells that run in a VM of their own may run in parallel; cells that
+// change this host run one at a time.
+package matrix

@@ -1,0 +1,380 @@
+package matrix
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// File is a matrix file.
+type File struct {
+	// Name names the matrix in results ("nightly").
+	Name   string  `json:"name"`
+	Groups []Group `json:"cells"`
+}
+
+// Group is one entry of the file: list-valued dimensions to cross.
+type Group struct {
+	// Name, when set, prefixes the cells' IDs ("relapse-check").
+	Name     string `json:"name,omitempty"`
+	Scenario string `json:"scenario"`
+	// Speed is "fast" (make nightly runs it here) or "slow" (CI only).
+	Speed string `json:"speed,omitempty"`
+	// Canary marks cells that simulate a relapse on purpose (a fix
+	// reverted): the night must flag them.
+	Canary bool `json:"canary,omitempty"`
+	// Versions lists versions per component.
+	Versions map[string][]string `json:"versions,omitempty"`
+	// Patches are applied to every cell of the group, per component.
+	Patches map[string][]string `json:"patches,omitempty"`
+	// Params lists values per scenario parameter.
+	Params   map[string][]string `json:"params,omitempty"`
+	Provider []string            `json:"provider,omitempty"`
+	Kernel   []string            `json:"kernel,omitempty"`
+	// Repeat is the repetitions per cell (0: as the scenario's sampling needs).
+	Repeat  int                 `json:"repeat,omitempty"`
+	Exclude []map[string]string `json:"exclude,omitempty"`
+	Include []map[string]string `json:"include,omitempty"`
+}
+
+// Cell is one experiment of the matrix.
+type Cell struct {
+	ID       string              `json:"id"`
+	Group    string              `json:"group,omitempty"`
+	Scenario string              `json:"scenario"`
+	Speed    string              `json:"speed"`
+	Canary   bool                `json:"canary,omitempty"`
+	Versions map[string]string   `json:"versions,omitempty"`
+	Patches  map[string][]string `json:"patches,omitempty"`
+	Params   map[string]string   `json:"params,omitempty"`
+	Provider string              `json:"provider"`
+	Kernel   string              `json:"kernel,omitempty"`
+	Repeat   int                 `json:"repeat,omitempty"`
+	// Deps are the groups of packages the cell needs beyond the base ones
+	// (ci/deps.sh GROUP): "k8s" for clusters, "vm" for VM nodes.
+	Deps []string `json:"deps,omitempty"`
+}
+
+// OwnVM says whether the cell runs in a VM of its own, so it changes
+// nothing host-wide and may run beside others.
+func (c Cell) OwnVM() bool { return c.Provider == "qemu" || c.Provider == "vagrant" }
+
+// Load reads and expands a matrix file, checking every scenario, component
+// and parameter it names before anything runs.
+func Load(path string) (*File, []Cell, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var f File
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Name == "" {
+		f.Name = "matrix"
+	}
+	cells, err := f.Expand()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Patch paths are relative to the working directory (the repository
+	// root in CI); a missing one fails here, not hours into the night.
+	for _, g := range f.Groups {
+		for comp, ps := range g.Patches {
+			for _, p := range ps {
+				if _, err := os.Stat(p); err != nil {
+					return nil, nil, fmt.Errorf("%s: %s patch %s: %w (paths are relative to the directory relapse runs in)", path, comp, p, err)
+				}
+			}
+		}
+	}
+	return &f, cells, nil
+}
+
+// Expand crosses every group's dimensions into cells.
+func (f *File) Expand() ([]Cell, error) {
+	var cells []Cell
+	seen := map[string]bool{}
+	for i, g := range f.Groups {
+		gc, err := g.expand()
+		if err != nil {
+			return nil, fmt.Errorf("cells[%d] (%s): %w", i, g.Scenario, err)
+		}
+		for _, c := range gc {
+			if seen[c.ID] {
+				return nil, fmt.Errorf("cell %s appears twice: give one of the groups a name", c.ID)
+			}
+			seen[c.ID] = true
+			cells = append(cells, c)
+		}
+	}
+	sort.Slice(cells, func(i, j int) bool { return cells[i].ID < cells[j].ID })
+	return cells, nil
+}
+
+// dims are a group's dimensions, each with its values: components by
+// name, parameters by name, "provider" and "kernel".
+func (g Group) dims() (map[string][]string, error) {
+	s, err := scenario.Lookup(g.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	components := map[string]bool{}
+	for _, b := range s.Components() {
+		components[b.Target().Name] = true
+	}
+	params := map[string]scenario.Param{}
+	for _, p := range s.Params() {
+		params[p.Name] = p
+	}
+	d := map[string][]string{}
+	for comp, vs := range g.Versions {
+		if !components[comp] {
+			return nil, fmt.Errorf("scenario %s builds no %s (it builds %s)", s.Name(), comp, keys(components))
+		}
+		d[comp] = vs
+	}
+	for comp := range g.Patches {
+		if !components[comp] {
+			return nil, fmt.Errorf("patches for %s: scenario %s builds no %s", comp, s.Name(), comp)
+		}
+	}
+	for name, vs := range g.Params {
+		p, ok := params[name]
+		if !ok {
+			return nil, fmt.Errorf("scenario %s has no parameter %q", s.Name(), name)
+		}
+		if _, clash := d[name]; clash || name == "provider" || name == "kernel" {
+			return nil, fmt.Errorf("parameter %q clashes with a dimension of the same name", name)
+		}
+		for _, v := range vs {
+			if p.Valid != nil {
+				if err := p.Valid(v); err != nil {
+					return nil, fmt.Errorf("parameter %s=%q: %w", name, v, err)
+				}
+			}
+		}
+		d[name] = vs
+	}
+	if len(g.Provider) > 0 {
+		d["provider"] = g.Provider
+	}
+	if len(g.Kernel) > 0 {
+		d["kernel"] = g.Kernel
+	}
+	switch g.Speed {
+	case "", "fast", "slow":
+	default:
+		return nil, fmt.Errorf("speed %q: want fast or slow", g.Speed)
+	}
+	return d, nil
+}
+
+func (g Group) expand() ([]Cell, error) {
+	d, err := g.dims()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(d))
+	for n := range d {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	combos := []map[string]string{{}}
+	for _, n := range names {
+		var next []map[string]string
+		for _, c := range combos {
+			for _, v := range d[n] {
+				m := copyMap(c)
+				m[n] = v
+				next = append(next, m)
+			}
+		}
+		combos = next
+	}
+	var kept []map[string]string
+	for _, c := range combos {
+		if !excluded(c, g.Exclude) {
+			kept = append(kept, c)
+		}
+	}
+	for _, inc := range g.Include {
+		for k := range inc {
+			if _, ok := d[k]; !ok {
+				if _, err := g.withDim(k); err != nil {
+					return nil, fmt.Errorf("include names %q, which is no component, parameter, provider or kernel", k)
+				}
+			}
+		}
+		kept = append(kept, copyMap(inc))
+	}
+	var cells []Cell
+	for _, c := range kept {
+		cells = append(cells, g.cell(c))
+	}
+	return cells, nil
+}
+
+// withDim says whether name could be a dimension of the group's scenario.
+func (g Group) withDim(name string) (bool, error) {
+	s, err := scenario.Lookup(g.Scenario)
+	if err != nil {
+		return false, err
+	}
+	if name == "provider" || name == "kernel" {
+		return true, nil
+	}
+	for _, b := range s.Components() {
+		if b.Target().Name == name {
+			return true, nil
+		}
+	}
+	for _, p := range s.Params() {
+		if p.Name == name {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("unknown dimension %q", name)
+}
+
+func excluded(c map[string]string, rules []map[string]string) bool {
+	for _, r := range rules {
+		match := len(r) > 0
+		for k, v := range r {
+			if c[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// cell turns one combination into a cell with its ID.
+func (g Group) cell(combo map[string]string) Cell {
+	s, _ := scenario.Lookup(g.Scenario)
+	c := Cell{Group: g.Name, Scenario: g.Scenario, Speed: g.Speed, Canary: g.Canary, Provider: "local", Repeat: g.Repeat,
+		Versions: map[string]string{}, Params: map[string]string{}, Patches: g.Patches}
+	if c.Speed == "" {
+		c.Speed = "fast"
+	}
+	components := map[string]bool{}
+	for _, b := range s.Components() {
+		components[b.Target().Name] = true
+	}
+	for k, v := range combo {
+		switch {
+		case k == "provider":
+			c.Provider = v
+		case k == "kernel":
+			c.Kernel = v
+		case components[k]:
+			c.Versions[k] = v
+		default:
+			c.Params[k] = v
+		}
+	}
+	if c.Versions["kubernetes"] != "" || components["kubernetes"] {
+		c.Deps = append(c.Deps, "k8s")
+	}
+	if c.OwnVM() {
+		c.Deps = append(c.Deps, "vm")
+	}
+	parts := []string{g.Scenario}
+	if g.Name != "" {
+		parts = []string{g.Name, g.Scenario}
+	}
+	for _, k := range sortedKeys(combo) {
+		parts = append(parts, k+"-"+combo[k])
+	}
+	for _, comp := range sortedKeys(flatten(g.Patches)) {
+		for _, p := range g.Patches[comp] {
+			parts = append(parts, "patch-"+strings.TrimSuffix(lastPath(p), ".patch"))
+		}
+	}
+	c.ID = unsafeID.ReplaceAllString(strings.Join(parts, "."), "_")
+	return c
+}
+
+var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func flatten(m map[string][]string) map[string]string {
+	out := map[string]string{}
+	for k := range m {
+		out[k] = ""
+	}
+	return out
+}
+
+func keys(m map[string]bool) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func lastPath(p string) string {
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// Select keeps the cells a run asked for: one cell by ID, a speed, and a
+// shard i of n (cells sorted by ID, every n-th).
+func Select(cells []Cell, id, speed string, shard, shards int, canaries bool) ([]Cell, error) {
+	var kept []Cell
+	for _, c := range cells {
+		if id != "" && c.ID != id {
+			continue
+		}
+		if speed != "" && c.Speed != speed {
+			continue
+		}
+		if !canaries && c.Canary {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	var out []Cell
+	for i, c := range kept {
+		if shards <= 1 || i%shards == shard-1 {
+			out = append(out, c)
+		}
+	}
+	if id != "" && len(out) == 0 {
+		var ids []string
+		for _, c := range cells {
+			ids = append(ids, c.ID)
+		}
+		return nil, fmt.Errorf("no cell %q: the cells are\n  %s", id, strings.Join(ids, "\n  "))
+	}
+	return out, nil
+}

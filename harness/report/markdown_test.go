@@ -1,0 +1,71 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/renderer/html"
+)
+
+// renderGFM renders Markdown the way GitHub does for the parts the summary
+// uses: GFM tables, fenced code, raw <details>.
+func renderGFM(t *testing.T, md string) string {
+	t.Helper()
+	var out bytes.Buffer
+	gm := goldmark.New(goldmark.WithExtensions(extension.GFM), goldmark.WithRendererOptions(html.WithUnsafe()))
+	if err := gm.Convert([]byte(md), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func TestSummaryRendersUnderTheFormHeadings(t *testing.T) {
+	r := reproducedReport()
+	r.Reproduce = "#!/bin/sh\necho reproduce\n"
+	r.Rerun = "relapse repro --scenario runc-pipe-hang --version runc=1.0.0-rc93"
+	r.Host.Uname = "Linux host 6.1.0 #1 SMP x86_64 GNU/Linux"
+	r.Host.OSRelease = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"`
+	r.Stack = []Fact{{Name: "dockerd", Value: "20.10.24 | pipe"}}
+	var b bytes.Buffer
+	if err := RenderMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	page := renderGFM(t, md)
+	for _, want := range []string{
+		"<h3>Description</h3>", "<h3>Steps to reproduce the issue</h3>", "<h3>Describe the results you received and expected</h3>",
+		"<h3>What version of runc are you using?</h3>", "<h3>Host OS information</h3>", "<h3>Host kernel information</h3>",
+		"<summary>reproduce.sh</summary>", `<code class="language-sh">#!/bin/sh`, "<table>", "<th>upstream release commit</th>",
+		"<td>20.10.24 | pipe</td>", "<strong>Key evidence</strong>", "Linux host 6.1.0",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("rendered summary lacks %q", want)
+		}
+	}
+	// A table row that did not render shows up as a paragraph of pipes.
+	if strings.Contains(page, "<p>| ") {
+		t.Error("a Markdown table did not render as a table")
+	}
+	if len(md) > 60000 {
+		t.Errorf("summary is %d bytes: too long for an issue comment (65536)", len(md))
+	}
+}
+
+func TestSummaryUsesKubernetesForm(t *testing.T) {
+	r := reproducedReport()
+	r.Bug.Component = "kubernetes"
+	var b bytes.Buffer
+	if err := RenderMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := renderGFM(t, b.String())
+	for _, want := range []string{"<h3>What happened?</h3>", "<h3>What did you expect to happen?</h3>",
+		"<h3>How can we reproduce it (as minimally and precisely as possible)?</h3>", "<h3>Kubernetes version</h3>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("rendered summary lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,19 @@
+// Package results keeps the nightly matrix's history and says what changed.
+//
+// A store is append-only: <store>/<night>/<cell>/ holds what one cell
+// wrote one night (Prow's started.json, finished.json, artifacts/), merged
+// from as many machines and shards as ran it. Compare reads every night
+// and gives each row (a cell, the same experiment every night) its flags,
+// TestGrid-style:
+//
+//   - RELAPSE: the latest night reproduced the bug on a version at or after
+//     its fix (outside the affected range and not before it);
+//   - NEWLY FIXED: it reproduced before and not now, on a different build;
+//   - FLAKY: the verdict changed between nights on the same build;
+//   - STALE: the row was not run in the latest night;
+//   - FAILING: the latest night's result contradicts the affected range or
+//     left the host changed, with the night the failures began (first
+//     fail) and the last night it passed.
+//
+// Dashboard renders bugs x versions x nights as one self-contained page.
+package results
