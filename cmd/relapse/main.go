@@ -157,6 +157,46 @@ func (m listFlag) Set(v string) error {
 	return nil
 }
 
+// printChanges prints each setting the run changed once (repetitions
+// change the same ones again), and what it made for itself in one line.
+func printChanges(changes []report.Change) {
+	seen := map[string]bool{}
+	made, left := map[string]int{}, 0
+	var kinds []string
+	for _, c := range changes {
+		if c.Applied == "made for the run" {
+			if made[c.Kind] == 0 {
+				kinds = append(kinds, c.Kind)
+			}
+			made[c.Kind]++
+			if !c.Restored {
+				left++
+			}
+			continue
+		}
+		restored := fmt.Sprint(c.Restored)
+		if c.Disposable {
+			restored = "no need: " + c.RestoreNote
+		}
+		line := fmt.Sprintf("  %s %s: %s -> %s -> %s (restored: %s)", c.Kind, c.Target, c.Before, c.Applied, c.After, restored)
+		if !seen[line] {
+			seen[line] = true
+			fmt.Println(line)
+		}
+	}
+	if len(kinds) > 0 {
+		var parts []string
+		for _, k := range kinds {
+			parts = append(parts, fmt.Sprintf("%d %s", made[k], k))
+		}
+		state := "all removed"
+		if left > 0 {
+			state = fmt.Sprintf("%d NOT removed", left)
+		}
+		fmt.Printf("  made for the run: %s (%s)\n", strings.Join(parts, ", "), state)
+	}
+}
+
 func repro(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	scen := fs.String("scenario", "runc-pipe-hang", "scenario to run (see `relapse scenarios`)")
@@ -170,6 +210,7 @@ func repro(ctx context.Context, args []string) int {
 	fs.Var(patches, "patch", "component=FILE: apply a unified diff (patch -p1, module root) to that component's source before building it; repeatable, applied in order")
 	fs.Var(sources, "source", "component=DIR: build that component from a local tree or git checkout instead of a release (runc, containerd)")
 	repeat := fs.Int("repeat", 0, "independent repetitions to run, all of them, for a rate with its interval (default: until the verdict is decided, as the scenario's sampling says)")
+	lockWait := fs.Duration("lock-wait", 0, "how long to wait for the host lock another relapse run holds (default: fail at once, naming it)")
 	vers := multiFlag{}
 	params := multiFlag{}
 	fs.Var(vers, "version", "component=version, repeatable (e.g. runc=rc93)")
@@ -189,7 +230,7 @@ func repro(ctx context.Context, args []string) int {
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
 		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat, Patches: patches, Sources: sources,
-		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr,
+		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr, LockWait: *lockWait,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
@@ -211,20 +252,16 @@ func repro(ctx context.Context, args []string) int {
 		match = "NOT as expected"
 	}
 	fmt.Printf("  expected %s: %s (%s)\n", v.Expected, v.ExpectedWhy, match)
-	for _, c := range res.Report.Changes {
-		restored := fmt.Sprint(c.Restored)
-		if c.Disposable {
-			restored = "no need: " + c.RestoreNote
-		}
-		fmt.Printf("  %s %s: %s -> %s -> %s (restored: %s)\n", c.Kind, c.Target, c.Before, c.Applied, c.After, restored)
-	}
+	printChanges(res.Report.Changes)
 	for _, e := range res.Report.Errors {
 		fmt.Printf("  error: %s\n", textutil.FirstLine(e))
 	}
 	if res.Report.Interrupted != "" {
 		fmt.Printf("  %s\n", res.Report.Interrupted)
 	}
-	fmt.Printf("  report: %s\n", res.Paths.HTML)
+	fmt.Printf("  report:  %s\n", res.Paths.HTML)
+	fmt.Printf("  summary: %s (Markdown for the upstream issue)\n", res.Paths.Markdown)
+	fmt.Printf("  bundle:  %s\n", res.Paths.Bundle)
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupted

@@ -43,6 +43,17 @@ type Layout struct {
 	TextLength int `json:"textLength"`
 	// Elements counts the elements that have a box.
 	Elements int `json:"elements"`
+	// IDs are where each element with an id sits, in page coordinates.
+	IDs map[string]Box `json:"ids"`
+	// Requests are the resources the page loaded (images, styles,
+	// scripts, fonts): a self-contained page loads none.
+	Requests []string `json:"requests"`
+}
+
+// Box is an element's extent on the page, in CSS pixels.
+type Box struct {
+	Top    int `json:"top"`
+	Bottom int `json:"bottom"`
 }
 
 // measure runs in the page after load and leaves its JSON in a <pre> whose
@@ -67,12 +78,27 @@ const measure = `<script>
     var clips = el.tagName === 'TD' || el.tagName === 'TH' || cs.overflowX === 'hidden' || cs.overflowX === 'clip';
     if (clips && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + ' holds ' + el.scrollWidth + 'px of content in ' + el.clientWidth + 'px');
   });
+  var ids = {};
+  document.querySelectorAll('[id]').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    ids[el.id] = {top: Math.round(r.top + window.scrollY), bottom: Math.round(r.bottom + window.scrollY)};
+  });
+  // What the page would fetch: loaded resources, and every reference that
+  // makes a browser fetch (a failed fetch leaves no timing entry).
+  var requests = performance.getEntriesByType('resource').map(function (e) { return e.name; });
+  document.querySelectorAll('[src]').forEach(function (e) { if (e.tagName !== 'SCRIPT' || e.src) requests.push(e.getAttribute('src')); });
+  document.querySelectorAll('link[href], object[data]').forEach(function (e) { requests.push(e.getAttribute('href') || e.getAttribute('data')); });
+  var css = '';
+  document.querySelectorAll('style').forEach(function (e) { css += e.textContent + '\n'; });
+  document.querySelectorAll('[style]').forEach(function (e) { css += e.getAttribute('style') + '\n'; });
+  (css.match(/url\([^)]*\)|@import[^;]*/g) || []).forEach(function (m) { requests.push(m); });
+  requests = requests.filter(function (u, i, all) { return u && u.indexOf('data:') !== 0 && u.indexOf('url(data:') !== 0 && u.indexOf('url("data:') !== 0 && all.indexOf(u) === i; });
   var links = [];
   document.querySelectorAll('a[href]').forEach(function (a) { links.push(a.getAttribute('href')); });
   var pre = document.createElement('pre');
   pre.id = 'relapse-' + 'layout';
   pre.textContent = JSON.stringify({viewport: vw, scrollWidth: document.documentElement.scrollWidth,
-    overflow: out, links: links, textLength: (document.body.innerText || '').length, elements: n});
+    overflow: out, links: links, textLength: (document.body.innerText || '').length, elements: n, ids: ids, requests: requests});
   document.body.appendChild(pre);
 })();
 </script>`

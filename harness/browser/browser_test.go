@@ -19,7 +19,7 @@ func TestInspectCatchesOverflowAndDeadLinks(t *testing.T) {
 	bad := `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body>
 <div style="width:3000px">wide</div>
 <table style="table-layout:fixed;width:200px"><tr><td style="width:50px;white-space:nowrap;overflow:hidden">averyveryverylongunbreakablewordindeed</td></tr></table>
-<a href="there.html">ok</a> <a href="missing/report.html">dead</a> <a href="#top">anchor</a> <a href="https://example.org/">away</a>
+<img id="pic" src="https://example.org/pixel.png"><a href="there.html">ok</a> <a href="missing/report.html">dead</a> <a href="#top">anchor</a> <a href="https://example.org/">away</a>
 </body></html>`
 	if err := os.WriteFile(page, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
@@ -34,6 +34,12 @@ func TestInspectCatchesOverflowAndDeadLinks(t *testing.T) {
 	joined := strings.Join(l.Overflow, "\n")
 	if !strings.Contains(joined, "div") || !strings.Contains(joined, "td") {
 		t.Errorf("overflow report misses the wide div or the clipped cell:\n%s", joined)
+	}
+	if len(l.Requests) != 1 || !strings.Contains(l.Requests[0], "example.org/pixel.png") {
+		t.Errorf("requests = %v, want the image the page loads", l.Requests)
+	}
+	if b, ok := l.IDs["pic"]; !ok || b.Top <= 0 {
+		t.Errorf("position of #pic = %+v, %v", b, ok)
 	}
 	if got := Unresolved(page, l.Links); len(got) != 1 || got[0] != "missing/report.html" {
 		t.Errorf("unresolved links = %v, want the dead one only", got)

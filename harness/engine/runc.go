@@ -59,15 +59,17 @@ func (r *Runc) run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (r *Runc) record(name, command string, start time.Time, err error) {
-	if r.Record == nil {
-		return
-	}
 	status := "ok"
 	if err != nil {
 		status = "failed"
 	}
-	r.Record(report.Step{At: start.UTC(), Name: name, Command: command,
-		Seconds: time.Since(start).Seconds(), Status: status})
+	r.recordStep(report.Step{At: start.UTC(), Name: name, Command: command, Seconds: time.Since(start).Seconds(), Status: status})
+}
+
+func (r *Runc) recordStep(s report.Step) {
+	if r.Record != nil {
+		r.Record(s)
+	}
 }
 
 // Version returns `runc --version`.
@@ -85,8 +87,15 @@ type Call struct {
 	runc    *Runc
 }
 
-// Record adds the call to the timeline once it finished or was abandoned.
+// Record adds the call to the timeline once it finished.
 func (c *Call) Record(err error) { c.runc.record(c.Name, c.Cmd.String(), c.Started, err) }
+
+// RecordKilled adds a call relapse is about to kill to the timeline as
+// killed, saying why: it did not fail, it was stopped.
+func (c *Call) RecordKilled(why string) {
+	c.runc.recordStep(report.Step{At: c.Started.UTC(), Name: c.Name, Command: c.Cmd.String(), Detail: why,
+		Seconds: time.Since(c.Started).Seconds(), Status: report.StatusKilled})
+}
 
 // Begin starts a runc subcommand and returns without waiting for it. On an
 // affected runc `create` or `start` may never return, so the caller races

@@ -8,6 +8,8 @@ type Subject struct {
 	Version   string
 	// Build says how the build differs from the release, if it does.
 	Build string
+	// Commit is the upstream commit of the release, when pinned.
+	Commit string
 }
 
 // Subject returns what the verdict judges, once it was made.
@@ -15,7 +17,13 @@ func (r *Report) Subject() (Subject, bool) {
 	if r.Verdict.Component == "" {
 		return Subject{}, false
 	}
-	return Subject{Component: r.Verdict.Component, Version: r.Verdict.Version, Build: r.Verdict.Build}, true
+	sub := Subject{Component: r.Verdict.Component, Version: r.Verdict.Version, Build: r.Verdict.Build}
+	for _, a := range r.Components {
+		if a.Component == sub.Component {
+			sub.Commit = a.Commit
+		}
+	}
+	return sub, true
 }
 
 // ComponentVersion names the version under test ("runc v1.0.0-rc93",

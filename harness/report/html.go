@@ -56,6 +56,7 @@ type view struct {
 	Chart      chartView
 	Findings   []findingView
 	Evidence   []blockView
+	Glance     Glance
 }
 
 type verdictView struct {
@@ -84,7 +85,7 @@ type stepView struct {
 }
 
 func newView(r *Report) *view {
-	v := &view{R: r, Unrestored: r.Unrestored()}
+	v := &view{R: r, Unrestored: r.Unrestored(), Glance: r.Decisive()}
 	v.Verdict = verdictView{Label: string(r.Verdict.Result), Class: resultClass(r.Verdict.Result),
 		Expected: string(r.Verdict.Expected), ExpClass: resultClass(r.Verdict.Expected)}
 	if v.Verdict.Label == "" {
@@ -194,7 +195,7 @@ func resultClass(r Result) string {
 
 func statusClass(status string) string {
 	switch status {
-	case "ok", "failed", "timeout":
+	case "ok", "failed", "timeout", StatusKilled:
 		return "st-" + status
 	case "":
 		return "st-event"
@@ -249,6 +250,9 @@ type chartView struct {
 	Marks         []chartMark
 	Omitted       int
 	Span          string
+	// Aside says what the chart leaves out to give the experiment its own
+	// axis: the builds before it and the cleanup after it.
+	Aside string
 }
 
 type chartTick struct {
@@ -297,6 +301,41 @@ func newChart(r *Report, t0 time.Time) chartView {
 	if len(steps) == 0 || t0.IsZero() {
 		return chartView{Empty: true}
 	}
+	// Builds (tens of seconds, or nothing when cached) and the cleanup
+	// would squeeze the experiment into a sliver of the axis: the chart
+	// starts at the experiment's first step and ends at its last, and
+	// says what it left out.
+	var experiment []Step
+	var buildSecs, cleanupSecs float64
+	var builds, cleanups int
+	for _, s := range steps {
+		switch {
+		case strings.HasPrefix(s.Name, "build "):
+			builds++
+			buildSecs += s.Seconds
+		case s.Name == "cleanup":
+			cleanups++
+			cleanupSecs += s.Seconds
+		default:
+			experiment = append(experiment, s)
+		}
+	}
+	var aside []string
+	if builds > 0 {
+		aside = append(aside, fmt.Sprintf("%s before it (%s)", plural(builds, "build", "builds"), fmtSeconds(buildSecs)))
+	}
+	if cleanups > 0 {
+		aside = append(aside, fmt.Sprintf("%s after it (%s)", plural(cleanups, "cleanup step", "cleanup steps"), fmtSeconds(cleanupSecs)))
+	}
+	if len(experiment) > 0 {
+		steps = experiment
+		t0 = steps[0].At
+		for _, s := range steps {
+			if s.At.Before(t0) {
+				t0 = s.At
+			}
+		}
+	}
 	// Too many steps: keep the operations and the failures, drop plain events.
 	omitted := 0
 	if len(steps) > chartMaxRows {
@@ -318,7 +357,7 @@ func newChart(r *Report, t0 time.Time) chartView {
 		steps = sortSteps(keep)
 	}
 
-	end := r.Finished
+	var end time.Time
 	for _, s := range steps {
 		e := s.At.Add(time.Duration(s.Seconds * float64(time.Second)))
 		if end.IsZero() || e.After(end) {
@@ -331,6 +370,9 @@ func newChart(r *Report, t0 time.Time) chartView {
 	}
 	c := chartView{Width: chartWidth, LabelRight: chartLabelW - 8, PlotX0: chartLabelW, PlotX1: chartWidth - chartRightPad,
 		AxisY: chartTop - 6, Omitted: omitted, Span: fmtSeconds(span)}
+	if len(aside) > 0 {
+		c.Aside = "not drawn, in the table below: " + strings.Join(aside, ", ")
+	}
 	plotW := float64(c.PlotX1 - c.PlotX0)
 	x := func(sec float64) float64 {
 		sec = math.Max(0, math.Min(sec, span))

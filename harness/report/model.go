@@ -100,9 +100,13 @@ type Step struct {
 	Command string    `json:"command,omitempty"`
 	// Seconds is how long the step took, when it is an operation.
 	Seconds float64 `json:"seconds,omitempty"`
-	// Status is "ok", "failed", "timeout" or "" for a plain event.
+	// Status is "ok", "failed", "timeout", StatusKilled or "" for a plain event.
 	Status string `json:"status,omitempty"`
 }
+
+// StatusKilled is a step relapse stopped itself (a command that would
+// never return): neither a success nor a failure of the command.
+const StatusKilled = "killed"
 
 // Change is one modification of the node, with how it was put back.
 type Change struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -168,8 +169,14 @@ func (r *Run) own(ctx context.Context, nodeName, name, kind string, data map[str
 	}
 	var once sync.Once
 	var undoErr error
+	made := -1 // index of the report's record of it, once made
 	release = func(ctx context.Context) error {
-		once.Do(func() { undoErr = put(ctx) })
+		once.Do(func() {
+			undoErr = put(ctx)
+			if made >= 0 {
+				r.markRemoved(made, undoErr)
+			}
+		})
 		return undoErr
 	}
 	if apply != nil {
@@ -180,8 +187,54 @@ func (r *Run) own(ctx context.Context, nodeName, name, kind string, data map[str
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	made = r.recordMade(kind, madeTarget(name, data))
 	r.DeferCleanup(name, release)
 	return release, nil
+}
+
+// madeTarget names what Own made: the values of its journal data (a
+// namespace's name, a directory), else the undo's name.
+func madeTarget(name string, data map[string]string) string {
+	var keys []string
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var vals []string
+	for _, k := range keys {
+		if v := data[k]; v != "" && len(v) < 200 {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return name
+	}
+	return strings.Join(vals, " ")
+}
+
+// recordMade lists something the run made on its node (a namespace, a
+// cgroup, a daemon, a directory) among the report's changes, so a report
+// never says the node was left untouched when it was not.
+func (r *Run) recordMade(kind, name string) int {
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
+	r.Report.Changes = append(r.Report.Changes, report.Change{Kind: kind, Target: name, Before: "absent",
+		Applied: "made for the run", After: "still there", AppliedAt: time.Now().UTC()})
+	return len(r.Report.Changes) - 1
+}
+
+func (r *Run) markRemoved(i int, err error) {
+	mu := r.lock()
+	mu.Lock()
+	defer mu.Unlock()
+	c := &r.Report.Changes[i]
+	c.RestoredAt = time.Now().UTC()
+	if err != nil {
+		c.RestoreNote = "removing it failed: " + err.Error()
+		return
+	}
+	c.After, c.Restored = "removed", true
 }
 
 // Step appends to the timeline.
@@ -292,6 +345,21 @@ func (r *Run) File(f report.File) {
 	mu.Lock()
 	defer mu.Unlock()
 	r.Report.Files = append(r.Report.Files, f)
+}
+
+// SaveFile writes data into the report directory as rel and lists it
+// among the report's files: for evidence too long for the page (a full
+// goroutine dump), which shows a summary instead.
+func (r *Run) SaveFile(rel, description string, data []byte) error {
+	path := filepath.Join(r.ReportDir, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("saving %s with the report: %w", rel, err)
+	}
+	r.File(report.File{Name: filepath.Base(rel), Path: rel, Description: description})
+	return nil
 }
 
 // Error records a problem that did not stop the run.

@@ -162,7 +162,7 @@ func (k *Kit) phase(actx, ctx context.Context, t Try, o *Outcome, name, output s
 		k.DebugLogEvidence(context.WithoutCancel(ctx), fmt.Sprintf("runc --debug log after the failed %s (attempt %d)", name, t.N))
 		return false
 	case f := <-found:
-		call.Record(fmt.Errorf("runc %s did not return: the detector classified the stall", name))
+		call.RecordKilled("had not returned when the detector classified the stall; relapse killed it (it would never return)")
 		env.Step(report.Step{At: f.At.UTC(), Name: "detected", Detail: f.Summary, Status: "failed"})
 		f.Reasons = append(f.Reasons, fmt.Sprintf("`runc %s` (pid %d) has not returned: it waits on the stuck init", name, call.PID()))
 		o.Finding, o.Phase = &f, name
@@ -172,7 +172,7 @@ func (k *Kit) phase(actx, ctx context.Context, t Try, o *Outcome, name, output s
 		env.Finding(*o.Finding)
 		k.hold(ctx, t.Hold, f)
 	case <-actx.Done():
-		call.Record(actx.Err())
+		call.RecordKilled(fmt.Sprintf("had not returned at the attempt's %s deadline; relapse killed it", t.Timeout))
 		o.Phase, o.Unclassified = name, ctx.Err() == nil
 		o.fail(fmt.Sprintf("runc %s did not finish within the attempt's %s and no detector classified the stall", name, t.Timeout))
 		if ctx.Err() != nil {

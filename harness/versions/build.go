@@ -37,7 +37,7 @@ var RuncRecipe = Recipe{
 	Tags:      []string{"seccomp"},
 	LDFlags: func(r Resolved) string {
 		// Without main.version `runc --version` prints an empty version.
-		return fmt.Sprintf("-X main.version=%s -X main.gitCommit=module-%s", r.SemVer(), r.Version)
+		return fmt.Sprintf("-X main.version=%s -X main.gitCommit=%s", r.SemVer(), r.CommitStamp())
 	},
 	Requires: requireLibseccompHeaders,
 }
@@ -173,7 +173,7 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 		cached.Cached = true
 		cached.Requested = r.Requested
 		cached.Dir = r.Dir
-		cached.Patches, cached.Source = r.Patches, r.Source
+		cached.Patches, cached.Source, cached.Commit = r.Patches, r.Source, r.Commit
 		return cached, nil
 	}
 	if e.requires != nil {

@@ -37,6 +37,24 @@ type Resolved struct {
 	Source *Source `json:"source,omitempty"`
 }
 
+// CommitStamp is what a build stamps as its commit (runc --version,
+// containerd --version), as the projects' own Makefiles do from git: the
+// release's commit when the pin file knows it, a local tree's HEAD, else
+// module-<version>; "+patched" when patches changed the source.
+func (r Resolved) CommitStamp() string {
+	stamp := "module-" + r.Version
+	switch {
+	case r.Source != nil && r.Source.Commit != "":
+		stamp = r.Source.Commit
+	case r.Commit != "":
+		stamp = r.Commit
+	}
+	if len(r.Patches) > 0 {
+		stamp += "+patched"
+	}
+	return stamp
+}
+
 // Modified says whether the build differs from the release as published.
 func (r Resolved) Modified() bool { return len(r.Patches) > 0 || r.Source != nil }
 

@@ -70,7 +70,7 @@ var ContainerdRecipe = TreeRecipe{
 	Tags: []string{"no_btrfs"},
 	LDFlags: func(r Resolved) string {
 		pkg := Containerd.Module + "/version"
-		return fmt.Sprintf("-X %s.Version=%s -X %s.Revision=module-%s", pkg, r.Version, pkg, r.Version)
+		return fmt.Sprintf("-X %s.Version=%s -X %s.Revision=%s", pkg, r.Version, pkg, r.CommitStamp())
 	},
 }
 

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/relapse-dev/relapse/harness/browser"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/node"
@@ -57,6 +58,32 @@ func ExpectValidJUnit(path string) {
 	Expect(err).NotTo(HaveOccurred(), "%s does not validate against %s (xmllint, Debian libxml2-utils):\n%s", path, schema, out)
 }
 
+// FirstScreen is the height of a laptop's window: the verdict and the
+// decisive evidence must be within it.
+const FirstScreen = 900
+
+// ExpectReportReadable renders the report in headless Chromium at 1400 px:
+// nothing is wider than the window, the verdict and the decisive evidence
+// are on the first screen, the page fetches nothing, and every link
+// reaches a file of the report.
+func ExpectReportReadable(ctx context.Context, res *experiment.Result) {
+	GinkgoHelper()
+	l, err := browser.Inspect(ctx, res.Paths.HTML, 1400, FirstScreen)
+	Expect(err).NotTo(HaveOccurred())
+	page := res.Paths.HTML
+	Expect(l.ScrollWidth).To(BeNumerically("<=", l.Viewport), "%s is wider than the window", page)
+	Expect(l.Overflow).To(BeEmpty(), "%s: elements wider than their box", page)
+	Expect(l.Requests).To(BeEmpty(), "%s fetches resources", page)
+	Expect(browser.Unresolved(page, l.Links)).To(BeEmpty(), "%s links to files that are not there", page)
+	Expect(l.IDs).To(HaveKey("verdict"))
+	Expect(l.IDs["verdict"].Bottom).To(BeNumerically("<=", FirstScreen), "%s: the verdict is below the first screen", page)
+	if g, ok := l.IDs["glance"]; ok {
+		Expect(g.Bottom).To(BeNumerically("<=", FirstScreen), "%s: the decisive evidence ends %d px down, below the first screen", page, g.Bottom)
+	} else if len(res.Report.Findings) > 0 || len(res.Report.Attempts) > 0 {
+		Fail(page + ": a run with findings or attempts shows no decisive evidence at the top")
+	}
+}
+
 // Run prepares and executes a scenario, attaching the report to the spec.
 func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 	GinkgoHelper()
@@ -64,13 +91,14 @@ func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 		o.ReportsDir = ReportsDir()
 	}
 	o.Log = GinkgoWriter
-	o.Invocation = "ginkgo spec: " + CurrentSpecReport().FullText()
+	o.Invocation = "the Ginkgo spec \"" + CurrentSpecReport().FullText() + "\" (rerun it with the command below)"
 	plan, err := experiment.Prepare(ctx, o)
 	Expect(err).NotTo(HaveOccurred(), "preparing %s", o.Scenario)
 	res, err := plan.Execute(ctx)
 	Expect(err).NotTo(HaveOccurred(), "executing %s", o.Scenario)
 	AddReportEntry("report", res.Paths.HTML)
 	ExpectValidJUnit(res.Paths.JUnit)
+	ExpectReportReadable(ctx, res)
 	GinkgoWriter.Printf("verdict %s: %s\nreport %s\n", res.Report.Verdict.Result, res.Report.Verdict.Reason, res.Paths.HTML)
 	Expect(res.Report.Errors).To(BeEmpty(), "errors recorded in %s", res.Paths.JSON)
 	return res

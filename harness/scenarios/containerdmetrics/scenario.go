@@ -337,7 +337,13 @@ func (r *metricsRun) confirm(ctx context.Context, f *report.Finding) (string, bo
 	if procs, err := env.Node.Processes(dctx); err == nil {
 		env.Evidence("engine process tree (containerd -> shim -> runc init)", sandbox.ProcessTree(procs, r.dir))
 	}
-	env.Evidence("containerd goroutine dump (debug socket /debug/pprof/goroutine?debug=2)", dump)
+	// The whole dump (a thousand goroutines under load) goes into a file;
+	// the page shows it grouped by stack, the lock waiters first.
+	const dumpFile = "containerd-goroutines.txt"
+	if err := env.SaveFile(dumpFile, "containerd's goroutine dump when the create was caught (debug socket /debug/pprof/goroutine?debug=2)", []byte(dump)); err != nil {
+		env.Error(err.Error())
+	}
+	env.Evidence("containerd goroutines grouped by stack (the full dump: "+dumpFile+")", evidence.SummarizeGoroutines(dump, 25))
 	env.Evidence("goroutine holding the collector lock, waiting for the namespace lock (task Create)", add)
 	env.Evidence("goroutine holding the namespace lock, waiting for the collector lock (metrics scrape)", collect)
 	f.Summary += "; containerd's goroutines show Collector.Add and Collect deadlocked"

@@ -1,9 +1,13 @@
 package runcpipehang
 
 import (
+	"encoding/json"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -132,53 +136,90 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func manualScript() string {
+func testReproducer(engine string) reproducer {
 	art := versions.Artifact{
-		Resolved: versions.Resolved{Component: "runc", Version: "v1.0.0-rc93", Sum: "h1:tLhyJOVKTGM3dbfUBfeSCb3R5iMq/5aSaY2BXnD6HIk="},
+		Resolved: versions.Resolved{Component: "runc", Version: "v1.0.0-rc93", Sum: "h1:tLhyJOVKTGM3dbfUBfeSCb3R5iMq/5aSaY2BXnD6HIk=",
+			Commit: "12644e614e25b05da6fd08a38ffa0cfe1903fdec"},
 		BuildCommand: "GOTOOLCHAIN=local CGO_ENABLED=1 GOBIN=$PWD go install -tags seccomp " +
 			"-ldflags '-X main.version=1.0.0-rc93 -X main.gitCommit=module-v1.0.0-rc93' github.com/opencontainers/runc@v1.0.0-rc93",
 	}
-	profile := fixture.Profile{Name: fixture.ProfileLarge, Description: "Docker's default profile plus 640 rules", BPFBytes: 13080}
-	return manualSteps(art, profile, "1", "/reports/run-1", "runc")
+	spec := fixture.Config("/var/lib/relapse/some/rootfs", fixture.ConfigOptions{NoNewPrivileges: true})
+	profile := fixture.Profile{Name: fixture.ProfileLarge, Description: "Docker's default profile plus 640 rules", BPFBytes: 13080,
+		Seccomp: &specs.LinuxSeccomp{Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86}}, Architectures: []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}}
+	return reproducer{runc: art, spec: spec, profile: profile, fillerRules: 1613, fillerBytes: 13080, softLimit: "1", engine: engine,
+		kernel: "6.1.0", libseccomp: "2.5.4"}
+}
+
+func manualScript(t *testing.T, engine string) string {
+	t.Helper()
+	s, err := manualSteps(testReproducer(engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestManualStepsContent(t *testing.T) {
-	s := manualScript()
-	lines := strings.Split(s, "\n")
-	index := func(line string) int {
-		for i, l := range lines {
-			if l == line {
-				return i
-			}
-		}
-		t.Errorf("script lacks the line %q:\n%s", line, s)
-		return -1
-	}
-	build := index("GOTOOLCHAIN=local CGO_ENABLED=1 GOBIN=$PWD go install -tags seccomp -ldflags '-X main.version=1.0.0-rc93 -X main.gitCommit=module-v1.0.0-rc93' github.com/opencontainers/runc@v1.0.0-rc93")
-	save := index("old=$(cat /proc/sys/fs/pipe-user-pages-soft)")
-	arm := index("echo 1 > /proc/sys/fs/pipe-user-pages-soft")
-	run := index("./runc --root $PWD/state create --bundle bundle c1 </dev/null >c1.out 2>&1")
-	restore := index("echo $old > /proc/sys/fs/pipe-user-pages-soft")
-	index("cp /reports/run-1/bundle/config.json bundle/")
-	if !(build < save && save < arm && arm < run && run < restore) {
-		t.Errorf("order build %d, save %d, arm %d, create %d, restore %d: want increasing", build, save, arm, run, restore)
-	}
+	s := manualScript(t, "runc")
 	for _, want := range []string{
-		"runc v1.0.0-rc93, module sum h1:tLhyJOVKTGM3dbfUBfeSCb3R5iMq/5aSaY2BXnD6HIk=",
-		"compiles to 13080 bytes with libseccomp",
-		"write(2): fd, buffer, 13080 bytes",
-		`sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'`,
+		"runc 1.0.0-rc93 (module sum h1:tLhyJOVKTGM3dbfUBfeSCb3R5iMq/5aSaY2BXnD6HIk=, release commit 12644e614e25b05da6fd08a38ffa0cfe1903fdec)",
+		"HUNG: runc init (pid N) is blocked in write(2) of 13080 bytes", "STARTED: container started under a 13080-byte filter",
+		"filler_rules 1613", "echo 1 > /proc/sys/fs/pipe-user-pages-soft", "trap cleanup EXIT", "make_rootfs bundle/rootfs sh",
+		"46c4c9d1beb7", "1 page (4096 bytes) before",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q", want)
 		}
 	}
+	// Nothing of the machine that ran it: no report directory, no relapse path.
+	for _, bad := range []string{"/var/lib/relapse", "/reports/", "relapse repro", "fixtures/"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("script names %q, a path of the machine that ran it", bad)
+		}
+	}
+	if strings.Contains(s, "docker run") {
+		t.Error("the bare runc script mentions docker")
+	}
+	if !strings.Contains(manualScript(t, "docker"), "--security-opt no-new-privileges") {
+		t.Error("the docker variant does not say how to run it through dockerd")
+	}
 }
 
 func TestManualStepsIsValidShell(t *testing.T) {
-	out, err := exec.Command("sh", "-n", "-c", manualScript()).CombinedOutput()
+	out, err := exec.Command("sh", "-n", "-c", manualScript(t, "runc")).CombinedOutput()
 	if err != nil {
 		t.Errorf("sh -n: %v\n%s", err, out)
+	}
+}
+
+// The script's config.json is the run's config with the container's own
+// process and the generated profile, as valid JSON.
+func TestManualStepsWritesTheConfig(t *testing.T) {
+	rp := testReproducer("runc")
+	head, tail, err := rp.scriptConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := fixture.FillerRulesShell + "\nprintf '%s' \"$HEAD\"; filler_rules 5; printf '%s' \"$TAIL\""
+	cmd := exec.Command("sh", "-c", sh)
+	cmd.Env = []string{"HEAD=" + head, "TAIL=" + tail, "PATH=/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(out, &spec); err != nil {
+		t.Fatalf("config.json is not JSON: %v\n%s", err, out)
+	}
+	sc := spec.Linux.Seccomp
+	if sc == nil || sc.DefaultAction != specs.ActAllow || len(sc.Syscalls) != 5 || sc.Syscalls[4].Args[0].Value != fixture.PersonalityBase+4 {
+		t.Fatalf("seccomp = %+v", sc)
+	}
+	if want := fixture.PipeFiller(sc.Architectures, 5); !reflect.DeepEqual(sc.Syscalls, want.Syscalls) {
+		t.Errorf("the shell's rules differ from fixture.PipeFiller's:\n%+v\n%+v", sc.Syscalls, want.Syscalls)
+	}
+	if !spec.Process.NoNewPrivileges || spec.Root.Path != "rootfs" || spec.Process.Args[0] != "/bin/sh" {
+		t.Errorf("process %+v root %+v", spec.Process, spec.Root)
 	}
 }
 
@@ -199,16 +240,5 @@ func TestDecideWithoutAttemptsIsInconclusive(t *testing.T) {
 	got, reason, err := decide(nil, 3, fixture.Profile{Name: "large", BPFBytes: 13080}, true)
 	if err != nil || got != report.Inconclusive || !strings.Contains(reason, "no container") {
 		t.Fatalf("decide(nil) = %s, %q, %v; want INCONCLUSIVE 'no container...'", got, reason, err)
-	}
-}
-
-func TestManualStepsThroughDockerNameTheProfileFile(t *testing.T) {
-	art := versions.Artifact{Resolved: versions.Resolved{Version: "v1.0.0-rc93"}, BuildCommand: "true"}
-	script := manualSteps(art, fixture.Profile{Name: "large", BPFBytes: 13080}, "1", "/reports/run-1", "docker")
-	if !strings.Contains(script, "--security-opt seccomp=/reports/run-1/seccomp.json") {
-		t.Fatalf("docker variant missing:\n%s", script)
-	}
-	if strings.Contains(manualSteps(art, fixture.Profile{}, "1", "/r", "runc"), "docker run") {
-		t.Fatal("the bare runc script mentions docker")
 	}
 }
