@@ -21,7 +21,8 @@ SCENARIO  ?= runc-pipe-hang
 RUNC      ?=
 CONTAINERD ?=
 KUBERNETES ?=
-# ENGINE=runc|docker for runc-pipe-hang (how runc is driven).
+# ENGINE=runc|docker|containerd for runc-pipe-hang, runc|podman for
+# runc-seccomp-errnoret (how runc is driven).
 ENGINE    ?=
 # CLUSTER=bare|kind for the cluster scenarios (who makes the cluster).
 CLUSTER   ?=
@@ -42,12 +43,25 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: actionlint nightly bisect all deps deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
+# Each target installs only the groups it needs (ci/deps.sh names them):
+# make repro RUNC=rc93 needs a compiler and libseccomp, not dockerd or a browser.
 deps:
 	@ci/deps.sh
+
+deps-base:
+	@ci/deps.sh base
+
+# dockerd and Debian's containerd: ENGINE=docker|containerd and the containerd scenarios.
+deps-engines:
+	@ci/deps.sh engines
+
+# podman and conmon from Debian: ENGINE=podman of runc-seccomp-errnoret.
+deps-podman:
+	@ci/deps.sh podman
 
 # VM nodes need qemu, debootstrap and friends; Vagrant nodes libvirt and vagrant.
 deps-vm:
@@ -62,7 +76,7 @@ deps-k8s:
 generate:
 	$(GO) generate ./harness/scenarios
 
-build: deps generate
+build: deps-base generate
 	$(GO) build -o $(RELAPSE) ./cmd/relapse
 
 # golangci-lint v2 from the module proxy, with the repository's .golangci.yml.
@@ -71,7 +85,7 @@ $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION):
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/golangci-lint $@
 
-lint: deps $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+lint: deps-base $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 	$(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION) run ./...
 
 # The GitHub Actions workflow under ci/github, checked by actionlint from the
@@ -88,12 +102,12 @@ actionlint: $(BIN)/actionlint-$(ACTIONLINT_VERSION)
 # relapse's parent-death signal fires if make itself is killed.
 NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
 
-repro: build $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
+repro: build $(if $(filter docker containerd,$(ENGINE))$(filter containerd-%,$(SCENARIO)),deps-engines) $(if $(filter podman,$(ENGINE)),deps-podman) $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
 	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(addprefix --patch ,$(PATCH)) $(addprefix --source ,$(SOURCE)) $(NODE_FLAGS)
 
 # The regression matrix: the scenario at every pinned version; exits 4 on a
 # verdict that contradicts the bug's affected range.
-matrix: build
+matrix: deps build
 	$(RELAPSE) matrix --scenario $(SCENARIO) --reports $(REPORTS) $(addprefix --param ,$(PARAMS)) $(NODE_FLAGS)
 
 # The nightly matrix's fast cells here (ci/nightly.yaml), merged as tonight
@@ -105,7 +119,7 @@ STORE     ?= $(CURDIR)/results-store
 CANARY_OK ?=
 NIGHTLY   ?= ci/nightly.yaml
 SPEED     ?= fast
-nightly: build
+nightly: deps build
 	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok)
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
@@ -114,7 +128,7 @@ COMPONENT ?= runc
 GOOD      ?=
 BAD       ?=
 BISECT_SOURCE ?=
-bisect: build
+bisect: deps build
 	$(RELAPSE) bisect --scenario $(SCENARIO) --component $(COMPONENT) --reports $(REPORTS) $(addprefix --good ,$(GOOD)) $(addprefix --bad ,$(BAD)) $(if $(BISECT_SOURCE),--source $(BISECT_SOURCE)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(NODE_FLAGS)
 
 repair: build
@@ -161,9 +175,21 @@ test-k8s: deps deps-k8s
 test-k8s-vm: deps deps-vm deps-k8s
 	$(GO) test -count=1 -p 1 -timeout 90m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s-vm'
 
-bench: build
+# Benchmarks: results kept under $(BENCH_OUT) in Go's benchmark format and
+# compared with ci/bench-baseline.txt by benchstat (ratios per metric).
+# BENCH=regexp picks benchmarks (the VM and cluster ones take minutes each);
+# BENCH_COUNT=5 gives each figure an interval.
+BENCH      ?= .
+BENCH_OUT  ?= $(CURDIR)/bench-results
+BENCH_BASELINE ?= ci/bench-baseline.txt
+PERF_VERSION = v0.0.0-20260908200009-22c9c6c9d4da
+$(BIN)/benchstat-$(PERF_VERSION):
+	GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(PERF_VERSION)
+	mv $(BIN)/benchstat $@
+
+bench: build $(BIN)/benchstat-$(PERF_VERSION)
 	@ci/deps.sh bench
-	$(GO) test -count=1 -p 1 -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./suites/bench/
+	ci/bench.sh $(BIN)/benchstat-$(PERF_VERSION) $(BENCH_OUT) $(BENCH_BASELINE) '$(BENCH)'
 
 clean:
 	rm -rf $(BIN)

@@ -1,37 +1,55 @@
 #!/usr/bin/env bash
 # Installs the Debian packages relapse needs, when they are missing.
-# Used by `make deps` (which `make repro` and `make test` call) and by .ci/run;
-# `ci/deps.sh vm` (make deps-vm) adds what VM and Vagrant nodes need.
+# Used by the Makefile (each target asks for the groups it needs) and .ci/run.
 set -euo pipefail
 
+# Groups, installed only when asked for, so a run installs what it needs:
+#   base     building runc and running the bare runc scenarios (make repro)
+#   engines  dockerd and Debian's containerd (ENGINE=docker|containerd, make test)
+#   test     what make test checks with (schema, workflow lint, browser)
+#   k8s, vm, bench  clusters, VM and Vagrant nodes, the load generator
+#   podman   podman and conmon (ENGINE=podman of runc-seccomp-errnoret)
+# No argument means base, engines, podman and test: everything make test needs.
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(base engines podman test)
+
 # package:what-proves-it-is-installed
-needs=(
-  "libseccomp-dev:/usr/include/seccomp.h"   # runc's seccomp build tag, and relapse's BPF sizing
-  "pkg-config:/usr/bin/pkg-config"          # libseccomp version in reports
-  "gcc:/usr/bin/gcc"                        # cgo for runc and libseccomp-golang
-  "docker.io:/usr/sbin/dockerd"             # the docker engine (20.10) and the containerd it manages (1.6.20)
-  "containerd:/usr/bin/containerd-shim-runc-v2"
-  "iproute2:/usr/bin/ip"                    # network namespaces for the engines
-  "util-linux:/usr/bin/unshare"             # private mount namespaces for the engines
-  "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
-  "libxml2-utils:/usr/bin/xmllint"          # junit.xml checked against the JUnit schema in the unit tests
-  "shellcheck:/usr/bin/shellcheck"          # actionlint checks the workflow's run: scripts with it
-  "chromium-headless-shell:/usr/bin/chromium-headless-shell"  # the page tests render the dashboard and reports in it
-)
-if [ "${1:-}" = k8s ]; then
-  needs+=(
+needs=()
+for group in "${groups[@]}"; do
+  case "$group" in
+  base) needs+=(
+    "libseccomp-dev:/usr/include/seccomp.h"   # runc's seccomp build tag, and relapse's BPF sizing
+    "pkg-config:/usr/bin/pkg-config"          # libseccomp version in reports
+    "gcc:/usr/bin/gcc"                        # cgo for runc and libseccomp-golang
+    "iproute2:/usr/bin/ip"                    # network namespaces
+    "util-linux:/usr/bin/unshare"             # private mount namespaces
+  ) ;;
+  engines) needs+=(
+    "docker.io:/usr/sbin/dockerd"             # the docker engine (20.10) and the containerd it manages (1.6.20)
+    "containerd:/usr/bin/containerd-shim-runc-v2"
+  ) ;;
+  test) needs+=(
+    "openssh-client:/usr/bin/ssh-keygen"      # the VM nodes' key (unit tests make one)
+    "libxml2-utils:/usr/bin/xmllint"          # junit.xml checked against the JUnit schema in the unit tests
+    "shellcheck:/usr/bin/shellcheck"          # actionlint checks the workflow's run: scripts with it
+    "chromium-headless-shell:/usr/bin/chromium-headless-shell"  # the page tests render the dashboard and reports in it
+  ) ;;
+  k8s) needs+=(
     "etcd-server:/usr/bin/etcd"                    # the clusters' etcd
     "containernetworking-plugins:/usr/lib/cni/bridge"  # bridge, host-local, portmap
     "debootstrap:/usr/sbin/debootstrap"            # the kind node image's root filesystem
     "runc:/usr/sbin/runc"                          # what relapse's dockerd runs kind's node container with
     "busybox-static:/bin/busybox"                  # the clusters' offline busybox image
-  )
-fi
-if [ "${1:-}" = bench ]; then
-  needs+=("stress-ng:/usr/bin/stress-ng")           # CPU and I/O load for the false-alarm benchmark
-fi
-if [ "${1:-}" = vm ]; then
-  needs+=(
+    "containerd:/usr/bin/containerd"               # the bare clusters' CRI runtime
+  ) ;;
+  podman) needs+=(
+    "podman:/usr/bin/podman"                       # ENGINE=podman: podman 4.3 drives the runc under test
+    "conmon:/usr/bin/conmon"                       # podman's container monitor, as under CRI-O
+  ) ;;
+  bench) needs+=(
+    "stress-ng:/usr/bin/stress-ng"                 # CPU and I/O load for the false-alarm benchmark
+  ) ;;
+  vm) needs+=(
     "qemu-system-x86:/usr/bin/qemu-system-x86_64"  # VM nodes
     "qemu-utils:/usr/bin/qemu-img"                 # copy-on-write node disks
     "debootstrap:/usr/sbin/debootstrap"            # the nodes' root filesystem
@@ -39,13 +57,16 @@ if [ "${1:-}" = vm ]; then
     "busybox-static:/bin/busybox"                  # the nodes' initramfs
     "cpio:/usr/bin/cpio"
     "kmod:/usr/sbin/depmod"                        # modules.dep of unpacked kernels
+    "openssh-client:/usr/bin/ssh"                  # commands on the nodes
     "vagrant:/usr/bin/vagrant"                     # Vagrant nodes
     "vagrant-libvirt:/usr/share/vagrant-plugins/plugins.d/vagrant-libvirt.json"
     "libvirt-daemon-system:/usr/sbin/libvirtd"     # relapse runs its own, in namespaces
     "libvirt-clients:/usr/bin/virsh"
     "dnsmasq-base:/usr/sbin/dnsmasq"               # libvirt's management network
-  )
-fi
+  ) ;;
+  *) echo "deps: unknown group $group: want base, engines, test, k8s, vm, podman or bench" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for n in "${needs[@]}"; do

@@ -26,6 +26,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/bisect"
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/progress"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
@@ -230,7 +231,7 @@ func repro(ctx context.Context, args []string) int {
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
 		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat, Patches: patches, Sources: sources,
-		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: os.Stderr, LockWait: *lockWait,
+		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: stderrLog, LockWait: *lockWait,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
@@ -313,7 +314,7 @@ func matrix(ctx context.Context, args []string) int {
 			return exitInterrupted
 		}
 		plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: *scen, Params: params, ReportsDir: *reports, Node: nodeSpec(),
-			Versions: map[string]string{recipe.Target().Name: pin.Alias}, Log: os.Stderr,
+			Versions: map[string]string{recipe.Target().Name: pin.Alias}, Log: stderrLog,
 			Invocation: fmt.Sprintf("relapse matrix --scenario %s (%s=%s)", *scen, recipe.Target().Name, pin.Alias)})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "relapse: %s %s: %v\n", recipe.Target().Name, pin.Alias, err)
@@ -442,7 +443,7 @@ func bisectCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	o := opts()
-	o.Good, o.Bad, o.Log = good["v"], bad["v"], os.Stderr
+	o.Good, o.Bad, o.Log = good["v"], bad["v"], stderrLog
 	if o.Component == "" {
 		fmt.Fprintln(os.Stderr, "relapse: bisect needs --component (the one whose versions are searched)\nnothing on this host was changed.")
 		return exitUsage
@@ -490,6 +491,10 @@ func bisectStep(ctx context.Context, args []string) int {
 		return bisect.ExitSkip
 	}
 	o := opts()
-	o.Log = os.Stderr
+	o.Log = stderrLog
 	return bisect.RunStep(ctx, o, bisect.Label(*old))
 }
+
+// stderrLog is where progress goes: live bars on a terminal, plain lines
+// in a CI log.
+var stderrLog = progress.NewLog(os.Stderr)

@@ -93,7 +93,7 @@ func matrixFile(ctx context.Context, args []string) int {
 // run runs the cells here or as an Indexed Job, into results.
 func (m *matrixSelection) run(ctx context.Context, cells []matrixpkg.Cell, results string) int {
 	if !m.job {
-		outs := matrixpkg.Run(ctx, cells, matrixpkg.Options{Results: results, Parallel: m.parallel, LockWait: m.lockWait, Log: os.Stderr})
+		outs := matrixpkg.Run(ctx, cells, matrixpkg.Options{Results: results, Parallel: m.parallel, LockWait: m.lockWait, Log: stderrLog})
 		return printCells(ctx, outs, !m.staging)
 	}
 	// Host cells wait for each other's lock inside the Job: as long as the
@@ -104,7 +104,7 @@ func (m *matrixSelection) run(ctx context.Context, cells []matrixpkg.Cell, resul
 	}
 	out, err := matrixjob.Run(ctx, matrixjob.Options{File: m.file, Speed: m.speed, Canaries: m.canaries, Cells: cells,
 		Parallelism: m.parallel, Kubernetes: m.kubernetes, Results: results, ReportsDir: filepath.Join(results, "job-cluster"),
-		LockWait: wait, Log: os.Stderr})
+		LockWait: wait, Log: stderrLog})
 	if out != nil {
 		for _, ix := range out.Indexes {
 			fmt.Printf("index %-3d %-60s %-9s %s\n", ix.Index, ix.Cell, ix.Phase, ix.Finished.Sub(ix.Started).Round(time.Second))

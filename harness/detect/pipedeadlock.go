@@ -26,20 +26,39 @@ const KindPipeWriteDeadlock = "pipe-write-deadlock"
 // Each of those is read from /proc, so the decision is evidence, not a
 // timeout: a container that is merely slow to start on a loaded machine
 // either is not in such a write, or makes progress, or has another reader.
-// The one duration, how long "nothing moves" must last, scales with the
-// detector's own sampling on this machine: on a loaded machine a reader
+//
+// One sample is not proof, and the detector does not decide on one: the
+// fixed runc (runc#2871) also writes more than the pipe holds into a pipe
+// only its own process reads, from a second goroutine. That goroutine is
+// parked in Go's poller, and every thread of the process can be asleep at
+// the instant of a sample while the wake-up is on its way (Go's sysmon
+// polls for ready descriptors every 10 ms at most when no thread waits in
+// the poller), and /proc is read thread by thread, not atomically. So the
+// state must hold, with no byte moved, over several samples spanning a
+// window: the floor covers sysmon's period, and the window grows with the
+// detector's own sampling rounds, because on a loaded machine a reader
 // thread may wait that long to be scheduled, and so does the detector.
+//
+// While a candidate is being confirmed the detector samples every
+// FastInterval, and the onset is bounded by the last sample that saw the
+// process not yet blocked, so the reported latency is from the onset, not
+// from the process's start.
 type PipeDeadlock struct {
 	Node node.Node
 	// Select picks the processes to watch from the node's process list
 	// (e.g. the `runc init` children of one `runc create`).
 	Select func([]evidence.Process) []evidence.Process
-	// Interval between samples; default 10ms.
+	// Interval between samples while no candidate is blocked; default 10ms.
 	Interval time.Duration
-	// MinStall is the floor of the no-progress window; default 50ms. The
-	// window is five times the 99th percentile of the detector's own
-	// sample rounds when that is longer.
+	// FastInterval between samples while a candidate is being confirmed;
+	// default 2ms.
+	FastInterval time.Duration
+	// MinStall is the floor of the no-progress window; default 30ms (three
+	// of Go sysmon's longest sleeps). The window is five times the 99th
+	// percentile of the detector's own sample rounds when that is longer.
 	MinStall time.Duration
+	// MinSamples is how many samples must agree; default 3.
+	MinSamples int
 	// rounds measures how long one sampling round takes here, lateness
 	// included.
 	rounds measure.Latencies
@@ -48,20 +67,35 @@ type PipeDeadlock struct {
 // Name identifies the detector in findings.
 func (d *PipeDeadlock) Name() string { return "pipe-deadlock" }
 
-func (d *PipeDeadlock) interval() time.Duration {
-	if d.Interval > 0 {
+func (d *PipeDeadlock) interval(confirming bool) time.Duration {
+	switch {
+	case confirming && d.FastInterval > 0:
+		return d.FastInterval
+	case confirming:
+		return 2 * time.Millisecond
+	case d.Interval > 0:
 		return d.Interval
 	}
 	return 10 * time.Millisecond
 }
 
+func (d *PipeDeadlock) minSamples() int {
+	if d.MinSamples > 0 {
+		return d.MinSamples
+	}
+	return 3
+}
+
+func (d *PipeDeadlock) floor() time.Duration {
+	if d.MinStall > 0 {
+		return d.MinStall
+	}
+	return 30 * time.Millisecond
+}
+
 // window is how long a blocked write must show no progress.
 func (d *PipeDeadlock) window() time.Duration {
-	floor := d.MinStall
-	if floor <= 0 {
-		floor = 50 * time.Millisecond
-	}
-	return d.rounds.Scaled(floor, 5)
+	return d.rounds.Scaled(d.floor(), 5)
 }
 
 // PipeWrite is the classification of one snapshot.
@@ -139,19 +173,24 @@ func (c PipeWrite) Summary() string {
 		c.Count, textutil.Article(c.Pipe.PipeSize), c.Pipe.PipeSize, c.Pipe.Target)
 }
 
-type candidate struct {
+// watched is what the detector remembers of one selected process.
+type watched struct {
+	// clear is the last sample that saw the process not blocked (or the
+	// process's start): the onset lies after it.
+	clear time.Time
+	// first is the first sample of the current blocked run; zero when the
+	// last sample was clear.
 	first   time.Time
 	samples int
 	last    evidence.ProcessSnapshot
 }
 
-// Watch samples until a candidate stays blocked without progress for
-// MinStall, and returns that finding. It returns ctx's error when ctx ends
-// first. Processes that only pass through such a write are forgotten.
+// Watch samples until a candidate stays blocked without progress over the
+// window and MinSamples samples, and returns that finding. It returns ctx's
+// error when ctx ends first. Processes that only pass through such a write
+// are forgotten.
 func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
-	tick := time.NewTicker(d.interval())
-	defer tick.Stop()
-	seen := map[int]*candidate{}
+	seen := map[int]*watched{}
 	last := time.Now()
 	for {
 		d.rounds.Add(time.Since(last))
@@ -161,30 +200,41 @@ func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 			return report.Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
 		}
 		alive := map[int]bool{}
+		confirming := false
 		for _, p := range d.Select(procs) {
 			alive[p.PID] = true
-			if f, ok := d.sample(ctx, p.PID, seen); ok {
+			w := seen[p.PID]
+			if w == nil {
+				w = &watched{clear: p.Started}
+				seen[p.PID] = w
+			}
+			if f, ok := d.sample(ctx, p.PID, w); ok {
 				return f, nil
 			}
+			confirming = confirming || w.samples > 0
 		}
 		for pid := range seen {
 			if !alive[pid] {
 				delete(seen, pid)
 			}
 		}
+		// The wait is measured from the round's start, so a slow round is
+		// not followed by a full interval on top.
+		wait := time.NewTimer(time.Until(last.Add(d.interval(confirming))))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return report.Finding{}, ctx.Err()
-		case <-tick.C:
+		case <-wait.C:
 		}
 	}
 }
 
 // sample inspects one process and returns a finding once it is confirmed.
-func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candidate) (report.Finding, bool) {
+func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.Finding, bool) {
 	snap, err := d.Node.InspectProcess(ctx, pid)
 	if err != nil {
-		delete(seen, pid)
+		w.first, w.samples = time.Time{}, 0
 		return report.Finding{}, false
 	}
 	var holders []evidence.PipeHolder
@@ -192,26 +242,26 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 		holders, _ = d.Node.PipeHolders(ctx, fd.PipeInode)
 	}
 	c := ClassifyPipeWrite(snap, holders)
-	prev, tracked := seen[pid]
-	if !c.Blocked || !snap.OthersAsleep() || (tracked && progressed(prev.last, snap)) {
-		delete(seen, pid)
+	if !c.Blocked || !snap.OthersAsleep() || (w.samples > 0 && progressed(w.last, snap)) {
+		w.clear, w.first, w.samples = snap.Taken, time.Time{}, 0
 		return report.Finding{}, false
 	}
-	if !tracked {
-		seen[pid] = &candidate{first: snap.Taken, samples: 1, last: snap}
-		return report.Finding{}, false
+	if w.samples == 0 {
+		w.first = snap.Taken
 	}
-	prev.samples++
-	prev.last = snap
-	stalled := snap.Taken.Sub(prev.first)
+	w.samples++
+	w.last = snap
+	stalled := snap.Taken.Sub(w.first)
 	window := d.window()
-	if stalled < window {
+	if stalled < window || w.samples < d.minSamples() {
 		return report.Finding{}, false
 	}
 	reasons := append(c.Reasons,
 		fmt.Sprintf("every other thread of pid %d is asleep (%s): none is running or about to read", snap.PID, taskStates(snap)),
-		fmt.Sprintf("no progress over %d samples in %s (window %s, five times this detector's own p99 sampling round, 50 ms at least): same write, pipe still full, rchar/wchar unchanged (%d/%d)",
-			prev.samples, stalled.Round(time.Millisecond), window.Round(time.Millisecond), snap.RChar, snap.WChar))
+		fmt.Sprintf("no progress over %d samples in %s (window %s: five times this detector's own p99 sampling round, %s at least): same write, pipe still full, rchar/wchar unchanged (%d/%d)",
+			w.samples, stalled.Round(time.Millisecond), window.Round(time.Millisecond), d.floor(), snap.RChar, snap.WChar),
+		fmt.Sprintf("onset between %s (last sample not blocked) and %s (first blocked sample)",
+			w.clear.UTC().Format("15:04:05.000"), w.first.UTC().Format("15:04:05.000")))
 	if snap.NoNewPrivs {
 		reasons = append(reasons, "NoNewPrivs is set")
 	}
@@ -224,10 +274,19 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, seen map[int]*candid
 		Summary:   fmt.Sprintf("pid %d (%s) is %s", snap.PID, snap.Comm, c.Summary()),
 		Reasons:   reasons,
 		At:        snap.Taken,
-		OnsetAt:   snap.Started,
-		Samples:   prev.samples,
+		OnsetAt:   onsetBound(w.clear, snap.Started),
+		Samples:   w.samples,
 		Processes: []evidence.ProcessSnapshot{snap},
 	}, true
+}
+
+// onsetBound is the latest known time before the onset: the last clear
+// sample, or the process's start when no sample saw it clear.
+func onsetBound(clear, started time.Time) time.Time {
+	if clear.Before(started) {
+		return started
+	}
+	return clear
 }
 
 func snapWriteFD(s evidence.ProcessSnapshot) (evidence.FD, bool) {

@@ -408,12 +408,12 @@ func TestFindingLatency(t *testing.T) {
 
 func TestPipeDeadlockDefaults(t *testing.T) {
 	d := &PipeDeadlock{}
-	if d.interval() != 10*time.Millisecond || d.window() != 50*time.Millisecond {
-		t.Errorf("defaults = %v, %v; want 10ms, 50ms", d.interval(), d.window())
+	if d.interval(false) != 10*time.Millisecond || d.interval(true) != 2*time.Millisecond || d.window() != 30*time.Millisecond || d.minSamples() != 3 {
+		t.Errorf("defaults = %v, %v, %v, %d; want 10ms, 2ms, 30ms, 3", d.interval(false), d.interval(true), d.window(), d.minSamples())
 	}
-	d = &PipeDeadlock{Interval: time.Second, MinStall: 2 * time.Second}
-	if d.interval() != time.Second || d.window() != 2*time.Second {
-		t.Errorf("set = %v, %v; want 1s, 2s", d.interval(), d.window())
+	d = &PipeDeadlock{Interval: time.Second, FastInterval: 3 * time.Millisecond, MinStall: 2 * time.Second}
+	if d.interval(false) != time.Second || d.interval(true) != 3*time.Millisecond || d.window() != 2*time.Second {
+		t.Errorf("set = %v, %v, %v; want 1s, 3ms, 2s", d.interval(false), d.interval(true), d.window())
 	}
 	// On a loaded machine the detector's own rounds are slow: the window
 	// grows to five times their 99th percentile.
@@ -508,6 +508,34 @@ func TestWatchReportsStalledBlockedWrite(t *testing.T) {
 	}
 	if len(fn.inodes) == 0 || fn.inodes[0] != pipeInode {
 		t.Errorf("PipeHolders asked for %v, want inode %d", fn.inodes, pipeInode)
+	}
+}
+
+// The onset is bounded by the last sample that saw the process not yet
+// blocked, not by its start, and the decision needs MinSamples samples
+// even when the window has passed.
+func TestWatchBoundsOnsetByLastClearSample(t *testing.T) {
+	fn := &fakeNode{holders: ownHolders(), snapshot: func(n int) evidence.ProcessSnapshot {
+		s := blockedSnapshot()
+		s.Taken = t0.Add(time.Duration(n) * 100 * time.Millisecond)
+		if n <= 2 {
+			s.Syscall = evidence.Syscall{Number: 0, Raw: "0 0x3 0x0 0x0"} // still reading its config
+		}
+		return s
+	}}
+	d := &PipeDeadlock{Node: fn, Select: Matching(selectInit), Interval: time.Millisecond, MinStall: 50 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := d.Watch(ctx)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	// Clear at 100 and 200 ms, blocked from 300 ms; three samples at 500 ms.
+	if !f.OnsetAt.Equal(t0.Add(200*time.Millisecond)) || !f.At.Equal(t0.Add(500*time.Millisecond)) || f.Samples != 3 {
+		t.Errorf("OnsetAt, At, Samples = %v, %v, %d; want t0+200ms, t0+500ms, 3", f.OnsetAt, f.At, f.Samples)
+	}
+	if !strings.Contains(strings.Join(f.Reasons, "\n"), "onset between") {
+		t.Errorf("Reasons do not bound the onset: %v", f.Reasons)
 	}
 }
 

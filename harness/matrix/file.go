@@ -57,7 +57,8 @@ type Cell struct {
 	Kernel   string              `json:"kernel,omitempty"`
 	Repeat   int                 `json:"repeat,omitempty"`
 	// Deps are the groups of packages the cell needs beyond the base ones
-	// (ci/deps.sh GROUP): "k8s" for clusters, "vm" for VM nodes.
+	// (ci/deps.sh GROUP): "k8s" for clusters, "vm" for VM nodes, "engines"
+	// and "podman" for the engines that drive runc.
 	Deps []string `json:"deps,omitempty"`
 }
 
@@ -287,6 +288,12 @@ func (g Group) cell(combo map[string]string) Cell {
 	}
 	if c.OwnVM() {
 		c.Deps = append(c.Deps, "vm")
+	}
+	switch c.Params["engine"] {
+	case "docker", "containerd":
+		c.Deps = append(c.Deps, "engines")
+	case "podman":
+		c.Deps = append(c.Deps, "podman")
 	}
 	parts := []string{g.Scenario}
 	if g.Name != "" {

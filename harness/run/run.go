@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/progress"
+
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/report"
 )
@@ -259,9 +261,19 @@ func (r *Run) Logf(format string, args ...any) {
 func (r *Run) Event(name, detail string) { r.Step(report.Step{Name: name, Detail: detail}) }
 
 // Timed runs fn and records it as a step with its duration and status.
+// While it runs, the person running relapse sees it live (a bar with an
+// estimate from earlier runs on a terminal, plain lines in a CI log).
 func (r *Run) Timed(name, detail string, fn func() error) error {
 	start := time.Now()
+	key := strings.TrimSpace(name + " " + detail)
+	est := progress.EstimatesIn(r.CacheDir)
+	shown := progress.Begin(r.Log, key, est.Expect(key))
 	err := fn()
+	shown.End(err)
+	if err == nil {
+		// An estimate that cannot be saved only costs the next run its ETA.
+		_ = est.Record(key, time.Since(start))
+	}
 	st := report.Step{At: start.UTC(), Name: name, Detail: detail, Seconds: time.Since(start).Seconds(), Status: stepStatus(err)}
 	if err != nil {
 		st.Detail = strings.TrimSpace(detail + ": " + err.Error())

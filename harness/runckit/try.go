@@ -64,6 +64,8 @@ type InitReport struct {
 	CapEff     string `json:"cap_eff"`
 	PipeSize   int    `json:"pipe_size"`
 	Error      string `json:"error,omitempty"`
+	// Probes maps a syscall the init probed (probe=NAME) to its errno.
+	Probes map[string]int `json:"probes,omitempty"`
 }
 
 // Try creates and starts one container and waits for its init to run,
@@ -99,7 +101,7 @@ func (k *Kit) Try(ctx context.Context, t Try) *Outcome {
 		watchErr <- context.Canceled
 	}
 
-	output := filepath.Join(env.Dir, id+".out")
+	output := k.OutputFile(t.N)
 	phases := []struct {
 		name, output string
 		args         []string
@@ -128,6 +130,10 @@ func (k *Kit) Try(ctx context.Context, t Try) *Outcome {
 	}
 	return o
 }
+
+// OutputFile is where attempt n's runc create and the container's init
+// write their output on the node.
+func (k *Kit) OutputFile(n int) string { return filepath.Join(k.Env.Dir, k.ContainerID(n)+".out") }
 
 func (o *Outcome) fail(why string) {
 	o.Record.Outcome, o.Failure = why, why
