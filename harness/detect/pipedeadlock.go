@@ -59,8 +59,8 @@ type PipeDeadlock struct {
 	MinStall time.Duration
 	// MinSamples is how many samples must agree; default 3.
 	MinSamples int
-	// rounds measures how long one sampling round takes here, lateness
-	// included.
+	// rounds measures how long one sampling round takes here: its work
+	// plus the scheduler's lateness in waking the detector.
 	rounds measure.Latencies
 }
 
@@ -191,36 +191,32 @@ type watched struct {
 // are forgotten.
 func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 	seen := map[int]*watched{}
-	last := time.Now()
+	last, planned := time.Now(), time.Duration(0)
+	confirming := false
 	for {
-		d.rounds.Add(time.Since(last))
-		last = time.Now()
-		procs, err := d.Node.Processes(ctx)
-		if err != nil {
-			return report.Finding{}, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
+		// While confirming, a round costs its work plus whatever the
+		// scheduler added to the planned wait (the wait itself is not the
+		// machine being slow); that is what the window scales with.
+		if confirming {
+			d.rounds.Add(time.Since(last) - planned)
 		}
-		alive := map[int]bool{}
-		confirming := false
-		for _, p := range d.Select(procs) {
-			alive[p.PID] = true
-			w := seen[p.PID]
-			if w == nil {
-				w = &watched{clear: p.Started}
-				seen[p.PID] = w
-			}
-			if f, ok := d.sample(ctx, p.PID, w); ok {
+		last = time.Now()
+		pids, err := d.round(ctx, seen, confirming)
+		if err != nil {
+			return report.Finding{}, err
+		}
+		confirming = false
+		for _, pid := range pids {
+			w := seen[pid]
+			if f, ok := d.sample(ctx, pid, w); ok {
 				return f, nil
 			}
 			confirming = confirming || w.samples > 0
 		}
-		for pid := range seen {
-			if !alive[pid] {
-				delete(seen, pid)
-			}
-		}
 		// The wait is measured from the round's start, so a slow round is
 		// not followed by a full interval on top.
-		wait := time.NewTimer(time.Until(last.Add(d.interval(confirming))))
+		planned = d.interval(confirming)
+		wait := time.NewTimer(time.Until(last.Add(planned)))
 		select {
 		case <-ctx.Done():
 			wait.Stop()
@@ -230,8 +226,50 @@ func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 	}
 }
 
+// round picks the processes to sample. While a candidate is being
+// confirmed only the candidates are sampled again, without listing every
+// process on the node, so confirmation rounds cost a few /proc reads;
+// otherwise the node's process list is read and the selection refreshed.
+func (d *PipeDeadlock) round(ctx context.Context, seen map[int]*watched, confirming bool) ([]int, error) {
+	var pids []int
+	if confirming {
+		for pid, w := range seen {
+			if w.samples > 0 {
+				pids = append(pids, pid)
+			}
+		}
+		return pids, nil
+	}
+	procs, err := d.Node.Processes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
+	}
+	alive := map[int]bool{}
+	for _, p := range d.Select(procs) {
+		alive[p.PID] = true
+		if seen[p.PID] == nil {
+			seen[p.PID] = &watched{clear: p.Started}
+		}
+		pids = append(pids, p.PID)
+	}
+	for pid := range seen {
+		if !alive[pid] {
+			delete(seen, pid)
+		}
+	}
+	return pids, nil
+}
+
 // sample inspects one process and returns a finding once it is confirmed.
 func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.Finding, bool) {
+	// Most samples see a process doing anything but write(2): one small
+	// read says so, and the deep snapshot (status, stack, every fd) is
+	// taken only when it is in write(2). A cheap sample leaves the
+	// machine's CPU to the containers being started.
+	if raw, err := d.Node.ReadFile(ctx, fmt.Sprintf("/proc/%d/syscall", pid)); err == nil && !inWrite(raw) {
+		w.clear, w.first, w.samples = time.Now(), time.Time{}, 0
+		return report.Finding{}, false
+	}
 	snap, err := d.Node.InspectProcess(ctx, pid)
 	if err != nil {
 		w.first, w.samples = time.Time{}, 0
@@ -258,7 +296,7 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.
 	}
 	reasons := append(c.Reasons,
 		fmt.Sprintf("every other thread of pid %d is asleep (%s): none is running or about to read", snap.PID, taskStates(snap)),
-		fmt.Sprintf("no progress over %d samples in %s (window %s: five times this detector's own p99 sampling round, %s at least): same write, pipe still full, rchar/wchar unchanged (%d/%d)",
+		fmt.Sprintf("no progress over %d samples in %s (window %s: five times the p99 of this detector's own confirmation rounds, %s at least): same write, pipe still full, rchar/wchar unchanged (%d/%d)",
 			w.samples, stalled.Round(time.Millisecond), window.Round(time.Millisecond), d.floor(), snap.RChar, snap.WChar),
 		fmt.Sprintf("onset between %s (last sample not blocked) and %s (first blocked sample)",
 			w.clear.UTC().Format("15:04:05.000"), w.first.UTC().Format("15:04:05.000")))
@@ -287,6 +325,12 @@ func onsetBound(clear, started time.Time) time.Time {
 		return started
 	}
 	return clear
+}
+
+// inWrite reads /proc/PID/syscall: "1 ..." is write(2) on x86-64, the
+// only call ClassifyPipeWrite accepts.
+func inWrite(raw []byte) bool {
+	return evidence.ParseSyscall(strings.TrimSpace(string(raw))).Number == 1
 }
 
 func snapWriteFD(s evidence.ProcessSnapshot) (evidence.FD, bool) {

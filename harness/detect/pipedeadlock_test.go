@@ -460,6 +460,25 @@ func (f *fakeNode) PipeHolders(_ context.Context, inode uint64) ([]evidence.Pipe
 	return f.holders, nil
 }
 
+// ReadFile is not scripted: the detector falls back to the deep snapshot.
+func (f *fakeNode) ReadFile(context.Context, string) ([]byte, error) {
+	return nil, errors.New("not scripted")
+}
+
+func TestInWriteReadsOnlyTheSyscallNumber(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"1 0x6 0xf0d20b0 0x3318 0x0 0x0 0x0 0x7ffd 0x4a1c2b\n":  true,
+		"0 0x3 0x0 0x0 0x0 0x0 0x0 0x7ffd 0x4a1c2b\n":           false,
+		"202 0xc000080148 0x80 0x0 0x0 0x0 0x0 0x7ffd 0x46e0a3": false,
+		"running": false,
+		"":        false,
+	} {
+		if got := inWrite([]byte(raw)); got != want {
+			t.Errorf("inWrite(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
 func selectInit(p evidence.Process) bool { return p.Comm == "runc:[2:INIT]" }
 
 func TestWatchReportsStalledBlockedWrite(t *testing.T) {

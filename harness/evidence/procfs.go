@@ -68,6 +68,12 @@ func (fs ProcFS) Process(pid int) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
 	}
+	// Kernel threads (kthreadd and its children) have no command line, and
+	// on a node they are most processes: skipping two reads each keeps a
+	// detector's full scan cheap enough to repeat every few milliseconds.
+	if p.PID == kthreadd || p.PPID == kthreadd {
+		return p, nil
+	}
 	if raw, err := os.ReadFile(fs.path(pid, "cmdline")); err == nil {
 		p.Cmdline = splitCmdline(raw)
 	}
@@ -76,6 +82,9 @@ func (fs ProcFS) Process(pid int) (Process, error) {
 	}
 	return p, nil
 }
+
+// kthreadd is the kernel's thread creator, parent of every kernel thread.
+const kthreadd = 2
 
 // parseStat reads pid, comm, state, ppid and start time from /proc/PID/stat.
 // comm may hold spaces and parentheses, so it is cut at the last ')'.

@@ -210,7 +210,7 @@ func (h *hang) prepareBundle(ctx context.Context) error {
 func (h *hang) writeReproducer() error {
 	var archs []specs.Arch
 	archs = append(archs, h.profile.Seccomp.Architectures...)
-	rules, size, err := fixture.SizePipeFiller(archs, h.profile.BPFBytes)
+	rules, size, err := fixture.SizePipeFillerCached(h.env.CacheDir, archs, h.profile.BPFBytes)
 	if err != nil {
 		return fmt.Errorf("sizing the reproducer's profile: %w", err)
 	}
