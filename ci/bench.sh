@@ -27,3 +27,28 @@ if [ -f "$baseline" ]; then
 else
   echo "bench: no baseline at $baseline; to keep this run as one: cp $file $baseline"
 fi
+if [ -f "$baseline" ]; then
+  # benchstat needs several runs per side for its "vs base" column; the
+  # plain ratio of each metric is printed here whatever the count.
+  echo
+  echo "bench: ratios new/old (median of each side's runs)"
+  awk '
+    FNR == 1 { side++ }
+    /^Benchmark/ {
+      for (i = 3; i < NF; i += 2) { key = $1 " " $(i + 1); v[side, key, ++n[side, key]] = $i; keys[key] = 1 }
+    }
+    function median(s, k,   m, i, j, t, a) {
+      m = n[s, k]; if (m == 0) return ""
+      for (i = 1; i <= m; i++) a[i] = v[s, k, i]
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return a[int((m + 1) / 2)]
+    }
+    END {
+      printf "%-44s %-28s %12s %12s %8s\n", "benchmark", "metric", "old", "new", "new/old"
+      for (k in keys) {
+        split(k, parts, " "); o = median(1, k); w = median(2, k)
+        r = (o != "" && w != "" && o + 0 != 0) ? sprintf("%.2f", w / o) : "-"
+        printf "%-44s %-28s %12s %12s %8s\n", parts[1], parts[2], o == "" ? "-" : o, w == "" ? "-" : w, r
+      }
+    }' "$baseline" "$file" | { read -r header; echo "$header"; sort; }
+fi

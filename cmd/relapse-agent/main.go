@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The pipe-deadlock detector, run inside the node (watch-pipe-deadlock).
+	_ "github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	// Node-side halves of the systemd injector, probe and cookie mover.
 	_ "github.com/relapse-dev/relapse/harness/systemdbus"

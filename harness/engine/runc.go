@@ -129,7 +129,7 @@ func RunDetachedArgs(id, bundle, pidFile string) []string {
 // IsInitOf selects the `runc init` processes of one runc binary: relapse
 // copies runc into each run's directory, so the path names the run.
 func (r *Runc) IsInitOf(p evidence.Process) bool {
-	return IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == r.Binary
+	return evidence.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == r.Binary
 }
 
 // State is the subset of `runc state` relapse uses.
@@ -297,15 +297,6 @@ func usesRoot(p evidence.Process, root string) bool {
 		}
 	}
 	return false
-}
-
-// IsRuncInit matches the `runc init` process (comm runc:[2:INIT] once it
-// has set its name, argv "runc init" before).
-func IsRuncInit(p evidence.Process) bool {
-	if strings.HasPrefix(p.Comm, "runc:[") {
-		return true
-	}
-	return len(p.Cmdline) >= 2 && strings.HasSuffix(p.Cmdline[0], "runc") && p.Cmdline[1] == "init"
 }
 
 func init() {

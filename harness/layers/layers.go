@@ -26,7 +26,7 @@ var Layers = [][]string{
 	// What drives the runtime: runc, containerd, dockerd.
 	{"harness/engine"},
 	// Triggers and detectors.
-	{"harness/chaos", "harness/detect"},
+	{"harness/chaos", "harness/detect", "harness/detect/..."},
 	// What a scenario is.
 	{"harness/scenario"},
 	// Kits scenarios share: runc containers under a detector, clusters.

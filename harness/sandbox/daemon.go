@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -163,7 +161,7 @@ func killUnder(ctx context.Context, n node.Node, dir string) error {
 		if err != nil {
 			return err
 		}
-		victims := ProcessesUnder(procs, dir)
+		victims := evidence.ProcessesUnder(procs, dir)
 		if len(victims) == 0 {
 			return nil
 		}
@@ -175,35 +173,6 @@ func killUnder(ctx context.Context, n node.Node, dir string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// ProcessesUnder returns the live processes whose command line names dir,
-// and their descendants (a container's init names nothing of relapse's).
-func ProcessesUnder(procs []evidence.Process, dir string) []evidence.Process {
-	children := map[int][]evidence.Process{}
-	for _, p := range procs {
-		children[p.PPID] = append(children[p.PPID], p)
-	}
-	seen := map[int]bool{}
-	var out []evidence.Process
-	var add func(p evidence.Process)
-	add = func(p evidence.Process) {
-		if seen[p.PID] || p.State == "Z" {
-			return
-		}
-		seen[p.PID] = true
-		out = append(out, p)
-		for _, c := range children[p.PID] {
-			add(c)
-		}
-	}
-	for _, p := range procs {
-		if p.PID != os.Getpid() && strings.Contains(p.CommandLine(), dir) {
-			add(p)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-	return out
 }
 
 func init() {
@@ -221,7 +190,7 @@ func init() {
 func ProcessTree(procs []evidence.Process, dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s %-7s %-16s %-5s %-22s %s\n", "PID", "PPID", "COMM", "STATE", "WCHAN", "COMMAND")
-	for _, p := range ProcessesUnder(procs, dir) {
+	for _, p := range evidence.ProcessesUnder(procs, dir) {
 		fmt.Fprintf(&b, "%-7d %-7d %-16s %-5s %-22s %s\n", p.PID, p.PPID, p.Comm, p.State, p.Wchan, p.CommandLine())
 	}
 	return b.String()

@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
@@ -30,7 +30,7 @@ var _ = Describe("containerd#5261 / runc#2871 under kubelet", suitekit.BugLabels
 			res := run(ctx, "rc93", map[string]string{"observe": "30s"})
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			f := res.Report.Findings[0]
-			Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+			Expect(f.Kind).To(Equal(pipewrite.Kind))
 			Expect(f.Processes[0].Comm).To(Equal("runc:[2:INIT]"))
 			Expect(f.Processes[0].NoNewPrivs).To(BeTrue(), "allowPrivilegeEscalation: false is no_new_privs")
 		})

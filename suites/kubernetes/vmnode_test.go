@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -59,7 +59,7 @@ var _ = Describe("clusters on a VM node", Label(suitekit.Node("qemu"), suitekit.
 			res := run(ctx, runcpipehangk8s.Name, map[string]string{"kubernetes": "1.30.14", "runc": "rc93"}, map[string]string{"observe": "30s"})
 			Expect(stop()).To(Equal([]string{baseline.Sysctls[runcpipehang.SoftLimitKey]}), "values of the host's soft limit seen during the run")
 			suitekit.ExpectVerdict(res, report.Reproduced)
-			Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindPipeWriteDeadlock))
+			Expect(res.Report.Findings[0].Kind).To(Equal(pipewrite.Kind))
 			Expect(res.Report.Findings[0].Processes[0].Comm).To(Equal("runc:[2:INIT]"))
 		})
 })

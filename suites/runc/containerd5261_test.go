@@ -15,7 +15,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/node"
@@ -52,7 +52,7 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 				suitekit.ExpectVerdict(res, report.Reproduced)
 				Expect(res.Report.Findings).To(HaveLen(1))
 				f := res.Report.Findings[0]
-				Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+				Expect(f.Kind).To(Equal(pipewrite.Kind))
 				stuck := f.Processes[0]
 				Expect(stuck.Comm).To(Equal("runc:[2:INIT]"))
 				Expect(stuck.NoNewPrivs).To(BeTrue())
@@ -94,7 +94,7 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 				suitekit.ExpectVerdict(res, report.Reproduced)
 				Expect(res.Report.Verdict.Build).To(ContainSubstring(filepath.Base(patch)))
 				Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("runc#2871 taken out by a patch"))
-				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindPipeWriteDeadlock))
+				Expect(res.Report.Findings[0].Kind).To(Equal(pipewrite.Kind))
 				Expect(res.Report.Components[0].Patches).To(ConsistOf(HaveField("RevertsFix", "runc#2871")))
 				Expect(filepath.Join(res.Paths.Dir, "patches", "runc", filepath.Base(patch))).To(BeAnExistingFile(), "the diff travels with the report")
 				Expect(res.Report.Components[0].BuildCommand).To(ContainSubstring("patch -p1 --forward --batch < \"$out/" + filepath.Base(patch) + "\""))

@@ -20,7 +20,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
-	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
 // ReportsDir is where suite runs write reports: $RELAPSE_REPORTS or the
@@ -194,7 +193,7 @@ func RuncProcesses() []string {
 	procs, err := evidence.LocalProc.Processes()
 	Expect(err).NotTo(HaveOccurred())
 	underRelapse := map[int]bool{}
-	for _, p := range sandbox.ProcessesUnder(procs, relapseRunDirs) {
+	for _, p := range evidence.ProcessesUnder(procs, relapseRunDirs) {
 		underRelapse[p.PID] = true
 	}
 	var out []string
@@ -245,7 +244,7 @@ func (b HostBaseline) ExpectNoVMLeftovers() {
 	procs, err := evidence.LocalProc.Processes()
 	Expect(err).NotTo(HaveOccurred())
 	var left []string
-	for _, p := range sandbox.ProcessesUnder(procs, vmRunDirs+"/") {
+	for _, p := range evidence.ProcessesUnder(procs, vmRunDirs+"/") {
 		left = append(left, fmt.Sprintf("%d %s", p.PID, p.CommandLine()))
 	}
 	Expect(left).To(BeEmpty(), "VM node processes left behind")

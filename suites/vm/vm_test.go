@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -47,7 +48,7 @@ var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 			Expect(res.Report.Host.Kernel).To(HavePrefix(strings.TrimSuffix(kernel, "+deb12")))
 			Expect(res.Report.Host.PID1).To(Equal("systemd"))
 			f := res.Report.Findings[0]
-			Expect(f.Kind).To(Equal(detect.KindPipeWriteDeadlock))
+			Expect(f.Kind).To(Equal(pipewrite.Kind))
 			Expect(f.Processes[0].Comm).To(Equal("runc:[2:INIT]"))
 			Expect(setupValue(res.Report, "accelerator")).NotTo(BeEmpty())
 			Expect(setupValue(res.Report, "guest kernel")).To(ContainSubstring("sha256"))

@@ -181,7 +181,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	det := &detect.ExecFifoStall{Node: env.Node, Outstanding: r.since, Skip: r.skip,
 		Threshold: func() time.Duration { return r.creates.Scaled(minStall, 4) },
 		Select: func(procs []evidence.Process) []evidence.Process {
-			return detect.Matching(engine.IsRuncInit)(sandbox.ProcessesUnder(procs, r.dir))
+			return evidence.Matching(evidence.IsRuncInit)(evidence.ProcessesUnder(procs, r.dir))
 		}}
 	churn := chaos.Churn{Concurrency: p("concurrency"), Max: p("tasks"), StartTimeout: createTimeout,
 		Start: func(ctx context.Context, i int) error {

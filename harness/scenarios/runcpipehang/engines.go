@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/detect"
-	"github.com/relapse-dev/relapse/harness/engine"
-	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/sandbox"
@@ -77,9 +75,7 @@ func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Resul
 		Start: func(ctx context.Context, i int) error {
 			return eng.Start(ctx, fmt.Sprintf("%s-%d", h.env.Short(), i+1))
 		}}
-	det := &detect.PipeDeadlock{Node: env.Node, Select: func(procs []evidence.Process) []evidence.Process {
-		return detect.Matching(engine.IsRuncInit)(sandbox.ProcessesUnder(procs, eng.Dir()))
-	}}
+	det := &pipewrite.Detector{Node: env.Node, Selector: &pipewrite.InitSelector{Under: eng.Dir()}}
 	var (
 		res     chaos.ChurnResult
 		finding *report.Finding

@@ -9,7 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/runckit"
@@ -137,7 +137,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err := h.withTrigger(ctx, func() {
 		for n := 1; n <= h.attempts && ctx.Err() == nil; n++ {
 			o := kit.Try(ctx, runckit.Try{N: n, Bundle: h.bundle, Timeout: h.timeout, Hold: h.hold,
-				Detector: &detect.PipeDeadlock{Node: env.Node, Select: detect.Matching(kit.Runc.IsInitOf)}})
+				Detector: &pipewrite.Detector{Node: env.Node, Selector: &pipewrite.InitSelector{Binary: kit.Runc.Binary}}})
 			outcomes = append(outcomes, o)
 			if o.Finding != nil {
 				break

@@ -21,7 +21,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/clusterkit"
 	"github.com/relapse-dev/relapse/harness/detect"
-	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -110,8 +110,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 			time.Sleep(2 * time.Second)
 		}
 	}()
-	det := &detect.PipeDeadlock{Node: env.Node, Select: detect.Matching(func(p evidence.Process) bool {
-		return engine.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == c.Runc
+	det := &pipewrite.Detector{Node: env.Node, Select: evidence.Matching(func(p evidence.Process) bool {
+		return evidence.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == c.Runc
 	})}
 	finding, derr := det.Watch(dctx)
 	cancel()

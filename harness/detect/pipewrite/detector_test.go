@@ -1,4 +1,4 @@
-package detect
+package pipewrite
 
 import (
 	"context"
@@ -60,8 +60,8 @@ func setPipe(s *evidence.ProcessSnapshot, f func(fd *evidence.FD)) {
 	}
 }
 
-func TestClassifyPipeWriteBlockedWhenWriterIsOnlyReaderOfFullSmallPipe(t *testing.T) {
-	c := ClassifyPipeWrite(blockedSnapshot(), ownHolders())
+func TestClassifyBlockedWhenWriterIsOnlyReaderOfFullSmallPipe(t *testing.T) {
+	c := Classify(blockedSnapshot(), ownHolders())
 	if !c.Blocked {
 		t.Fatalf("Blocked = false, Failed = %q; want blocked", c.Failed)
 	}
@@ -100,7 +100,7 @@ func TestClassifyPipeWriteBlockedWhenWriterIsOnlyReaderOfFullSmallPipe(t *testin
 	}
 }
 
-func TestClassifyPipeWriteBlockedVariants(t *testing.T) {
+func TestClassifyBlockedVariants(t *testing.T) {
 	tests := []struct {
 		name        string
 		mutate      func(s *evidence.ProcessSnapshot)
@@ -148,7 +148,7 @@ func TestClassifyPipeWriteBlockedVariants(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(&s)
 			}
-			c := ClassifyPipeWrite(s, tt.holders)
+			c := Classify(s, tt.holders)
 			if !c.Blocked || c.Failed != "" {
 				t.Fatalf("Blocked, Failed = %v, %q; want true, \"\"", c.Blocked, c.Failed)
 			}
@@ -167,7 +167,7 @@ func TestClassifyPipeWriteBlockedVariants(t *testing.T) {
 	}
 }
 
-func TestClassifyPipeWriteFailedChecks(t *testing.T) {
+func TestClassifyFailedChecks(t *testing.T) {
 	tests := []struct {
 		name        string
 		mutate      func(s *evidence.ProcessSnapshot)
@@ -296,7 +296,7 @@ func TestClassifyPipeWriteFailedChecks(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(&s)
 			}
-			c := ClassifyPipeWrite(s, tt.holders)
+			c := Classify(s, tt.holders)
 			if c.Blocked {
 				t.Fatalf("Blocked = true, want false (reasons %q)", c.Reasons)
 			}
@@ -310,15 +310,15 @@ func TestClassifyPipeWriteFailedChecks(t *testing.T) {
 	}
 }
 
-func TestClassifyPipeWriteDoesNotMutateSnapshot(t *testing.T) {
+func TestClassifyDoesNotMutateSnapshot(t *testing.T) {
 	s := blockedSnapshot()
 	h := ownHolders()
-	ClassifyPipeWrite(s, h)
+	Classify(s, h)
 	if !reflect.DeepEqual(s, blockedSnapshot()) {
-		t.Error("ClassifyPipeWrite changed the snapshot")
+		t.Error("Classify changed the snapshot")
 	}
 	if !reflect.DeepEqual(h, ownHolders()) {
-		t.Error("ClassifyPipeWrite changed the holders")
+		t.Error("Classify changed the holders")
 	}
 }
 
@@ -373,7 +373,7 @@ func TestMatchingKeepsOnlyMatchingProcessesInOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []int
-			for _, p := range Matching(tt.match)(procs) {
+			for _, p := range evidence.Matching(tt.match)(procs) {
 				got = append(got, p.PID)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -381,8 +381,8 @@ func TestMatchingKeepsOnlyMatchingProcessesInOrder(t *testing.T) {
 			}
 		})
 	}
-	if got := Matching(func(evidence.Process) bool { return true })(nil); got != nil {
-		t.Errorf("Matching(nil list) = %v, want nil", got)
+	if got := evidence.Matching(func(evidence.Process) bool { return true })(nil); got != nil {
+		t.Errorf("evidence.Matching(nil list) = %v, want nil", got)
 	}
 }
 
@@ -407,11 +407,11 @@ func TestFindingLatency(t *testing.T) {
 }
 
 func TestPipeDeadlockDefaults(t *testing.T) {
-	d := &PipeDeadlock{}
+	d := &Detector{}
 	if d.interval(false) != 10*time.Millisecond || d.interval(true) != 2*time.Millisecond || d.window() != 30*time.Millisecond || d.minSamples() != 3 {
 		t.Errorf("defaults = %v, %v, %v, %d; want 10ms, 2ms, 30ms, 3", d.interval(false), d.interval(true), d.window(), d.minSamples())
 	}
-	d = &PipeDeadlock{Interval: time.Second, FastInterval: 3 * time.Millisecond, MinStall: 2 * time.Second}
+	d = &Detector{Interval: time.Second, FastInterval: 3 * time.Millisecond, MinStall: 2 * time.Second}
 	if d.interval(false) != time.Second || d.interval(true) != 3*time.Millisecond || d.window() != 2*time.Second {
 		t.Errorf("set = %v, %v, %v; want 1s, 3ms, 2s", d.interval(false), d.interval(true), d.window())
 	}
@@ -487,7 +487,7 @@ func TestWatchReportsStalledBlockedWrite(t *testing.T) {
 		s.Taken = t0.Add(time.Duration(n) * 100 * time.Millisecond)
 		return s
 	}}
-	d := &PipeDeadlock{Node: fn, Select: Matching(selectInit), Interval: time.Millisecond, MinStall: 300 * time.Millisecond}
+	d := &Detector{Node: fn, Select: evidence.Matching(selectInit), Interval: time.Millisecond, MinStall: 300 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	f, err := d.Watch(ctx)
@@ -498,7 +498,7 @@ func TestWatchReportsStalledBlockedWrite(t *testing.T) {
 	if f.Samples != 4 {
 		t.Errorf("Samples = %d, want 4", f.Samples)
 	}
-	if f.Kind != KindPipeWriteDeadlock || f.Detector != "pipe-deadlock" {
+	if f.Kind != Kind || f.Detector != "pipe-deadlock" {
 		t.Errorf("Kind, Detector = %q, %q", f.Kind, f.Detector)
 	}
 	if !f.At.Equal(t0.Add(400*time.Millisecond)) || !f.OnsetAt.Equal(t0) {
@@ -542,7 +542,7 @@ func TestWatchBoundsOnsetByLastClearSample(t *testing.T) {
 		}
 		return s
 	}}
-	d := &PipeDeadlock{Node: fn, Select: Matching(selectInit), Interval: time.Millisecond, MinStall: 50 * time.Millisecond}
+	d := &Detector{Node: fn, Select: evidence.Matching(selectInit), Interval: time.Millisecond, MinStall: 50 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	f, err := d.Watch(ctx)
@@ -568,7 +568,7 @@ func TestWatchIgnoresWriteWhileAnotherThreadRuns(t *testing.T) {
 		s.Tasks[1].State = "R"
 		return s
 	}}
-	d := &PipeDeadlock{Node: fn, Select: Matching(selectInit), Interval: time.Millisecond, MinStall: 150 * time.Millisecond}
+	d := &Detector{Node: fn, Select: evidence.Matching(selectInit), Interval: time.Millisecond, MinStall: 150 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if f, err := d.Watch(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -583,7 +583,7 @@ func TestWatchIgnoresWriteThatProgresses(t *testing.T) {
 		s.WChar = uint64(n) // the write moves a little each sample
 		return s
 	}}
-	d := &PipeDeadlock{Node: fn, Select: Matching(selectInit), Interval: time.Millisecond, MinStall: 150 * time.Millisecond}
+	d := &Detector{Node: fn, Select: evidence.Matching(selectInit), Interval: time.Millisecond, MinStall: 150 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	f, err := d.Watch(ctx)

@@ -1,4 +1,4 @@
-package detect
+package pipewrite
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
-// KindPipeWriteDeadlock names the finding of a process blocked forever
+// Kind names the finding of a process blocked forever
 // writing into a pipe only it can read (containerd#5261, fixed by runc#2871).
-const KindPipeWriteDeadlock = "pipe-write-deadlock"
+const Kind = "pipe-write-deadlock"
 
-// PipeDeadlock watches candidate processes for a write into a pipe that can
+// Detector watches candidate processes for a write into a pipe that can
 // never complete: the write is larger than the pipe, the pipe is full, the
 // only reader is the writer's own process, no other thread of it is
 // running or runnable (none is about to read), and nothing moves between
@@ -43,11 +43,15 @@ const KindPipeWriteDeadlock = "pipe-write-deadlock"
 // FastInterval, and the onset is bounded by the last sample that saw the
 // process not yet blocked, so the reported latency is from the onset, not
 // from the process's start.
-type PipeDeadlock struct {
+type Detector struct {
 	Node node.Node
 	// Select picks the processes to watch from the node's process list
 	// (e.g. the `runc init` children of one `runc create`).
 	Select func([]evidence.Process) []evidence.Process
+	// Selector, used when Select is nil, does the same in a form the
+	// node's agent can take: on a remote node the detector then runs
+	// there, next to the processes, instead of sampling over ssh.
+	Selector *InitSelector
 	// Interval between samples while no candidate is blocked; default 10ms.
 	Interval time.Duration
 	// FastInterval between samples while a candidate is being confirmed;
@@ -65,9 +69,9 @@ type PipeDeadlock struct {
 }
 
 // Name identifies the detector in findings.
-func (d *PipeDeadlock) Name() string { return "pipe-deadlock" }
+func (d *Detector) Name() string { return "pipe-deadlock" }
 
-func (d *PipeDeadlock) interval(confirming bool) time.Duration {
+func (d *Detector) interval(confirming bool) time.Duration {
 	switch {
 	case confirming && d.FastInterval > 0:
 		return d.FastInterval
@@ -79,14 +83,14 @@ func (d *PipeDeadlock) interval(confirming bool) time.Duration {
 	return 10 * time.Millisecond
 }
 
-func (d *PipeDeadlock) minSamples() int {
+func (d *Detector) minSamples() int {
 	if d.MinSamples > 0 {
 		return d.MinSamples
 	}
 	return 3
 }
 
-func (d *PipeDeadlock) floor() time.Duration {
+func (d *Detector) floor() time.Duration {
 	if d.MinStall > 0 {
 		return d.MinStall
 	}
@@ -94,12 +98,12 @@ func (d *PipeDeadlock) floor() time.Duration {
 }
 
 // window is how long a blocked write must show no progress.
-func (d *PipeDeadlock) window() time.Duration {
+func (d *Detector) window() time.Duration {
 	return d.rounds.Scaled(d.floor(), 5)
 }
 
-// PipeWrite is the classification of one snapshot.
-type PipeWrite struct {
+// Classification is the classification of one snapshot.
+type Classification struct {
 	// Blocked is true when the snapshot shows a write that cannot complete
 	// on its own: all checks passed.
 	Blocked bool
@@ -112,11 +116,11 @@ type PipeWrite struct {
 	Readers []evidence.PipeHolder
 }
 
-// ClassifyPipeWrite decides from one snapshot (and the pipe's holders)
+// Classify decides from one snapshot (and the pipe's holders)
 // whether a process is stuck writing into a pipe that only it can read.
-func ClassifyPipeWrite(s evidence.ProcessSnapshot, holders []evidence.PipeHolder) PipeWrite {
-	var c PipeWrite
-	fail := func(why string) PipeWrite { c.Failed = why; return c }
+func Classify(s evidence.ProcessSnapshot, holders []evidence.PipeHolder) Classification {
+	var c Classification
+	fail := func(why string) Classification { c.Failed = why; return c }
 	if s.State != "S" && s.State != "D" {
 		return fail(fmt.Sprintf("state %s is not sleeping", s.State))
 	}
@@ -168,7 +172,7 @@ func ClassifyPipeWrite(s evidence.ProcessSnapshot, holders []evidence.PipeHolder
 }
 
 // Summary says what the classification found, in one sentence.
-func (c PipeWrite) Summary() string {
+func (c Classification) Summary() string {
 	return fmt.Sprintf("blocked writing %d bytes into %s %d-byte pipe (%s) whose only read end it holds itself",
 		c.Count, textutil.Article(c.Pipe.PipeSize), c.Pipe.PipeSize, c.Pipe.Target)
 }
@@ -189,7 +193,10 @@ type watched struct {
 // window and MinSamples samples, and returns that finding. It returns ctx's
 // error when ctx ends first. Processes that only pass through such a write
 // are forgotten.
-func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
+func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
+	if d.onAgent() {
+		return d.watchOnAgent(ctx)
+	}
 	seen := map[int]*watched{}
 	last, planned := time.Now(), time.Duration(0)
 	confirming := false
@@ -230,7 +237,7 @@ func (d *PipeDeadlock) Watch(ctx context.Context) (report.Finding, error) {
 // confirmed only the candidates are sampled again, without listing every
 // process on the node, so confirmation rounds cost a few /proc reads;
 // otherwise the node's process list is read and the selection refreshed.
-func (d *PipeDeadlock) round(ctx context.Context, seen map[int]*watched, confirming bool) ([]int, error) {
+func (d *Detector) round(ctx context.Context, seen map[int]*watched, confirming bool) ([]int, error) {
 	var pids []int
 	if confirming {
 		for pid, w := range seen {
@@ -245,7 +252,11 @@ func (d *PipeDeadlock) round(ctx context.Context, seen map[int]*watched, confirm
 		return nil, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
 	}
 	alive := map[int]bool{}
-	for _, p := range d.Select(procs) {
+	sel := d.Select
+	if sel == nil && d.Selector != nil {
+		sel = d.Selector.Select
+	}
+	for _, p := range sel(procs) {
 		alive[p.PID] = true
 		if seen[p.PID] == nil {
 			seen[p.PID] = &watched{clear: p.Started}
@@ -261,7 +272,7 @@ func (d *PipeDeadlock) round(ctx context.Context, seen map[int]*watched, confirm
 }
 
 // sample inspects one process and returns a finding once it is confirmed.
-func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.Finding, bool) {
+func (d *Detector) sample(ctx context.Context, pid int, w *watched) (report.Finding, bool) {
 	// Most samples see a process doing anything but write(2): one small
 	// read says so, and the deep snapshot (status, stack, every fd) is
 	// taken only when it is in write(2). A cheap sample leaves the
@@ -279,7 +290,7 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.
 	if fd, ok := snapWriteFD(snap); ok && fd.PipeInode != 0 {
 		holders, _ = d.Node.PipeHolders(ctx, fd.PipeInode)
 	}
-	c := ClassifyPipeWrite(snap, holders)
+	c := Classify(snap, holders)
 	if !c.Blocked || !snap.OthersAsleep() || (w.samples > 0 && progressed(w.last, snap)) {
 		w.clear, w.first, w.samples = snap.Taken, time.Time{}, 0
 		return report.Finding{}, false
@@ -308,7 +319,7 @@ func (d *PipeDeadlock) sample(ctx context.Context, pid int, w *watched) (report.
 	}
 	return report.Finding{
 		Detector:  d.Name(),
-		Kind:      KindPipeWriteDeadlock,
+		Kind:      Kind,
 		Summary:   fmt.Sprintf("pid %d (%s) is %s", snap.PID, snap.Comm, c.Summary()),
 		Reasons:   reasons,
 		At:        snap.Taken,
@@ -328,7 +339,7 @@ func onsetBound(clear, started time.Time) time.Time {
 }
 
 // inWrite reads /proc/PID/syscall: "1 ..." is write(2) on x86-64, the
-// only call ClassifyPipeWrite accepts.
+// only call Classify accepts.
 func inWrite(raw []byte) bool {
 	return evidence.ParseSyscall(strings.TrimSpace(string(raw))).Number == 1
 }
@@ -344,19 +355,6 @@ func snapWriteFD(s evidence.ProcessSnapshot) (evidence.FD, bool) {
 // between two snapshots.
 func progressed(a, b evidence.ProcessSnapshot) bool {
 	return a.RChar != b.RChar || a.WChar != b.WChar || a.Syscall.Raw != b.Syscall.Raw
-}
-
-// Matching selects the processes for which match is true.
-func Matching(match func(evidence.Process) bool) func([]evidence.Process) []evidence.Process {
-	return func(procs []evidence.Process) []evidence.Process {
-		var out []evidence.Process
-		for _, p := range procs {
-			if match(p) {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
 }
 
 // taskStates renders a process's threads as "tid:state" pairs.
