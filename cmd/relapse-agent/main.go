@@ -9,10 +9,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	// The pipe-deadlock detector, run inside the node (watch-pipe-deadlock).
-	_ "github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/node/agent"
-	// Node-side halves of the systemd injector, probe and cookie mover.
+
+	// Node-side halves: the pipe-deadlock detector (watch-pipe-deadlock),
+	// and the systemd injector, probe and cookie mover.
+	_ "github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	_ "github.com/relapse-dev/relapse/harness/systemdbus"
 )
 

@@ -70,24 +70,11 @@ func Begin(log io.Writer, label string, expect time.Duration) *Step {
 }
 
 func beginPlain(w io.Writer, label string, start time.Time, expect time.Duration) *Step {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(Heartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				fmt.Fprintf(w, "relapse: %s: %s so far%s\n", label, round(time.Since(start)), expectation(expect))
-			}
-		}
-	}()
+	stop := every(Heartbeat, func() {
+		fmt.Fprintf(w, "relapse: %s: %s so far%s\n", label, round(time.Since(start)), expectation(expect))
+	})
 	return &Step{end: func(err error) {
-		close(stop)
-		<-done
+		stop()
 		took := time.Since(start)
 		switch {
 		case err != nil:
@@ -129,23 +116,13 @@ func (t *Terminal) begin(label string, start time.Time, expect time.Duration) *S
 	} else {
 		bar = p.AddSpinner(0, opts...)
 	}
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if total > 0 {
-					bar.SetCurrent(min(int64(time.Since(start)/time.Millisecond), total*99/100))
-				}
-			}
+	stop := every(200*time.Millisecond, func() {
+		if total > 0 {
+			bar.SetCurrent(min(int64(time.Since(start)/time.Millisecond), total*99/100))
 		}
-	}()
+	})
 	return &Step{end: func(err error) {
-		close(stop)
+		stop()
 		if err != nil {
 			bar.Abort(false)
 		} else {
@@ -159,6 +136,26 @@ func (t *Terminal) begin(label string, start time.Time, expect time.Duration) *S
 			t.p = nil
 		}
 	}}
+}
+
+// every calls fn each period until the returned stop is called; stop
+// returns once fn will not run again.
+func every(period time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 func expectation(expect time.Duration) string {

@@ -120,7 +120,7 @@ func BenchmarkMakeReproWarm(b *testing.B) {
 		b.Fatal(err)
 	}
 	reports := b.TempDir()
-	make := func() time.Duration {
+	repro := func() time.Duration {
 		start := time.Now()
 		cmd := exec.Command("make", "-s", "repro", "RUNC=rc93", "REPORTS="+reports)
 		cmd.Dir = root
@@ -129,11 +129,11 @@ func BenchmarkMakeReproWarm(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	make() // builds and fills the caches if this is the first run
+	repro() // builds and fills the caches if this is the first run
 	var total time.Duration
 	const runs = 3
 	for i := 0; i < b.N*runs; i++ {
-		total += make()
+		total += repro()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N*runs), "s/make-repro-wall")
 }

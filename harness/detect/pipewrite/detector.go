@@ -331,11 +331,11 @@ func (d *Detector) sample(ctx context.Context, pid int, w *watched) (report.Find
 
 // onsetBound is the latest known time before the onset: the last clear
 // sample, or the process's start when no sample saw it clear.
-func onsetBound(clear, started time.Time) time.Time {
-	if clear.Before(started) {
+func onsetBound(lastClear, started time.Time) time.Time {
+	if lastClear.Before(started) {
 		return started
 	}
-	return clear
+	return lastClear
 }
 
 // inWrite reads /proc/PID/syscall: "1 ..." is write(2) on x86-64, the

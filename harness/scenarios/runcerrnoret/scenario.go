@@ -18,10 +18,6 @@ import (
 // Name is the scenario's name on the command line.
 const Name = "runc-seccomp-errnoret"
 
-// enosys is the errno Docker's and podman's profiles ask for clone3, so
-// glibc falls back to clone(2).
-const enosys = 38
-
 // Scenario is runc ignoring seccomp errnoRet (cri-o#4491, runc#2424).
 type Scenario struct{}
 
