@@ -126,8 +126,10 @@ type HostBaseline struct {
 }
 
 // engineDefaultPaths are where containerd and its shims write when not
-// confined (shim sockets, runc state, the opt plugin).
-var engineDefaultPaths = []string{"/run/containerd", "/opt/containerd", "/run/docker", "/var/lib/docker", "/var/lib/containerd"}
+// confined (shim sockets, runc state, the opt plugin), and podman's
+// defaults (storage, run root, tmpdir, its cgroup parent under cgroupfs).
+var engineDefaultPaths = []string{"/run/containerd", "/opt/containerd", "/run/docker", "/var/lib/docker", "/var/lib/containerd",
+	"/run/containers", "/var/lib/containers", "/run/libpod", "/sys/fs/cgroup/memory/libpod_parent", "/sys/fs/cgroup/libpod_parent"}
 
 // TakeBaseline reads the sysctls relapse may change.
 func TakeBaseline(keys ...string) HostBaseline {
@@ -179,7 +181,7 @@ func (b HostBaseline) ExpectClean() {
 var relapseRunDirs = run.DirRoot + "/"
 
 func engineProcess(p evidence.Process, underRelapse map[int]bool) bool {
-	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || underRelapse[p.PID] {
+	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || p.Comm == "conmon" || underRelapse[p.PID] {
 		return true
 	}
 	return len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runc"

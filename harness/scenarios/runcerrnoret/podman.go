@@ -91,6 +91,9 @@ func runPodman(ctx context.Context, env *scenario.Env) (report.Result, string, e
 func (p *podman) run(ctx context.Context, n int, label string, timeout time.Duration, opts ...string) start {
 	env := p.env
 	name := fmt.Sprintf("relapse-%s-%d", env.Short(), n)
+	// podman asks runc for its own maximum nofile and nproc limits, which a
+	// root without CAP_SYS_RESOURCE (as on CI VMs like this one) cannot
+	// grant to the container; low explicit limits work everywhere.
 	argv := p.args(append(append([]string{"run", "--rm", "--network", "none", "--cgroup-parent", "/" + p.cgroup, "--ulimit", "nofile=1024:4096", "--ulimit", "nproc=1024:4096", "--name", name}, opts...),
 		"--rootfs", p.kit.Rootfs, "/init", "probe=clone3")...)
 	s := start{label: label}
