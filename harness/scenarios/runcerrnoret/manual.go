@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -59,15 +60,7 @@ func manualSteps(runc versions.Artifact, control, trigger *specs.Spec, rules []s
 	p("# Exit status 2: something else went wrong (the script says what).")
 	p("#")
 	p("# relapse ran runc %s (module sum %s).", v, runc.Sum)
-	p("set -u")
-	p("here=$(pwd)")
-	p("state=$here/state")
-	p("RUNC=${RUNC:-}")
-	p("if [ -z \"$RUNC\" ]; then")
-	p("  echo \"building runc %s\"", v)
-	p("  %s || exit 2", runc.BuildCommand)
-	p("  RUNC=$here/runc")
-	p("fi")
+	b.WriteString(runckit.ScriptPreamble(runc))
 	p("cleanup() {")
 	p("  for c in control errnoret; do \"$RUNC\" --root \"$state\" delete --force c4491-$c >/dev/null 2>&1; done")
 	p("  rm -rf \"$here/control\" \"$here/errnoret\" \"$state\" \"$here\"/*.log")

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -96,15 +97,7 @@ func manualSteps(rp reproducer) (string, error) {
 	p("# which compiles to %d bytes. This script needs no profile file: its own profile allows", rp.profile.BPFBytes)
 	p("# every syscall and denies personality(2) for %d persona values nobody uses; it compiles to", rp.fillerRules)
 	p("# %d bytes with libseccomp %s (architectures %s).", rp.fillerBytes, orDash(rp.libseccomp), strings.Join(rp.profile.Architectures, " "))
-	p("set -u")
-	p("here=$(pwd)")
-	p("state=$here/state")
-	p("RUNC=${RUNC:-}")
-	p("if [ -z \"$RUNC\" ]; then")
-	p("  echo \"building runc %s\"", v)
-	p("  %s || exit 2", rp.runc.BuildCommand)
-	p("  RUNC=$here/runc")
-	p("fi")
+	b.WriteString(runckit.ScriptPreamble(rp.runc))
 	p("old=$(cat /proc/sys/fs/pipe-user-pages-soft) || exit 2")
 	p("start_pid=")
 	p("cleanup() {")
