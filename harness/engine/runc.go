@@ -61,11 +61,7 @@ func (r *Runc) run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (r *Runc) record(name, command string, start time.Time, err error) {
-	status := "ok"
-	if err != nil {
-		status = "failed"
-	}
-	r.recordStep(report.Step{At: start.UTC(), Name: name, Command: command, Seconds: time.Since(start).Seconds(), Status: status})
+	r.recordStep(report.CommandStep(name, command, start, err))
 }
 
 func (r *Runc) recordStep(s report.Step) {

@@ -104,6 +104,20 @@ type Step struct {
 	Status string `json:"status,omitempty"`
 }
 
+// StepStatus is the status of a step that ended with err.
+func StepStatus(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "ok"
+}
+
+// CommandStep is the timeline entry of a command that began at start and
+// has just ended with err.
+func CommandStep(name, command string, start time.Time, err error) Step {
+	return Step{At: start.UTC(), Name: name, Command: command, Seconds: time.Since(start).Seconds(), Status: StepStatus(err)}
+}
+
 // StatusKilled is a step relapse stopped itself (a command that would
 // never return): neither a success nor a failure of the command.
 const StatusKilled = "killed"

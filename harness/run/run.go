@@ -129,7 +129,7 @@ func (r *Run) RunCleanups(ctx context.Context) error {
 		}
 		cancel()
 		r.Step(report.Step{At: start.UTC(), Name: "cleanup", Detail: s.name,
-			Seconds: time.Since(start).Seconds(), Status: stepStatus(err)})
+			Seconds: time.Since(start).Seconds(), Status: report.StepStatus(err)})
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s.name, err))
 		}
@@ -138,13 +138,6 @@ func (r *Run) RunCleanups(ctx context.Context) error {
 		return fmt.Errorf("cleanup: %s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-func stepStatus(err error) string {
-	if err != nil {
-		return "failed"
-	}
-	return "ok"
 }
 
 // Own owns a host resource end to end: it journals the change (kind and
@@ -274,7 +267,7 @@ func (r *Run) Timed(name, detail string, fn func() error) error {
 		// An estimate that cannot be saved only costs the next run its ETA.
 		_ = est.Record(key, time.Since(start))
 	}
-	st := report.Step{At: start.UTC(), Name: name, Detail: detail, Seconds: time.Since(start).Seconds(), Status: stepStatus(err)}
+	st := report.Step{At: start.UTC(), Name: name, Detail: detail, Seconds: time.Since(start).Seconds(), Status: report.StepStatus(err)}
 	if err != nil {
 		st.Detail = strings.TrimSpace(detail + ": " + err.Error())
 	}

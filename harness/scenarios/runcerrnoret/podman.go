@@ -76,8 +76,9 @@ func runPodman(ctx context.Context, env *scenario.Env) (report.Result, string, e
 	}
 	env.Condition("seccomp profile", podmanProfile+" (containers/common, as CRI-O uses it; podman's default), default action SCMP_ACT_ERRNO")
 	env.Condition("errnoRet rules", describeRules(rules)+" (the trigger has them, the control does not)")
+	leftOut := ruleSyscalls(redundant)
 	env.Condition("left out of both", fmt.Sprintf("%d rules whose errnoRet is EPERM (%s...): they equal the default action for any runc that ignores defaultErrnoRet, "+
-		"and runc before v1.0.2 refuses them whether or not it honours errnoRet (cri-o#5117, a different bug)", len(redundant), strings.Join(ruleSyscalls(redundant)[:min(3, len(ruleSyscalls(redundant)))], ",")))
+		"and runc before v1.0.2 refuses them whether or not it honours errnoRet (cri-o#5117, a different bug)", len(redundant), strings.Join(leftOut[:min(3, len(leftOut))], ",")))
 	env.Condition("noNewPrivileges", "false, podman's default: runc loads the filter while its init pipe is open")
 
 	timeout := env.Params.Duration("create-timeout")
@@ -96,14 +97,14 @@ func (p *podman) run(ctx context.Context, n int, label string, timeout time.Dura
 	// grant to the container; low explicit limits work everywhere.
 	argv := p.args(append(append([]string{"run", "--rm", "--network", "none", "--cgroup-parent", "/" + p.cgroup, "--ulimit", "nofile=1024:4096", "--ulimit", "nproc=1024:4096", "--name", name}, opts...),
 		"--rootfs", p.kit.Rootfs, "/init", "probe=clone3")...)
-	s := start{label: label}
+	var s start
 	rec := report.Attempt{N: n, Label: label, Container: name}
 	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := env.Node.Command("podman", argv...)
 	out, err := cmd.Output(cctx) // a failure's error carries podman's stderr
-	env.Step(report.Step{At: began.UTC(), Name: "podman run", Command: cmd.String(), Seconds: time.Since(began).Seconds(), Status: stepStatus(err)})
+	env.Step(report.CommandStep("podman run", cmd.String(), began, err))
 	rec.Seconds = time.Since(began).Seconds()
 	rec.InitOutput = runckit.LastJSONLine(string(out))
 	if init, perr := runckit.ParseInitReport(string(out)); err == nil && perr == nil {
@@ -114,7 +115,7 @@ func (p *podman) run(ctx context.Context, n int, label string, timeout time.Dura
 		if err != nil {
 			s.output += "\n" + err.Error()
 		}
-		s.failure = "podman run failed: " + lastLine(s.output)
+		s.failure = "podman run failed: " + textutil.LastLines(s.output, 1)
 		rec.Outcome = s.failure
 	}
 	env.Attempt(rec)
@@ -191,12 +192,3 @@ func podmanSteps() string {
 	p("$P run --rm --network none --security-opt seccomp=podman-trigger-seccomp.json --rootfs \"$ROOTFS\" /bin/sh -c 'echo started'")
 	return b.String()
 }
-
-func stepStatus(err error) string {
-	if err != nil {
-		return "failed"
-	}
-	return "ok"
-}
-
-func lastLine(s string) string { return textutil.LastLines(s, 1) }

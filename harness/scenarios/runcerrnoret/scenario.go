@@ -70,9 +70,10 @@ func (Scenario) Params() []scenario.Param {
 	}
 }
 
-// profiles splits a profile into the bundle with errnoRet rules and the
-// control without them, and returns the rules that differ.
-func profiles(full *specs.LinuxSeccomp) (with, control *specs.LinuxSeccomp, errnoRules []specs.LinuxSyscall) {
+// profiles derives the control's profile (full without its errnoRet
+// rules that share the default action) and returns those rules; the
+// trigger runs full itself.
+func profiles(full *specs.LinuxSeccomp) (control *specs.LinuxSeccomp, errnoRules []specs.LinuxSyscall) {
 	c := *full
 	c.Syscalls = nil
 	for _, r := range full.Syscalls {
@@ -82,7 +83,7 @@ func profiles(full *specs.LinuxSeccomp) (with, control *specs.LinuxSeccomp, errn
 		}
 		c.Syscalls = append(c.Syscalls, r)
 	}
-	return full, &c, errnoRules
+	return &c, errnoRules
 }
 
 // ruleSyscalls names the syscalls of rules.
@@ -117,7 +118,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	with, control, rules := profiles(profile.Seccomp)
+	with := profile.Seccomp
+	control, rules := profiles(with)
 	if len(rules) == 0 {
 		return report.Inconclusive, "Docker's default profile for this container has no errnoRet rule equal in action to its default: nothing to trigger", nil
 	}
@@ -157,7 +159,6 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 
 // start is what one container start showed, whatever drove it.
 type start struct {
-	label   string
 	started bool
 	probes  map[string]int
 	// output is the failing command's output (runc's or podman's error).
@@ -168,7 +169,7 @@ type start struct {
 // outcome reads what runc said: `runc create` writes into the attempt's
 // output file (its detached init keeps that open), not into the error.
 func outcome(ctx context.Context, kit *runckit.Kit, o *runckit.Outcome) start {
-	s := start{label: o.Record.Label, started: o.Started, probes: o.Init.Probes, failure: o.Failure}
+	s := start{started: o.Started, probes: o.Init.Probes, failure: o.Failure}
 	if o.Err != nil {
 		s.output = o.Err.Error()
 		if out, err := kit.Env.Node.ReadFile(ctx, kit.OutputFile(o.Record.N)); err == nil {
