@@ -11,6 +11,9 @@
 #   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
 #   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun
 #   make test-vm             the VM suites (qemu and Vagrant nodes; slow)
+#   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun SYSTEMD=source:252.39-1~deb12u2 \
+#        PATCH=systemd=fixtures/patches/systemd/revert-11818-252.39.patch      systemd built from Debian source
+#   make test-debsrc         the seeds' own systems built from Debian source (slow: ~1 h cold)
 #   make repro SCENARIO=kubelet-extra-sandbox KUBERNETES=1.19.3 CLUSTER=kind   on a kind cluster
 #   make test-k8s            the Kubernetes suites (bare and kind clusters; slow)
 
@@ -33,9 +36,12 @@ REPEAT    ?=
 # builds it from a local tree or git checkout.
 PATCH     ?=
 SOURCE    ?=
-# Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>, BOX=<vagrant box>.
+# Nodes: PROVIDER=local|qemu|vagrant, KERNEL=6.1|6.12|<Debian ABI>|<bzImage>|source:<Debian version>,
+# BOX=<vagrant box>, SYSTEMD=source:<Debian version> (a qemu node's systemd built from
+# Debian source; with PATCH=linux=FILE or systemd=FILE for what those builds apply).
 PROVIDER  ?=
 KERNEL    ?=
+SYSTEMD   ?=
 BOX       ?=
 REPORTS   ?= $(CURDIR)/reports
 BIN       := $(CURDIR)/bin
@@ -43,7 +49,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -110,7 +116,7 @@ actionlint: $(BIN)/actionlint-$(ACTIONLINT_VERSION)
 
 # No shell metacharacters in the recipe: make execs relapse directly, so
 # relapse's parent-death signal fires if make itself is killed.
-NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(BOX),--box $(BOX))
+NODE_FLAGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(SYSTEMD),--systemd $(SYSTEMD)) $(if $(BOX),--box $(BOX))
 
 repro: build $(if $(filter docker containerd,$(ENGINE))$(filter containerd-%,$(SCENARIO)),deps-engines) $(if $(filter podman,$(ENGINE)),deps-podman) $(if $(filter qemu vagrant,$(PROVIDER)),deps-vm) $(if $(filter pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s,$(SCENARIO)),deps-k8s)
 	$(RELAPSE) repro --scenario $(SCENARIO) --reports $(REPORTS) $(if $(RUNC),--version runc=$(RUNC)) $(if $(CONTAINERD),--version containerd=$(CONTAINERD)) $(if $(KUBERNETES),--version kubernetes=$(KUBERNETES)) $(if $(ENGINE),--param engine=$(ENGINE)) $(if $(CLUSTER),--param cluster=$(CLUSTER)) $(addprefix --param ,$(PARAMS)) $(if $(REPEAT),--repeat $(REPEAT)) $(addprefix --patch ,$(PATCH)) $(addprefix --source ,$(SOURCE)) $(NODE_FLAGS)
@@ -172,7 +178,15 @@ test-noisy: deps
 # VM nodes boot under software emulation here (~15-40 s each): ~12 min warm,
 # +~3 min for a cold cache (root filesystem, kernels, Vagrant box).
 test-vm: deps deps-vm
-	$(GO) test -count=1 -p 1 -timeout 60m ./suites/vm -ginkgo.v -ginkgo.label-filter='vm'
+	$(GO) test -count=1 -p 1 -timeout 60m ./suites/vm -ginkgo.v -ginkgo.label-filter='vm && !debsrc'
+
+# The seeds' own systems, built from Debian source with one upstream change
+# reverted and booted in qemu nodes: linux 6.1 with 1-page pipes (rc93 with
+# Docker's default profile) and systemd 252 with systemd#11818 reverted (the
+# cookie overrun). Cold: a kernel (~25 min) and systemd (~30 min) on 2 cores,
+# one build at a time; warm (cached builds): ~10 min.
+test-debsrc: deps deps-vm
+	$(GO) test -count=1 -p 1 -timeout 150m ./suites/vm -ginkgo.v -ginkgo.label-filter='debsrc'
 
 # Kubernetes clusters: the first run builds five binaries per version
 # (~7-14 min each version on 2 cores, then cached); the PLEG spec alone

@@ -124,8 +124,9 @@ func dispatch(ctx context.Context, args []string) int {
 func nodeFlags(fs *flag.FlagSet) func() provision.Spec {
 	var spec provision.Spec
 	fs.StringVar(&spec.Provider, "provider", "local", "node provider:\n"+describeProviders())
-	fs.StringVar(&spec.Kernel, "kernel", "", "guest kernel of a VM node: an alias from `relapse versions kernel`, a Debian ABI (6.1.0-53, 6.12.113+deb12[-amd64]) or a bzImage path")
+	fs.StringVar(&spec.Kernel, "kernel", "", "guest kernel of a VM node: an alias from `relapse versions kernel`, a Debian ABI (6.1.0-53, 6.12.113+deb12[-amd64]), a bzImage path, or source:<Debian version> to build linux from Debian source (with --patch linux=FILE)")
 	fs.StringVar(&spec.KernelModules, "kernel-modules", "", "lib/modules/<release> of a bzImage given with --kernel")
+	fs.StringVar(&spec.Systemd, "systemd", "", "systemd of a qemu node: \"\" for the root filesystem's own (Debian's 252), or source:<Debian version> to build it from Debian source (with --patch systemd=FILE) into a root filesystem variant")
 	fs.StringVar(&spec.Box, "box", "", "Vagrant box (default: the box relapse builds offline from its root filesystem)")
 	fs.IntVar(&spec.MemoryMiB, "memory", 0, "memory of a VM node in MiB (default 1536)")
 	fs.IntVar(&spec.CPUs, "cpus", 0, "vCPUs of a VM node (default 2)")

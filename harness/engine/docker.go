@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,11 @@ func StartDocker(ctx context.Context, n node.Node, j *run.Journal, dir string, n
 	if err != nil {
 		return nil, nil, err
 	}
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	// The socket is on the node: dialled through the namespace, which on a
+	// VM node means through the node's agent (a unix socket is not scoped
+	// by the network namespace, but the relay is what reaches the node).
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) { return ns.DialContext(ctx, "unix", sock) }
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithDialContext(dial), client.WithAPIVersionNegotiation())
 	if err != nil {
 		_ = stop(context.WithoutCancel(ctx))
 		return nil, nil, fmt.Errorf("docker client: %w", err)

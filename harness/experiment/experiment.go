@@ -25,6 +25,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
+	"github.com/relapse-dev/relapse/harness/vm"
 )
 
 // Options is what the user asked for.
@@ -109,6 +110,9 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		return nil, err
 	}
 	o.Node.Provider = prov.Name()
+	if err := takeNodePatches(&o); err != nil {
+		return nil, err
+	}
 	if err := prov.Check(ctx, o.Node); err != nil {
 		return nil, err
 	}
@@ -205,6 +209,56 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	return &Plan{Options: o, Scenario: s, Resolved: resolved, Params: params, Provider: prov}, nil
 }
 
+// nodeComponents are built for the node itself, from Debian source, rather
+// than by the scenario: their patches go to the node's spec.
+var nodeComponents = map[string]string{
+	"linux":   "KERNEL=" + vm.SourcePrefix + "<Debian version> (e.g. " + vm.SourcePrefix + "6.1.176-1) on PROVIDER=qemu",
+	"systemd": "SYSTEMD=" + vm.SourcePrefix + "<Debian version> (e.g. " + vm.SourcePrefix + "252.39-1~deb12u2) on PROVIDER=qemu",
+}
+
+// IsNodeComponent says whether a --patch component is built for the node
+// (from Debian source) rather than by a scenario.
+func IsNodeComponent(name string) bool {
+	_, ok := nodeComponents[name]
+	return ok
+}
+
+// takeNodePatches moves --patch linux=... and systemd=... into the node
+// spec, where the qemu provider builds them, and checks they have a source
+// build to go into.
+func takeNodePatches(o *Options) error {
+	for name, want := range nodeComponents {
+		paths, ok := o.Patches[name]
+		if !ok {
+			continue
+		}
+		target := o.Node.Kernel
+		if name == "systemd" {
+			target = o.Node.Systemd
+		}
+		if !strings.HasPrefix(target, vm.SourcePrefix) || o.Node.Provider != "qemu" {
+			return fmt.Errorf("--patch %s=...: a %s patch goes into a build from Debian source; give %s", name, name, want)
+		}
+		patches, err := loadPatches(paths)
+		if err != nil {
+			return err
+		}
+		if name == "linux" {
+			o.Node.KernelPatches = patches
+		} else {
+			o.Node.SystemdPatches = patches
+		}
+		rest := map[string][]string{}
+		for k, v := range o.Patches {
+			if k != name {
+				rest[k] = v
+			}
+		}
+		o.Patches = rest
+	}
+	return nil
+}
+
 // loadPatches reads the patch files given for a component.
 func loadPatches(paths []string) ([]versions.Patch, error) {
 	var out []versions.Patch
@@ -268,6 +322,15 @@ func (p *Plan) variant() string {
 	if p.Node.Kernel != "" {
 		parts = append(parts, "kernel="+p.Node.Kernel)
 	}
+	for _, patch := range p.Node.KernelPatches {
+		parts = append(parts, "linux-patch="+patch.Name)
+	}
+	if p.Node.Systemd != "" {
+		parts = append(parts, "systemd="+p.Node.Systemd)
+	}
+	for _, patch := range p.Node.SystemdPatches {
+		parts = append(parts, "systemd-patch="+patch.Name)
+	}
 	if p.Node.Box != "" {
 		parts = append(parts, "box="+p.Node.Box)
 	}
@@ -311,6 +374,15 @@ func (p *Plan) CommandLine() string {
 	}
 	if p.Node.Kernel != "" {
 		args = append(args, "--kernel", p.Node.Kernel)
+	}
+	for _, patch := range p.Node.KernelPatches {
+		args = append(args, "--patch", "linux="+patch.Path)
+	}
+	if p.Node.Systemd != "" {
+		args = append(args, "--systemd", p.Node.Systemd)
+	}
+	for _, patch := range p.Node.SystemdPatches {
+		args = append(args, "--patch", "systemd="+patch.Path)
 	}
 	if p.Node.Box != "" {
 		args = append(args, "--box", p.Node.Box)
@@ -771,6 +843,12 @@ func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 		v.Build = buildNote(r)
 	} else if seen, ok := rep.Observed[bug.Component]; ok {
 		v.Version = seen
+		// A node component built from Debian source (systemd on a qemu
+		// node) carries its patches in the node's spec.
+		if patches := p.nodePatches(bug.Component); len(patches) > 0 {
+			r := versions.Resolved{Version: seen, Patches: patches}
+			reverted, v.Build = r.RevertedFixes(), "Debian source build, "+buildNote(r)
+		}
 	}
 	if v.Version != "" {
 		expected, why, err := report.ExpectReverted(bug, v.Version, reverted)
@@ -781,6 +859,17 @@ func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 		v.Matches = v.Result == expected
 	}
 	return v
+}
+
+// nodePatches are the patches of a component the node's provider built.
+func (p *Plan) nodePatches(component string) []versions.Patch {
+	switch component {
+	case "systemd":
+		return p.Node.SystemdPatches
+	case "linux":
+		return p.Node.KernelPatches
+	}
+	return nil
 }
 
 // buildNote says how a build differs from the release as published.

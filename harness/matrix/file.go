@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
@@ -37,11 +38,17 @@ type Group struct {
 	Params   map[string][]string `json:"params,omitempty"`
 	Provider []string            `json:"provider,omitempty"`
 	Kernel   []string            `json:"kernel,omitempty"`
+	// Systemd lists a qemu node's systemd: "" (the root filesystem's) or
+	// source:<Debian version> (built, with the group's systemd patches).
+	Systemd []string `json:"systemd,omitempty"`
 	// Repeat is the repetitions per cell (0: as the scenario's sampling needs).
 	Repeat  int                 `json:"repeat,omitempty"`
 	Exclude []map[string]string `json:"exclude,omitempty"`
 	Include []map[string]string `json:"include,omitempty"`
 }
+
+// nodeDims are the dimensions that choose the node, not the scenario.
+var nodeDims = map[string]bool{"provider": true, "kernel": true, "systemd": true}
 
 // Cell is one experiment of the matrix.
 type Cell struct {
@@ -55,6 +62,7 @@ type Cell struct {
 	Params   map[string]string   `json:"params,omitempty"`
 	Provider string              `json:"provider"`
 	Kernel   string              `json:"kernel,omitempty"`
+	Systemd  string              `json:"systemd,omitempty"`
 	Repeat   int                 `json:"repeat,omitempty"`
 	// Deps are the groups of packages the cell needs beyond the base ones
 	// (ci/deps.sh GROUP): "k8s" for clusters, "vm" for VM nodes, "engines"
@@ -142,7 +150,9 @@ func (g Group) dims() (map[string][]string, error) {
 		d[comp] = vs
 	}
 	for comp := range g.Patches {
-		if !components[comp] {
+		// linux and systemd patches go into the node's own builds from
+		// Debian source; Prepare checks each cell has one.
+		if !components[comp] && !experiment.IsNodeComponent(comp) {
 			return nil, fmt.Errorf("patches for %s: scenario %s builds no %s", comp, s.Name(), comp)
 		}
 	}
@@ -151,7 +161,7 @@ func (g Group) dims() (map[string][]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("scenario %s has no parameter %q", s.Name(), name)
 		}
-		if _, clash := d[name]; clash || name == "provider" || name == "kernel" {
+		if _, clash := d[name]; clash || nodeDims[name] {
 			return nil, fmt.Errorf("parameter %q clashes with a dimension of the same name", name)
 		}
 		for _, v := range vs {
@@ -168,6 +178,9 @@ func (g Group) dims() (map[string][]string, error) {
 	}
 	if len(g.Kernel) > 0 {
 		d["kernel"] = g.Kernel
+	}
+	if len(g.Systemd) > 0 {
+		d["systemd"] = g.Systemd
 	}
 	switch g.Speed {
 	case "", "fast", "slow":
@@ -228,7 +241,7 @@ func (g Group) withDim(name string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if name == "provider" || name == "kernel" {
+	if nodeDims[name] {
 		return true, nil
 	}
 	for _, b := range s.Components() {
@@ -277,6 +290,8 @@ func (g Group) cell(combo map[string]string) Cell {
 			c.Provider = v
 		case k == "kernel":
 			c.Kernel = v
+		case k == "systemd":
+			c.Systemd = v
 		case components[k]:
 			c.Versions[k] = v
 		default:
@@ -289,10 +304,12 @@ func (g Group) cell(combo map[string]string) Cell {
 	if c.OwnVM() {
 		c.Deps = append(c.Deps, "vm")
 	}
-	switch c.Params["engine"] {
-	case "docker", "containerd":
+	// An engine inside a VM node comes with the node's root filesystem.
+	switch engine := c.Params["engine"]; {
+	case c.OwnVM():
+	case engine == "docker", engine == "containerd":
 		c.Deps = append(c.Deps, "engines")
-	case "podman":
+	case engine == "podman":
 		c.Deps = append(c.Deps, "podman")
 	}
 	parts := []string{g.Scenario}

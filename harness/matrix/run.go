@@ -102,7 +102,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		return out
 	}
 	host, _ := os.Hostname()
-	if err := writeJSON(filepath.Join(dir, "started.json"), Started{Timestamp: time.Now().Unix(), Node: host,
+	if err := WriteJSON(filepath.Join(dir, "started.json"), Started{Timestamp: time.Now().Unix(), Node: host,
 		Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario}}); err != nil {
 		out.Err = err
 		return out
@@ -111,12 +111,12 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		fmt.Fprintf(o.Log, "matrix: cell %s\n", c.ID)
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: c.Scenario, Versions: c.Versions, Patches: c.Patches,
-		Params: c.Params, Node: provision.Spec{Provider: c.Provider, Kernel: c.Kernel}, Repeat: c.Repeat,
+		Params: c.Params, Node: provision.Spec{Provider: c.Provider, Kernel: c.Kernel, Systemd: c.Systemd}, Repeat: c.Repeat,
 		ReportsDir: filepath.Join(artifacts, "reports"), CacheDir: o.CacheDir, LockWait: o.LockWait, Log: o.Log,
 		Invocation: Invocation(c)})
 	if err != nil {
 		out.Err = err
-		_ = writeJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",
+		_ = WriteJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",
 			Metadata: map[string]string{"cell": c.ID, "error": err.Error()}})
 		return out
 	}
@@ -131,7 +131,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		}
 	}
 	f := finished(c, out.Report, out.Err)
-	if err := writeJSON(filepath.Join(dir, "finished.json"), f); err != nil && out.Err == nil {
+	if err := WriteJSON(filepath.Join(dir, "finished.json"), f); err != nil && out.Err == nil {
 		out.Err = err
 	}
 	return out
@@ -157,6 +157,9 @@ func Invocation(c Cell) string {
 	if c.Kernel != "" {
 		args = append(args, "--kernel", c.Kernel)
 	}
+	if c.Systemd != "" {
+		args = append(args, "--systemd", c.Systemd)
+	}
 	if c.Repeat > 0 {
 		args = append(args, "--repeat", strconv.Itoa(c.Repeat))
 	}
@@ -170,6 +173,9 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	f := Finished{Timestamp: time.Now().Unix(), Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario, "provider": c.Provider}}
 	if c.Kernel != "" {
 		f.Metadata["kernel"] = c.Kernel
+	}
+	if c.Systemd != "" {
+		f.Metadata["systemd"] = c.Systemd
 	}
 	if c.Canary {
 		f.Metadata["canary"] = "true"
@@ -223,7 +229,7 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	return f
 }
 
-func writeJSON(path string, v any) error {
+func WriteJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err

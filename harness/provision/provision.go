@@ -6,6 +6,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/registry"
 	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Spec is what the user asked of the node.
@@ -16,6 +17,14 @@ type Spec struct {
 	Kernel string
 	// KernelModules is the lib/modules/<release> directory of a user's own kernel.
 	KernelModules string
+	// KernelPatches are applied to a kernel built from Debian source
+	// (Kernel "source:<version>", --patch linux=FILE).
+	KernelPatches []versions.Patch
+	// Systemd is "" for the root filesystem's own systemd, or
+	// "source:<Debian version>" for systemd built from Debian source with
+	// SystemdPatches (--patch systemd=FILE) in a root filesystem variant.
+	Systemd        string
+	SystemdPatches []versions.Patch
 	// Box is the Vagrant box ("" = the one relapse builds offline).
 	Box string
 	// MemoryMiB and CPUs size a VM node (0 = the provider's default).

@@ -151,7 +151,7 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 	if r.Source != nil {
 		parts = append(parts, "src-"+r.Source.Key)
 	}
-	if k := patchKey(r.Patches); k != "" {
+	if k := PatchKey(r.Patches); k != "" {
 		parts = append(parts, k)
 	}
 	key := strings.Join(parts, "_")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,9 +58,9 @@ func LoadPatch(path string) (Patch, error) {
 	return p, nil
 }
 
-// patchKey names a set of patches in a cache key: a short hash of their
+// PatchKey names a set of patches in a cache key: a short hash of their
 // hashes, in order ("" for none).
-func patchKey(patches []Patch) string {
+func PatchKey(patches []Patch) string {
 	if len(patches) == 0 {
 		return ""
 	}
@@ -98,4 +99,18 @@ func patchCommands(patches []Patch) []string {
 		lines = append(lines, fmt.Sprintf(" patch -p1 --forward --batch < \"$out/%s\"  # sha256 %s", p.Name, p.SHA256))
 	}
 	return lines
+}
+
+// FileSHA256 is the hex SHA-256 of a file.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

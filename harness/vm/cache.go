@@ -69,23 +69,9 @@ func HashKey(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// fileSHA256 is the hex SHA-256 of a file.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// run runs a host command for an image build; the error carries the
+// Run runs a host command for an image build; the error carries the
 // command line and its output.
-func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+func Run(ctx context.Context, dir string, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -96,7 +82,8 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+// WriteJSON writes v as indented JSON.
+func WriteJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -104,7 +91,8 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-func readJSON(path string, v any) error {
+// ReadJSON reads JSON at path into v.
+func ReadJSON(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err

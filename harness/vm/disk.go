@@ -50,7 +50,7 @@ func FilesDisk(ctx context.Context, cacheRoot, label string, files map[string]st
 			}
 		}
 		size := total + total/5 + 64<<20
-		if err := run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", label, "-d", tree, filepath.Join(tmp, "disk.ext4"), strconv.FormatInt(size>>10, 10)+"k"); err != nil {
+		if err := Run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", label, "-d", tree, filepath.Join(tmp, "disk.ext4"), strconv.FormatInt(size>>10, 10)+"k"); err != nil {
 			return fmt.Errorf("making disk %s: %w", label, err)
 		}
 		return os.RemoveAll(tree)

@@ -59,7 +59,7 @@ func buildInitramfs(ctx context.Context, modDir, out string) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := run(ctx, "", nil, "cp", "/bin/busybox", filepath.Join(root, "bin/busybox")); err != nil {
+	if err := Run(ctx, "", nil, "cp", "/bin/busybox", filepath.Join(root, "bin/busybox")); err != nil {
 		return nil, err
 	}
 	for _, applet := range []string{"sh", "mount", "umount", "insmod", "sleep", "switch_root", "poweroff", "echo"} {
@@ -82,7 +82,7 @@ func buildInitramfs(ctx context.Context, modDir, out string) ([]string, error) {
 		return nil, err
 	}
 	// Without /dev/console in the initramfs the kernel has no console for init.
-	if err := run(ctx, "", nil, "mknod", "-m", "600", filepath.Join(root, "dev/console"), "c", "5", "1"); err != nil {
+	if err := Run(ctx, "", nil, "mknod", "-m", "600", filepath.Join(root, "dev/console"), "c", "5", "1"); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(out)
@@ -90,7 +90,7 @@ func buildInitramfs(ctx context.Context, modDir, out string) ([]string, error) {
 		return nil, err
 	}
 	pack := fmt.Sprintf("find . -print0 | cpio --null -o -H newc -R 0:0 --quiet | gzip -1 > %s", shellQuote(abs))
-	if err := run(ctx, root, nil, "sh", "-c", pack); err != nil {
+	if err := Run(ctx, root, nil, "sh", "-c", pack); err != nil {
 		return nil, err
 	}
 	return names, nil
@@ -130,13 +130,13 @@ func loadOrder(deps map[string][]string, builtin map[string]bool, wanted []strin
 func copyModule(ctx context.Context, src, dst string) error {
 	switch {
 	case strings.HasSuffix(src, ".xz"):
-		return run(ctx, "", nil, "sh", "-c", "xz -dc "+shellQuote(src)+" > "+shellQuote(dst))
+		return Run(ctx, "", nil, "sh", "-c", "xz -dc "+shellQuote(src)+" > "+shellQuote(dst))
 	case strings.HasSuffix(src, ".zst"):
-		return run(ctx, "", nil, "sh", "-c", "zstd -qdc "+shellQuote(src)+" > "+shellQuote(dst))
+		return Run(ctx, "", nil, "sh", "-c", "zstd -qdc "+shellQuote(src)+" > "+shellQuote(dst))
 	case strings.HasSuffix(src, ".gz"):
-		return run(ctx, "", nil, "sh", "-c", "gzip -dc "+shellQuote(src)+" > "+shellQuote(dst))
+		return Run(ctx, "", nil, "sh", "-c", "gzip -dc "+shellQuote(src)+" > "+shellQuote(dst))
 	}
-	return run(ctx, "", nil, "cp", src, dst)
+	return Run(ctx, "", nil, "cp", src, dst)
 }
 
 // readModulesDep parses modules.dep: module path -> the paths it needs.

@@ -34,7 +34,22 @@ type KernelSpec struct {
 	// lib/modules/<release> directory built with it.
 	Image   string `json:"image,omitempty"`
 	Modules string `json:"modules,omitempty"`
+	// Source is the Debian linux source version of a kernel relapse builds
+	// ("source:6.1.176-1"); the provider builds it and fills in Image,
+	// BuiltRelease and BuiltConfig.
+	Source string `json:"source,omitempty"`
+	// BuiltRelease and BuiltConfig describe an Image without modules: every
+	// driver a node needs is built in, so it boots without an initramfs.
+	BuiltRelease string `json:"built_release,omitempty"`
+	BuiltConfig  string `json:"built_config,omitempty"`
 }
+
+// SourcePrefix marks a KERNEL value that is built from Debian source.
+const SourcePrefix = "source:"
+
+// Monolithic reports whether the kernel has no modules (built from source
+// by relapse): it boots without initramfs.
+func (k KernelSpec) Monolithic() bool { return k.Image != "" && k.Modules == "" }
 
 // Package is the Debian package of a Debian kernel.
 func (k KernelSpec) Package() string { return "linux-image-" + k.ABI + "-" + k.Flavour }
@@ -44,11 +59,16 @@ func (k KernelSpec) Release() string { return k.ABI + "-" + k.Flavour }
 
 // String names the kernel in reports and run ids.
 func (k KernelSpec) String() string {
+	if k.Source != "" {
+		return "linux " + k.Source + " (Debian source)"
+	}
 	if k.Image != "" {
 		return "custom " + filepath.Base(k.Image)
 	}
 	return k.Release()
 }
+
+var debianVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
 
 var abiPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+|\+deb[0-9]+)*$`)
 
@@ -60,6 +80,13 @@ func ParseKernel(value, modules string) (KernelSpec, error) {
 	if value == "" {
 		value = "6.1"
 		spec.Requested = value
+	}
+	if v, ok := strings.CutPrefix(value, SourcePrefix); ok {
+		if !debianVersion.MatchString(v) {
+			return spec, fmt.Errorf("KERNEL=%s: %q is not a Debian version of the linux source package (e.g. source:6.1.176-1; `apt-cache showsrc linux` lists them)", value, v)
+		}
+		spec.Source = v
+		return spec, nil
 	}
 	if strings.Contains(value, "/") {
 		if st, err := os.Stat(value); err != nil || !st.Mode().IsRegular() {
@@ -137,7 +164,7 @@ func AvailableABIs() []string {
 // Resolve checks that apt can fetch a Debian kernel, still before anything
 // changes; the error lists what it offers.
 func (k KernelSpec) Resolve(ctx context.Context) error {
-	if k.Image != "" {
+	if k.Image != "" || k.Source != "" {
 		return nil
 	}
 	out, err := exec.CommandContext(ctx, "apt-cache", "show", "--no-all-versions", k.Package()).CombinedOutput()
@@ -188,7 +215,7 @@ func FetchKernel(ctx context.Context, cacheRoot string, spec KernelSpec, log fun
 	}
 	id := spec.Release()
 	if spec.Image != "" {
-		sum, err := fileSHA256(spec.Image)
+		sum, err := versions.FileSHA256(spec.Image)
 		if err != nil {
 			return Kernel{}, err
 		}
@@ -202,22 +229,33 @@ func FetchKernel(ctx context.Context, cacheRoot string, spec KernelSpec, log fun
 		if err != nil {
 			return err
 		}
+		if spec.Monolithic() {
+			// Nothing to load: the modules disk stays (empty) so that
+			// the scenario's disks keep their device names.
+			k.ModulesDisk = "modules.ext4"
+			k.BuildSeconds = time.Since(start).Seconds()
+			if err := Run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", "relapse-mods", "-d", filepath.Join(tmp, "lib/modules"),
+				filepath.Join(tmp, k.ModulesDisk), "8M"); err != nil {
+				return err
+			}
+			return WriteJSON(filepath.Join(tmp, "kernel.json"), k)
+		}
 		if k.InitrdModules, err = buildInitramfs(ctx, filepath.Join(tmp, "lib/modules", k.Release), filepath.Join(tmp, "initrd.img")); err != nil {
 			return fmt.Errorf("initramfs for %s: %w", spec, err)
 		}
-		if err := run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", "relapse-mods", "-d", filepath.Join(tmp, "lib/modules"),
+		if err := Run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", "relapse-mods", "-d", filepath.Join(tmp, "lib/modules"),
 			filepath.Join(tmp, "modules.ext4"), "1G"); err != nil {
 			return err
 		}
 		k.Initrd, k.ModulesDisk = "initrd.img", "modules.ext4"
 		k.BuildSeconds = time.Since(start).Seconds()
-		return writeJSON(filepath.Join(tmp, "kernel.json"), k)
+		return WriteJSON(filepath.Join(tmp, "kernel.json"), k)
 	})
 	if err != nil {
 		return Kernel{}, fmt.Errorf("preparing kernel %s: %w", spec, err)
 	}
 	var k Kernel
-	if err := readJSON(filepath.Join(dir, "kernel.json"), &k); err != nil {
+	if err := ReadJSON(filepath.Join(dir, "kernel.json"), &k); err != nil {
 		return Kernel{}, err
 	}
 	for _, p := range []*string{&k.Image, &k.Initrd, &k.ModulesDisk, &k.Config} {
@@ -232,16 +270,26 @@ func FetchKernel(ctx context.Context, cacheRoot string, spec KernelSpec, log fun
 // unpackKernel lays the kernel out in dir: boot/vmlinuz-*, lib/modules/<release>.
 func unpackKernel(ctx context.Context, dir string, spec KernelSpec) (Kernel, error) {
 	k := Kernel{Spec: spec}
+	if spec.Monolithic() {
+		k.Release, k.Image, k.Config = spec.BuiltRelease, "vmlinuz", "config"
+		if err := os.MkdirAll(filepath.Join(dir, "lib/modules", k.Release), 0o755); err != nil {
+			return k, err
+		}
+		if err := Run(ctx, "", nil, "cp", spec.Image, filepath.Join(dir, k.Image)); err != nil {
+			return k, err
+		}
+		return k, Run(ctx, "", nil, "cp", spec.BuiltConfig, filepath.Join(dir, k.Config))
+	}
 	if spec.Image != "" {
 		k.Release = filepath.Base(spec.Modules)
 		mods := filepath.Join(dir, "lib/modules")
 		if err := os.MkdirAll(mods, 0o755); err != nil {
 			return k, err
 		}
-		if err := run(ctx, "", nil, "cp", "-a", spec.Modules, filepath.Join(mods, k.Release)); err != nil {
+		if err := Run(ctx, "", nil, "cp", "-a", spec.Modules, filepath.Join(mods, k.Release)); err != nil {
 			return k, err
 		}
-		if err := run(ctx, "", nil, "cp", spec.Image, filepath.Join(dir, "vmlinuz")); err != nil {
+		if err := Run(ctx, "", nil, "cp", spec.Image, filepath.Join(dir, "vmlinuz")); err != nil {
 			return k, err
 		}
 		k.Image = "vmlinuz"
@@ -251,7 +299,7 @@ func unpackKernel(ctx context.Context, dir string, spec KernelSpec) (Kernel, err
 	if err := os.MkdirAll(debs, 0o755); err != nil {
 		return k, err
 	}
-	if err := run(ctx, debs, nil, "apt-get", "download", "-q", spec.Package()); err != nil {
+	if err := Run(ctx, debs, nil, "apt-get", "download", "-q", spec.Package()); err != nil {
 		return k, fmt.Errorf("downloading %s: %w", spec.Package(), err)
 	}
 	found, _ := filepath.Glob(filepath.Join(debs, spec.Package()+"_*.deb"))
@@ -260,13 +308,13 @@ func unpackKernel(ctx context.Context, dir string, spec KernelSpec) (Kernel, err
 	}
 	deb := found[0]
 	var err error
-	if k.DebSHA256, err = fileSHA256(deb); err != nil {
+	if k.DebSHA256, err = versions.FileSHA256(deb); err != nil {
 		return k, err
 	}
 	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-f", deb, "Version").Output(); err == nil {
 		k.PackageVersion = strings.TrimSpace(string(out))
 	}
-	if err := run(ctx, "", nil, "dpkg-deb", "-x", deb, dir); err != nil {
+	if err := Run(ctx, "", nil, "dpkg-deb", "-x", deb, dir); err != nil {
 		return k, err
 	}
 	_ = os.RemoveAll(debs)
@@ -281,7 +329,7 @@ func unpackKernel(ctx context.Context, dir string, spec KernelSpec) (Kernel, err
 // depmod writes modules.dep for the unpacked tree: a package's postinst
 // would run it, but nothing is installed here.
 func depmod(ctx context.Context, dir, release string) error {
-	return run(ctx, "", nil, "depmod", "-b", dir, release)
+	return Run(ctx, "", nil, "depmod", "-b", dir, release)
 }
 
 // errNoModule is a module the kernel has neither built in nor as a file.

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Suite is the Debian release every VM root filesystem is made from.
@@ -18,18 +22,20 @@ const Suite = "bookworm"
 // etcd, containerd (with ctr), the CNI plugins and iptables are what a bare
 // Kubernetes cluster on the node runs besides the Kubernetes binaries
 // relapse copies in; their own services are masked (relapse starts them
-// in namespaces of their own, as on the host).
+// in namespaces of their own, as on the host). docker.io is there for the
+// seed's own recipe (`docker run` in a loop) on node kernels of its time;
+// its services are masked too.
 // gdb is left out on purpose: its libsource-highlight fails to configure
 // under debootstrap, and relapse's node agent writes PID 1's memory itself.
 var RootfsPackages = []string{
 	"systemd", "systemd-sysv", "dbus", "udev", "kmod", "iproute2", "openssh-server",
 	"procps", "netbase", "ca-certificates", "libseccomp2", "psmisc",
-	"etcd-server", "containerd", "containernetworking-plugins", "iptables",
+	"etcd-server", "containerd", "containernetworking-plugins", "iptables", "docker.io",
 }
 
 // rootfsLayout is bumped whenever configureRootfs changes what it writes,
 // so an old cached image is not mistaken for the new one.
-const rootfsLayout = "4"
+const rootfsLayout = "5"
 
 // Rootfs is a cached root filesystem: the tree, and a qcow2 base image of it.
 type Rootfs struct {
@@ -45,6 +51,8 @@ type Rootfs struct {
 	Mirror string `json:"mirror"`
 	// BuildSeconds is how long the build took when it was made.
 	BuildSeconds float64 `json:"build_seconds"`
+	// Variant names what replaced packages of the base ("" for the base).
+	Variant string `json:"variant,omitempty"`
 	// Versions of packages that matter to reports (systemd, libseccomp2, ...).
 	Versions map[string]string `json:"versions"`
 	Cached   bool              `json:"-"`
@@ -63,7 +71,7 @@ func SSHKey(ctx context.Context, cacheRoot string) (string, error) {
 	tmp := key + ".tmp"
 	_ = os.Remove(tmp)
 	_ = os.Remove(tmp + ".pub")
-	if err := run(ctx, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "relapse-vm-node", "-f", tmp); err != nil {
+	if err := Run(ctx, "", nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "relapse-vm-node", "-f", tmp); err != nil {
 		return "", fmt.Errorf("making the VM ssh key: %w", err)
 	}
 	if err := os.Rename(tmp+".pub", key+".pub"); err != nil {
@@ -104,25 +112,17 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 		if err != nil {
 			return err
 		}
-		raw := filepath.Join(tmp, "rootfs.ext4")
-		// mkfs -d fills the file system from the tree without a loop device.
-		if err := run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", "relapse-root", "-d", tree, raw, "3G"); err != nil {
+		if err := baseImage(ctx, tree, tmp); err != nil {
 			return err
 		}
-		if err := run(ctx, "", nil, "qemu-img", "convert", "-O", "qcow2", raw, filepath.Join(tmp, "base.qcow2")); err != nil {
-			return err
-		}
-		if err := os.Remove(raw); err != nil {
-			return err
-		}
-		return writeJSON(filepath.Join(tmp, "rootfs.json"), Rootfs{Tree: "tree", Base: "base.qcow2", Suite: Suite,
+		return WriteJSON(filepath.Join(tmp, "rootfs.json"), Rootfs{Tree: "tree", Base: "base.qcow2", Suite: Suite,
 			Packages: RootfsPackages, Key: id, Mirror: mirror, BuildSeconds: time.Since(start).Seconds(), Versions: versions})
 	})
 	if err != nil {
 		return Rootfs{}, fmt.Errorf("building the VM root filesystem: %w", err)
 	}
 	var r Rootfs
-	if err := readJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
+	if err := ReadJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
 		return Rootfs{}, err
 	}
 	r.Dir, r.Cached = dir, !built
@@ -137,10 +137,131 @@ func Debootstrap(ctx context.Context, tree, mirror string, packages []string) er
 	if mirror != "" {
 		args = append(args, mirror)
 	}
-	if err := run(ctx, "", nil, "debootstrap", args...); err != nil {
+	if err := Run(ctx, "", nil, "debootstrap", args...); err != nil {
 		return fmt.Errorf("debootstrap: %w", err)
 	}
 	return nil
+}
+
+// baseImage makes dir/base.qcow2 of the tree.
+func baseImage(ctx context.Context, tree, dir string) error {
+	raw := filepath.Join(dir, "rootfs.ext4")
+	// mkfs -d fills the file system from the tree without a loop device.
+	if err := Run(ctx, "", nil, "mkfs.ext4", "-q", "-F", "-L", "relapse-root", "-d", tree, raw, "3G"); err != nil {
+		return err
+	}
+	if err := Run(ctx, "", nil, "qemu-img", "convert", "-O", "qcow2", raw, filepath.Join(dir, "base.qcow2")); err != nil {
+		return err
+	}
+	return os.Remove(raw)
+}
+
+// RootfsVariant is a root filesystem with some of its packages replaced
+// by other builds of them (systemd from Debian source with a revert).
+type RootfsVariant struct {
+	// Name says what the variant is, for reports.
+	Name string
+	// Debs are the .deb files to install over the base; only packages the
+	// base has installed are replaced, so the set stays consistent.
+	Debs []string
+}
+
+// BuildRootfsVariant makes (cached) a copy of base with the variant's
+// packages installed over it (dpkg -i in a chroot with a private mount and
+// PID namespace) and its own qcow2 base image.
+func BuildRootfsVariant(ctx context.Context, cacheRoot string, base Rootfs, v RootfsVariant, log func(string, ...any)) (Rootfs, error) {
+	parts := []string{base.Key, v.Name}
+	for _, deb := range v.Debs {
+		sum, err := versions.FileSHA256(deb)
+		if err != nil {
+			return Rootfs{}, err
+		}
+		parts = append(parts, sum)
+	}
+	id := HashKey(parts...)
+	dir := filepath.Join(cacheRoot, "vm", "rootfs", Suite+"-"+base.Key+"-variant-"+id)
+	built, err := CachedDir(ctx, dir, func(ctx context.Context, tmp string) error {
+		start := time.Now()
+		log("building the VM root filesystem variant %q (cached in %s)", v.Name, dir)
+		tree := filepath.Join(tmp, "tree")
+		if err := Run(ctx, "", nil, "cp", "-a", base.Tree, tree); err != nil {
+			return err
+		}
+		replace, names, err := installedDebs(ctx, tree, v.Debs)
+		if err != nil {
+			return err
+		}
+		if len(replace) == 0 {
+			return fmt.Errorf("variant %q replaces nothing: none of its packages is installed in the base root filesystem", v.Name)
+		}
+		staging := filepath.Join(tree, "tmp", "relapse-debs")
+		if err := os.MkdirAll(staging, 0o755); err != nil {
+			return err
+		}
+		args := []string{"--mount", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc=" + filepath.Join(tree, "proc"),
+			"chroot", tree, "env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i"}
+		for _, deb := range replace {
+			if err := Run(ctx, "", nil, "cp", deb, staging); err != nil {
+				return err
+			}
+			args = append(args, "/tmp/relapse-debs/"+filepath.Base(deb))
+		}
+		if err := Run(ctx, "", nil, "unshare", args...); err != nil {
+			return fmt.Errorf("installing the variant's packages: %w", err)
+		}
+		if err := os.RemoveAll(staging); err != nil {
+			return err
+		}
+		installed, err := PackageVersions(ctx, tree, append(names, "libseccomp2", "dbus", "openssh-server", "containerd", "etcd-server", "containernetworking-plugins")...)
+		if err != nil {
+			return err
+		}
+		if err := baseImage(ctx, tree, tmp); err != nil {
+			return err
+		}
+		r := base
+		r.Tree, r.Base, r.Key, r.Variant, r.Versions = "tree", "base.qcow2", base.Key+"-variant-"+id, v.Name, installed
+		r.BuildSeconds = time.Since(start).Seconds()
+		return WriteJSON(filepath.Join(tmp, "rootfs.json"), r)
+	})
+	if err != nil {
+		return Rootfs{}, fmt.Errorf("building the root filesystem variant %q: %w", v.Name, err)
+	}
+	var r Rootfs
+	if err := ReadJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
+		return Rootfs{}, err
+	}
+	r.Dir, r.Cached = dir, !built
+	r.Tree, r.Base = filepath.Join(dir, r.Tree), filepath.Join(dir, r.Base)
+	return r, nil
+}
+
+// installedDebs picks the .debs whose package the tree has installed.
+func installedDebs(ctx context.Context, tree string, debs []string) (picked, names []string, err error) {
+	byName := map[string]string{}
+	for _, deb := range debs {
+		out, err := exec.CommandContext(ctx, "dpkg-deb", "-f", deb, "Package").Output()
+		if err != nil {
+			return nil, nil, fmt.Errorf("dpkg-deb -f %s: %w", deb, err)
+		}
+		name := strings.TrimSpace(string(out))
+		byName[name] = deb
+		names = append(names, name)
+	}
+	installed, err := PackageVersions(ctx, tree, names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	names = names[:0]
+	for name, deb := range byName {
+		if _, ok := installed[name]; ok {
+			picked = append(picked, deb)
+			names = append(names, name)
+		}
+	}
+	sort.Strings(picked)
+	sort.Strings(names)
+	return picked, names, nil
 }
 
 // configureRootfs turns the debootstrap tree into a node: a fixed address
@@ -192,6 +313,8 @@ func configureRootfs(ctx context.Context, tree string, pubKey []byte) error {
 		"etc/systemd/system/getty@tty1.service":                               "/dev/null",
 		"etc/systemd/system/etcd.service":                                     "/dev/null",
 		"etc/systemd/system/containerd.service":                               "/dev/null",
+		"etc/systemd/system/docker.service":                                   "/dev/null",
+		"etc/systemd/system/docker.socket":                                    "/dev/null",
 	}
 	for rel, target := range links {
 		p := filepath.Join(tree, rel)
@@ -205,7 +328,7 @@ func configureRootfs(ctx context.Context, tree string, pubKey []byte) error {
 	}
 	// Host keys are made once per image: every node of it has the same
 	// identity, which is what a throw-away test node wants.
-	if err := run(ctx, "", nil, "ssh-keygen", "-A", "-f", tree); err != nil {
+	if err := Run(ctx, "", nil, "ssh-keygen", "-A", "-f", tree); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(tree, "etc/machine-id"), nil, 0o444)

@@ -1,8 +1,8 @@
 package vm_test
 
 import (
-	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	"github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
+	"github.com/relapse-dev/relapse/harness/vm"
 	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
@@ -66,6 +67,36 @@ var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 		})
 
+	// The seed's recipe as written: docker run --security-opt
+	// no-new-privileges with Docker's default profile. Its filter (7.6 KiB
+	// here) overfills only the 1-page pipe of kernels before 5.14, so the
+	// node runs Debian's 6.1 built from source with 46c4c9d1beb7 ("pipe:
+	// increase minimum default pipe size to 2 pages") reverted.
+	Context("containerd#5261 with Docker's default profile on a kernel with 1-page pipes", Ordered, Label(debsrcLabel),
+		suitekit.BugLabels(runcpipehang.Bug, suitekit.Node("qemu"), suitekit.Engine("docker")), func() {
+			onePageNode := func() provision.Spec {
+				return provision.Spec{Provider: "qemu", Kernel: vm.SourcePrefix + debianLinux}
+			}
+			kernelPatch := map[string][]string{"linux": {suitekit.Fixture("patches/linux/revert-46c4c9d1beb7-6.1.176.patch")}}
+			seedRecipe := map[string]string{"engine": "docker", "profile": "docker-default", "attempts": "3"}
+			It("REPRODUCES on rc93", Label(suitekit.Affected), ComponentSemVerConstraint("runc", "1.0.0-rc93"), SpecTimeout(90*time.Minute),
+				func(ctx SpecContext) {
+					res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc93"},
+						Params: seedRecipe, Node: onePageNode(), Patches: kernelPatch})
+					suitekit.ExpectVerdict(res, report.Reproduced)
+					Expect(res.Report.Findings[0].Kind).To(Equal(pipewrite.Kind))
+					Expect(res.Report.Findings[0].Summary).To(ContainSubstring("4096-byte pipe"))
+					Expect(setupValue(res.Report, "kernel")).To(ContainSubstring("linux 46c4c9d1beb7 reverted"))
+				})
+			It("is NOT REPRODUCED on rc94, with the containers' pipes at one page", Label(suitekit.Fixed), ComponentSemVerConstraint("runc", "1.0.0-rc94"), SpecTimeout(30*time.Minute),
+				func(ctx SpecContext) {
+					res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc94"},
+						Params: seedRecipe, Node: onePageNode(), Patches: kernelPatch})
+					suitekit.ExpectVerdict(res, report.NotReproduced)
+					Expect(res.Report.Verdict.Reason).To(ContainSubstring("pipes held 4096 bytes"))
+				})
+		})
+
 	// systemd#11809 https://github.com/systemd/systemd/issues/11809, fixed by
 	// https://github.com/systemd/systemd/pull/11818: PID 1's cookie is moved
 	// near 0xffffffff and pushed over by D-Bus load.
@@ -82,19 +113,25 @@ var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 				Expect(res.Report.Attempts).To(HaveEach(HaveField("Outcome", HavePrefix("started"))), "runc --systemd-cgroup containers before and after the wrap")
 			})
 
-		// systemd < 242 needs a box with an old systemd (an old CentOS 7
-		// box): none can be fetched offline.
-		It("REPRODUCES on systemd < 242", Label(suitekit.Affected, suitekit.Node("vagrant")), ComponentSemVerConstraint("systemd", "219"), SpecTimeout(15*time.Minute),
+		// No system with systemd < 242 can be had offline: Debian's 252 is
+		// built from source with the fix (systemd#11818) taken out, which
+		// restores <= 241's sd-bus cookie handling, and the run expects the
+		// bug back because of that patch.
+		It("REPRODUCES on systemd 252 built from Debian source with systemd#11818 reverted (systemd < 242's cookie handling)",
+			Label(suitekit.FixRevert, suitekit.Affected, debsrcLabel), ComponentSemVerConstraint("systemd", "252"), SpecTimeout(90*time.Minute),
 			func(ctx SpecContext) {
-				box := os.Getenv("RELAPSE_OLD_SYSTEMD_BOX")
-				if box == "" {
-					Skip("no box with systemd < 242 here (none can be fetched offline): set RELAPSE_OLD_SYSTEMD_BOX to a libvirt box added to relapse's Vagrant home, e.g. an old CentOS 7 box")
-				}
-				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Node: provision.Spec{Provider: "vagrant", Box: box}})
+				patch := suitekit.Fixture("patches/systemd/revert-11818-252.39.patch")
+				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Params: map[string]string{"containers": "2"},
+					Node:    provision.Spec{Provider: "qemu", Systemd: vm.SourcePrefix + debianSystemd},
+					Patches: map[string][]string{"systemd": {patch}}})
 				suitekit.ExpectVerdict(res, report.Reproduced)
 				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindSystemdUnresponsive))
+				Expect(res.Report.Observed).To(HaveKeyWithValue("systemd", ContainSubstring("+relapse.")))
+				Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("systemd#11818 taken out by a patch"))
+				Expect(setupValue(res.Report, "systemd")).To(Equal("systemd " + debianSystemd + " (Debian source) with systemd#11818 reverted"))
+				Expect(filepath.Join(res.Paths.Dir, "patches", filepath.Base(patch))).To(BeAnExistingFile(), "the diff travels with the report")
+				Expect(filepath.Join(res.Paths.Dir, "build-systemd.sh")).To(BeAnExistingFile(), "and so does the hand-build script")
 			})
-
 	})
 
 	// One scenario end to end through the vagrant CLI, libvirt and relapse's box.
@@ -138,6 +175,17 @@ var _ = Describe("VM node input checks", Label("vm"), func() {
 		_, err := experiment.Prepare(ctx, experiment.Options{Scenario: systemdcookie.Name})
 		Expect(err).To(MatchError(ContainSubstring("PROVIDER=qemu or PROVIDER=vagrant")))
 	})
+	It("refuses a linux patch without a kernel built from source, and a malformed source version", func(ctx SpecContext) {
+		patch := map[string][]string{"linux": {suitekit.Fixture("patches/linux/revert-46c4c9d1beb7-6.1.176.patch")}}
+		_, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc93"},
+			Node: provision.Spec{Provider: "qemu"}, Patches: patch})
+		Expect(err).To(MatchError(ContainSubstring("give KERNEL=source:<Debian version>")))
+		_, err = experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc93"},
+			Node: provision.Spec{Provider: "qemu", Kernel: "source:six"}})
+		Expect(err).To(MatchError(ContainSubstring(`"six" is not a Debian version of the linux source package`)))
+		_, err = experiment.Prepare(ctx, experiment.Options{Scenario: systemdcookie.Name, Node: provision.Spec{Provider: "qemu", Systemd: "252"}})
+		Expect(err).To(MatchError(ContainSubstring("want source:<Debian version>")))
+	})
 	It("rejects an unknown kernel before changing anything, listing the known ones", func(ctx SpecContext) {
 		_, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name,
 			Versions: map[string]string{"runc": "rc93"}, Node: provision.Spec{Provider: "qemu", Kernel: "5.99.0-1"}})
@@ -146,6 +194,16 @@ var _ = Describe("VM node input checks", Label("vm"), func() {
 	})
 
 })
+
+// debsrcLabel marks specs that build a component from Debian source (slow
+// the first time: make test-debsrc).
+const debsrcLabel = "debsrc"
+
+// The Debian source versions the VM specs build (the mirror's bookworm).
+const (
+	debianLinux   = "6.1.176-1"
+	debianSystemd = "252.39-1~deb12u2"
+)
 
 func setupValue(r *report.Report, name string) string {
 	for _, f := range r.NodeSetup {

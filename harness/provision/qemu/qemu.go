@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/debsrc"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/remote"
@@ -46,6 +47,16 @@ func (Provider) Check(ctx context.Context, spec provision.Spec) error {
 	if err := k.Resolve(ctx); err != nil {
 		return err
 	}
+	if k.Source != "" {
+		if err := kernelRequest(k, spec).Check(); err != nil {
+			return err
+		}
+	} else if len(spec.KernelPatches) > 0 {
+		return fmt.Errorf("--patch linux=... needs KERNEL=%s<Debian version> (e.g. %s6.1.176-1): the patch goes into a build from Debian source", vm.SourcePrefix, vm.SourcePrefix)
+	}
+	if _, _, err := systemdRequest(spec); err != nil {
+		return err
+	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		return fmt.Errorf("PROVIDER=qemu needs qemu-system-x86_64 (Debian package qemu-system-x86); run `make deps-vm`")
 	}
@@ -67,6 +78,22 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	if err != nil {
 		return nil, err
 	}
+	systemdReq, systemdFromSource, err := systemdRequest(spec)
+	if err != nil {
+		return nil, err
+	}
+	var builtFacts []report.Fact
+	if ks.Source != "" {
+		var res debsrc.Result
+		if ks, res, err = buildKernel(ctx, env, ks, spec); err != nil {
+			return nil, err
+		}
+		facts, err := sourceBuildFacts(env, "kernel", res)
+		if err != nil {
+			return nil, err
+		}
+		builtFacts = append(builtFacts, facts...)
+	}
 	var kernel vm.Kernel
 	var rootfs vm.Rootfs
 	var agentBin string
@@ -81,6 +108,17 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	if systemdFromSource {
+		var res debsrc.Result
+		if rootfs, res, err = systemdVariant(ctx, env, systemdReq, rootfs); err != nil {
+			return nil, err
+		}
+		facts, err := sourceBuildFacts(env, "systemd", res)
+		if err != nil {
+			return nil, err
+		}
+		builtFacts = append(builtFacts, facts...)
 	}
 	key, err := vm.SSHKey(ctx, env.CacheDir)
 	if err != nil {
@@ -97,8 +135,31 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	if err := os.MkdirAll(filepath.Join(dir, "ssh"), 0o700); err != nil {
 		return nil, err
 	}
+	var snap *snapshot
+	snapshotNote := ""
+	if ok, why := snapshotWanted(spec); ok {
+		var sn snapshot
+		err := env.Timed("booted VM snapshot", kernel.Release, func() error {
+			var err error
+			sn, err = bootedSnapshot(ctx, env, kernel, rootfs, accel, agentBin, key, mem, cpus)
+			return err
+		})
+		if err != nil {
+			// A snapshot is an optimisation: say why it failed and boot.
+			env.Error("booted snapshot not used: " + err.Error())
+			snapshotNote = "booted (snapshot failed: " + textutil.FirstLine(err.Error()) + ")"
+		} else {
+			snap = &sn
+		}
+	} else {
+		snapshotNote = "booted (no snapshot: " + why + ")"
+	}
+	backing := rootfs.Base
+	if snap != nil {
+		backing = snap.Disk
+	}
 	overlay := filepath.Join(dir, "node.qcow2")
-	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", rootfs.Base, overlay).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, overlay).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("qemu-img create overlay: %w\n%s", err, out)
 	}
 	port, err := freePort()
@@ -106,7 +167,12 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		return nil, err
 	}
 	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus, spec.Disks)
-	env.Logf("booting VM node %s (%s, %d MiB, %d vCPUs, ssh on 127.0.0.1:%d)", name, accel.Name, mem, cpus, port)
+	if snap != nil {
+		args = restoreArgs(args, *snap)
+		snapshotNote = fmt.Sprintf("restored from booted snapshot %s (%s; boot it saved %.1f s, state %d MB, saved in %.1f s)",
+			snap.Key, cachedOrBuilt(snap.Cached, snap.BootSeconds+snap.SaveSeconds, "snapshot"), snap.BootSeconds, snap.StateBytes>>20, snap.SaveSeconds)
+	}
+	env.Logf("starting VM node %s (%s, %d MiB, %d vCPUs, ssh on 127.0.0.1:%d; %s)", name, accel.Name, mem, cpus, port, snapshotNote)
 	booted := time.Now()
 	if err := m.start(args); err != nil {
 		return nil, err
@@ -123,7 +189,12 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	}
 	bootSeconds := time.Since(booted).Seconds()
 	env.Logf("VM node %s answers over ssh after %.1f s", name, bootSeconds)
-	if err := n.CopyIn(ctx, agentBin, agent.NodePath, 0o755); err != nil {
+	if snap != nil {
+		// The agent is in the saved disk; the clock is the save's.
+		if err := resetClock(ctx, n); err != nil {
+			return nil, fmt.Errorf("setting the clock of %s after restore: %w", name, err)
+		}
+	} else if err := n.CopyIn(ctx, agentBin, agent.NodePath, 0o755); err != nil {
 		return nil, fmt.Errorf("copying the agent onto %s: %w", name, err)
 	}
 	systemd := waitSystemd(ctx, n)
@@ -135,15 +206,16 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		{Name: "provider", Value: "qemu " + qemuVersion(ctx)},
 		{Name: "accelerator", Value: accel.Name + ": " + accel.Why},
 		{Name: "guest kernel", Value: kernelFact(kernel)},
-		{Name: "initramfs", Value: "relapse's busybox initramfs with " + strings.Join(kernel.InitrdModules, " ")},
-		{Name: "root filesystem", Value: fmt.Sprintf("debootstrap %s minbase + %s (image %s; systemd %s, libseccomp2 %s)",
-			rootfs.Suite, strings.Join(rootfs.Packages, ","), rootfs.Key, rootfs.Versions["systemd"], rootfs.Versions["libseccomp2"])},
+		{Name: "initramfs", Value: initramfsFact(kernel)},
+		{Name: "root filesystem", Value: rootfsFact(rootfs)},
 		{Name: "images", Value: cachedOrBuilt(kernel.Cached, kernel.BuildSeconds, "kernel") + "; " + cachedOrBuilt(rootfs.Cached, rootfs.BuildSeconds, "root filesystem")},
 		{Name: "boot to first command", Value: fmt.Sprintf("%.1f s", bootSeconds)},
+		{Name: "node start", Value: snapshotNote},
 		{Name: "systemd state at start", Value: systemd},
 		{Name: "qemu command", Value: textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)},
 		{Name: "ssh into the node", Value: n.SSHCommand()},
 	}
+	setup = append(setup, builtFacts...)
 	setup = append(setup, disks...)
 	env.NodeFact(setup...)
 	return n, nil
@@ -167,7 +239,11 @@ func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int
 	args = append(args, accel.Args()...)
 	args = append(args,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus), "-display", "none", "-no-reboot",
-		"-kernel", k.Image, "-initrd", k.Initrd,
+		"-kernel", k.Image)
+	if k.Initrd != "" {
+		args = append(args, "-initrd", k.Initrd)
+	}
+	args = append(args,
 		"-append", "console=ttyS0 root=/dev/vda rw quiet panic=-1 mitigations=off systemd.show_status=0",
 		"-drive", "file="+overlay+",if=virtio,format=qcow2,cache=unsafe",
 		"-drive", "file="+k.ModulesDisk+",if=virtio,format=raw,readonly=on",
@@ -354,7 +430,26 @@ func qemuVersion(ctx context.Context) string {
 	return strings.TrimPrefix(strings.TrimSpace(first), "QEMU emulator ")
 }
 
+func initramfsFact(k vm.Kernel) string {
+	if k.Initrd == "" {
+		return "none: every driver the node needs is built into the kernel"
+	}
+	return "relapse's busybox initramfs with " + strings.Join(k.InitrdModules, " ")
+}
+
+func rootfsFact(r vm.Rootfs) string {
+	s := fmt.Sprintf("debootstrap %s minbase + %s (image %s; systemd %s, libseccomp2 %s)",
+		r.Suite, strings.Join(r.Packages, ","), r.Key, r.Versions["systemd"], r.Versions["libseccomp2"])
+	if r.Variant != "" {
+		s += "; variant: " + r.Variant + " installed over the base's packages"
+	}
+	return s
+}
+
 func kernelFact(k vm.Kernel) string {
+	if k.Spec.Source != "" {
+		return fmt.Sprintf("%s (%s, bzImage sha256 in the build's key; config %s)", k.Release, k.Spec, k.Spec.BuiltConfig)
+	}
 	if k.Spec.Image != "" {
 		return fmt.Sprintf("%s (user's bzImage %s, modules %s)", k.Release, k.Spec.Image, k.Spec.Modules)
 	}

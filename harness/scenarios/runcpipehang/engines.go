@@ -54,7 +54,7 @@ func (h *hang) startEngine(ctx context.Context, name string) (engineUnderTest, e
 // return or the bound is reached, while the pipe-deadlock detector watches
 // every `runc init` under the engine.
 func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Result, string, error) {
-	env, profile, armed := h.env, h.profile, h.armed
+	env, profile := h.env, h.profile
 	if env.Params.Bool("baseline") {
 		name := h.env.Short() + "-base"
 		err := eng.Start(ctx, name)
@@ -107,12 +107,13 @@ func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Resul
 		return report.Inconclusive, fmt.Sprintf("a %s start did not return but the detector did not classify the stall: %s", eng.Name(), res.StoppedBy), nil
 	case res.Failed > 0:
 		return report.Inconclusive, fmt.Sprintf("%d %s starts failed: %s", res.Failed, eng.Name(), res.Errors[0]), nil
-	case !armed:
-		return report.Inconclusive, fmt.Sprintf("the %s profile compiles to %d bytes, which fits the %d-byte pipe: the trigger was not armed", profile.Name, profile.BPFBytes, unprivilegedPipeBytes), nil
 	}
 	// The containers ran with the trigger in force: their own pipes say so.
-	if sizeErr != nil || size > unprivilegedPipeBytes {
+	if sizeErr != nil || size <= 0 || size > unprivilegedPipeBytes {
 		return report.Inconclusive, fmt.Sprintf("could not show the soft limit was in force for the containers (pipe size %d, %v)", size, sizeErr), nil
+	}
+	if reason, armed := armedBy(profile, size); !armed {
+		return report.Inconclusive, reason, nil
 	}
 	return report.NotReproduced, fmt.Sprintf("%d of %d %s starts returned with a %d-byte seccomp filter while the containers' own pipes held %d bytes",
 		res.Started, h.attempts, eng.Name(), profile.BPFBytes, size), nil

@@ -38,91 +38,97 @@ func TestDecide(t *testing.T) {
 		name    string
 		results []*runckit.Outcome
 		profile fixture.Profile
-		armed   bool
 		want    report.Result
 		reason  string
 	}{
 		{
 			name:    "finding on the second attempt reproduces",
 			results: []*runckit.Outcome{ran(1, 8192), hung(2)},
-			profile: large, armed: true,
-			want:   report.Reproduced,
-			reason: "attempt 2 of 2: pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself",
+			profile: large,
+			want:    report.Reproduced,
+			reason:  "attempt 2 of 2: pid 4242 (runc:[2:INIT]) is blocked writing 13080 bytes into an 8192-byte pipe (pipe:[11045]) whose only read end it holds itself",
 		},
 		{
 			name:    "finding wins over an earlier failure",
 			results: []*runckit.Outcome{failed(1, "runc create failed: exit status 1"), hung(2)},
-			profile: large, armed: true,
-			want:   report.Reproduced,
-			reason: "attempt 2 of 2: ",
+			profile: large,
+			want:    report.Reproduced,
+			reason:  "attempt 2 of 2: ",
 		},
 		{
 			name:    "all started with shrunk pipes and armed",
 			results: []*runckit.Outcome{ran(1, 8192), ran(2, 8192), ran(3, 8192)},
-			profile: large, armed: true,
-			want:   report.NotReproduced,
-			reason: "3 of 3 containers started with a 13080-byte seccomp filter while their own pipes held 8192 bytes: runc loaded the filter without hanging",
+			profile: large,
+			want:    report.NotReproduced,
+			reason:  "3 of 3 containers started with a 13080-byte seccomp filter while their own pipes held 8192 bytes: runc loaded the filter without hanging",
 		},
 		{
 			name:    "one-page pipes of old kernels count as shrunk",
 			results: []*runckit.Outcome{ran(1, 4096)},
-			profile: large, armed: true,
-			want:   report.NotReproduced,
-			reason: "1 of 1 containers started",
+			profile: large,
+			want:    report.NotReproduced,
+			reason:  "1 of 1 containers started",
 		},
 		{
 			name:    "not armed: the filter fits",
 			results: []*runckit.Outcome{ran(1, 8192)},
-			profile: dockerDefault, armed: false,
-			want:   report.Inconclusive,
-			reason: "the docker-default profile compiles to 7648 bytes, which fits the 8192-byte pipe: the trigger was not armed, so no hang proves nothing (use profile=large)",
+			profile: dockerDefault,
+			want:    report.Inconclusive,
+			reason:  "the docker-default profile compiles to 7648 bytes, which fits the 8192-byte pipe the containers had: the trigger was not armed",
+		},
+		{
+			name:    "Docker's default profile overfills a 1-page pipe: armed",
+			results: []*runckit.Outcome{ran(1, 4096)},
+			profile: dockerDefault,
+			want:    report.NotReproduced,
+			reason:  "1 of 1 containers started with a 7648-byte seccomp filter while their own pipes held 4096 bytes",
 		},
 		{
 			name:    "a failed attempt is inconclusive",
 			results: []*runckit.Outcome{ran(1, 8192), failed(2, "runc create failed: exit status 1")},
-			profile: large, armed: true,
-			want:   report.Inconclusive,
-			reason: "attempt 2: runc create failed: exit status 1",
+			profile: large,
+			want:    report.Inconclusive,
+			reason:  "attempt 2: runc create failed: exit status 1",
 		},
 		{
 			name:    "failures are all listed",
 			results: []*runckit.Outcome{failed(1, "a"), failed(2, "b")},
-			profile: large, armed: true,
-			want:   report.Inconclusive,
-			reason: "attempt 1: a; attempt 2: b",
+			profile: large,
+			want:    report.Inconclusive,
+			reason:  "attempt 1: a; attempt 2: b",
 		},
 		{
 			name:    "failure outranks not armed",
 			results: []*runckit.Outcome{failed(1, "x")},
-			profile: dockerDefault, armed: false,
-			want:   report.Inconclusive,
-			reason: "attempt 1: x",
+			profile: dockerDefault,
+			want:    report.Inconclusive,
+			reason:  "attempt 1: x",
 		},
 		{
 			name:    "started with a 64 KiB pipe: limit not in force",
 			results: []*runckit.Outcome{ran(1, 65536)},
-			profile: large, armed: true,
-			want:   report.Inconclusive,
-			reason: "only 0 of 1 containers saw shrunk pipes: the soft limit was not in force for them",
+			profile: large,
+			want:    report.Inconclusive,
+			reason:  "only 0 of 1 containers saw shrunk pipes: the soft limit was not in force for them",
 		},
 		{
 			name:    "some containers saw big pipes",
 			results: []*runckit.Outcome{ran(1, 8192), ran(2, 65536)},
-			profile: large, armed: true,
-			want:   report.Inconclusive,
-			reason: "only 1 of 2 containers saw shrunk pipes",
+			profile: large,
+			want:    report.Inconclusive,
+			reason:  "only 1 of 2 containers saw shrunk pipes",
 		},
 		{
 			name:    "pipe size unknown is not shrunk",
 			results: []*runckit.Outcome{ran(1, 0)},
-			profile: large, armed: true,
-			want:   report.Inconclusive,
-			reason: "not in force",
+			profile: large,
+			want:    report.Inconclusive,
+			reason:  "not in force",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason, err := decide(tt.results, len(tt.results), tt.profile, tt.armed)
+			got, reason, err := decide(tt.results, len(tt.results), tt.profile)
 			if err != nil {
 				t.Fatalf("decide: %v", err)
 			}
@@ -237,7 +243,7 @@ func TestBugAndParams(t *testing.T) {
 }
 
 func TestDecideWithoutAttemptsIsInconclusive(t *testing.T) {
-	got, reason, err := decide(nil, 3, fixture.Profile{Name: "large", BPFBytes: 13080}, true)
+	got, reason, err := decide(nil, 3, fixture.Profile{Name: "large", BPFBytes: 13080})
 	if err != nil || got != report.Inconclusive || !strings.Contains(reason, "no container") {
 		t.Fatalf("decide(nil) = %s, %q, %v; want INCONCLUSIVE 'no container...'", got, reason, err)
 	}
