@@ -188,10 +188,10 @@ func readEntry(dir string) (Entry, error) {
 		Result    string            `json:"result"`
 		Metadata  map[string]string `json:"metadata"`
 	}
-	if err := ReadJSON(filepath.Join(dir, "started.json"), &st); err != nil {
+	if err := readJSON(filepath.Join(dir, "started.json"), &st); err != nil {
 		return Entry{}, err
 	}
-	if err := ReadJSON(filepath.Join(dir, "finished.json"), &fin); err != nil {
+	if err := readJSON(filepath.Join(dir, "finished.json"), &fin); err != nil {
 		return Entry{}, err
 	}
 	cell := fin.Metadata["cell"]
@@ -201,7 +201,7 @@ func readEntry(dir string) (Entry, error) {
 	return Entry{Cell: cell, Dir: dir, Started: st.Timestamp, Finished: fin.Timestamp, Passed: fin.Passed, Result: fin.Result, Meta: fin.Metadata}, nil
 }
 
-func ReadJSON(path string, v any) error {
+func readJSON(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
