@@ -102,7 +102,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		return out
 	}
 	host, _ := os.Hostname()
-	if err := WriteJSON(filepath.Join(dir, "started.json"), Started{Timestamp: time.Now().Unix(), Node: host,
+	if err := writeJSON(filepath.Join(dir, "started.json"), Started{Timestamp: time.Now().Unix(), Node: host,
 		Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario}}); err != nil {
 		out.Err = err
 		return out
@@ -116,7 +116,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		Invocation: Invocation(c)})
 	if err != nil {
 		out.Err = err
-		_ = WriteJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",
+		_ = writeJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",
 			Metadata: map[string]string{"cell": c.ID, "error": err.Error()}})
 		return out
 	}
@@ -131,7 +131,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		}
 	}
 	f := finished(c, out.Report, out.Err)
-	if err := WriteJSON(filepath.Join(dir, "finished.json"), f); err != nil && out.Err == nil {
+	if err := writeJSON(filepath.Join(dir, "finished.json"), f); err != nil && out.Err == nil {
 		out.Err = err
 	}
 	return out
@@ -229,7 +229,7 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	return f
 }
 
-func WriteJSON(path string, v any) error {
+func writeJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
