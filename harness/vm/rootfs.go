@@ -121,13 +121,7 @@ func BuildRootfs(ctx context.Context, cacheRoot string, log func(string, ...any)
 	if err != nil {
 		return Rootfs{}, fmt.Errorf("building the VM root filesystem: %w", err)
 	}
-	var r Rootfs
-	if err := ReadJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
-		return Rootfs{}, err
-	}
-	r.Dir, r.Cached = dir, !built
-	r.Tree, r.Base = filepath.Join(dir, r.Tree), filepath.Join(dir, r.Base)
-	return r, nil
+	return loadRootfs(dir, built)
 }
 
 // Debootstrap makes a Debian tree (Suite, minbase + packages) at tree from
@@ -141,6 +135,17 @@ func Debootstrap(ctx context.Context, tree, mirror string, packages []string) er
 		return fmt.Errorf("debootstrap: %w", err)
 	}
 	return nil
+}
+
+// loadRootfs reads a cached root filesystem's description.
+func loadRootfs(dir string, built bool) (Rootfs, error) {
+	var r Rootfs
+	if err := ReadJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
+		return Rootfs{}, err
+	}
+	r.Dir, r.Cached = dir, !built
+	r.Tree, r.Base = filepath.Join(dir, r.Tree), filepath.Join(dir, r.Base)
+	return r, nil
 }
 
 // baseImage makes dir/base.qcow2 of the tree.
@@ -227,13 +232,7 @@ func BuildRootfsVariant(ctx context.Context, cacheRoot string, base Rootfs, v Ro
 	if err != nil {
 		return Rootfs{}, fmt.Errorf("building the root filesystem variant %q: %w", v.Name, err)
 	}
-	var r Rootfs
-	if err := ReadJSON(filepath.Join(dir, "rootfs.json"), &r); err != nil {
-		return Rootfs{}, err
-	}
-	r.Dir, r.Cached = dir, !built
-	r.Tree, r.Base = filepath.Join(dir, r.Tree), filepath.Join(dir, r.Base)
-	return r, nil
+	return loadRootfs(dir, built)
 }
 
 // installedDebs picks the .debs whose package the tree has installed.

@@ -126,7 +126,7 @@ var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 					Patches: map[string][]string{"systemd": {patch}}})
 				suitekit.ExpectVerdict(res, report.Reproduced)
 				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindSystemdUnresponsive))
-				Expect(res.Report.Observed).To(HaveKeyWithValue("systemd", ContainSubstring("+relapse.")))
+				Expect(conditionValue(res.Report, "systemd (PID 1)")).To(ContainSubstring("+relapse."), "PID 1 is the patched build")
 				Expect(res.Report.Verdict.ExpectedWhy).To(ContainSubstring("systemd#11818 taken out by a patch"))
 				Expect(setupValue(res.Report, "systemd")).To(Equal("systemd " + debianSystemd + " (Debian source) with systemd#11818 reverted"))
 				Expect(filepath.Join(res.Paths.Dir, "patches", filepath.Base(patch))).To(BeAnExistingFile(), "the diff travels with the report")

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/debsrc"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/remote"
@@ -20,6 +19,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/textutil"
+	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/harness/vm"
 )
 
@@ -84,15 +84,9 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	}
 	var builtFacts []report.Fact
 	if ks.Source != "" {
-		var res debsrc.Result
-		if ks, res, err = buildKernel(ctx, env, ks, spec); err != nil {
+		if ks, builtFacts, err = buildKernel(ctx, env, ks, spec); err != nil {
 			return nil, err
 		}
-		facts, err := sourceBuildFacts(env, "kernel", res)
-		if err != nil {
-			return nil, err
-		}
-		builtFacts = append(builtFacts, facts...)
 	}
 	var kernel vm.Kernel
 	var rootfs vm.Rootfs
@@ -110,12 +104,8 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		return nil, err
 	}
 	if systemdFromSource {
-		var res debsrc.Result
-		if rootfs, res, err = systemdVariant(ctx, env, systemdReq, rootfs); err != nil {
-			return nil, err
-		}
-		facts, err := sourceBuildFacts(env, "systemd", res)
-		if err != nil {
+		var facts []report.Fact
+		if rootfs, facts, err = systemdVariant(ctx, env, systemdReq, rootfs); err != nil {
 			return nil, err
 		}
 		builtFacts = append(builtFacts, facts...)
@@ -168,7 +158,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	}
 	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus, spec.Disks)
 	if snap != nil {
-		args = restoreArgs(args, *snap)
+		args = restoreArgs(args, *snap, dir)
 		snapshotNote = fmt.Sprintf("restored from booted snapshot %s (%s; boot it saved %.1f s, state %d MB, saved in %.1f s)",
 			snap.Key, cachedOrBuilt(snap.Cached, snap.BootSeconds+snap.SaveSeconds, "snapshot"), snap.BootSeconds, snap.StateBytes>>20, snap.SaveSeconds)
 	}
@@ -181,7 +171,14 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		KeyFile: key, ControlDir: filepath.Join(dir, "ssh")})
 	m.ssh = n
 	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
-	err = env.Timed("boot VM node", name, func() error { return m.waitSSH(bctx, n) })
+	err = env.Timed("boot VM node", name, func() error {
+		if snap != nil {
+			if err := waitRunning(bctx, dir); err != nil {
+				return err
+			}
+		}
+		return m.waitSSH(bctx, n)
+	})
 	cancel()
 	if err != nil {
 		env.Evidence("serial console of "+name+" (boot did not finish)", m.console())
@@ -448,7 +445,8 @@ func rootfsFact(r vm.Rootfs) string {
 
 func kernelFact(k vm.Kernel) string {
 	if k.Spec.Source != "" {
-		return fmt.Sprintf("%s (%s, bzImage sha256 in the build's key; config %s)", k.Release, k.Spec, k.Spec.BuiltConfig)
+		sum, _ := versions.FileSHA256(k.Image)
+		return fmt.Sprintf("%s (%s built by relapse, bzImage sha256 %s, config %s)", k.Release, k.Spec, sum, k.Spec.BuiltConfig)
 	}
 	if k.Spec.Image != "" {
 		return fmt.Sprintf("%s (user's bzImage %s, modules %s)", k.Release, k.Spec.Image, k.Spec.Modules)

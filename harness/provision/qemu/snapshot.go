@@ -31,7 +31,7 @@ import (
 // the usual way, because the disk set is part of the device state.
 
 // snapshotLayout is bumped whenever what a snapshot holds changes.
-const snapshotLayout = "1"
+const snapshotLayout = "2"
 
 // snapshotEnv turns booted snapshots off (RELAPSE_QEMU_SNAPSHOT=0), e.g.
 // to measure a cold boot.
@@ -120,8 +120,7 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	if err != nil {
 		return err
 	}
-	monitor := filepath.Join(nodeDir, "monitor.sock")
-	args := append(qemuArgs(k, accel, disk, nodeDir, port, mem, cpus, nil), "-monitor", "unix:"+monitor+",server,nowait")
+	args := append(qemuArgs(k, accel, disk, nodeDir, port, mem, cpus, nil), "-monitor", "unix:"+monitorPath(nodeDir)+",server,nowait")
 	booted := time.Now()
 	if err := m.start(args); err != nil {
 		return err
@@ -148,7 +147,7 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	// client would not know it.
 	_ = n.Close()
 	saving := time.Now()
-	if err := migrateToFile(ctx, monitor, filepath.Join(tmp, "state.bin")); err != nil {
+	if err := migrateToFile(ctx, monitorPath(nodeDir), filepath.Join(tmp, "state.bin")); err != nil {
 		return err
 	}
 	s.SaveSeconds = time.Since(saving).Seconds()
@@ -158,29 +157,25 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	return nil
 }
 
-// migrateToFile stops the guest and writes its state to path through the
-// human monitor, then ends qemu.
-func migrateToFile(ctx context.Context, monitor, path string) error {
-	conn, err := net.DialTimeout("unix", monitor, 5*time.Second)
+// migrateToFile writes the guest's state to path through the human
+// monitor, then ends qemu.
+func migrateToFile(ctx context.Context, socket, path string) error {
+	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("qemu monitor: %w", err)
 	}
 	defer conn.Close()
-	rd := bufio.NewReader(conn)
-	send := func(cmd string) (string, error) {
-		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := fmt.Fprintf(conn, "%s\n", cmd); err != nil {
-			return "", err
-		}
-		return readUntilPrompt(rd)
+	mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
+	send := mon.send
+	if _, err := mon.greeting(); err != nil {
+		return err
 	}
-	if _, err := readUntilPrompt(rd); err != nil {
-		return fmt.Errorf("qemu monitor greeting: %w", err)
-	}
-	for _, cmd := range []string{"stop", fmt.Sprintf("migrate \"exec:cat > %s\"", path)} {
-		if out, err := send(cmd); err != nil || strings.Contains(out, "rror") {
-			return fmt.Errorf("qemu monitor %q: %v %s", cmd, err, out)
-		}
+	// Migrated while running: the stream records the run state, and a
+	// guest stopped first would be restored stopped. qemu stops it itself
+	// for the last pass, with its disk flushed.
+	cmd := fmt.Sprintf("migrate \"exec:cat > %s\"", path)
+	if out, err := send(cmd); err != nil || strings.Contains(out, "rror") {
+		return fmt.Errorf("qemu monitor %q: %v %s", cmd, err, out)
 	}
 	// Saving is bounded by how much memory the guest touched (hundreds of
 	// MB at most here); three minutes is far beyond it and only a guard.
@@ -219,9 +214,69 @@ func readUntilPrompt(rd *bufio.Reader) (string, error) {
 }
 
 // restoreArgs start a node from the snapshot: the same machine with the
-// node's own overlay on the frozen disk, its state read at start.
-func restoreArgs(args []string, s snapshot) []string {
-	return append(args, "-incoming", "exec:cat "+s.State)
+// node's own overlay on the frozen disk, its state read at start, and a
+// monitor to see when it runs.
+func restoreArgs(args []string, s snapshot, dir string) []string {
+	return append(args, "-incoming", "exec:cat "+s.State, "-monitor", "unix:"+monitorPath(dir)+",server,nowait")
+}
+
+func monitorPath(dir string) string { return filepath.Join(dir, "monitor.sock") }
+
+// waitRunning waits until a restored guest runs again. Until then qemu's
+// user network accepts connections to the forwarded port that nothing
+// answers, and an ssh attempt would spend its whole connect timeout.
+func waitRunning(ctx context.Context, dir string) error {
+	var conn net.Conn
+	var err error
+	for conn == nil {
+		if conn, err = net.DialTimeout("unix", monitorPath(dir), time.Second); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("qemu monitor of the restored node: %w", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	defer conn.Close()
+	mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
+	if _, err := mon.greeting(); err != nil {
+		return err
+	}
+	for {
+		out, err := mon.send("info status")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, "VM status: running") {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the restored node did not run: %s", strings.TrimSpace(out))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// monitor is a connection to qemu's human monitor.
+type monitor struct {
+	conn net.Conn
+	rd   *bufio.Reader
+}
+
+func (m monitor) greeting() (string, error) {
+	_ = m.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	out, err := readUntilPrompt(m.rd)
+	if err != nil {
+		return out, fmt.Errorf("qemu monitor greeting: %w", err)
+	}
+	return out, nil
+}
+
+func (m monitor) send(cmd string) (string, error) {
+	_ = m.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(m.conn, "%s\n", cmd); err != nil {
+		return "", err
+	}
+	return readUntilPrompt(m.rd)
 }
 
 // resetClock sets the guest's clock to the host's: a restored guest wakes

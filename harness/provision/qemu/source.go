@@ -38,8 +38,9 @@ func systemdRequest(spec provision.Spec) (req debsrc.Request, ok bool, err error
 	return req, true, req.Check()
 }
 
-// buildKernel builds a KERNEL=source:<version> kernel and points the spec at it.
-func buildKernel(ctx context.Context, env *run.Run, ks vm.KernelSpec, spec provision.Spec) (vm.KernelSpec, debsrc.Result, error) {
+// buildKernel builds a KERNEL=source:<version> kernel and points the spec
+// at it; the facts describe the build for the report.
+func buildKernel(ctx context.Context, env *run.Run, ks vm.KernelSpec, spec provision.Spec) (vm.KernelSpec, []report.Fact, error) {
 	var res debsrc.Result
 	req := kernelRequest(ks, spec)
 	err := env.Timed("build", req.String(), func() error {
@@ -48,15 +49,16 @@ func buildKernel(ctx context.Context, env *run.Run, ks vm.KernelSpec, spec provi
 		return err
 	})
 	if err != nil {
-		return ks, res, err
+		return ks, nil, err
 	}
 	ks.Image, ks.BuiltConfig, ks.BuiltRelease = res.Path("bzImage"), res.Path("config"), res.KernelRelease
-	return ks, res, nil
+	facts, err := sourceBuildFacts(env, "kernel", res)
+	return ks, facts, err
 }
 
 // systemdVariant builds systemd from Debian source and the root filesystem
 // variant with it installed over the base's own.
-func systemdVariant(ctx context.Context, env *run.Run, req debsrc.Request, base vm.Rootfs) (vm.Rootfs, debsrc.Result, error) {
+func systemdVariant(ctx context.Context, env *run.Run, req debsrc.Request, base vm.Rootfs) (vm.Rootfs, []report.Fact, error) {
 	var res debsrc.Result
 	var rootfs vm.Rootfs
 	err := env.Timed("build", req.String(), func() error {
@@ -73,7 +75,11 @@ func systemdVariant(ctx context.Context, env *run.Run, req debsrc.Request, base 
 		rootfs, err = vm.BuildRootfsVariant(ctx, env.CacheDir, base, vm.RootfsVariant{Name: res.Name, Debs: debs}, env.Logf)
 		return err
 	})
-	return rootfs, res, err
+	if err != nil {
+		return rootfs, nil, err
+	}
+	facts, err := sourceBuildFacts(env, "systemd", res)
+	return rootfs, facts, err
 }
 
 // sourceBuildFacts describe a Debian source build in the report, and keep

@@ -1,6 +1,8 @@
 package runcpipehang
 
 import (
+	"time"
+
 	"encoding/json"
 	"os/exec"
 	"reflect"
@@ -246,5 +248,14 @@ func TestDecideWithoutAttemptsIsInconclusive(t *testing.T) {
 	got, reason, err := decide(nil, 3, fixture.Profile{Name: "large", BPFBytes: 13080})
 	if err != nil || got != report.Inconclusive || !strings.Contains(reason, "no container") {
 		t.Fatalf("decide(nil) = %s, %q, %v; want INCONCLUSIVE 'no container...'", got, reason, err)
+	}
+}
+
+func TestStartDeadlineFollowsTheControl(t *testing.T) {
+	if got := startDeadline(20*time.Second, time.Second); got != 20*time.Second {
+		t.Errorf("a fast control keeps create-timeout, got %s", got)
+	}
+	if got := startDeadline(20*time.Second, 30*time.Second); got != 150*time.Second {
+		t.Errorf("a 30 s control start (a VM under emulation) gives 150 s, got %s", got)
 	}
 }
