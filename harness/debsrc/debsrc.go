@@ -126,9 +126,12 @@ type Result struct {
 	// Files are the outputs, relative to Dir (bzImage, config, *.deb).
 	Files []string `json:"files"`
 	// KernelRelease is uname -r of a kernel build.
-	KernelRelease string  `json:"kernel_release,omitempty"`
-	BuildSeconds  float64 `json:"build_seconds"`
-	BuiltAt       string  `json:"built_at"`
+	KernelRelease string `json:"kernel_release,omitempty"`
+	// BuildSeconds is the recipe alone; PrepareSeconds the download and
+	// build root before it (waiting for another build counts in neither).
+	BuildSeconds   float64 `json:"build_seconds"`
+	PrepareSeconds float64 `json:"prepare_seconds"`
+	BuiltAt        string  `json:"built_at"`
 	// Script can be run by hand to make the same build without relapse.
 	Script string `json:"-"`
 	Dir    string `json:"-"`
@@ -178,11 +181,14 @@ func Build(ctx context.Context, cacheRoot string, req Request, log func(string, 
 		// One heavy build at a time: two on a 2-core machine only make
 		// both slow and the machine unusable. Downloads and the build
 		// root (mostly network and dpkg) may overlap another build.
+		res.PrepareSeconds = time.Since(start).Seconds()
 		unlock, err := lockFile(ctx, filepath.Join(cacheRoot, "debsrc", "build.lock"), log)
 		if err != nil {
 			return err
 		}
+		recipeStart := time.Now()
 		out, err := runRecipe(ctx, tree, tmp, req, sources, script, log)
+		res.BuildSeconds = time.Since(recipeStart).Seconds()
 		unlock()
 		if err != nil {
 			return err
@@ -191,7 +197,6 @@ func Build(ctx context.Context, cacheRoot string, req Request, log func(string, 
 		res.BuildRoot = root.describe(ctx, tree)
 		res.Files = out.files
 		res.KernelRelease = out.release
-		res.BuildSeconds = time.Since(start).Seconds()
 		res.BuiltAt = time.Now().UTC().Format(time.RFC3339)
 		if err := os.WriteFile(filepath.Join(tmp, "build.sh"), []byte(res.Script), 0o755); err != nil {
 			return err

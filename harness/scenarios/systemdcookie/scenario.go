@@ -171,11 +171,11 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		}
 	}
 	st := detect.ClassifyBus(watch.Samples(), p.consecutive, p.callTimeout)
-	r.journalEvidence(ctx)
+	dropped := r.journalEvidence(ctx)
 	if ctx.Err() != nil && !st.Unresponsive {
 		return report.Inconclusive, "interrupted before systemd was seen answering or not after the wrap", nil
 	}
-	return r.decide(st, move, p, started, stuck)
+	return r.decide(st, move, p, started, stuck, dropped)
 }
 
 type settings struct {
@@ -318,15 +318,18 @@ func (r *overrun) container(ctx context.Context, n int) *runckit.Outcome {
 const containerTimeout = 40 * time.Second
 
 // journalEvidence keeps what PID 1 and dbus-daemon logged about the bus.
-func (r *overrun) journalEvidence(ctx context.Context) {
+// It returns whether PID 1 lost its API bus connection (systemd logs "Got
+// disconnect on API bus." and connects again).
+func (r *overrun) journalEvidence(ctx context.Context) (apiBusDropped bool) {
 	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := r.env.Node.Command("journalctl", "-b", "--no-pager", "-o", "short-precise", "_PID=1", "+", "_COMM=dbus-daemon").Output(jctx)
 	if err != nil {
-		return
+		return false
 	}
+	apiBusDropped = strings.Contains(string(out), apiBusDisconnect)
 	// The load's own start/stop lines would drown what matters.
-	interesting := regexp.MustCompile(`(?i)cookie|not supported|propagate|failed|timed? ?out|dbus-daemon|monitor`)
+	interesting := regexp.MustCompile(`(?i)cookie|not supported|propagate|failed|timed? ?out|dbus-daemon|monitor|disconnect|API bus`)
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if interesting.MatchString(l) && !strings.Contains(l, "relapse D-Bus load") {
@@ -337,7 +340,12 @@ func (r *overrun) journalEvidence(ctx context.Context) {
 		keep = keep[len(keep)-40:]
 	}
 	r.env.Evidence("journal of PID 1 and dbus-daemon (bus-related lines, last 40)", strings.Join(keep, "\n"))
+	return apiBusDropped
 }
+
+// apiBusDisconnect is what PID 1 logs when its system-bus (API) connection
+// ends; it then connects again with a new connection and cookie 1.
+const apiBusDisconnect = "Got disconnect on API bus"
 
 // recordSamples saves the probe's samples with the report and summarises them.
 func (r *overrun) recordSamples(watch *detect.BusWatch) {
@@ -390,7 +398,7 @@ func wrapSerials(samples []systemdbus.Sample) string {
 // the system bus after the trigger; NOT REPRODUCED only when the cookie
 // was seen wrapping and systemd kept answering (and runc kept starting
 // containers through it); anything else proves nothing.
-func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p settings, started, stuck int) (report.Result, string, error) {
+func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p settings, started, stuck int, apiBusDropped bool) (report.Result, string, error) {
 	env := r.env
 	env.Condition("probe calls", fmt.Sprintf("system bus: %d answered, %d timed out; private socket: %d answered; answered after the wrap: %d",
 		st.SystemOK, st.SystemTimeouts, st.PrivateOK, st.AnsweredAfterWrap))
@@ -404,6 +412,17 @@ func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p setti
 			Reasons: append(st.Reasons, fmt.Sprintf("%d of %d runc --systemd-cgroup containers after the stall did not start", stuck, started+stuck))}
 		env.Finding(f)
 		return report.Reproduced, f.Summary, nil
+	}
+	if !st.Wrapped && st.MaxCookie == 0xffffffff && apiBusDropped {
+		// Seen on systemd 252 with systemd#11818 reverted: the overrun is
+		// restored (no serial past 0xffffffff), but sd-bus closes a
+		// connection whose processing fails and PID 1 connects again, so
+		// the silence of systemd#11809 never comes.
+		env.Condition("overrun outcome", fmt.Sprintf("PID 1 sent serial 0xffffffff and none after it on that connection; then it logged %q and connected again; "+
+			"the probe's system-bus calls kept being answered (%d answered, %d timed out)", apiBusDisconnect+".", st.SystemOK, st.SystemTimeouts))
+		return report.Inconclusive, "PID 1's cookie reached 0xffffffff and no later serial was sent on that connection (the overrun happened), but PID 1 " +
+			"then dropped its API bus connection and connected again, so systemd kept answering: this systemd recovers from the overrun " +
+			"by reconnecting, which the affected releases did not; systemd#11809's unresponsive PID 1 was not seen", nil
 	}
 	if !st.Wrapped {
 		return report.Inconclusive, fmt.Sprintf("PID 1's cookie did not reach the wrap (highest seen %d, moved to %d): nothing about the overrun was tested", st.MaxCookie, move.Target), nil

@@ -34,17 +34,20 @@ func TestDecide(t *testing.T) {
 	for name, tc := range map[string]struct {
 		st              detect.BusState
 		started, stuck  int
+		dropped         bool
 		want            report.Result
 		reasonSubstring string
 	}{
-		"unresponsive":                 {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 0xfffffff0}, 0, 2, report.Reproduced, "stopped answering"},
-		"unresponsive before the wrap": {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 4000}, 0, 2, report.Inconclusive, "not the overrun"},
-		"wrapped and answering":        {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40, MaxCookie: 0xffffffff}, 3, 0, report.NotReproduced, "wrapped"},
-		"never wrapped":                {detect.BusState{MaxCookie: 0xfffff000}, 3, 0, report.Inconclusive, "did not reach the wrap"},
-		"too few after wrap":           {detect.BusState{Wrapped: true, AnsweredAfterWrap: 2}, 3, 0, report.Inconclusive, "only 2"},
-		"containers stuck":             {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40}, 1, 2, report.Inconclusive, "did not start"},
+		"unresponsive":                 {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 0xfffffff0}, 0, 2, false, report.Reproduced, "stopped answering"},
+		"unresponsive before the wrap": {detect.BusState{Unresponsive: true, Reasons: []string{"x"}, MaxCookie: 4000}, 0, 2, false, report.Inconclusive, "not the overrun"},
+		"wrapped and answering":        {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40, MaxCookie: 0xffffffff}, 3, 0, false, report.NotReproduced, "wrapped"},
+		"never wrapped":                {detect.BusState{MaxCookie: 0xfffff000}, 3, 0, false, report.Inconclusive, "did not reach the wrap"},
+		"too few after wrap":           {detect.BusState{Wrapped: true, AnsweredAfterWrap: 2}, 3, 0, false, report.Inconclusive, "only 2"},
+		"overrun, then PID 1 reconnected (252 with the fix reverted)": {detect.BusState{MaxCookie: 0xffffffff, SystemOK: 1005}, 2, 0, true, report.Inconclusive, "dropped its API bus connection and connected again"},
+		"at 0xffffffff without a reconnect":                           {detect.BusState{MaxCookie: 0xffffffff}, 2, 0, false, report.Inconclusive, "did not reach the wrap"},
+		"containers stuck":                                            {detect.BusState{Wrapped: true, AnsweredAfterWrap: 40}, 1, 2, false, report.Inconclusive, "did not start"},
 	} {
-		got, reason, err := r.decide(tc.st, move, p, tc.started, tc.stuck)
+		got, reason, err := r.decide(tc.st, move, p, tc.started, tc.stuck, tc.dropped)
 		if err != nil || got != tc.want || !strings.Contains(reason, tc.reasonSubstring) {
 			t.Errorf("%s: %s %q %v; want %s containing %q", name, got, reason, err, tc.want, tc.reasonSubstring)
 		}
