@@ -98,7 +98,12 @@ type BusState struct {
 	AnsweredAfterWrap int
 	// SystemTimeouts and PrivateOK count samples of each kind.
 	SystemTimeouts, SystemOK, PrivateOK int
-	Reasons                             []string
+	// LongestSilence is the longest span of system-bus calls in a row that
+	// timed out and was followed by an answer (a silence that ended), and
+	// LongestSilenceCalls how many calls it held.
+	LongestSilence      time.Duration
+	LongestSilenceCalls int
+	Reasons             []string
 }
 
 // ClassifyBus reads a sample series. consecutive is how many system-bus
@@ -133,6 +138,9 @@ func ClassifyBus(samples []systemdbus.Sample, consecutive int, callTimeout time.
 				st.SystemOK++
 				if s.Wrapped {
 					st.AnsweredAfterWrap++
+				}
+				if run > 0 && s.At.Sub(runStart) > st.LongestSilence {
+					st.LongestSilence, st.LongestSilenceCalls = s.At.Sub(runStart), run
 				}
 				run, privateDuringRun = 0, false
 			case s.Timeout:

@@ -73,3 +73,23 @@ func TestLatencySummary(t *testing.T) {
 		t.Errorf("p50/p95/max of answered calls = %v (the timeout must not count)", got)
 	}
 }
+
+func TestClassifyBusLongestSilenceThatEnded(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 4, 8, 52, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	samples := []systemdbus.Sample{
+		{Bus: "system", At: at(0), Ms: 10},
+		{Bus: "system", At: at(1), Timeout: true},
+		{Bus: "system", At: at(4), Timeout: true},
+		{Bus: "system", At: at(7), Timeout: true},
+		{Bus: "system", At: at(20), Ms: 15},
+		{Bus: "system", At: at(21), Timeout: true},
+	}
+	st := ClassifyBus(samples, 5, 2*time.Second)
+	if st.LongestSilence != 19*time.Second || st.LongestSilenceCalls != 3 {
+		t.Errorf("longest silence %s over %d calls; want 19s over 3 (the trailing timeout has not ended)", st.LongestSilence, st.LongestSilenceCalls)
+	}
+	if st.Unresponsive {
+		t.Errorf("a silence that ended is not unresponsive")
+	}
+}

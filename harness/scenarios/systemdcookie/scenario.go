@@ -418,11 +418,15 @@ func (r *overrun) decide(st detect.BusState, move systemdbus.CookieMove, p setti
 		// restored (no serial past 0xffffffff), but sd-bus closes a
 		// connection whose processing fails and PID 1 connects again, so
 		// the silence of systemd#11809 never comes.
+		silence := "no system-bus call timed out"
+		if st.LongestSilenceCalls > 0 {
+			silence = fmt.Sprintf("system-bus calls went unanswered for %s (%d calls in a row) until it was back", st.LongestSilence.Round(100*time.Millisecond), st.LongestSilenceCalls)
+		}
 		env.Condition("overrun outcome", fmt.Sprintf("PID 1 sent serial 0xffffffff and none after it on that connection; then it logged %q and connected again; "+
-			"the probe's system-bus calls kept being answered (%d answered, %d timed out)", apiBusDisconnect+".", st.SystemOK, st.SystemTimeouts))
+			"%s; %d system-bus calls answered, %d timed out in all", apiBusDisconnect+".", silence, st.SystemOK, st.SystemTimeouts))
 		return report.Inconclusive, "PID 1's cookie reached 0xffffffff and no later serial was sent on that connection (the overrun happened), but PID 1 " +
-			"then dropped its API bus connection and connected again, so systemd kept answering: this systemd recovers from the overrun " +
-			"by reconnecting, which the affected releases did not; systemd#11809's unresponsive PID 1 was not seen", nil
+			"then dropped its API bus connection and connected again (" + silence + "): this systemd recovers from the overrun " +
+			"by reconnecting, which the affected releases did not; systemd#11809's lasting silence was not seen", nil
 	}
 	if !st.Wrapped {
 		return report.Inconclusive, fmt.Sprintf("PID 1's cookie did not reach the wrap (highest seen %d, moved to %d): nothing about the overrun was tested", st.MaxCookie, move.Target), nil
