@@ -18,9 +18,7 @@ const securityMirror = "http://deb.debian.org/debian-security"
 // the suite, its updates and its security suite, from the host's mirror,
 // one suite per line (apt reads a second suite on a line as a component).
 func aptSources(mirror string) string {
-	if mirror == "" {
-		mirror = "http://deb.debian.org/debian"
-	}
+	mirror = orDefaultMirror(mirror)
 	key := "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
 	var b strings.Builder
 	for _, line := range [][2]string{{mirror, vm.Suite}, {mirror, vm.Suite + "-updates"}, {securityMirror, vm.Suite + "-security"}} {

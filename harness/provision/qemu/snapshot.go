@@ -166,7 +166,6 @@ func migrateToFile(ctx context.Context, socket, path string) error {
 	}
 	defer conn.Close()
 	mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
-	send := mon.send
 	if _, err := mon.greeting(); err != nil {
 		return err
 	}
@@ -174,20 +173,20 @@ func migrateToFile(ctx context.Context, socket, path string) error {
 	// guest stopped first would be restored stopped. qemu stops it itself
 	// for the last pass, with its disk flushed.
 	cmd := fmt.Sprintf("migrate \"exec:cat > %s\"", path)
-	if out, err := send(cmd); err != nil || strings.Contains(out, "rror") {
+	if out, err := mon.send(cmd); err != nil || strings.Contains(out, "rror") {
 		return fmt.Errorf("qemu monitor %q: %v %s", cmd, err, out)
 	}
 	// Saving is bounded by how much memory the guest touched (hundreds of
 	// MB at most here); three minutes is far beyond it and only a guard.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		out, err := send("info migrate")
+		out, err := mon.send("info migrate")
 		if err != nil {
 			return err
 		}
 		switch {
 		case strings.Contains(out, "Migration status: completed"):
-			_, _ = send("quit")
+			_, _ = mon.send("quit")
 			return nil
 		case strings.Contains(out, "Migration status: failed"), strings.Contains(out, "Migration status: cancelled"):
 			return fmt.Errorf("saving the VM's state failed: %s", out)
