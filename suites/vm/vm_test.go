@@ -11,6 +11,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/provision"
@@ -134,6 +135,24 @@ var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
 				Expect(setupValue(res.Report, "systemd")).To(Equal("systemd " + debianSystemd + " (Debian source) with systemd#11818 reverted"))
 				Expect(filepath.Join(res.Paths.Dir, "patches", filepath.Base(patch))).To(BeAnExistingFile(), "the diff travels with the report")
 				Expect(filepath.Join(res.Paths.Dir, "build-systemd.sh")).To(BeAnExistingFile(), "and so does the hand-build script")
+			})
+
+		// With the sd-bus change that made a processing error close the
+		// connection (5ae37ad8) taken out as well, a processing error
+		// disables the connection's event source again, as before it: the
+		// overrun leaves PID 1 silent on the system bus for good.
+		It("REPRODUCES on systemd 252 built from Debian source with systemd#11818 and 5ae37ad8 reverted (systemd < 242's behaviour)",
+			Label(suitekit.FixRevert, suitekit.Affected, debsrcLabel), ComponentSemVerConstraint("systemd", "252"), SpecTimeout(90*time.Minute),
+			func(ctx SpecContext) {
+				patches := []string{suitekit.Fixture("patches/systemd/revert-11818-252.39.patch"), suitekit.Fixture("patches/systemd/revert-5ae37ad8-252.39.patch")}
+				res := suitekit.Run(ctx, experiment.Options{Scenario: systemdcookie.Name, Params: map[string]string{"containers": "2"},
+					Node:    provision.Spec{Provider: "qemu", Systemd: vm.SourcePrefix + debianSystemd},
+					Patches: map[string][]string{"systemd": patches}})
+				suitekit.ExpectVerdict(res, report.Reproduced)
+				Expect(res.Report.Findings[0].Kind).To(Equal(detect.KindSystemdUnresponsive))
+				Expect(res.Report.Findings[0].Reasons).To(ContainElement(ContainSubstring("PID 1's cookie was last seen at 4294967295")))
+				Expect(res.Report.Attempts).To(ContainElement(HaveField("Outcome", ContainSubstring("did not finish"))), "runc --systemd-cgroup blocks after the stall")
+				Expect(setupValue(res.Report, "systemd")).To(Equal("systemd " + debianSystemd + " (Debian source) with systemd#11818 and systemd 5ae37ad8 reverted"))
 			})
 	})
 
