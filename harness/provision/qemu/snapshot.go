@@ -160,15 +160,13 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 // migrateToFile writes the guest's state to path through the human
 // monitor, then ends qemu.
 func migrateToFile(ctx context.Context, socket, path string) error {
-	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	mon, err := dialMonitor(dctx, socket)
+	cancel()
 	if err != nil {
-		return fmt.Errorf("qemu monitor: %w", err)
-	}
-	defer conn.Close()
-	mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
-	if _, err := mon.greeting(); err != nil {
 		return err
 	}
+	defer mon.conn.Close()
 	// Migrated while running: the stream records the run state, and a
 	// guest stopped first would be restored stopped. qemu stops it itself
 	// for the last pass, with its disk flushed.
@@ -225,21 +223,11 @@ func monitorPath(dir string) string { return filepath.Join(dir, "monitor.sock") 
 // user network accepts connections to the forwarded port that nothing
 // answers, and an ssh attempt would spend its whole connect timeout.
 func waitRunning(ctx context.Context, dir string) error {
-	var conn net.Conn
-	var err error
-	for conn == nil {
-		if conn, err = net.DialTimeout("unix", monitorPath(dir), time.Second); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("qemu monitor of the restored node: %w", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	defer conn.Close()
-	mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
-	if _, err := mon.greeting(); err != nil {
+	mon, err := dialMonitor(ctx, monitorPath(dir))
+	if err != nil {
 		return err
 	}
+	defer mon.conn.Close()
 	for {
 		out, err := mon.send("info status")
 		if err != nil {
@@ -252,6 +240,26 @@ func waitRunning(ctx context.Context, dir string) error {
 			return fmt.Errorf("the restored node did not run: %s", strings.TrimSpace(out))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// dialMonitor connects to qemu's human monitor at socket and reads its
+// greeting, retrying while qemu has not made the socket yet, until ctx ends.
+func dialMonitor(ctx context.Context, socket string) (monitor, error) {
+	for {
+		conn, err := net.DialTimeout("unix", socket, time.Second)
+		if err == nil {
+			mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
+			if _, err := mon.greeting(); err != nil {
+				conn.Close()
+				return monitor{}, err
+			}
+			return mon, nil
+		}
+		if ctx.Err() != nil {
+			return monitor{}, fmt.Errorf("qemu monitor %s: %w", socket, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
