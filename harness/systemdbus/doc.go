@@ -11,8 +11,10 @@
 //     sampled continuously with deadlines; each sample carries the newest
 //     serial (cookie) PID 1 was seen sending, from a bus monitor.
 //   - bus-cookie: finds PID 1's system-bus cookie in its memory (scan for
-//     the serial it just sent, narrowed over several calls) and moves it
-//     near 0xffffffff, the trigger of systemd#11818. Only ever run in a
+//     the serial it just sent, narrowed over several calls to the words
+//     that rise with it, each survivor proven by writing it and seeing
+//     PID 1's next serial continue from there) and moves it near
+//     0xffffffff, the trigger of systemd#11818. Only ever run in a
 //     throw-away VM node: it writes PID 1's memory.
 //
 // The host side (harness/chaos.DBusLoad, harness/detect.SystemdBus, the

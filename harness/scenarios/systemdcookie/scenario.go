@@ -256,10 +256,23 @@ func (r *overrun) moveCookie(ctx context.Context, margin int) (systemdbus.Cookie
 	env.Ledger.AddDisposable(report.Change{Kind: "pid1-memory", Target: fmt.Sprintf("sd_bus cookie of PID 1's system-bus connection at %#x", move.Address),
 		Before: strconv.FormatUint(move.Before, 10), Applied: strconv.FormatUint(move.Target, 10)},
 		"lives only in the VM node's PID 1, destroyed with the node after the run")
-	env.Condition("PID 1's bus cookie", fmt.Sprintf("found at %#x by scanning %d writable regions (%d MiB) of PID 1 for the serial it had just sent; candidates per round %v; moved from %d to %d; next serial PID 1 sent: %d",
-		move.Address, move.Regions, move.Bytes>>20, move.Candidates, move.Before, move.Target, move.After))
+	env.Condition("PID 1's bus cookie", fmt.Sprintf("found at %#x by scanning %d writable regions (%d MiB) of PID 1 for the serial it had just sent; candidates per round %v%s; moved from %d to %d; next serial PID 1 sent: %d",
+		move.Address, move.Regions, move.Bytes>>20, move.Candidates, rejected(move.Rejected), move.Before, move.Target, move.After))
 	env.Report.Reproduce += "\n# relapse's command on the node: " + cmd.String() + "\n"
 	return move, nil
+}
+
+// rejected names the addresses the mover wrote, saw PID 1 ignore and put
+// back, for the report.
+func rejected(addrs []uint64) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	hex := make([]string, len(addrs))
+	for i, a := range addrs {
+		hex[i] = fmt.Sprintf("%#x", a)
+	}
+	return "; written and put back (copies PID 1 did not continue from): " + strings.Join(hex, ", ")
 }
 
 // watchUntil samples until systemd is classified unresponsive, or has
