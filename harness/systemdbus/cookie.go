@@ -126,7 +126,7 @@ func MoveCookie(ctx context.Context, target uint64) (CookieMove, error) {
 			m.Candidates = append(m.Candidates, len(cands))
 		}
 		for _, c := range cands[:min(len(cands), 4)] {
-			ok, err := tryCookie(mem, c, target, ping, &m)
+			ok, err := tryCookie(mem, c, target, watch, ping, &m)
 			if err != nil {
 				return m, err
 			}
@@ -142,7 +142,7 @@ func MoveCookie(ctx context.Context, target uint64) (CookieMove, error) {
 // tryCookie writes target at c and makes PID 1 send: if the serial that
 // comes next continues from target, c is the cookie. Otherwise the old
 // value goes back, unless PID 1 has since written there itself.
-func tryCookie(mem *os.File, c candidate, target uint64, ping func() (uint64, error), m *CookieMove) (bool, error) {
+func tryCookie(mem *os.File, c candidate, target uint64, watch *SerialWatcher, ping func() (uint64, error), m *CookieMove) (bool, error) {
 	cur, err := readWord(mem, c.addr)
 	if err != nil {
 		return false, nil
@@ -151,9 +151,13 @@ func tryCookie(mem *os.File, c candidate, target uint64, ping func() (uint64, er
 		return false, fmt.Errorf("writing PID 1's cookie at %#x: %w", c.addr, err)
 	}
 	// On an affected systemd a reply may never come once the cookie is
-	// past the wrap; target leaves a margin, so this one does.
+	// past the wrap; target leaves a margin, so this one does. Others
+	// (the scenario's probe) call PID 1 meanwhile, so the newest serial
+	// may be as far past target as the messages seen since the write.
+	_, _, before := watch.Last()
 	after, _ := ping()
-	if continues(target, after) {
+	_, _, seen := watch.Last()
+	if continues(target, after, seen-before) {
 		m.Address, m.Before, m.Target, m.After = c.addr, cur, target, uint32(after)
 		return true, nil
 	}
@@ -166,11 +170,13 @@ func tryCookie(mem *os.File, c candidate, target uint64, ping func() (uint64, er
 	return false, nil
 }
 
-// continues reports whether serial is one PID 1 can have sent after its
-// cookie was set to target: just past it, within the slack (or wrapped
-// past 0xffffffff when target is that close to it).
-func continues(target, serial uint64) bool {
-	return uint32(serial-target-1) < serialSlack
+// continues reports whether serial, the newest of the sent messages seen
+// since PID 1's cookie was set to target, continues from target: past it
+// by at most sent and the slack (a message sealed before the write can be
+// reported after it). A write that missed the cookie leaves the serials
+// where PID 1's own counter was.
+func continues(target, serial, sent uint64) bool {
+	return sent > 0 && serial-target-1 < sent+serialSlack
 }
 
 // near reports whether v is the serial last or a little past it.

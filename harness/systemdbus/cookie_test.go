@@ -32,18 +32,19 @@ func TestFollowDropsAValueBehindTheSerial(t *testing.T) {
 func TestContinuesAcceptsOnlySerialsJustPastTheTarget(t *testing.T) {
 	target := uint64(0xffffffff - 300)
 	for _, tc := range []struct {
-		serial uint64
-		want   bool
+		serial, sent uint64
+		want         bool
 	}{
-		{target + 1, true},
-		{target + serialSlack, true},
-		{target, false}, // nothing was sent after the write
-		{target + serialSlack + 1, false},
-		{174, false}, // the write missed: PID 1 went on from its own cookie
-		{0, false},   // nothing seen at all
+		{target + 1, 1, true},
+		{target + serialSlack, 1, true},
+		{target + 12, 6, true},               // a probe called PID 1 five times meanwhile
+		{target + 1, 0, false},               // nothing was seen since the write
+		{target, 1, false},                   // sealed before the write
+		{target + serialSlack + 2, 1, false}, // too far for one message
+		{174, 3, false},                      // the write missed: PID 1 went on from its own cookie
 	} {
-		if got := continues(target, tc.serial); got != tc.want {
-			t.Errorf("continues(%d, %d) = %v, want %v", target, tc.serial, got, tc.want)
+		if got := continues(target, tc.serial, tc.sent); got != tc.want {
+			t.Errorf("continues(%d, %d, %d) = %v, want %v", target, tc.serial, tc.sent, got, tc.want)
 		}
 	}
 }
