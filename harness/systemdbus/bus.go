@@ -138,4 +138,19 @@ func (w *SerialWatcher) Quiet(ctx context.Context, d time.Duration) {
 	}
 }
 
+// Beyond waits until the monitor has seen more than seen messages, for at
+// most d (bounded by ctx).
+func (w *SerialWatcher) Beyond(ctx context.Context, seen uint64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if _, _, n := w.Last(); n > seen {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func (w *SerialWatcher) Close() { w.conn.Close() }
