@@ -87,6 +87,16 @@ run "relapse <command> -h" for a command's flags.
 `)
 }
 
+// matrixFileCmd and nightlyCmd are set by nightly.go, which a lean build
+// (-tags relapse_lean) leaves out.
+var matrixFileCmd, nightlyCmd func(ctx context.Context, args []string) int
+
+func notInLeanBuild(command string) int {
+	fmt.Fprintf(os.Stderr, "relapse: `relapse %s` is not in this lean build (-tags relapse_lean, what `make repro` builds "+
+		"for a scenario that drives runc alone, without the cluster and engine clients); `make build` makes bin/relapse with every command\n", command)
+	return exitUsage
+}
+
 func dispatch(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		usage()
@@ -104,7 +114,10 @@ func dispatch(ctx context.Context, args []string) int {
 	case "results":
 		return resultsCmd(args[1:])
 	case "nightly":
-		return nightly(ctx, args[1:])
+		if nightlyCmd == nil {
+			return notInLeanBuild("nightly")
+		}
+		return nightlyCmd(ctx, args[1:])
 	case "bisect":
 		return bisectCmd(ctx, args[1:])
 	case "bisect-step":
@@ -236,6 +249,9 @@ func repro(ctx context.Context, args []string) int {
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+		if nightlyCmd == nil {
+			fmt.Fprintln(os.Stderr, "relapse: this is a lean build (-tags relapse_lean): it links only the scenarios and engines that drive runc alone; `make build` makes bin/relapse with all of them")
+		}
 		return exitUsage
 	}
 	res, err := plan.Execute(ctx)
@@ -281,7 +297,10 @@ func repro(ctx context.Context, args []string) int {
 func matrix(ctx context.Context, args []string) int {
 	for _, a := range args {
 		if a == "--file" || a == "-file" || strings.HasPrefix(a, "--file=") || strings.HasPrefix(a, "-file=") {
-			return matrixFile(ctx, args)
+			if matrixFileCmd == nil {
+				return notInLeanBuild("matrix --file")
+			}
+			return matrixFileCmd(ctx, args)
 		}
 	}
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)

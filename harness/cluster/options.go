@@ -12,7 +12,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
@@ -89,10 +89,10 @@ func Minor(version string) int {
 // what to look at when it is not. A node that is not Ready in time is a
 // failed setup (INCONCLUSIVE), never a verdict.
 func WaitNodeReady(ctx context.Context, env *scenario.Env, client kubernetes.Interface, node string, within time.Duration, explain func(context.Context) string) error {
-	var st detect.ReadyState
+	var st nodeready.ReadyState
 	var last error
 	err := Poll(ctx, within, time.Second, func(ctx context.Context) bool {
-		st, last = detect.NodeReadyState(ctx, client, node)
+		st, last = nodeready.NodeReadyState(ctx, client, node)
 		return last == nil && st.Ready
 	})
 	switch {

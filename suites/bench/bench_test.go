@@ -20,7 +20,7 @@ import (
 	"github.com/containerd/containerd/oci"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
-	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
@@ -248,7 +248,7 @@ func BenchmarkContainerdChurn(b *testing.B) {
 		},
 		func(ctx context.Context, i int) *exec.Cmd {
 			id := fmt.Sprintf("ctr-%d", i)
-			return exec.CommandContext(ctx, "/usr/bin/ctr", "--address", c.Socket, "--namespace", engine.ContainerdNamespace,
+			return exec.CommandContext(ctx, "/usr/bin/ctr", "--address", c.Socket, "--namespace", daemons.ContainerdNamespace,
 				"run", "-d", "--null-io", "--runc-binary", h.runc, "--cgroup", "/"+h.cgroup+"/"+id,
 				"--rootfs", h.rootfs, id, "/init", "sleep=600")
 		})

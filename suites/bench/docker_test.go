@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -68,11 +68,11 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 }
 
 // startBenchDocker starts a relapse dockerd and imports the fixture image.
-func startBenchDocker(b *testing.B, ctx context.Context) (*engine.Docker, string, func()) {
+func startBenchDocker(b *testing.B, ctx context.Context) (*daemons.Docker, string, func()) {
 	b.Helper()
 	h, cleanup := newBenchHost(b, ctx)
-	dk, stop, err := engine.StartDocker(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "docker"), h.ns,
-		engine.DockerOptions{Runc: h.runc, CgroupParent: "/" + h.cgroup})
+	dk, stop, err := daemons.StartDocker(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "docker"), h.ns,
+		daemons.DockerOptions{Runc: h.runc, CgroupParent: "/" + h.cgroup})
 	if err != nil {
 		cleanup()
 		b.Fatal(err)
@@ -87,11 +87,11 @@ func startBenchDocker(b *testing.B, ctx context.Context) (*engine.Docker, string
 }
 
 // startBenchContainerd starts a relapse containerd from Debian's binaries.
-func startBenchContainerd(b *testing.B, ctx context.Context) (*engine.Containerd, *benchHost, func()) {
+func startBenchContainerd(b *testing.B, ctx context.Context) (*daemons.Containerd, *benchHost, func()) {
 	b.Helper()
 	h, cleanup := newBenchHost(b, ctx)
-	c, stop, err := engine.StartContainerd(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "containerd"), h.ns,
-		engine.ContainerdOptions{BinDir: "/usr/bin", Runc: h.runc})
+	c, stop, err := daemons.StartContainerd(ctx, h.Node, h.Journal, filepath.Join(h.Dir, "containerd"), h.ns,
+		daemons.ContainerdOptions{BinDir: "/usr/bin", Runc: h.runc})
 	if err != nil {
 		cleanup()
 		b.Fatal(err)

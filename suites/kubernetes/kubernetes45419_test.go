@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
@@ -24,7 +24,7 @@ var _ = Describe("kubernetes#45419 PLEG not healthy -> node NotReady", suitekit.
 			res := suitekit.Run(ctx, experiment.Options{Scenario: plegnotready.Name, Versions: map[string]string{"kubernetes": "1.30.14"}})
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			f := res.Report.Findings[0]
-			Expect(f.Kind).To(Equal(detect.KindNotReadyWindow))
+			Expect(f.Kind).To(Equal(nodeready.KindNotReadyWindow))
 			Expect(f.Summary).To(ContainSubstring("PLEG is not healthy"))
 			Expect(strings.Join(f.Reasons, "\n")).To(ContainSubstring("threshold is 3m0s"))
 			// cleanClusterHost's AfterEach checks the host right after this.

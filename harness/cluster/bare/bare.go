@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/relapse-dev/relapse/harness/cluster"
-	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
@@ -43,7 +43,7 @@ type Bare struct {
 	Kubeconfig string
 	daemons    map[string]*sandbox.Daemon
 	// docker is dockershim's engine (nil with containerd).
-	docker      *engine.Docker
+	docker      *daemons.Docker
 	env         *scenario.Env
 	cgroupRoot  string
 	createdDirs string
@@ -354,8 +354,8 @@ func (b *Bare) startDocker(ctx context.Context, o cluster.Options) error {
 	if err := agent.WriteBoundedRuntime(ctx, b.env.CacheDir, runtime, o.Runc); err != nil {
 		return err
 	}
-	d, stop, err := engine.StartDocker(ctx, b.Node, b.env.Journal, b.path("docker"), b.Netns,
-		engine.DockerOptions{Runc: runtime, CgroupParent: "/" + b.cgroupRoot})
+	d, stop, err := daemons.StartDocker(ctx, b.Node, b.env.Journal, b.path("docker"), b.Netns,
+		daemons.DockerOptions{Runc: runtime, CgroupParent: "/" + b.cgroupRoot})
 	if err != nil {
 		return err
 	}

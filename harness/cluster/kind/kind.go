@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/relapse-dev/relapse/harness/cluster"
-	"github.com/relapse-dev/relapse/harness/engine"
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -125,7 +125,7 @@ type kindCluster struct {
 	img    NodeImage
 	dir    string
 	name   string
-	docker *engine.Docker
+	docker *daemons.Docker
 	kind   *kindcluster.Provider
 	config []byte
 	// pid is the node container's init, through which the host reaches
@@ -152,8 +152,8 @@ func (k *kindCluster) startDocker(ctx context.Context) error {
 	if err := agent.WriteBoundedRuntime(ctx, k.env.CacheDir, runtime, hostRuntime); err != nil {
 		return err
 	}
-	d, stop, err := engine.StartDocker(ctx, n, k.env.Journal, filepath.Join(k.dir, "docker"), ns,
-		engine.DockerOptions{Runc: runtime, CgroupParent: "/" + parent})
+	d, stop, err := daemons.StartDocker(ctx, n, k.env.Journal, filepath.Join(k.dir, "docker"), ns,
+		daemons.DockerOptions{Runc: runtime, CgroupParent: "/" + parent})
 	if err != nil {
 		return err
 	}

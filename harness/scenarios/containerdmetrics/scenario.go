@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/oci"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
@@ -95,7 +96,7 @@ func (Scenario) Params() []scenario.Param {
 // metricsRun is one run of the scenario.
 type metricsRun struct {
 	env *scenario.Env
-	ctr *engine.Containerd
+	ctr *daemons.Containerd
 	dir string
 
 	mu          sync.Mutex
@@ -154,8 +155,8 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
 	env.Report.Reproduce = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks"))
 	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
-		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
-			engine.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
+		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
+			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
 		r.ctr = c
 		return c, stop, err
 	})

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/relapse-dev/relapse/harness/cluster"
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
@@ -38,7 +38,7 @@ func waitPodRunning(ctx context.Context, c *cluster.Cluster, name string, within
 }
 
 // waitReady waits for the last window to close.
-func waitReady(ctx context.Context, w *detect.NodeWatch, within time.Duration) bool {
+func waitReady(ctx context.Context, w *nodeready.NodeWatch, within time.Duration) bool {
 	return cluster.Poll(ctx, within, time.Second, func(context.Context) bool {
 		ws := w.Windows()
 		return len(ws) > 0 && !ws[len(ws)-1].End.IsZero() && w.Last().Ready
@@ -66,10 +66,10 @@ func plegMetrics(ctx context.Context, c *cluster.Cluster) string {
 	return strings.Join(keep, "\n")
 }
 
-func summarise(ctx context.Context, env *scenario.Env, c *cluster.Cluster, ws []detect.Window, stallStart, stallEnd time.Time) {
+func summarise(ctx context.Context, env *scenario.Env, c *cluster.Cluster, ws []nodeready.Window, stallStart, stallEnd time.Time) {
 	var lines []string
 	for _, w := range ws {
-		lines = append(lines, detect.DescribeWindow(w, time.Now()))
+		lines = append(lines, nodeready.DescribeWindow(w, time.Now()))
 	}
 	if len(lines) == 0 {
 		lines = append(lines, "the node stayed Ready")
@@ -98,16 +98,16 @@ func summarise(ctx context.Context, env *scenario.Env, c *cluster.Cluster, ws []
 // opened during the stall, no earlier than the threshold after it began,
 // and the node came back once the relists answered; NOT REPRODUCED when the
 // node stayed Ready through a stall longer than the threshold.
-func decide(node string, ws []detect.Window, stallStart, stallEnd time.Time, recovered bool, env *scenario.Env) (report.Result, string, error) {
+func decide(node string, ws []nodeready.Window, stallStart, stallEnd time.Time, recovered bool, env *scenario.Env) (report.Result, string, error) {
 	stalled := stallEnd.Sub(stallStart)
 	for _, w := range ws {
 		if w.Start.Before(stallStart) || !strings.Contains(w.Message, "PLEG is not healthy") {
 			continue
 		}
 		onset := w.Start.Sub(stallStart)
-		f := report.Finding{Detector: "not-ready", Kind: detect.KindNotReadyWindow, At: time.Now().UTC(), OnsetAt: stallStart,
+		f := report.Finding{Detector: "not-ready", Kind: nodeready.KindNotReadyWindow, At: time.Now().UTC(), OnsetAt: stallStart,
 			Summary: fmt.Sprintf("node %s NotReady %s after the relists stalled: %q", node, onset.Round(time.Second), w.Message),
-			Reasons: []string{detect.DescribeWindow(w, time.Now()),
+			Reasons: []string{nodeready.DescribeWindow(w, time.Now()),
 				fmt.Sprintf("the runtime's other calls (Status, ImageFsInfo, ...) answered throughout; only %s were held", env.Params.String("methods"))}}
 		env.Report.Findings = append(env.Report.Findings, f)
 		if onset < plegThreshold-5*time.Second {

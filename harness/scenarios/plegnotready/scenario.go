@@ -22,7 +22,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/clusterkit"
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
@@ -106,11 +106,11 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "the pod did not start on a healthy node, so a NotReady later would prove nothing: " + err.Error(), nil
 	}
 
-	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
+	watch := (&nodeready.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
 	time.Sleep(3 * time.Second)
 	if ws := watch.Windows(); len(ws) > 0 {
-		return report.Inconclusive, "the node was already NotReady before the stall: " + detect.DescribeWindow(ws[0], time.Now()), nil
+		return report.Inconclusive, "the node was already NotReady before the stall: " + nodeready.DescribeWindow(ws[0], time.Now()), nil
 	}
 	faults := map[string]cluster.Fault{}
 	for _, m := range strings.Split(env.Params.String("methods"), ",") {

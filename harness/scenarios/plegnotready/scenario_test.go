@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -16,16 +16,16 @@ func TestDecide(t *testing.T) {
 	end := t0.Add(3*time.Minute + 30*time.Second)
 	pleg := "PLEG is not healthy: pleg was last seen active 3m5s ago; threshold is 3m0s"
 	for name, tc := range map[string]struct {
-		ws        []detect.Window
+		ws        []nodeready.Window
 		stallEnd  time.Time
 		recovered bool
 		want      report.Result
 		reason    string
 	}{
-		"window with the PLEG message, recovered": {[]detect.Window{{Start: t0.Add(185 * time.Second), End: end.Add(5 * time.Second), Message: pleg}}, end, true, report.Reproduced, "NotReady window"},
-		"not back after the stall":                {[]detect.Window{{Start: t0.Add(185 * time.Second), Message: pleg}}, end, false, report.Inconclusive, "did not come back"},
-		"too early for PLEG":                      {[]detect.Window{{Start: t0.Add(20 * time.Second), End: end, Message: pleg}}, end, true, report.Inconclusive, "before the 3m0s"},
-		"another reason":                          {[]detect.Window{{Start: t0.Add(190 * time.Second), End: end, Message: "container runtime is down"}}, end, true, report.Inconclusive, "not with kubelet's PLEG message"},
+		"window with the PLEG message, recovered": {[]nodeready.Window{{Start: t0.Add(185 * time.Second), End: end.Add(5 * time.Second), Message: pleg}}, end, true, report.Reproduced, "NotReady window"},
+		"not back after the stall":                {[]nodeready.Window{{Start: t0.Add(185 * time.Second), Message: pleg}}, end, false, report.Inconclusive, "did not come back"},
+		"too early for PLEG":                      {[]nodeready.Window{{Start: t0.Add(20 * time.Second), End: end, Message: pleg}}, end, true, report.Inconclusive, "before the 3m0s"},
+		"another reason":                          {[]nodeready.Window{{Start: t0.Add(190 * time.Second), End: end, Message: "container runtime is down"}}, end, true, report.Inconclusive, "not with kubelet's PLEG message"},
 		"stayed Ready":                            {nil, end, true, report.NotReproduced, "stayed Ready"},
 		"stall too short":                         {nil, t0.Add(time.Minute), true, report.Inconclusive, "shorter than the PLEG threshold"},
 	} {

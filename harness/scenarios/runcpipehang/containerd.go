@@ -1,3 +1,5 @@
+//go:build !relapse_lean
+
 package runcpipehang
 
 import (
@@ -9,10 +11,21 @@ import (
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
 
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 )
+
+func init() {
+	engineStarters["containerd"] = func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error) {
+		e, err := h.startContainerd(ctx, sb)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
 
 // debianContainerd is where Debian's containerd (1.6.20) lives; its
 // version is recorded from the daemon itself.
@@ -21,7 +34,7 @@ const debianContainerd = "/usr/bin"
 // containerdEngine drives the runc under test through a relapse containerd
 // with its Go client (task create + start), as kubelet's CRI path does.
 type containerdEngine struct {
-	ctr     *engine.Containerd
+	ctr     *daemons.Containerd
 	rootfs  string
 	cgroup  string
 	profile fixture.Profile
@@ -34,8 +47,8 @@ func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*conta
 	dir := filepath.Join(env.Dir, "containerd")
 	e := &containerdEngine{rootfs: h.kit.Rootfs, cgroup: cgroup, profile: profile, logs: env.Dir}
 	err := env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
-		c, stop, err := engine.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
-			engine.ContainerdOptions{BinDir: debianContainerd, Runc: h.kit.Runc.Binary})
+		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
+			daemons.ContainerdOptions{BinDir: debianContainerd, Runc: h.kit.Runc.Binary})
 		e.ctr = c
 		return c, stop, err
 	})

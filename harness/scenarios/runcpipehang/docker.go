@@ -1,3 +1,5 @@
+//go:build !relapse_lean
+
 package runcpipehang
 
 import (
@@ -12,15 +14,26 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
+func init() {
+	engineStarters["docker"] = func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error) {
+		e, err := h.startDocker(ctx, sb)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
 // dockerEngine is the seed's own stack (containerd#5261): `docker run -d
 // --security-opt no-new-privileges` through dockerd -> containerd -> shim -> runc.
 type dockerEngine struct {
-	dk   *engine.Docker
+	dk   *daemons.Docker
 	ref  string
 	opts []string
 }
@@ -33,8 +46,8 @@ func (h *hang) startDocker(ctx context.Context, sb *sandbox.Sandbox) (*dockerEng
 	dir := filepath.Join(env.Dir, "docker")
 	e := &dockerEngine{ref: "relapse/init:" + h.env.Short()}
 	err := env.StartEngine("dockerd", dir, func() (engine.Managed, func(context.Context) error, error) {
-		dk, stop, err := engine.StartDocker(ctx, env.Node, env.Journal, dir, ns,
-			engine.DockerOptions{Runc: h.kit.Runc.Binary, CgroupParent: "/" + cgroup})
+		dk, stop, err := daemons.StartDocker(ctx, env.Node, env.Journal, dir, ns,
+			daemons.DockerOptions{Runc: h.kit.Runc.Binary, CgroupParent: "/" + cgroup})
 		e.dk = dk
 		return dk, stop, err
 	})

@@ -3,6 +3,8 @@ package runcpipehang
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
@@ -36,17 +38,44 @@ type probe struct {
 	call func(context.Context) error
 }
 
+// engineStarters are the engines linked into this binary, by name.
+// docker.go and containerd.go add theirs, except in a lean build (-tags
+// relapse_lean, what `make repro` builds for ENGINE=runc), which leaves
+// the Docker and containerd clients out: they are most of what relapse
+// compiles.
+var engineStarters = map[string]func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error){}
+
+// engineChoices are the values the engine parameter takes in this binary.
+func engineChoices() []string {
+	names := []string{"runc"}
+	for name := range engineStarters {
+		names = append(names, name)
+	}
+	sort.Strings(names[1:])
+	return names
+}
+
+func engineHelp() string {
+	help := "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; " +
+		"containerd: task create/start through Debian's containerd"
+	if len(engineStarters) == 0 {
+		help += " (this relapse is a lean build that links runc only; `make build` makes bin/relapse with every engine)"
+	}
+	return help
+}
+
 // startEngine starts the named engine in a sandbox of its own (network
 // namespace and cgroup parent) with the runc under test as its runtime.
 func (h *hang) startEngine(ctx context.Context, name string) (engineUnderTest, error) {
+	start, ok := engineStarters[name]
+	if !ok {
+		return nil, fmt.Errorf("engine %q is not linked into this relapse (it has %s)", name, strings.Join(engineChoices(), ", "))
+	}
 	sb, err := sandbox.New(ctx, h.env.Run, "")
 	if err != nil {
 		return nil, err
 	}
-	if name == "docker" {
-		return h.startDocker(ctx, sb)
-	}
-	return h.startContainerd(ctx, sb)
+	return start(h, ctx, sb)
 }
 
 // startDeadline is how long a start may take: five times what the control

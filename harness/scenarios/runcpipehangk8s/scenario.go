@@ -20,7 +20,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/clusterkit"
-	"github.com/relapse-dev/relapse/harness/detect"
+	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/fixture"
@@ -88,7 +88,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "the profile fits an 8192-byte pipe here: the trigger cannot be armed", nil
 	}
 
-	watch := (&detect.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
+	watch := (&nodeready.NotReady{Client: c.Client, Node: c.NodeName}).Start(ctx)
 	defer watch.Stop()
 	if err := (chaos.Sysctl{Key: runcpipehang.SoftLimitKey, Value: env.Params.String("soft-limit")}).Apply(ctx, env.Run); err != nil {
 		return report.Inconclusive, "", err
@@ -139,7 +139,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	env.Evidence("events of node "+c.NodeName, cluster.NodeEvents(ctx, c))
 	var ws []string
 	for _, w := range watch.Windows() {
-		ws = append(ws, detect.DescribeWindow(w, time.Now()))
+		ws = append(ws, nodeready.DescribeWindow(w, time.Now()))
 	}
 	nodeEffect := "the node stayed Ready"
 	if len(ws) > 0 {

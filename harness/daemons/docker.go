@@ -1,4 +1,4 @@
-package engine
+package daemons
 
 import (
 	"archive/tar"
