@@ -47,6 +47,9 @@ type Config struct {
 // Node is a node reached over ssh.
 type Node struct {
 	cfg Config
+	// served, once Serve succeeded, answers the calls that need no
+	// streaming without an ssh session each.
+	served *served
 }
 
 var _ node.Node = (*Node)(nil)
@@ -132,6 +135,15 @@ func (n *Node) shell(ctx context.Context, line string, stdin io.Reader) ([]byte,
 }
 
 func (n *Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if n.served != nil {
+		data, err := n.served.read(ctx, p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s on %s: %w", p, n.Name(), os.ErrNotExist)
+		} else if err != nil {
+			return nil, fmt.Errorf("reading %s on %s: %w", p, n.Name(), err)
+		}
+		return data, nil
+	}
 	out, err := n.shell(ctx, "if [ -e "+quote(p)+" ]; then exec cat -- "+quote(p)+"; else exit 66; fi", nil)
 	var re *node.RunError
 	if errors.As(err, &re) && exitCode(re.Err) == 66 {
@@ -141,6 +153,9 @@ func (n *Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
 }
 
 func (n *Node) WriteFile(ctx context.Context, p string, data []byte, mode os.FileMode) error {
+	if n.served != nil {
+		return n.served.write(ctx, p, bytes.NewReader(data), mode, false)
+	}
 	_, err := n.shell(ctx, writeLine(p, mode, false), bytes.NewReader(data))
 	return err
 }
@@ -151,6 +166,9 @@ func (n *Node) CopyIn(ctx context.Context, localPath, nodePath string, mode os.F
 		return err
 	}
 	defer f.Close()
+	if n.served != nil {
+		return n.served.write(ctx, nodePath, f, mode, true)
+	}
 	_, err = n.shell(ctx, writeLine(nodePath, mode, true), f)
 	return err
 }
@@ -172,10 +190,15 @@ func writeLine(p string, mode os.FileMode, viaRename bool) string {
 
 // agentJSON runs an agent subcommand and decodes its JSON answer.
 func (n *Node) agentJSON(ctx context.Context, v any, args ...string) error {
-	out, err := n.Command(n.cfg.Agent, args...).Output(ctx)
+	var out []byte
+	var err error
+	if n.served != nil {
+		out, err = n.served.agent(ctx, args...)
+	} else {
+		out, err = n.Command(n.cfg.Agent, args...).Output(ctx)
+	}
 	if err != nil {
-		var re *node.RunError
-		if errors.As(err, &re) && exitCode(re.Err) == agent.ExitNoProcess {
+		if exitCode(err) == agent.ExitNoProcess {
 			return fmt.Errorf("%s: %w", strings.Join(args, " "), evidence.ErrNoProcess)
 		}
 		return err
@@ -211,8 +234,10 @@ func (n *Node) Kill(ctx context.Context, pid int, signal int) error {
 	return n.Command("sh", "-c", fmt.Sprintf("kill -%d %d 2>/dev/null || ! kill -0 %d 2>/dev/null", signal, pid, pid)).Run(ctx)
 }
 
+// exitCode is the exit status in err (an ssh client's, which is the
+// remote command's, or the agent server's report), -1 without one.
 func exitCode(err error) int {
-	var ee *exec.ExitError
+	var ee interface{ ExitCode() int }
 	if errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
@@ -268,6 +293,22 @@ func (c *cmd) sudo() []string {
 		return []string{"sudo", "-n"}
 	}
 	return nil
+}
+
+// Run goes through the agent's server when the node has one and the
+// command's output goes to buffers; otherwise it is an ssh session.
+func (c *cmd) Run(ctx context.Context) error {
+	if c.servable() {
+		return c.runServed(ctx)
+	}
+	return c.CmdSpec.Run(ctx)
+}
+
+func (c *cmd) Output(ctx context.Context) ([]byte, error) {
+	var stdout bytes.Buffer
+	c.Stdout = &stdout
+	err := c.Run(ctx)
+	return stdout.Bytes(), err
 }
 
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {
