@@ -32,7 +32,7 @@ type served struct {
 // exitError is a command's non-zero exit status on the node.
 type exitError struct{ code int }
 
-func (e *exitError) Error() string  { return "exit status " + strconv.Itoa(e.code) }
+func (e *exitError) Error() string { return "exit status " + strconv.Itoa(e.code) }
 func (e *exitError) ExitCode() int { return e.code }
 
 // Serve starts the agent's server on the node, forwards a local socket to
