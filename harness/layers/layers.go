@@ -24,7 +24,7 @@ var Layers = [][]string{
 	// Where a run runs: node providers.
 	{"harness/provision/..."},
 	// What drives the runtime: runc, containerd, dockerd.
-	{"harness/engine"},
+	{"harness/engine", "harness/daemons"},
 	// Triggers and detectors.
 	{"harness/chaos", "harness/detect", "harness/detect/..."},
 	// What a scenario is.

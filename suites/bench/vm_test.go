@@ -50,23 +50,28 @@ func BenchmarkVMImages(b *testing.B) {
 
 // BenchmarkVMNode: containerd#5261 inside VM nodes with warm images: boot (or
 // vagrant up) to first command, and the time to verdict of the whole run.
-// qemu nodes start from a booted snapshot; the -boot cases turn that off
-// (RELAPSE_QEMU_SNAPSHOT=0), so both sit side by side in one run.
+// qemu nodes start from a booted snapshot and send short calls through
+// the agent's server; the -boot cases turn the snapshot off
+// (RELAPSE_QEMU_SNAPSHOT=0) and the -ssh case the server
+// (RELAPSE_AGENT_SERVER=0), so each sits beside its peer in one run.
 func BenchmarkVMNode(b *testing.B) {
 	requireRoot(b)
 	for _, tc := range []struct {
 		name, provider, kernel, setupFact string
-		noSnapshot                        bool
+		// off names the optimisation this case turns off, to compare
+		// with the case without the suffix in the same run.
+		off string
 	}{
-		{"qemu-6.1", "qemu", "6.1", "boot to first command", false},
-		{"qemu-6.1-boot", "qemu", "6.1", "boot to first command", true},
-		{"qemu-6.12", "qemu", "6.12", "boot to first command", false},
-		{"qemu-6.12-boot", "qemu", "6.12", "boot to first command", true},
-		{"vagrant", "vagrant", "", "vagrant up", false},
+		{"qemu-6.1", "qemu", "6.1", "boot to first command", ""},
+		{"qemu-6.1-boot", "qemu", "6.1", "boot to first command", "RELAPSE_QEMU_SNAPSHOT"},
+		{"qemu-6.12", "qemu", "6.12", "boot to first command", ""},
+		{"qemu-6.12-boot", "qemu", "6.12", "boot to first command", "RELAPSE_QEMU_SNAPSHOT"},
+		{"qemu-6.12-ssh", "qemu", "6.12", "boot to first command", "RELAPSE_AGENT_SERVER"},
+		{"vagrant", "vagrant", "", "vagrant up", ""},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			if tc.noSnapshot {
-				b.Setenv("RELAPSE_QEMU_SNAPSHOT", "0")
+			if tc.off != "" {
+				b.Setenv(tc.off, "0")
 			}
 			for i := 0; i < b.N; i++ {
 				r := reproOn(b, provision.Spec{Provider: tc.provider, Kernel: tc.kernel})
