@@ -17,15 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
-func init() {
-	engineStarters["containerd"] = func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error) {
-		e, err := h.startContainerd(ctx, sb)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
-}
+func init() { registerEngine("containerd", (*hang).startContainerd) }
 
 // debianContainerd is where Debian's containerd (1.6.20) lives; its
 // version is recorded from the daemon itself.

@@ -20,15 +20,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/sandbox"
 )
 
-func init() {
-	engineStarters["docker"] = func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error) {
-		e, err := h.startDocker(ctx, sb)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
-}
+func init() { registerEngine("docker", (*hang).startDocker) }
 
 // dockerEngine is the seed's own stack (containerd#5261): `docker run -d
 // --security-opt no-new-privileges` through dockerd -> containerd -> shim -> runc.

@@ -45,6 +45,18 @@ type probe struct {
 // compiles.
 var engineStarters = map[string]func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error){}
 
+// registerEngine links an engine's start (a nil engine with an error
+// stays a nil interface).
+func registerEngine[E engineUnderTest](name string, start func(*hang, context.Context, *sandbox.Sandbox) (E, error)) {
+	engineStarters[name] = func(h *hang, ctx context.Context, sb *sandbox.Sandbox) (engineUnderTest, error) {
+		e, err := start(h, ctx, sb)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
 // engineChoices are the values the engine parameter takes in this binary.
 func engineChoices() []string {
 	names := []string{"runc"}
