@@ -161,7 +161,7 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return art, fmt.Errorf("creating build cache %s: %w", dir, err)
 	}
-	unlock, err := lockDir(dir)
+	unlock, err := LockDir(dir)
 	if err != nil {
 		return art, err
 	}
@@ -242,8 +242,9 @@ func fileExists(p string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// lockDir serialises builds of one cache entry between concurrent runs.
-func lockDir(dir string) (func(), error) {
+// LockDir serialises builds of one cache entry between concurrent runs;
+// call the returned function to unlock.
+func LockDir(dir string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking build cache: %w", err)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // NodePath is where providers put the agent on a node.
@@ -106,21 +107,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // Build compiles the agent as a static binary for the node's architecture
-// (amd64, the only one relapse's VM nodes run) and returns its path. Go's
-// build cache makes a rebuild of an unchanged tree take about a second.
+// (amd64, the only one relapse's VM nodes run) into relapse's cache and
+// returns its path.
 func Build(ctx context.Context, cacheRoot string) (string, error) {
-	out := filepath.Join(cacheRoot, "agent", "relapse-agent")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	dir := filepath.Join(cacheRoot, "agent")
+	out := filepath.Join(dir, "relapse-agent")
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		return "", err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "./cmd/relapse-agent")
+	unlock, err := versions.LockDir(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	// Straight onto the cached binary: go build leaves an up-to-date one
+	// as it is (no link, ~0.4 s instead of ~1.5 s), and with its work
+	// directory beside it a new one is renamed into place, never written
+	// over a copy another run is reading.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./cmd/relapse-agent")
 	cmd.Dir = sourceRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN=local")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN=local", "GOTMPDIR="+filepath.Join(dir, "tmp"))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the node agent (go build ./cmd/relapse-agent in %s): %w\n%s", cmd.Dir, err, b)
 	}
-	return out, os.Rename(tmp, out)
+	return out, nil
 }
 
 // sourceRoot is the module root of the tree relapse was built from.
