@@ -116,10 +116,11 @@ func CreateArgs(id, bundle, pidFile string) []string {
 	return []string{"create", "--bundle", bundle, "--pid-file", pidFile, id}
 }
 
-// RunDetachedArgs are `runc run --detach` arguments: create and start in
-// one runc process, returning once the container's process runs.
-func RunDetachedArgs(id, bundle, pidFile string) []string {
-	return []string{"run", "--detach", "--bundle", bundle, "--pid-file", pidFile, id}
+// RunArgs are foreground `runc run` arguments: create and start in one
+// runc process, which returns the container's exit status once its
+// process exited.
+func RunArgs(bundle, pidFile, id string) []string {
+	return []string{"run", "--bundle", bundle, "--pid-file", pidFile, id}
 }
 
 // IsInitOf selects the `runc init` processes of one runc binary: relapse

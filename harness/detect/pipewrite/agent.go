@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/evidence"
@@ -33,6 +35,23 @@ func (s InitSelector) Select(procs []evidence.Process) []evidence.Process {
 	return evidence.Matching(func(p evidence.Process) bool {
 		return evidence.IsRuncInit(p) && (s.Binary == "" || len(p.Cmdline) > 0 && p.Cmdline[0] == s.Binary)
 	})(procs)
+}
+
+// comm says whether a process's comm can be a selected init's, so a scan
+// can skip reading the rest of every other process: a runc init's comm is
+// "runc:[N:NAME]" once nsexec renamed it and its binary's name (at most
+// 15 bytes) before. nil when the selector needs every process (Under
+// follows daemons' command lines).
+func (s InitSelector) comm() func(string) bool {
+	if s.Under != "" {
+		return nil
+	}
+	exe := "runc"
+	if s.Binary != "" {
+		exe = filepath.Base(s.Binary)
+	}
+	exe = exe[:min(len(exe), 15)]
+	return func(comm string) bool { return strings.HasPrefix(comm, "runc:[") || comm == exe }
 }
 
 // agentWatch is the agent subcommand that runs the detector on a node.

@@ -198,6 +198,7 @@ func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
 		return d.watchOnAgent(ctx)
 	}
 	seen := map[int]*watched{}
+	rounds := 0
 	last, planned := time.Now(), time.Duration(0)
 	confirming := false
 	for {
@@ -208,10 +209,16 @@ func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
 			d.rounds.Add(time.Since(last) - planned)
 		}
 		last = time.Now()
-		pids, err := d.round(ctx, seen, confirming)
+		// While inits live they are sampled every round, and the full
+		// scan that finds new ones (and drops the gone) runs every
+		// rescanEvery rounds: the scan costs a stat read per process.
+		scanned := !confirming && (len(seen) == 0 || rounds%rescanEvery == 0)
+		rounds++
+		pids, err := d.round(ctx, seen, confirming, scanned)
 		if err != nil {
 			return report.Finding{}, err
 		}
+		scan := time.Since(last)
 		confirming = false
 		for _, pid := range pids {
 			w := seen[pid]
@@ -223,6 +230,13 @@ func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
 		// The wait is measured from the round's start, so a slow round is
 		// not followed by a full interval on top.
 		planned = d.interval(confirming)
+		if scanned && len(pids) == 0 {
+			// A full scan reads every process's stat (~2 ms here). While
+			// no init lives, at most a tenth of a core goes to looking
+			// for one, so the detector does not slow down the starts it
+			// watches; once one lives, it is sampled at full pace.
+			planned = max(planned, 9*scan)
+		}
 		wait := time.NewTimer(time.Until(last.Add(planned)))
 		select {
 		case <-ctx.Done():
@@ -233,21 +247,25 @@ func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
 	}
 }
 
+// rescanEvery is how often, in rounds, the process list is read while
+// known inits are being sampled.
+const rescanEvery = 3
+
 // round picks the processes to sample. While a candidate is being
 // confirmed only the candidates are sampled again, without listing every
 // process on the node, so confirmation rounds cost a few /proc reads;
 // otherwise the node's process list is read and the selection refreshed.
-func (d *Detector) round(ctx context.Context, seen map[int]*watched, confirming bool) ([]int, error) {
+func (d *Detector) round(ctx context.Context, seen map[int]*watched, confirming, scan bool) ([]int, error) {
 	var pids []int
-	if confirming {
+	if confirming || !scan {
 		for pid, w := range seen {
-			if w.samples > 0 {
+			if w.samples > 0 || !confirming {
 				pids = append(pids, pid)
 			}
 		}
 		return pids, nil
 	}
-	procs, err := d.Node.Processes(ctx)
+	procs, err := d.list(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing processes: %w", d.Name(), err)
 	}
@@ -269,6 +287,23 @@ func (d *Detector) round(ctx context.Context, seen map[int]*watched, confirming 
 		}
 	}
 	return pids, nil
+}
+
+// commLister is a node that can list processes by comm cheaply (the
+// local node, which is also the one the agent's detector runs on).
+type commLister interface {
+	ProcessesWithComm(ctx context.Context, keep func(comm string) bool) ([]evidence.Process, error)
+}
+
+// list is the node's process list for one scan: only the processes whose
+// comm can be a selected init's, when the selector allows and the node can.
+func (d *Detector) list(ctx context.Context) ([]evidence.Process, error) {
+	if cl, ok := d.Node.(commLister); ok && d.Select == nil && d.Selector != nil {
+		if keep := d.Selector.comm(); keep != nil {
+			return cl.ProcessesWithComm(ctx, keep)
+		}
+	}
+	return d.Node.Processes(ctx)
 }
 
 // sample inspects one process and returns a finding once it is confirmed.

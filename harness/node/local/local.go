@@ -81,6 +81,12 @@ func (*Node) Processes(context.Context) ([]evidence.Process, error) {
 	return evidence.LocalProc.Processes()
 }
 
+// ProcessesWithComm lists only the processes whose comm keep accepts,
+// reading little of the others (see evidence.ProcFS.ProcessesWithComm).
+func (*Node) ProcessesWithComm(_ context.Context, keep func(comm string) bool) ([]evidence.Process, error) {
+	return evidence.LocalProc.ProcessesWithComm(keep)
+}
+
 func (*Node) InspectProcess(_ context.Context, pid int) (evidence.ProcessSnapshot, error) {
 	return evidence.LocalProc.Snapshot(pid)
 }
