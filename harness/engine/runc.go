@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -148,80 +146,6 @@ func (r *Runc) State(ctx context.Context, id string) (State, error) {
 		return State{}, fmt.Errorf("parsing runc state %s: %w", id, err)
 	}
 	return s, nil
-}
-
-// WaitStopped waits until the container stopped or ctx ends; pidFile is
-// the --pid-file runc create wrote ("" when there is none).
-func (r *Runc) WaitStopped(ctx context.Context, id, pidFile string) (State, error) {
-	// Watching the init's /proc entry costs one small read; each `runc
-	// state` is a process start (~35 ms here), so runc is polled only when
-	// there is no pid file.
-	if pid := r.initPID(ctx, pidFile); pid > 0 {
-		stat := fmt.Sprintf("/proc/%d/stat", pid)
-		started := ""
-		for {
-			data, err := r.Node.ReadFile(ctx, stat)
-			if started == "" && err == nil {
-				started = statStartTime(data)
-			}
-			// A different start time is another process that got the pid.
-			if err != nil || exitedStat(data) || statStartTime(data) != started {
-				// The container's only process has exited: runc calls that
-				// stopped, and asking it would be one more process start.
-				return State{ID: id, Status: "stopped", Pid: pid}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return State{}, fmt.Errorf("container %s: init pid %d still running: %w", id, pid, context.Cause(ctx))
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
-	for {
-		s, err := r.State(ctx, id)
-		if err != nil || s.Status == "stopped" {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return s, fmt.Errorf("container %s still %s: %w", id, s.Status, context.Cause(ctx))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-func (r *Runc) initPID(ctx context.Context, pidFile string) int {
-	if pidFile == "" {
-		return 0
-	}
-	data, err := r.Node.ReadFile(ctx, pidFile)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	return pid
-}
-
-// statStartTime is field 22 of /proc/PID/stat, the process's start time.
-func statStartTime(stat []byte) string {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
-}
-
-// exitedStat is true for a /proc/PID/stat of a zombie or dead process.
-func exitedStat(stat []byte) bool {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return true
-	}
-	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // List returns `runc list` as text, for evidence.
