@@ -252,9 +252,10 @@ func (d *Detector) Watch(ctx context.Context) (report.Finding, error) {
 const rescanEvery = 3
 
 // round picks the processes to sample. While a candidate is being
-// confirmed only the candidates are sampled again, without listing every
-// process on the node, so confirmation rounds cost a few /proc reads;
-// otherwise the node's process list is read and the selection refreshed.
+// confirmed only the candidates are sampled again, and between full scans
+// (scan false) every known init is, without listing every process on the
+// node, so those rounds cost a few /proc reads; otherwise the node's
+// process list is read and the selection refreshed.
 func (d *Detector) round(ctx context.Context, seen map[int]*watched, confirming, scan bool) ([]int, error) {
 	var pids []int
 	if confirming || !scan {
