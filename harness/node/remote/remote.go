@@ -139,10 +139,8 @@ func (n *Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
 		data, err := n.served.read(ctx, p)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s on %s: %w", p, n.Name(), os.ErrNotExist)
-		} else if err != nil {
-			return nil, fmt.Errorf("reading %s on %s: %w", p, n.Name(), err)
 		}
-		return data, nil
+		return data, n.wrapServed(err)
 	}
 	out, err := n.shell(ctx, "if [ -e "+quote(p)+" ]; then exec cat -- "+quote(p)+"; else exit 66; fi", nil)
 	var re *node.RunError
@@ -154,7 +152,7 @@ func (n *Node) ReadFile(ctx context.Context, p string) ([]byte, error) {
 
 func (n *Node) WriteFile(ctx context.Context, p string, data []byte, mode os.FileMode) error {
 	if n.served != nil {
-		return n.served.write(ctx, p, bytes.NewReader(data), mode, false)
+		return n.wrapServed(n.served.write(ctx, p, bytes.NewReader(data), mode, false))
 	}
 	_, err := n.shell(ctx, writeLine(p, mode, false), bytes.NewReader(data))
 	return err
@@ -167,7 +165,7 @@ func (n *Node) CopyIn(ctx context.Context, localPath, nodePath string, mode os.F
 	}
 	defer f.Close()
 	if n.served != nil {
-		return n.served.write(ctx, nodePath, f, mode, true)
+		return n.wrapServed(n.served.write(ctx, nodePath, f, mode, true))
 	}
 	_, err = n.shell(ctx, writeLine(nodePath, mode, true), f)
 	return err
@@ -186,6 +184,14 @@ func writeLine(p string, mode os.FileMode, viaRename bool) string {
 		return fmt.Sprintf("mkdir -p %s && cat > %s && chmod %s %s && mv -f %s %s", quote(path.Dir(p)), tmp, m, tmp, tmp, q)
 	}
 	return fmt.Sprintf("mkdir -p %s && cat > %s && { %s; }", quote(path.Dir(p)), q, fix)
+}
+
+// wrapServed names the node in an error of the agent's server.
+func (n *Node) wrapServed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("on %s through the agent's server: %w", n.Name(), err)
 }
 
 // agentJSON runs an agent subcommand and decodes its JSON answer.

@@ -144,7 +144,7 @@ func (s *served) read(ctx context.Context, path string) ([]byte, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, os.ErrNotExist
 	case resp.StatusCode != http.StatusOK:
-		return nil, errors.New(strings.TrimSpace(string(data)))
+		return nil, fmt.Errorf("reading %s: %s", path, strings.TrimSpace(string(data)))
 	}
 	return data, nil
 }
