@@ -88,7 +88,7 @@ func (ScenarioBase) CheckPlan(provider string, params scenario.Values, versions 
 	if provider != "local" && clusterProvider != "bare" {
 		return fmt.Errorf("cluster=%s runs on the local node only (its node containers run on relapse's dockerd), not on PROVIDER=%s; use cluster=bare on a VM node", clusterProvider, provider)
 	}
-	return cluster.CheckRuntime(provider, params.String(cluster.RuntimeParam.Name), clusterProvider, versions["kubernetes"])
+	return cluster.CheckRuntime(provider, params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd), clusterProvider, versions["kubernetes"])
 }
 
 // Start brings up the run's cluster from its built artifacts, with the
@@ -103,7 +103,8 @@ func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*cluster.Clus
 		return nil, cluster.Options{}, err
 	}
 	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI,
-		CNI: env.Params.String(cluster.CNIParam.Name), Runtime: env.Params.String(cluster.RuntimeParam.Name)}
+		CNI:     env.Params.Optional(cluster.CNIParam.Name, cluster.CNIBridge),
+		Runtime: env.Params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd)}
 	p, err := Providers.Lookup(env.Params.String(ProviderParam.Name))
 	if err != nil {
 		return nil, opts, err

@@ -22,6 +22,10 @@ func TestCheckPlanRefusesWhatAVMCannotRun(t *testing.T) {
 		{"qemu", map[string]string{"cluster": "kind", "runtime": "containerd"}, "v1.30.14", "use cluster=bare"},
 		{"qemu", map[string]string{"cluster": "bare", "runtime": "dockershim"}, "v1.19.3", "use runtime=containerd"},
 		{"local", map[string]string{"cluster": "bare", "runtime": "dockershim"}, "v1.30.14", "KUBERNETES=1.19.3"},
+		// Scenarios without a runtime parameter (runc-pipe-hang-k8s,
+		// pleg-not-healthy) run on containerd.
+		{"qemu", map[string]string{"cluster": "bare"}, "v1.30.14", ""},
+		{"local", map[string]string{"cluster": "kind"}, "v1.30.14", ""},
 	}
 	for _, c := range cases {
 		err := s.CheckPlan(c.provider, scenario.ValuesOf(c.params), map[string]string{"kubernetes": c.version})

@@ -94,6 +94,16 @@ func (v Values) raw(name string, kind paramKind) string {
 // String is the parameter's value as given.
 func (v Values) String(name string) string { return v.raw(name, kindString) }
 
+// Optional is a string parameter's value, or fallback when the scenario
+// did not declare it: for kits shared by scenarios of which only some
+// declare it (a cluster's CNI and runtime).
+func (v Values) Optional(name, fallback string) string {
+	if s, ok := v.m[name]; ok {
+		return s
+	}
+	return fallback
+}
+
 // Int is an IntParam's value.
 func (v Values) Int(name string) int {
 	n, err := strconv.Atoi(v.raw(name, kindInt))
