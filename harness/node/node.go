@@ -104,10 +104,12 @@ func (s *CmdSpec) Run(ctx context.Context) error {
 	return p.Wait()
 }
 
-// Output runs the command and returns its standard output.
+// Output runs the command and returns its standard output. It runs it
+// through the provider's Run, which may take another way than Start (the
+// agent's server on a VM node).
 func (s *CmdSpec) Output(ctx context.Context) ([]byte, error) {
 	var stdout bytes.Buffer
 	s.Stdout = &stdout
-	err := s.Run(ctx)
+	err := s.self.Run(ctx)
 	return stdout.Bytes(), err
 }

@@ -310,13 +310,6 @@ func (c *cmd) Run(ctx context.Context) error {
 	return c.CmdSpec.Run(ctx)
 }
 
-func (c *cmd) Output(ctx context.Context) ([]byte, error) {
-	var stdout bytes.Buffer
-	c.Stdout = &stdout
-	err := c.Run(ctx)
-	return stdout.Bytes(), err
-}
-
 func (c *cmd) Start(ctx context.Context) (node.Process, error) {
 	p := &process{cmd: c, ctx: ctx, pidKnown: make(chan struct{})}
 	argv := c.node.sshArgv(append(c.node.sshArgs(), c.remoteLine()))
