@@ -4,6 +4,7 @@
 #   make repro RUNC=rc93 ENGINE=docker                      the seed's docker run loop
 #   make repro SCENARIO=containerd-metrics-deadlock CONTAINERD=1.6.2
 #   make test                unit tests + the fast suites (real runc)
+#   make test-fresh          .ci/run in a fresh clone with empty caches, under load
 #   make matrix              the scenario at every pinned version
 #   make nightly             ci/nightly.yaml's fast cells, merged into history, dashboard
 #   make bench               time to verdict, detection latency, start overhead
@@ -16,6 +17,7 @@
 #   make test-debsrc         the seeds' own systems built from Debian source (slow: ~1 h cold)
 #   make repro SCENARIO=kubelet-extra-sandbox KUBERNETES=1.19.3 CLUSTER=kind   on a kind cluster
 #   make test-k8s            the Kubernetes suites (bare and kind clusters; slow)
+#   make test-slow           the host suites' slow specs (bisect over commits)
 
 GO        ?= go
 SCENARIO  ?= runc-pipe-hang
@@ -49,7 +51,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-fresh test-slow test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -168,22 +170,49 @@ repair: build
 scenarios versions: build
 	$(RELAPSE) $@
 
-test: deps generate vet actionlint unit suites
+# gotestsum from the module proxy runs go test -json and ends with every
+# skipped test and its reason; make test lists the skips of unit and suites
+# together last. No `generate` here: link_test fails on stale link files
+# rather than make rewriting them before it looks.
+GOTESTSUM_VERSION = v1.13.0
+GOTESTSUM = $(BIN)/gotestsum-$(GOTESTSUM_VERSION)
+$(GOTESTSUM):
+	GOBIN=$(BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+	mv $(BIN)/gotestsum $@
+TEST_EVENTS ?= $(REPORTS)/go-test
+
+test: deps vet actionlint unit suites
+	@echo "make test: passed; the tests it skipped, with their reasons:"
+	@$(GOTESTSUM) --format dots --raw-command -- cat $(TEST_EVENTS)/unit.json $(TEST_EVENTS)/suites.json
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags relapse_k8s ./harness/cluster/kind ./harness/versions
 
 # Unit tests run with the race detector; harness/layers fails when a
 # package imports one above it.
-unit:
-	$(GO) test -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
+unit: $(GOTESTSUM)
+	@mkdir -p $(TEST_EVENTS)
+	$(GOTESTSUM) --format pkgname --jsonfile $(TEST_EVENTS)/unit.json -- -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the
 # shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.
 SUITES = $(filter-out %/bench %/suitekit,$(shell $(GO) list ./suites/...))
 
-suites:
-	$(GO) test -count=1 -p 1 -timeout 25m $(SUITES) -ginkgo.v -ginkgo.label-filter='!slow'
+suites: $(GOTESTSUM)
+	@mkdir -p $(TEST_EVENTS)
+	$(GOTESTSUM) --format standard-verbose --jsonfile $(TEST_EVENTS)/suites.json -- -count=1 -p 1 -timeout 25m $(SUITES) -ginkgo.v -ginkgo.label-filter='!slow'
+
+# The slow specs of the suites that need only this host (the VM and
+# Kubernetes suites have targets of their own).
+test-slow: deps $(GOTESTSUM)
+	$(GOTESTSUM) --format standard-verbose -- -count=1 -p 1 -timeout 40m $(filter-out %/vm %/kubernetes,$(SUITES)) -ginkgo.v -ginkgo.label-filter='slow'
+
+# .ci/run as CI and a new user's machine run it: a fresh clone of HEAD,
+# empty relapse, Go build and module caches, under load; prints its wall
+# time (ci/test-fresh.sh; TEST_FRESH_KEEP=1 keeps the clone and caches).
+test-fresh:
+	ci/test-fresh.sh
 
 # The fast suites again with both cores saturated by CPU and I/O load
 # (stress-ng): a verdict that flips under load is a bug in relapse.
@@ -208,6 +237,7 @@ test-debsrc: deps deps-vm
 # waits out the 3-minute threshold (~6 min warm).
 test-k8s: deps deps-k8s
 	$(GO) test -count=1 -p 1 -timeout 80m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s'
+	$(GO) test -count=1 -tags relapse_k8s -run '^TestK8sHost' -timeout 60m -v ./harness/cluster/kind ./harness/versions
 
 # Bare clusters on a qemu VM node (software emulation here): the cluster
 # scenarios with kubelet inside the VM, ~25 min warm.

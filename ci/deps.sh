@@ -33,6 +33,7 @@ for group in "${groups[@]}"; do
     "libxml2-utils:/usr/bin/xmllint"          # junit.xml checked against the JUnit schema in the unit tests
     "shellcheck:/usr/bin/shellcheck"          # actionlint checks the workflow's run: scripts with it
     "chromium-headless-shell:/usr/bin/chromium-headless-shell"  # the page tests render the dashboard and reports in it
+    "e2fsprogs:/sbin/mkfs.ext4"               # the VM disk image test makes an ext4 image
   ) ;;
   k8s) needs+=(
     "etcd-server:/usr/bin/etcd"                    # the clusters' etcd

@@ -78,7 +78,7 @@ trap 'status=143; exit 143' TERM HUP
 # nothing else changes the host under the fresh run, and it waits for
 # a run already under way.
 host_state=${RELAPSE_STATE:-/var/lib/relapse}
-mkdir -p "$host_state"
+mkdir -p -m 0700 "$host_state"
 exec 9<>"$host_state/host.lock"
 if ! flock -x -w "$lock_wait" 9; then
   echo "test-fresh: another relapse run (pid $(cat "$host_state/host.lock")) held $host_state/host.lock for ${lock_wait}s; wait for it or stop it" >&2
@@ -87,7 +87,7 @@ if ! flock -x -w "$lock_wait" 9; then
 fi
 echo $$ >"$host_state/host.lock"
 
-git clone --quiet --no-local "$repo" "$work/relapse"
+git clone --quiet "$repo" "$work/relapse"
 git -C "$work/relapse" checkout --quiet --detach "$head"
 mkdir -p "$work/relapse-cache" "$work/gocache" "$work/gomodcache" "$work/xdg-cache" "$work/state" "$work/reports"
 echo "test-fresh: $run in $work/relapse (HEAD ${head:0:12}) with empty caches under $work" >&2

@@ -1,9 +1,6 @@
 package versions
 
 import (
-	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -134,27 +131,6 @@ func TestGoModDirectives(t *testing.T) {
 	}
 	if want := (modReplace{Old: "k8s.io/cri-api", New: "./staging/src/k8s.io/cri-api"}); replaces[5] != want {
 		t.Errorf("replaces[5] = %+v, want %+v", replaces[5], want)
-	}
-}
-
-// TestKubeWrapperGoModRealShape runs the rewriting over the release go.mod
-// in the module cache when it is there (no network): every staging module
-// must become a versioned module and no local path may remain.
-func TestKubeWrapperGoModRealShape(t *testing.T) {
-	modcache := os.Getenv("GOMODCACHE")
-	if modcache == "" {
-		modcache = filepath.Join(os.Getenv("HOME"), "go/pkg/mod")
-	}
-	gomod, err := os.ReadFile(filepath.Join(modcache, "k8s.io/kubernetes@v1.30.14/go.mod"))
-	if err != nil {
-		t.Skip("k8s.io/kubernetes@v1.30.14 not in the default module cache")
-	}
-	got, err := kubeWrapperGoMod(string(gomod), "v1.30.14", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(got, "./") || !strings.Contains(got, "\tk8s.io/kubelet => k8s.io/kubelet v0.30.14\n") {
-		t.Errorf("wrapper go.mod:\n%s", got)
 	}
 }
 
@@ -332,43 +308,6 @@ func TestTailBuffer(t *testing.T) {
 	_, _ = tb.Write([]byte("end"))
 	if len(tb.String()) > 512<<10 || !strings.HasSuffix(tb.String(), "end") {
 		t.Errorf("tailBuffer kept %d bytes", len(tb.String()))
-	}
-}
-
-// TestKubernetesRecipeBuild builds one release for real, into the relapse
-// cache, when RELAPSE_BUILD_KUBERNETES names a version: minutes of CPU and
-// gigabytes of module cache, so never by default.
-//
-//	RELAPSE_BUILD_KUBERNETES=1.30.14 go test -run TestKubernetesRecipeBuild -v -timeout 60m ./harness/versions/
-func TestKubernetesRecipeBuild(t *testing.T) {
-	requested := os.Getenv("RELAPSE_BUILD_KUBERNETES")
-	if requested == "" {
-		t.Skip("set RELAPSE_BUILD_KUBERNETES=<version> to build Kubernetes")
-	}
-	ctx := context.Background()
-	r, err := Kubernetes.Resolve(ctx, requested)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	art, err := KubernetesRecipe.Build(ctx, r, CacheDir())
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	t.Logf("%s %s (%s): %s, cached=%v, %.0f s\n%s", art.Component, art.Version, art.Sum, art.Path, art.Cached, art.BuildSeconds, art.BuildCommand)
-	for _, name := range KubernetesRecipe.names() {
-		args, ok := map[string][]string{"kubectl": {"version", "--client"}, "kubeadm": {"version", "-o", "short"}}[name]
-		if !ok {
-			args = []string{"--version"}
-		}
-		out, err := exec.Command(filepath.Join(art.Path, name), args...).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), r.Version) {
-			t.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-		t.Logf("%s: %s", name, strings.TrimSpace(string(out)))
-	}
-	again, err := KubernetesRecipe.Build(ctx, r, CacheDir())
-	if err != nil || !again.Cached || again.Path != art.Path {
-		t.Errorf("second Build = %+v, %v; want a cache hit at %s", again, err, art.Path)
 	}
 }
 

@@ -94,7 +94,7 @@ func TestModuleName(t *testing.T) {
 // second time; a changed source makes a new one.
 func TestFilesDisk(t *testing.T) {
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 not installed (e2fsprogs)")
+		t.Fatal("mkfs.ext4 is needed to make disk images: install Debian's e2fsprogs (make deps)")
 	}
 	cache, src := t.TempDir(), filepath.Join(t.TempDir(), "tool")
 	if err := os.WriteFile(src, []byte("#!/bin/sh\necho one\n"), 0o755); err != nil {

@@ -21,7 +21,9 @@ import (
 // module proxy: a throwaway git history whose commits are the source trees
 // of served runc releases in order. git bisect run must name the rc93
 // commit as where the hang came in and the rc94 commit as where it went.
-var _ = Describe("bisect over the commits of a checkout", suitekit.BugLabels(runcpipehang.Bug, "bisect"), Ordered, func() {
+// Slow (make test-slow): it downloads four runc releases from the module
+// proxy and builds each from source, minutes on a fresh machine.
+var _ = Describe("bisect over the commits of a checkout", suitekit.BugLabels(runcpipehang.Bug, "bisect", suitekit.Slow), Ordered, func() {
 	var baseline suitekit.HostBaseline
 	BeforeAll(func() {
 		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)

@@ -23,13 +23,7 @@ func TestControlPlaneImages(t *testing.T) {
 			t.Errorf("%s: ok=%v err=%v spec=%+v", ref, ok, err, spec)
 		}
 	}
-	etcd, ok, err := controlPlaneImage("registry.k8s.io/etcd:3.5.15-0", "/bin")
-	if err != nil || !ok {
-		t.Skipf("no Debian etcd here: %v", err)
-	}
-	if _, has := etcd.Files["usr/bin/etcd"]; !has || len(etcd.Files) < 2 {
-		t.Errorf("etcd image without its libraries: %v", etcd.Files)
-	}
+	// etcd's image is Debian's etcd: TestK8sHostEtcdImage, run by make test-k8s.
 }
 
 func TestKubeletCgroupsScript(t *testing.T) {
