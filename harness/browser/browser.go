@@ -34,8 +34,11 @@ type Layout struct {
 	// Viewport is the window's width in CSS pixels, ScrollWidth the page's.
 	Viewport    int `json:"viewport"`
 	ScrollWidth int `json:"scrollWidth"`
-	// Overflow describes each element wider than the window or than its own
-	// box (a table cell whose text does not fit).
+	// Overflow describes each element wider than the window, each box
+	// whose content it cuts off (a table cell whose text does not fit),
+	// each absolutely placed box outside the box it is placed in, and each
+	// run of text that leaves its box (its block, or for SVG text its svg
+	// viewport). Collapsed <details> are opened first.
 	Overflow []string `json:"overflow"`
 	// Links are the href of every link, as written.
 	Links []string `json:"links"`
@@ -54,6 +57,8 @@ type Layout struct {
 type Box struct {
 	Top    int `json:"top"`
 	Bottom int `json:"bottom"`
+	Left   int `json:"left"`
+	Right  int `json:"right"`
 }
 
 // measure runs in the page after load and leaves its JSON in a <pre> whose
@@ -68,20 +73,67 @@ const measure = `<script>
     var t = (el.textContent || '').trim().slice(0, 40);
     return s + (t ? ' "' + t + '"' : '');
   }
+  // Collapsed details would hide what overflows inside them: open all,
+  // as printing does.
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  function inside(r, box) { return r.left >= box.left - 1 && r.right <= box.right + 1; }
+  function span(r) { return Math.round(r.left) + '..' + Math.round(r.right) + 'px'; }
   document.body.querySelectorAll('*').forEach(function (el) {
-    if (el.tagName === 'SCRIPT') return;
+    if (el.tagName === 'SCRIPT' || el.tagName === 'STYLE') return;
     var r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) return;
     n++;
-    if (r.right > vw + 1 || r.left < -1) out.push(name(el) + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + 'px of a ' + vw + 'px window');
+    if (r.right > vw + 1 || r.left < -1) out.push(name(el) + ' spans ' + span(r) + ' of a ' + vw + 'px window');
     var cs = getComputedStyle(el);
     var clips = el.tagName === 'TD' || el.tagName === 'TH' || cs.overflowX === 'hidden' || cs.overflowX === 'clip';
-    if (clips && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + ' holds ' + el.scrollWidth + 'px of content in ' + el.clientWidth + 'px');
+    var ellipsis = cs.textOverflow === 'ellipsis';
+    if (clips && !ellipsis && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + ' holds ' + el.scrollWidth + 'px of content in ' + el.clientWidth + 'px');
+    // An absolutely placed box must stay inside the box it is placed in.
+    if ((cs.position === 'absolute' || cs.position === 'fixed') && el.offsetParent) {
+      var pr = el.offsetParent.getBoundingClientRect();
+      if (!inside(r, pr)) out.push(name(el) + ' spans ' + span(r) + ', outside ' + name(el.offsetParent) + ' at ' + span(pr));
+    }
   });
+  // Every run of text must stay inside its box: the nearest block (or
+  // inline-block, cell, flex item) around it, or for SVG text the nearest
+  // svg viewport, which is where absolutely placed labels live. Text that
+  // scrolls in its box, or that the box ellipsizes, is the box's design.
+  function boxOf(node) {
+    var el = node.parentElement;
+    if (el instanceof SVGElement) return el.ownerSVGElement ? {el: el.ownerSVGElement, svg: true} : null;
+    for (; el && el !== document.body; el = el.parentElement) {
+      var cs = getComputedStyle(el);
+      if (cs.display !== 'inline' && cs.display !== 'contents') return {el: el, cs: cs};
+    }
+    return null;
+  }
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), t, seen = new Set();
+  while ((t = walker.nextNode())) {
+    if (!t.textContent.trim() || !t.parentElement || t.parentElement.closest('script,style,pre#relapse-' + 'layout')) continue;
+    var range = document.createRange();
+    range.selectNodeContents(t);
+    var tr = range.getBoundingClientRect();
+    if (tr.width === 0 && tr.height === 0) continue;
+    var b = boxOf(t);
+    if (!b || seen.has(t.parentElement)) continue;
+    if (!b.svg && (/^(auto|scroll)$/.test(b.cs.overflowX) || b.cs.textOverflow === 'ellipsis')) continue;
+    var br = b.el.getBoundingClientRect();
+    if (!b.svg) {
+      // The content box: inside the padding, which text must not cross either.
+      var pl = parseFloat(b.cs.paddingLeft) || 0, pr2 = parseFloat(b.cs.paddingRight) || 0;
+      var bl = parseFloat(b.cs.borderLeftWidth) || 0, brw = parseFloat(b.cs.borderRightWidth) || 0;
+      br = {left: br.left + bl + pl, right: br.right - brw - pr2};
+    }
+    if (!inside(tr, br)) {
+      seen.add(t.parentElement);
+      out.push('text of ' + name(t.parentElement) + ' spans ' + span(tr) + ', outside its box ' + name(b.el).split(' "')[0] + ' at ' + span(br));
+    }
+  }
   var ids = {};
   document.querySelectorAll('[id]').forEach(function (el) {
     var r = el.getBoundingClientRect();
-    ids[el.id] = {top: Math.round(r.top + window.scrollY), bottom: Math.round(r.bottom + window.scrollY)};
+    ids[el.id] = {top: Math.round(r.top + window.scrollY), bottom: Math.round(r.bottom + window.scrollY),
+      left: Math.round(r.left + window.scrollX), right: Math.round(r.right + window.scrollX)};
   });
   // What the page would fetch: loaded resources, and every reference that
   // makes a browser fetch (a failed fetch leaves no timing entry).
@@ -217,6 +269,8 @@ func Unresolved(page string, links []string) []string {
 // chromium runs one headless Chromium command. Root needs --no-sandbox;
 // the deadline is generous because a loaded machine slows Chromium's start
 // (~2 s idle here), and a page that never loads is an error, not a hang.
+// Chromium sees only the pinned fonts (pinFonts), without hinting, at one
+// device pixel per CSS pixel, so a page measures the same on any machine.
 func chromium(ctx context.Context, width, height int, args ...string) ([]byte, error) {
 	bin, err := Binary()
 	if err != nil {
@@ -224,15 +278,21 @@ func chromium(ctx context.Context, width, height int, args ...string) ([]byte, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	profile, err := os.MkdirTemp("", "relapse-chromium-")
+	scratch, err := os.MkdirTemp("", "relapse-chromium-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(profile)
+	defer os.RemoveAll(scratch)
+	env, err := pinFonts(filepath.Join(scratch, "fontconfig"))
+	if err != nil {
+		return nil, err
+	}
 	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-		"--user-data-dir=" + profile, "--virtual-time-budget=5000",
+		"--user-data-dir=" + filepath.Join(scratch, "profile"), "--virtual-time-budget=5000",
+		"--font-render-hinting=none", "--force-device-scale-factor=1", "--lang=en-US",
 		fmt.Sprintf("--window-size=%d,%d", width, height)}, args...)
 	cmd := exec.CommandContext(ctx, bin, full...)
+	cmd.Env = append(withoutFontEnv(os.Environ()), env...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -240,6 +300,19 @@ func chromium(ctx context.Context, width, height int, args ...string) ([]byte, e
 		return nil, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(args, " "), err, textutil.LastLines(stderr.String(), 10))
 	}
 	return stdout.Bytes(), nil
+}
+
+// withoutFontEnv drops what would point fontconfig or the locale elsewhere.
+func withoutFontEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "FONTCONFIG_") || strings.HasPrefix(name, "LC_") || name == "LANG" || name == "LANGUAGE" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func fileURL(p string) string {

@@ -242,22 +242,27 @@ type chartView struct {
 	Empty         bool
 	Width, Height int
 	LabelRight    int // x where step labels end
-	PlotX0        int
-	PlotX1        int
-	AxisY         int
-	Ticks         []chartTick
-	Rows          []chartRow
-	Marks         []chartMark
-	Omitted       int
-	Span          string
+	// LabelClip is the width of the labels' own viewport: a label wider
+	// than the estimate (a font wider than DejaVu Sans) is cut there
+	// rather than drawn over the plot or past the chart's left edge.
+	LabelClip int
+	PlotX0    int
+	PlotX1    int
+	AxisY     int
+	Ticks     []chartTick
+	Rows      []chartRow
+	Marks     []chartMark
+	Omitted   int
+	Span      string
 	// Aside says what the chart leaves out to give the experiment its own
 	// axis: the builds before it and the cleanup after it.
 	Aside string
 }
 
 type chartTick struct {
-	X     string
-	Label string
+	X      string
+	Label  string
+	Anchor string
 }
 
 type chartRow struct {
@@ -289,7 +294,47 @@ const (
 	chartTop      = 30
 	chartMaxRows  = 80
 	chartRightPad = 20
+	// The chart's text sizes (CSS: svg.timeline text, .note).
+	chartLabelPx = 11.5
+	chartNotePx  = 10.5
 )
+
+// textWidth estimates the width in px of s set in a sans-serif face of
+// size px, from above: each character class is given at least its width
+// in DejaVu Sans (bold for notes), the widest face a reader is likely to
+// have and the one the page checks render with. Labels are cut to fit by
+// it, and notes placed by it; the chart also clips each region, so a wider
+// face still never draws outside its place.
+func textWidth(s string, px float64) float64 {
+	var em float64
+	for _, r := range s {
+		switch {
+		case strings.ContainsRune("iIjlft.,:;'|!()[]{}/\\- ", r):
+			em += 0.42
+		case strings.ContainsRune("mwMW@%", r):
+			em += 1.05
+		case r >= 'A' && r <= 'Z':
+			em += 0.82
+		case r < 128:
+			em += 0.70
+		default:
+			em += 1.0
+		}
+	}
+	return em * px
+}
+
+// fitWidth cuts s, with an ellipsis, to at most maxW px at size px.
+func fitWidth(s string, px, maxW float64) string {
+	if textWidth(s, px) <= maxW {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && textWidth(string(r)+"…", px) > maxW {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
 
 func newChart(r *Report, t0 time.Time) chartView {
 	var steps []Step
@@ -368,7 +413,7 @@ func newChart(r *Report, t0 time.Time) chartView {
 	if span <= 0 {
 		span = 1
 	}
-	c := chartView{Width: chartWidth, LabelRight: chartLabelW - 8, PlotX0: chartLabelW, PlotX1: chartWidth - chartRightPad,
+	c := chartView{Width: chartWidth, LabelRight: chartLabelW - 8, LabelClip: chartLabelW - 4, PlotX0: chartLabelW, PlotX1: chartWidth - chartRightPad,
 		AxisY: chartTop - 6, Omitted: omitted, Span: fmtSeconds(span)}
 	if len(aside) > 0 {
 		c.Aside = "not drawn, in the table below: " + strings.Join(aside, ", ")
@@ -380,14 +425,19 @@ func newChart(r *Report, t0 time.Time) chartView {
 	}
 	step := niceStep(span / 8)
 	for t := 0.0; t <= span+step/1000; t += step {
-		c.Ticks = append(c.Ticks, chartTick{X: f1(x(t)), Label: "+" + trimFloat(t) + " s"})
+		tick := chartTick{X: f1(x(t)), Label: "+" + trimFloat(t) + " s", Anchor: "middle"}
+		// A centred label near the right edge would run past it.
+		if x(t)+textWidth(tick.Label, chartNotePx)/2 > float64(c.Width)-2 {
+			tick.Anchor = "end"
+		}
+		c.Ticks = append(c.Ticks, tick)
 	}
 	for i, s := range steps {
 		y := chartTop + i*chartRowH
 		off := s.At.Sub(t0).Seconds()
 		row := chartRow{Y: strconv.Itoa(y), MidY: strconv.Itoa(y + chartRowH/2), TextY: strconv.Itoa(y + chartRowH/2 + 4),
 			BarY:  strconv.Itoa(y + chartRowH/2 - 5),
-			Label: truncate(s.Name, 40), Class: statusClass(s.Status), Stripe: i%2 == 1}
+			Label: fitWidth(s.Name, chartLabelPx, float64(c.LabelRight-2)), Class: statusClass(s.Status), Stripe: i%2 == 1}
 		row.Title = s.Name
 		if s.Detail != "" {
 			row.Title += ": " + s.Detail
@@ -419,14 +469,19 @@ func newChart(r *Report, t0 time.Time) chartView {
 			row.Note += s.Status
 		}
 		if row.Note != "" {
-			textW := 6.5 * float64(len([]rune(row.Note)))
+			// Right of the mark, else inside the bar, else left of it, never
+			// over the labels; a note that fits nowhere goes right and
+			// is cut at the chart's edge (the table has it in full).
+			textW := textWidth(row.Note, chartNotePx)
 			switch {
-			case x1+8+textW < float64(c.PlotX1):
+			case x1+6+textW <= float64(c.Width)-2:
 				row.NoteX, row.NoteAnchor = f1(x1+6), "start"
-			case row.Bar && x1-x0 > textW+12:
+			case row.Bar && x1-x0 >= textW+12:
 				row.NoteX, row.NoteAnchor, row.NoteIn = f1(x0+6), "start", true
-			default:
+			case x0-6-textW >= float64(c.PlotX0):
 				row.NoteX, row.NoteAnchor = f1(x0-6), "end"
+			default:
+				row.NoteX, row.NoteAnchor = f1(x1+6), "start"
 			}
 		}
 		c.Rows = append(c.Rows, row)
@@ -487,14 +542,6 @@ func roundTo(v float64, digits int) float64 {
 
 func trimFloat(v float64) string {
 	return strconv.FormatFloat(roundTo(v, 6), 'f', -1, 64)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // ---- findings ----

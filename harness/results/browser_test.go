@@ -14,8 +14,12 @@ import (
 // TestDashboardInBrowser renders a dashboard with the nightly matrix's shape
 // (every flag, ten nights, long names) in headless Chromium: it paints,
 // nothing is wider than a 1400 px window or a 1024 px one, and every link
-// reaches a report.
+// reaches a report. Chromium renders with the pinned fonts (DejaVu, see
+// harness/browser), so the widths are the same on any machine.
 func TestDashboardInBrowser(t *testing.T) {
+	if _, err := browser.Binary(); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
 	store := t.TempDir()
 	versions := []string{"1.0.0-rc92", "1.0.0-rc93", "1.0.0-rc94", "1.1.14"}
 	for n := 1; n <= 11; n++ {
@@ -25,6 +29,10 @@ func TestDashboardInBrowser(t *testing.T) {
 				verdict := "NOT REPRODUCED"
 				if v == "1.0.0-rc93" || (v == "1.0.0-rc94" && n == 11) {
 					verdict = "REPRODUCED"
+				}
+				// The widest word a cell shows.
+				if v == "1.1.14" && n%3 == 0 {
+					verdict = "INCONCLUSIVE"
 				}
 				m := runcMeta(v, verdict)
 				m["bug_title"] = "runc init hangs writing to its sync pipe when the pipe buffer is one page (runc#2871 sizes it before the write); docker run never returns"

@@ -167,8 +167,8 @@ h2{font-size:1.08em;margin:1.4em 0 .3em} h2 small{font-weight:normal;color:#555}
 table{border-collapse:collapse;width:100%;background:#fff;table-layout:fixed}
 th,td{border:1px solid #e0e0e4;padding:.3em .45em;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f0f0f3;text-align:left;font-weight:600}
-col.label{width:24%} col.flags{width:13%} col.when{width:8%}
-td.v{text-align:center;font-size:.8em;font-weight:600;overflow-wrap:normal}
+col.label{width:22%} col.flags{width:13%} col.when{width:8%}
+td.v{text-align:center;font-size:.75em;font-weight:600;padding:.3em .2em}
 th.night{font-size:.78em;text-align:center;overflow-wrap:normal}
 td.when{font-size:.85em;overflow-wrap:normal}
 td.v a{color:inherit}
@@ -179,7 +179,7 @@ td.v a{color:inherit}
 .flag.flaky{background:#ffd166}.flag.newly-fixed{background:#2d6a4f;color:#fff}.flag.stale{background:#ccc}
 .why{color:#555;font-size:.82em}
 .rate{display:block;font-weight:normal}
-@media (max-width:1200px){col.label{width:19%} col.flags{width:12%} col.when{width:7%} td.v,th.night{font-size:.7em;padding:.3em .15em}}
+@media (max-width:1200px){col.label{width:17%} col.flags{width:11%} col.when{width:7%} td.v,th.night{font-size:.68em;padding:.3em .1em}}
 @media print{body{max-width:none;background:#fff}.scroll{overflow:visible}}
 </style></head><body>
 <h1>{{.Name}}: {{.Rows}} cells, latest night {{.Latest}}</h1>
