@@ -51,7 +51,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-fresh test-slow test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: fuzz test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-fresh test-slow test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -194,6 +194,15 @@ vet:
 unit: $(GOTESTSUM)
 	@mkdir -p $(TEST_EVENTS)
 	$(GOTESTSUM) --format pkgname --jsonfile $(TEST_EVENTS)/unit.json -- -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
+
+# Go's native fuzzing of the parsers that read untrusted input, each for
+# FUZZTIME (seeds in f.Add and testdata/fuzz; `make unit` replays them).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseStarted$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFinished$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
+	$(GO) test -run='^$$' -fuzz='^FuzzReadCell$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
+	$(GO) test -run='^$$' -fuzz='^FuzzLogLine$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/textutil
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the
 # shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.

@@ -190,6 +190,10 @@ func nightly(ctx context.Context, args []string) int {
 	if *night == "" {
 		*night = resultspkg.NightName(time.Now())
 	}
+	if err := resultspkg.CheckNight(*night); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: --night: %v\nnothing on this host was changed.\n", err)
+		return exitUsage
+	}
 	work, err := os.MkdirTemp("", "relapse-nightly-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)

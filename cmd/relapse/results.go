@@ -1,69 +1,162 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	resultspkg "github.com/relapse-dev/relapse/harness/results"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
+// exitCanaryMissed: a canary did not come out as a relapse, so the night
+// could not have caught one.
+const exitCanaryMissed = 5
+
 func resultsCmd(args []string) int {
-	fs := flag.NewFlagSet("results", flag.ContinueOnError)
-	store := fs.String("store", "results-store", "the append-only history store")
-	night := fs.String("night", "", "name of the night being merged (default: now, UTC)")
-	dash := fs.String("dashboard", "", "write the dashboard page here (default: STORE/dashboard.html)")
-	name := fs.String("name", "relapse nightly", "the matrix's name on the dashboard")
-	canaryOK := fs.Bool("canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
-	var merge []string
-	fs.Func("merge", "a matrix results directory to merge as the night (repeatable)", func(v string) error { merge = append(merge, v); return nil })
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if len(merge) > 0 {
-		if *night == "" {
-			*night = resultspkg.NightName(time.Now())
-		}
-		n, err := resultspkg.Merge(*store, *night, merge...)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
-			return exitFailed
-		}
-		fmt.Printf("merged %d cell(s) into night %s of %s\n", n, *night, *store)
-	}
-	return compareAndShow(*store, *dash, *name, *canaryOK)
+	// What results prints comes from cells of many machines and goes to a
+	// CI log (and GitHub's step summary): every line passes a LogWriter.
+	stdout, stderr := textutil.NewLogWriter(os.Stdout), textutil.NewLogWriter(os.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	return runResults(args, stdout, stderr)
 }
 
-// compareAndShow compares the store's nights, writes the dashboard and
-// gives the exit status: 4 on a RELAPSE or a verdict that contradicts the
-// affected range (a canary's RELAPSE only without canaryOK), 5 when a
-// canary did not relapse (the night cannot catch one).
+// resultsFlags are `relapse results`'s flags.
+type resultsFlags struct {
+	store, night, dash, site, name string
+	canaryOK                       bool
+	merge                          []string
+}
+
+func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
+	fs := flag.NewFlagSet("results", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &resultsFlags{}
+	fs.StringVar(&f.store, "store", "results-store", "the append-only history store")
+	fs.StringVar(&f.night, "night", "", "name of the night being merged (default: now, UTC); only with --merge")
+	fs.StringVar(&f.dash, "dashboard", "", "write the dashboard page here (default: STORE/dashboard.html)")
+	fs.StringVar(&f.site, "site", "", "also write a site to publish as it is: DIR/index.html (the dashboard) and every report it links to (DIR absent or empty)")
+	fs.StringVar(&f.name, "name", "relapse nightly", "the matrix's name on the dashboard")
+	fs.BoolVar(&f.canaryOK, "canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
+	fs.Func("merge", "a matrix results directory (or one cell's) to merge as the night (repeatable)", func(v string) error {
+		f.merge = append(f.merge, v)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return nil, err // flag printed it, with the flags
+	}
+	f, err := f.check(fs.Args())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return f, nil
+}
+
+// usageError is a usage error results found after flag parsing (flag
+// prints its own).
+type usageError struct{ error }
+
+// check refuses what cannot be meant, before anything is written.
+func (f *resultsFlags) check(rest []string) (*resultsFlags, error) {
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: every input of results is a flag (--merge DIR for a results directory)", rest[0])
+	}
+	if f.night != "" && len(f.merge) == 0 {
+		return nil, errors.New("--night names the night being merged: give the directories to merge with --merge DIR")
+	}
+	if f.night != "" {
+		if err := resultspkg.CheckNight(f.night); err != nil {
+			return nil, fmt.Errorf("--night: %w", err)
+		}
+	}
+	for _, m := range f.merge {
+		if info, err := os.Stat(m); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("--merge %s: not a directory; want a matrix run's results directory (relapse matrix --results) or one cell's", m)
+		}
+	}
+	if len(f.merge) == 0 {
+		if info, err := os.Stat(f.store); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("--store %s: no results store there; merge a night into it first (--merge DIR)", f.store)
+		}
+	}
+	if f.dash != "" {
+		if info, err := os.Stat(filepath.Dir(f.dash)); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("--dashboard %s: its directory %s does not exist", f.dash, filepath.Dir(f.dash))
+		}
+	}
+	return f, nil
+}
+
+// runResults is `relapse results`: usage errors exit 2 before anything is
+// written; a refused cell or store exits 1 naming the file.
+func runResults(args []string, stdout, stderr io.Writer) int {
+	f, err := parseResultsFlags(args, stderr)
+	if err != nil {
+		if ue := (usageError{}); errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "relapse results: %v\nnothing was merged or written; see relapse results -h\n", ue.error)
+		}
+		return exitUsage
+	}
+	if len(f.merge) > 0 {
+		if f.night == "" {
+			f.night = resultspkg.NightName(time.Now())
+		}
+		n, err := resultspkg.Merge(f.store, f.night, f.merge...)
+		if err != nil {
+			fmt.Fprintf(stderr, "relapse: merging night %s: %v\nthe store was not changed.\n", f.night, err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "merged %d cell(s) into night %s of %s\n", n, f.night, f.store)
+	}
+	return showComparison(stdout, stderr, f.store, f.dash, f.site, f.name, f.canaryOK)
+}
+
+// compareAndShow compares the store's nights and writes the dashboard,
+// printing for a CI log (see showComparison).
 func compareAndShow(store, dash, name string, canaryOK bool) int {
+	stdout, stderr := textutil.NewLogWriter(os.Stdout), textutil.NewLogWriter(os.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	return showComparison(stdout, stderr, store, dash, "", name, canaryOK)
+}
+
+// showComparison compares the store's nights, writes the dashboard (and
+// the site, when asked) and gives the exit status: 4 on a RELAPSE or a
+// verdict that contradicts the affected range (a canary's RELAPSE only
+// without canaryOK), 5 when a canary did not relapse (the night cannot
+// catch one). Text from cells is printed escaped (textutil.Printable).
+func showComparison(stdout, stderr io.Writer, store, dash, site, name string, canaryOK bool) int {
 	nights, byNight, err := resultspkg.Load(store)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		fmt.Fprintf(stderr, "relapse: %v\n", err)
 		return exitFailed
 	}
 	cmp := resultspkg.Compare(nights, byNight)
 	if dash == "" {
 		dash = filepath.Join(store, "dashboard.html")
 	}
-	var page strings.Builder
-	if err := resultspkg.Dashboard(&page, name, cmp, filepath.Dir(dash)); err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+	if err := resultspkg.WriteDashboard(dash, name, cmp); err != nil {
+		fmt.Fprintf(stderr, "relapse: writing the dashboard: %v\n", err)
 		return exitFailed
 	}
-	if err := os.WriteFile(dash, []byte(page.String()), 0o644); err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
-		return exitFailed
+	fmt.Fprintf(stdout, "%d cells over %d night(s), latest %s; dashboard %s\n", len(cmp.Rows), len(cmp.Nights), cmp.Latest(), dash)
+	if site != "" {
+		n, err := resultspkg.Publish(site, store, name, cmp)
+		if err != nil {
+			fmt.Fprintf(stderr, "relapse: writing the site: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "site %s: the dashboard and the %d report(s) it links to\n", site, n)
 	}
-	fmt.Printf("%d cells over %d night(s), latest %s; dashboard %s\n", len(cmp.Rows), len(cmp.Nights), cmp.Latest(), dash)
 	for _, r := range cmp.Rows {
 		if len(r.Flags) > 0 {
-			fmt.Printf("  %-14s %s: %s\n", strings.Join(r.Flags, ","), r.Cell, strings.Join(r.Why, "; "))
+			fmt.Fprintf(stdout, "  %-14s %s: %s\n", strings.Join(r.Flags, ","), textutil.Printable(r.Cell), textutil.Printable(strings.Join(r.Why, "; ")))
 		}
 	}
 	status := exitVerdict
@@ -71,7 +164,7 @@ func compareAndShow(store, dash, name string, canaryOK bool) int {
 		status = exitMismatch
 	}
 	if len(cmp.Has(resultspkg.FlagCanaryMissed, false)) > 0 {
-		status = 5
+		status = exitCanaryMissed
 	}
 	return status
 }

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/relapse-dev/relapse/harness/report"
@@ -17,10 +18,7 @@ const maxNights = 10
 // no script, no request leaves the page), with links to each cell's report
 // relative to where the page is written (dir).
 func Dashboard(w io.Writer, name string, c *Comparison, dir string) error {
-	v := dashView{Name: name, Latest: c.Latest()}
-	for i := len(c.Nights) - 1; i >= 0 && len(v.Nights) < maxNights; i-- {
-		v.Nights = append(v.Nights, c.Nights[i])
-	}
+	v := dashView{Name: name, Latest: c.Latest(), Nights: shownNights(c)}
 	counts := map[string]int{}
 	groups := map[string]*bugView{}
 	for _, r := range c.Rows {
@@ -49,6 +47,30 @@ func Dashboard(w io.Writer, name string, c *Comparison, dir string) error {
 	}
 	v.Rows = len(c.Rows)
 	return dashboard.Execute(w, v)
+}
+
+// shownNights are the nights the dashboard shows, newest first.
+func shownNights(c *Comparison) []string {
+	var out []string
+	for i := len(c.Nights) - 1; i >= 0 && len(out) < maxNights; i-- {
+		out = append(out, c.Nights[i])
+	}
+	return out
+}
+
+// Linked are the report pages the dashboard links to: those of the
+// entries in the nights it shows.
+func Linked(c *Comparison) []string {
+	var pages []string
+	for _, r := range c.Rows {
+		for _, n := range shownNights(c) {
+			if e, ok := r.Entries[n]; ok && e.ReportPage() != "" {
+				pages = append(pages, e.ReportPage())
+			}
+		}
+	}
+	sort.Strings(pages)
+	return pages
 }
 
 func bugTitle(r Row, nights []string) string {

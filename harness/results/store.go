@@ -1,12 +1,9 @@
 package results
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,57 +15,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 )
 
-// Merge copies the cell directories under each source (a matrix run's
-// results) into the store as night. Nothing already in the store is
-// overwritten: a cell merged twice into one night is an error.
-func Merge(store, night string, sources ...string) (int, error) {
-	if strings.ContainsAny(night, "/\\") || night == "" || strings.HasPrefix(night, ".") {
-		return 0, fmt.Errorf("night %q: want a plain name such as 2026-12-01 or a CI run number", night)
-	}
-	n := 0
-	for _, src := range sources {
-		cells, err := cellDirs(src)
-		if err != nil {
-			return n, err
-		}
-		for _, c := range cells {
-			dst := filepath.Join(store, night, filepath.Base(c))
-			if _, err := os.Stat(dst); err == nil {
-				return n, fmt.Errorf("cell %s is already in night %s of %s: the store is append-only", filepath.Base(c), night, store)
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return n, err
-			}
-			if out, err := exec.Command("cp", "-a", c, dst).CombinedOutput(); err != nil {
-				return n, fmt.Errorf("copying %s into the store: %w\n%s", c, err, out)
-			}
-			n++
-		}
-	}
-	return n, nil
-}
-
-// cellDirs finds the cell directories (those with a finished.json) under dir.
-func cellDirs(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "artifacts" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && d.Name() == "finished.json" {
-			out = append(out, filepath.Dir(p))
-		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no results in %s", dir)
-	}
-	return out, err
-}
-
 // Entry is one cell of one night.
 type Entry struct {
 	Night    string
@@ -79,6 +25,9 @@ type Entry struct {
 	Passed   bool
 	Result   string
 	Meta     map[string]string
+	// Report is the cell's report page (report.html), checked to be a
+	// regular file inside the cell; "" when it has none.
+	Report string
 }
 
 // Verdict is the entry's verdict ("" when the cell did not get one).
@@ -116,18 +65,14 @@ func (e Entry) Relapse() bool {
 }
 
 // ReportPage is the entry's relapse report, if there is one.
-func (e Entry) ReportPage() string {
-	if e.Meta["report"] == "" {
-		return ""
-	}
-	p := filepath.Join(e.Dir, "artifacts", "reports", e.Meta["report"], "report.html")
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
+func (e Entry) ReportPage() string { return e.Report }
 
-// Load reads every night of a store, oldest first.
+// Load reads every night of a store, oldest first. Every cell is read
+// with ReadCell; a store holding anything else than nights of cells (a
+// link, a file in a night, a directory that is no night or cell, a cell
+// ReadCell refuses) is refused with every such path named. Files beside
+// the nights (dashboard.html) and hidden entries (a merge's staging) are
+// not nights.
 func Load(store string) ([]string, map[string]map[string]Entry, error) {
 	nights, err := os.ReadDir(store)
 	if err != nil {
@@ -138,32 +83,39 @@ func Load(store string) ([]string, map[string]map[string]Entry, error) {
 		start int64
 	}
 	var infos []nightInfo
+	var problems []error
 	byNight := map[string]map[string]Entry{}
 	for _, n := range nights {
-		if !n.IsDir() {
+		path := filepath.Join(store, n.Name())
+		switch {
+		case strings.HasPrefix(n.Name(), "."):
+			continue
+		case n.Type().IsRegular():
+			continue
+		case !n.IsDir():
+			problems = append(problems, fmt.Errorf("%s: a %s in the results store: a night is a directory", path, kind(n.Type())))
 			continue
 		}
-		cells, err := os.ReadDir(filepath.Join(store, n.Name()))
-		if err != nil {
-			return nil, nil, err
+		if err := CheckNight(n.Name()); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", path, err))
+			continue
 		}
-		entries := map[string]Entry{}
+		entries, errs := loadNight(path)
+		problems = append(problems, errs...)
+		if len(entries) == 0 {
+			continue
+		}
 		var first int64
-		for _, c := range cells {
-			e, err := readEntry(filepath.Join(store, n.Name(), c.Name()))
-			if err != nil {
-				continue
-			}
-			e.Night = n.Name()
-			entries[e.Cell] = e
+		for _, e := range entries {
 			if first == 0 || e.Started < first {
 				first = e.Started
 			}
 		}
-		if len(entries) > 0 {
-			byNight[n.Name()] = entries
-			infos = append(infos, nightInfo{n.Name(), first})
-		}
+		byNight[n.Name()] = entries
+		infos = append(infos, nightInfo{n.Name(), first})
+	}
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("the results store %s holds what relapse did not merge (%d problem(s)); nothing was compared:\n%w", store, len(problems), errors.Join(problems...))
 	}
 	sort.Slice(infos, func(i, j int) bool {
 		if infos[i].start != infos[j].start {
@@ -178,35 +130,28 @@ func Load(store string) ([]string, map[string]map[string]Entry, error) {
 	return order, byNight, nil
 }
 
-func readEntry(dir string) (Entry, error) {
-	var st struct {
-		Timestamp int64 `json:"timestamp"`
-	}
-	var fin struct {
-		Timestamp int64             `json:"timestamp"`
-		Passed    bool              `json:"passed"`
-		Result    string            `json:"result"`
-		Metadata  map[string]string `json:"metadata"`
-	}
-	if err := readJSON(filepath.Join(dir, "started.json"), &st); err != nil {
-		return Entry{}, err
-	}
-	if err := readJSON(filepath.Join(dir, "finished.json"), &fin); err != nil {
-		return Entry{}, err
-	}
-	cell := fin.Metadata["cell"]
-	if cell == "" {
-		cell = filepath.Base(dir)
-	}
-	return Entry{Cell: cell, Dir: dir, Started: st.Timestamp, Finished: fin.Timestamp, Passed: fin.Passed, Result: fin.Result, Meta: fin.Metadata}, nil
-}
-
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
+// loadNight reads the cells of one night, with a problem per refused path.
+func loadNight(path string) (map[string]Entry, []error) {
+	cells, err := os.ReadDir(path)
 	if err != nil {
-		return err
+		return nil, []error{err}
 	}
-	return json.Unmarshal(data, v)
+	if len(cells) == 0 {
+		return nil, []error{fmt.Errorf("%s: a night with no cell: a merge makes a night with its cells or not at all", path)}
+	}
+	var problems []error
+	entries := map[string]Entry{}
+	night := filepath.Base(path)
+	for _, c := range cells {
+		e, err := ReadCell(filepath.Join(path, c.Name()))
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		e.Night = night
+		entries[e.Cell] = e
+	}
+	return entries, problems
 }
 
 // NightName is a name for a night that has none: the UTC date and time.
