@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	md "github.com/relapse-dev/relapse/harness/markdown"
 )
 
 // Write saves the bisection into dir: bisect.json (the source), bisect.md
@@ -53,12 +55,14 @@ func Summary(r *Result) []string {
 	return out
 }
 
-// Markdown is the bisection for an issue comment.
+// Markdown is the bisection for an issue comment. Versions, commits,
+// reasons and paths come from builds, nodes and the user: each goes
+// through package markdown.
 func Markdown(r *Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Bisection of %s (%s) over %s\n\n", r.Bug.ID, r.Scenario, what(r))
+	fmt.Fprintf(&b, "### Bisection of %s (%s) over %s\n\n", md.Text(r.Bug.ID), md.Text(r.Scenario), md.Text(what(r)))
 	for _, s := range Summary(r) {
-		fmt.Fprintf(&b, "- **%s**\n", s)
+		fmt.Fprintf(&b, "- **%s**\n", md.Text(s))
 	}
 	fmt.Fprintf(&b, "\n%d experiments in %s.\n\n", r.Experiments(), seconds(r.Seconds))
 	b.WriteString("| step | version | commit | verdict | rate | label | time |\n|---|---|---|---|---|---|---|\n")
@@ -67,7 +71,8 @@ func Markdown(r *Result) string {
 		if s.Endpoint {
 			kind = " (check)"
 		}
-		fmt.Fprintf(&b, "| %d%s | %s | %s | %s | %s | %s | %s |\n", i+1, kind, s.Version, short(s.Commit), s.Result, s.Rate, s.Label, seconds(s.Seconds))
+		fmt.Fprintf(&b, "| %d%s | %s | %s | %s | %s | %s | %s |\n", i+1, kind, md.Text(s.Version), md.CellCode(short(s.Commit)),
+			md.Text(string(s.Result)), md.Text(s.Rate.String()), md.Text(string(s.Label)), seconds(s.Seconds))
 	}
 	return b.String()
 }

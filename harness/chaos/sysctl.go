@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
@@ -61,6 +62,12 @@ func (s Sysctl) Apply(ctx context.Context, r *run.Run) error {
 func init() {
 	run.RegisterLocalRepairer("sysctl", func(ctx context.Context, e run.Entry) (string, error) {
 		key, old := e.Data["key"], e.Data["old"]
+		if _, err := run.CheckTarget("restore the sysctl", node.SysctlPath(key), "/proc/sys"); err != nil {
+			return "", err
+		}
+		if strings.TrimSpace(old) == "" {
+			return "", fmt.Errorf("refusing to restore sysctl %s: the entry records no old value", key)
+		}
 		if err := node.WriteSysctl(ctx, local.New(), key, old); err != nil {
 			return "", err
 		}

@@ -222,7 +222,16 @@ func usesRoot(p evidence.Process, root string) bool {
 
 func init() {
 	run.RegisterLocalRepairer("runc-root", func(ctx context.Context, e run.Entry) (string, error) {
-		r := &Runc{Node: local.New(), Binary: e.Data["binary"], Root: e.Data["root"]}
+		// The binary runs as root: it must be the run's copy, as the root must be the run's.
+		binary, err := run.RunTarget("run the runc binary", e.Data["binary"])
+		if err != nil {
+			return "", err
+		}
+		root, err := run.RunTarget("delete the containers in the runc root", e.Data["root"])
+		if err != nil {
+			return "", err
+		}
+		r := &Runc{Node: local.New(), Binary: binary, Root: root}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		ids, _ := r.IDs(ctx)

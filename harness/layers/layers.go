@@ -10,7 +10,9 @@ const Module = "github.com/relapse-dev/relapse/"
 var Layers = [][]string{
 	// Pieces with no relapse imports: text helpers, registries, /proc
 	// reading, versions and builds, embedded fixture files.
-	{"harness/textutil", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant"},
+	{"harness/textutil", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant",
+		// Escaping for Markdown and redaction of secrets, for every view.
+		"harness/markdown/...", "harness/redact"},
 	// The seam to a machine, the record every layer writes into, and the
 	// headless browser the page tests render in.
 	{"harness/node", "harness/report", "harness/browser"},

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	md "github.com/relapse-dev/relapse/harness/markdown"
 )
 
 // MarkdownName is the issue-ready summary in a report directory.
@@ -40,7 +42,7 @@ func formFor(component string) issueForm {
 			version: "What version of containerd are you using?", hostOS: "Any other relevant information", kernel: ""}
 	}
 	return issueForm{description: "Description", steps: "Steps to reproduce the issue", results: "Describe the results you received and expected",
-		version: "What version of " + orWord(component, "the component") + " are you using?", hostOS: "Host OS information", kernel: "Host kernel information"}
+		version: "What version of " + md.Text(orWord(component, "the component")) + " are you using?", hostOS: "Host OS information", kernel: "Host kernel information"}
 }
 
 func orWord(s, alt string) string {
@@ -53,7 +55,10 @@ func orWord(s, alt string) string {
 // RenderMarkdown writes the summary a maintainer pastes into the upstream
 // issue: GitHub-flavoured Markdown under the headings of the project's bug
 // form, the decisive evidence, the portable reproducer and the raw
-// evidence folded in <details>.
+// evidence folded in <details>. Every value in it goes through package
+// markdown (escaped, a code span or fenced): a report holds what nodes,
+// daemons, processes and users said, and none of it may turn into HTML, a
+// broken table or a mention in the upstream issue.
 func RenderMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -71,21 +76,21 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	if result == "" {
 		result = "NO VERDICT"
 	}
-	p("**relapse: %s** — %s with %s", result, title, orWord(subject, "the versions below"))
+	p("**relapse: %s** — %s with %s", md.Text(result), md.Text(title), md.Text(orWord(subject, "the versions below")))
 	p("")
-	p("> %s", oneLine(r.Bug.Title))
+	p("> %s", md.Text(r.Bug.Title))
 	p("")
 
 	p("### %s", form.description)
 	p("")
 	if r.Bug.Summary != "" {
-		p("%s", r.Bug.Summary)
+		p("%s", md.Text(r.Bug.Summary))
 		p("")
 	}
-	p("relapse ran this as a pinned experiment (%s): **%s**. %s", r.Scenario, result, oneLine(v.Reason))
+	p("relapse ran this as a pinned experiment (%s): **%s**. %s", md.Text(r.Scenario), md.Text(result), md.Text(v.Reason))
 	if v.Rate.N > 0 {
 		p("")
-		p("Repetitions: %s.", v.Rate)
+		p("Repetitions: %s.", md.Text(v.Rate.String()))
 	}
 	p("")
 	if form.expected != "" {
@@ -101,9 +106,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	if r.Rerun != "" {
 		p("2. Or with relapse (https://github.com/relapse-dev/relapse), which builds the exact versions and decides from the evidence:")
 		p("")
-		p("   ```sh")
-		p("   %s", r.Rerun)
-		p("   ```")
+		p("%s", indent("   ", md.Fence("sh", md.OneLine(r.Rerun))))
 	}
 	p("")
 	if r.Reproduce != "" {
@@ -113,34 +116,38 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	p("### %s", form.results)
 	p("")
 	if form.expected == "" {
-		p("**Received:** %s — %s", result, oneLine(v.Reason))
+		p("**Received:** %s — %s", md.Text(result), md.Text(v.Reason))
 		p("")
 		p("**Expected:** %s", expectation(v))
 		p("")
 	}
 	g := r.Decisive()
 	if len(g.Facts) > 0 || len(g.Rows) > 0 {
-		p("**Key evidence** — %s:", oneLine(g.Title))
+		p("**Key evidence** — %s:", md.Text(g.Title))
 		p("")
 		for _, f := range g.Facts {
 			if f.Name == "" {
-				p("- %s", oneLine(f.Value))
+				p("- %s", md.Text(f.Value))
 			} else {
-				p("- **%s**: `%s`", f.Name, strings.ReplaceAll(oneLine(f.Value), "`", "'"))
+				p("- **%s**: %s", md.Text(f.Name), md.Code(f.Value))
 			}
 		}
 		if len(g.Rows) > 0 {
 			p("| attempt | outcome | seen inside the container |")
 			p("| --- | --- | --- |")
 			for _, row := range g.Rows {
-				p("| %s | %s | %s |", cell(row.Label), cell(row.Outcome), cell(row.Seen))
+				p("| %s | %s | %s |", md.Text(row.Label), md.Text(row.Outcome), md.Text(row.Seen))
 			}
 		}
 		p("")
 	}
 	for _, f := range r.Findings {
 		if len(f.Reasons) > 0 {
-			details(&b, "Why the detector decided ("+f.Detector+")", "", "- "+strings.Join(f.Reasons, "\n- "))
+			var list strings.Builder
+			for _, reason := range f.Reasons {
+				list.WriteString("- " + md.Text(reason) + "\n")
+			}
+			details(&b, "Why the detector decided ("+f.Detector+")", "", list.String())
 			break
 		}
 	}
@@ -160,20 +167,16 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	if form.kernel != "" {
 		p("### %s", form.kernel)
 		p("")
-		p("```")
-		p("$ uname -a")
-		p("%s", orWord(r.Host.Uname, r.Host.KernelFull))
-		p("```")
-		p("")
-		p("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs.", orWord(r.Host.CgroupMode, "?"), orWord(r.Host.Libseccomp, "?"),
-			orWord(r.Host.PID1, "?"), orWord(r.Host.Arch, "?"), r.Host.CPUs)
+		p("%s", md.Fence("", "$ uname -a\n"+orWord(r.Host.Uname, r.Host.KernelFull)))
+		p("%s", md.Text(fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs.", orWord(r.Host.CgroupMode, "?"), orWord(r.Host.Libseccomp, "?"),
+			orWord(r.Host.PID1, "?"), orWord(r.Host.Arch, "?"), r.Host.CPUs)))
 		p("")
 	}
 	if len(r.Changes) > 0 {
 		changes(&b, r)
 	}
-	p("<sub>relapse %s (%s), run `%s`, %s. The report bundle (HTML, JSON, this summary, the OCI bundle, logs) is attached as %s.</sub>",
-		orWord(r.Relapse.Version, "unknown"), orWord(r.Relapse.Go, "go?"), r.RunID, r.Finished.UTC().Format("2006-01-02 15:04 UTC"), BundleName(r))
+	p("<sub>relapse %s (%s), run %s, %s. The report bundle (HTML, JSON, this summary, the OCI bundle, logs) is attached as %s.</sub>",
+		md.Text(orWord(r.Relapse.Version, "unknown")), md.Text(orWord(r.Relapse.Go, "go?")), md.Code(r.RunID), r.Finished.UTC().Format("2006-01-02 15:04 UTC"), md.Code(BundleName(r)))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -187,7 +190,7 @@ func expectation(v Verdict) string {
 	if !v.Matches {
 		held = "**not** as expected"
 	}
-	return fmt.Sprintf("%s: %s (%s).", v.Expected, v.ExpectedWhy, held)
+	return fmt.Sprintf("%s: %s (%s).", md.Text(string(v.Expected)), md.Text(v.ExpectedWhy), held)
 }
 
 // versionTable is every component with its upstream commit and module sum,
@@ -198,19 +201,19 @@ func versionTable(b *strings.Builder, r *Report) {
 	for _, a := range r.Components {
 		commit := "not pinned"
 		if a.Commit != "" {
-			commit = "`" + a.Commit + "`"
+			commit = md.CellCode(a.Commit)
 		}
 		if a.Source != nil && a.Source.Commit != "" {
-			commit = "`" + a.Source.Commit + "` (local tree)"
+			commit = md.CellCode(a.Source.Commit) + " (local tree)"
 		}
 		build := "go " + strings.TrimPrefix(a.GoVersion, "go")
 		if len(a.Tags) > 0 {
 			build += ", tags " + strings.Join(a.Tags, ",")
 		}
 		for _, pt := range a.Patches {
-			build += fmt.Sprintf(", patch %s (sha256 %s)", pt.Name, pt.SHA256[:12])
+			build += fmt.Sprintf(", patch %s (sha256 %s)", pt.Name, pt.SHA256[:min(12, len(pt.SHA256))])
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | `%s` | %s |\n", a.Component, a.Version, commit, orWord(a.Sum, "-"), cell(build))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", md.Text(a.Component), md.Text(a.Version), commit, md.CellCode(orWord(a.Sum, "-")), md.Text(build))
 	}
 	var observed []string
 	for k := range r.Observed {
@@ -218,17 +221,17 @@ func versionTable(b *strings.Builder, r *Report) {
 	}
 	sort.Strings(observed)
 	for _, k := range observed {
-		fmt.Fprintf(b, "| %s | %s | as the node reports it | - | the node's own |\n", k, cell(r.Observed[k]))
+		fmt.Fprintf(b, "| %s | %s | as the node reports it | - | the node's own |\n", md.Text(k), md.Text(r.Observed[k]))
 	}
 	for _, s := range r.Stack {
-		fmt.Fprintf(b, "| %s | %s | - | - | ran beside it |\n", cell(s.Name), cell(s.Value))
+		fmt.Fprintf(b, "| %s | %s | - | - | ran beside it |\n", md.Text(s.Name), md.Text(s.Value))
 	}
-	fmt.Fprintf(b, "| libseccomp | %s | - | - | the node's |\n", orWord(r.Host.Libseccomp, "?"))
+	fmt.Fprintf(b, "| libseccomp | %s | - | - | the node's |\n", md.Text(orWord(r.Host.Libseccomp, "?")))
 	rel := r.Relapse.Version
 	if r.Relapse.Commit != "" && !strings.Contains(rel, r.Relapse.Commit[:min(12, len(r.Relapse.Commit))]) {
 		rel += " (" + r.Relapse.Commit + ")"
 	}
-	fmt.Fprintf(b, "| relapse | %s | - | - | %s |\n", cell(orWord(rel, "unknown")), orWord(r.Relapse.Go, "-"))
+	fmt.Fprintf(b, "| relapse | %s | - | - | %s |\n", md.Text(orWord(rel, "unknown")), md.Text(orWord(r.Relapse.Go, "-")))
 }
 
 // environment is the node: os-release, and the kernel when the form has no
@@ -239,12 +242,12 @@ func environment(b *strings.Builder, r *Report, withKernel bool) {
 		lines = append(lines, "$ uname -a", orWord(r.Host.Uname, r.Host.KernelFull))
 	}
 	lines = append(lines, "$ cat /etc/os-release", orWord(r.Host.OSRelease, "PRETTY_NAME=\""+r.Host.OS+"\""))
-	fmt.Fprintf(b, "```\n%s\n```\n\n", strings.Join(lines, "\n"))
-	fmt.Fprintf(b, "cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs, %s memory; node %s (%s).\n\n", orWord(r.Host.CgroupMode, "?"),
+	fmt.Fprintf(b, "%s\n", md.Fence("", strings.Join(lines, "\n")))
+	fmt.Fprintf(b, "%s\n\n", md.Text(fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs, %s memory; node %s (%s).", orWord(r.Host.CgroupMode, "?"),
 		orWord(r.Host.Libseccomp, "?"), orWord(r.Host.PID1, "?"), orWord(r.Host.Arch, "?"), r.Host.CPUs, orWord(r.Host.MemTotal, "?"),
-		orWord(r.Node, "?"), orWord(r.Provider, "local"))
+		orWord(r.Node, "?"), orWord(r.Provider, "local"))))
 	for _, f := range r.NodeSetup {
-		fmt.Fprintf(b, "- %s: %s\n", f.Name, oneLine(f.Value))
+		fmt.Fprintf(b, "- %s: %s\n", md.Text(f.Name), md.Text(f.Value))
 	}
 	if len(r.NodeSetup) > 0 {
 		fmt.Fprintln(b)
@@ -263,7 +266,7 @@ func changes(b *strings.Builder, r *Report) {
 		case !c.Restored:
 			state = "**NOT put back**"
 		}
-		rows = append(rows, fmt.Sprintf("| %s | `%s` | %s → %s → %s | %s |", c.Kind, c.Target, cell(orWord(c.Before, "-")), cell(orWord(c.Applied, "-")), cell(orWord(c.After, "-")), state))
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s → %s → %s | %s |", md.Text(c.Kind), md.CellCode(c.Target), md.Text(orWord(c.Before, "-")), md.Text(orWord(c.Applied, "-")), md.Text(orWord(c.After, "-")), state))
 	}
 	fmt.Fprintf(b, "<details><summary>What the experiment changed on the node (%d changes, %d not put back)</summary>\n\n", len(r.Changes), len(r.Unrestored()))
 	fmt.Fprintln(b, "| kind | target | before → during → after | |")
@@ -271,29 +274,21 @@ func changes(b *strings.Builder, r *Report) {
 	fmt.Fprintf(b, "%s\n\n</details>\n\n", strings.Join(rows, "\n"))
 }
 
-// details folds text into a <details> block with a fenced body.
+// details folds text into a <details> block: fenced with lang, or, with
+// lang "", Markdown the caller escaped already.
 func details(b *strings.Builder, summary, lang, text string) {
-	fence := "```"
-	for strings.Contains(text, fence) {
-		fence += "`"
-	}
-	fmt.Fprintf(b, "<details><summary>%s</summary>\n\n", htmlEscaper.Replace(oneLine(summary)))
+	fmt.Fprintf(b, "<details><summary>%s</summary>\n\n", md.HTML(summary))
 	if lang == "" {
 		fmt.Fprintf(b, "%s\n\n</details>\n\n", strings.TrimRight(text, "\n"))
 		return
 	}
-	fmt.Fprintf(b, "%s%s\n%s\n%s\n\n</details>\n\n", fence, lang, strings.TrimRight(text, "\n"), fence)
+	fmt.Fprintf(b, "%s\n</details>\n\n", md.Fence(lang, text))
 }
 
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// cell makes text safe inside a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(oneLine(s), "|", "\\|"), "\n", " ")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+// indent prefixes every line of text (a block inside a list item).
+func indent(prefix, text string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return prefix + strings.Join(lines, "\n"+prefix)
 }
 
 // firstLines keeps the first n lines, saying how many were left out.

@@ -8,6 +8,9 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/renderer/html"
+
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/markdown/mdcheck"
 )
 
 // renderGFM renders Markdown the way GitHub does for the parts the summary
@@ -67,5 +70,48 @@ func TestSummaryUsesKubernetesForm(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("rendered summary lacks %q", want)
 		}
+	}
+}
+
+// Every string a report holds, set to text that breaks unescaped Markdown,
+// stays text in summary.md: no raw HTML outside code but the summary's own
+// <details>, <summary> and <sub>, every table row as wide as its header,
+// no @mention outside code. Each variant takes another branch of the
+// summary (the finding's reasons, its blocked process, the attempts, the
+// three bug forms).
+func TestSummaryKeepsHostileTextText(t *testing.T) {
+	for name, edit := range map[string]func(r *Report){
+		"every field": func(r *Report) {},
+		"attempts":    func(r *Report) { r.Findings = nil },
+		"blocked process": func(r *Report) {
+			r.Findings[0].Processes[0].Syscall = evidence.Syscall{Number: 1, Name: "write", Args: []uint64{3, 0, 65536}}
+		},
+		"containerd form":  func(r *Report) { r.Bug.Component = "containerd" },
+		"kubernetes form":  func(r *Report) { r.Bug.Component = "kubernetes" },
+		"systemd form":     func(r *Report) { r.Bug.Component = "systemd" },
+		"local tree build": func(r *Report) { r.Components[0].Source.Commit = mdcheck.Hostile },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &Report{}
+			mdcheck.Fill(r, mdcheck.Hostile)
+			edit(r)
+			if r.Components[0].Patches[0].Name != mdcheck.Hostile || r.Host.Uname != mdcheck.Hostile || r.Findings != nil && r.Findings[0].Processes[0].Comm != mdcheck.Hostile {
+				t.Fatalf("Fill left fields unset: %+v", r.Components[0])
+			}
+			var b bytes.Buffer
+			if err := RenderMarkdown(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			problems := mdcheck.Problems(b.String())
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if len(problems) > 0 {
+				t.Logf("summary.md:\n%s", b.String())
+			}
+			if !strings.Contains(b.String(), "<img src=x onerror=alert(1)>") {
+				t.Error("the hostile text is in no fence: the test no longer reaches the evidence blocks")
+			}
+		})
 	}
 }

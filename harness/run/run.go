@@ -378,10 +378,11 @@ func (r *Run) Error(msg string) {
 // RemoveDir removes a run directory under DirRoot (and nothing else: a
 // forged or corrupt journal entry must not point it anywhere else).
 func RemoveDir(path string) error {
-	if filepath.Dir(filepath.Clean(path)) != DirRoot {
-		return fmt.Errorf("refusing to remove %q: not a relapse run directory under %s", path, DirRoot)
+	dir, err := CheckChild("remove the run directory", path, DirRoot)
+	if err != nil {
+		return err
 	}
-	return os.RemoveAll(path)
+	return os.RemoveAll(dir)
 }
 
 func init() {

@@ -25,8 +25,12 @@ func CgroupParent(ctx context.Context, r *run.Run, name string) error {
 // first: a container whose shim was killed is reparented to PID 1 and
 // found by nothing else (its pod has a network namespace of its own). A
 // cgroup that still holds a process after that makes rmdir fail, which is
-// reported.
+// reported. Only a name relapse gives passes: an empty one would select
+// every process under /sys/fs/cgroup.
 func removeCgroups(ctx context.Context, n node.Node, name string) error {
+	if err := run.CheckName("remove the cgroup", name); err != nil {
+		return err
+	}
 	script := `set -e
 for i in $(seq 1 50); do
   pids=$(find /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
@@ -92,6 +96,15 @@ done`
 func init() {
 	run.RegisterLocalRepairer("cgroup-controllers", func(ctx context.Context, e run.Entry) (string, error) {
 		added := strings.Fields(e.Data["added"])
+		if len(added) == 0 {
+			return "", fmt.Errorf("refusing to take back the cgroup root's controllers: the entry names none")
+		}
+		for _, c := range added {
+			// A controller is one entry of /sys/fs/cgroup/cgroup.controllers.
+			if _, err := run.CheckChild("take back the cgroup root's controller", "/sys/fs/cgroup/"+c, "/sys/fs/cgroup"); err != nil {
+				return "", err
+			}
+		}
 		if err := setRootControllers(ctx, local.New(), "-", added); err != nil {
 			return "", err
 		}

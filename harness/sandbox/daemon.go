@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -152,9 +151,14 @@ func (d *Daemon) stop(ctx context.Context) error {
 	return nil
 }
 
-// killUnder kills every process whose command line or cwd mentions dir
-// (and the runc inits below them), waiting until none is left.
+// killUnder kills every process whose command line mentions dir (and the
+// runc inits below them), waiting until none is left. dir must be inside a
+// run's directory: "" or "/" would match nearly every process, PID 1 among them.
 func killUnder(ctx context.Context, n node.Node, dir string) error {
+	dir, err := run.RunTarget("kill the processes under", dir)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		procs, err := n.Processes(ctx)
@@ -177,11 +181,10 @@ func killUnder(ctx context.Context, n node.Node, dir string) error {
 
 func init() {
 	run.RegisterLocalRepairer("daemon", func(ctx context.Context, e run.Entry) (string, error) {
-		dir := filepath.Clean(e.Data["dir"])
-		if err := killUnder(ctx, local.New(), dir); err != nil {
+		if err := killUnder(ctx, local.New(), e.Data["dir"]); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("killed %s and its processes under %s", e.Data["name"], dir), nil
+		return fmt.Sprintf("killed %s and its processes under %s", e.Data["name"], e.Data["dir"]), nil
 	})
 }
 

@@ -89,6 +89,9 @@ func (ns *Netns) Wrap(argv ...string) []string {
 
 func init() {
 	run.RegisterLocalRepairer("netns", func(ctx context.Context, e run.Entry) (string, error) {
+		if err := run.CheckName("delete the network namespace", e.Data["name"]); err != nil {
+			return "", err
+		}
 		ns := &Netns{Node: local.New(), Name: e.Data["name"]}
 		if err := ns.delete(ctx); err != nil {
 			return "", err

@@ -548,6 +548,12 @@ func removeCreatedDirs(ctx context.Context, n node.Node, file string) error {
 		return err
 	}
 	for _, d := range strings.Fields(string(data)) {
+		// Host directories a cluster needed live anywhere (/var/log/pods),
+		// but never "/" nor a relative path; rmdir removes only empty ones.
+		d, err := run.CheckTarget("remove the created host directory", d, "/")
+		if err != nil {
+			return fmt.Errorf("%s lists a directory relapse cannot have created: %w", file, err)
+		}
 		if err := n.Command("sh", "-c", `[ ! -e "$1" ] || rmdir "$1"`, "rmdir", d).Run(ctx); err != nil {
 			return fmt.Errorf("removing %s, which a cluster created: %w", d, err)
 		}
@@ -557,7 +563,11 @@ func removeCreatedDirs(ctx context.Context, n node.Node, file string) error {
 
 func init() {
 	run.RegisterLocalRepairer("host-dirs", func(ctx context.Context, e run.Entry) (string, error) {
-		if err := removeCreatedDirs(ctx, local.New(), e.Data["list"]); err != nil {
+		list, err := run.RunTarget("read the list of created host directories", e.Data["list"])
+		if err != nil {
+			return "", err
+		}
+		if err := removeCreatedDirs(ctx, local.New(), list); err != nil {
 			return "", err
 		}
 		return "removed host directories a cluster of run " + e.RunID + " created", nil

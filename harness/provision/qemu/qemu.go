@@ -355,8 +355,9 @@ func (m *machine) destroy(ctx context.Context) error {
 // RemoveNodeDir kills whatever still names the directory (qemu of a killed
 // run, an ssh master) and removes it.
 func RemoveNodeDir(ctx context.Context, dir string) error {
-	if filepath.Dir(filepath.Clean(dir)) != VMRoot {
-		return fmt.Errorf("refusing to remove %q: not a relapse VM directory under %s", dir, VMRoot)
+	dir, err := run.CheckChild("remove the VM node directory", dir, VMRoot)
+	if err != nil {
+		return err
 	}
 	if err := killNaming(ctx, dir); err != nil {
 		return err
