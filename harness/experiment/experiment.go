@@ -94,95 +94,35 @@ func (p *Plan) Hold(ctx context.Context, body func(context.Context, *scenario.En
 // Prepare validates the request and resolves every version through the Go
 // module proxy. Any mistake fails here, before the host is touched.
 func Prepare(ctx context.Context, o Options) (*Plan, error) {
-	s := o.Using
-	var err error
-	if s == nil {
-		s, err = scenario.Lookup(o.Scenario)
-	}
+	// Everything that needs neither the network nor the host first: a
+	// typo must not wait on either.
+	c, err := check(&o)
 	if err != nil {
 		return nil, err
 	}
-	if o.Node.Provider == "" {
-		o.Node.Provider = "local"
-	}
-	prov, err := Providers.Lookup(o.Node.Provider)
-	if err != nil {
-		return nil, err
-	}
-	o.Node.Provider = prov.Name()
-	if err := takeNodePatches(&o); err != nil {
-		return nil, err
-	}
+	s, prov, params := c.scenario, c.provider, c.params
 	if err := prov.Check(ctx, o.Node); err != nil {
 		return nil, err
 	}
 	if ns, ok := s.(scenario.NodeSizer); ok && o.Node.MemoryMiB == 0 {
 		o.Node.MemoryMiB = ns.NodeMemoryMiB()
 	}
-	if nr, ok := s.(scenario.NodeRequirer); ok {
-		if err := nr.CheckNode(o.Node.Provider); err != nil {
-			return nil, err
-		}
-	}
-	params, err := scenario.ResolveParams(s, o.Params)
-	if err != nil {
-		return nil, err
-	}
-	wanted := map[string]bool{}
-	for _, rc := range s.Components() {
-		wanted[rc.Target().Name] = true
-	}
-	for name := range o.Versions {
-		if !wanted[name] {
-			return nil, fmt.Errorf("scenario %s does not take a %s version (it takes: %s)", s.Name(), name, componentNames(s))
-		}
-	}
-	for name := range o.Patches {
-		if !wanted[name] {
-			return nil, fmt.Errorf("--patch %s=...: scenario %s does not build %s (it builds: %s)", name, s.Name(), name, componentNames(s))
-		}
-	}
-	for name := range o.Sources {
-		if !wanted[name] {
-			return nil, fmt.Errorf("--source %s=...: scenario %s does not build %s (it builds: %s)", name, s.Name(), name, componentNames(s))
-		}
-		if _, both := o.Versions[name]; both {
-			return nil, fmt.Errorf("--source %s=%s and a %s version were both given: a local tree is its own version; give one of them", name, o.Sources[name], name)
-		}
-	}
 	resolved := map[string]versions.Resolved{}
 	for _, rc := range s.Components() {
 		name := rc.Target().Name
+		var r versions.Resolved
 		if dir, ok := o.Sources[name]; ok {
-			r, err := rc.Target().ResolveSource(ctx, dir)
-			if err != nil {
+			if r, err = rc.Target().ResolveSource(ctx, dir); err != nil {
 				return nil, err
 			}
-			if r.Patches, err = loadPatches(o.Patches[name]); err != nil {
-				return nil, err
-			}
+			r.Patches = c.patches[name]
 			resolved[name] = r
 			continue
 		}
-		requested, ok := o.Versions[name]
-		if !ok {
-			requested, ok = defaultVersion(s, name)
-		}
-		if !ok {
-			return nil, fmt.Errorf("scenario %s needs a %s version (e.g. %s=%s)\nknown %s versions:\n%s",
-				s.Name(), name, strings.ToUpper(name), rc.Target().Pins[0].Alias, name, rc.Target().Known())
-		}
-		// Offline check first: a typo must not wait on the network.
-		if _, err := rc.Target().Normalize(requested); err != nil {
+		if r, err = rc.Target().Resolve(ctx, c.requested[name]); err != nil {
 			return nil, err
 		}
-		r, err := rc.Target().Resolve(ctx, requested)
-		if err != nil {
-			return nil, err
-		}
-		if r.Patches, err = loadPatches(o.Patches[name]); err != nil {
-			return nil, err
-		}
+		r.Patches = c.patches[name]
 		if err := r.CheckPatches(ctx); err != nil {
 			return nil, err
 		}

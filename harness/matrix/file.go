@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // File is a matrix file.
@@ -27,9 +31,12 @@ type Group struct {
 	Scenario string `json:"scenario"`
 	// Speed is "fast" (make nightly runs it here) or "slow" (CI only).
 	Speed string `json:"speed,omitempty"`
-	// Canary marks cells that simulate a relapse on purpose (a fix
-	// reverted): the night must flag them.
-	Canary bool `json:"canary,omitempty"`
+	// Canary marks cells that simulate a relapse on purpose: the night
+	// must flag them. A cell is one exactly when one of its patches
+	// reverts the bug's own fix (a "# Reverts-Fix:" header naming the
+	// scenario's fix), so the field may be left out; when given it must
+	// agree.
+	Canary *bool `json:"canary,omitempty"`
 	// Versions lists versions per component.
 	Versions map[string][]string `json:"versions,omitempty"`
 	// Patches are applied to every cell of the group, per component.
@@ -74,36 +81,59 @@ type Cell struct {
 // nothing host-wide and may run beside others.
 func (c Cell) OwnVM() bool { return c.Provider == "qemu" || c.Provider == "vagrant" }
 
-// Load reads and expands a matrix file, checking every scenario, component
-// and parameter it names before anything runs.
+// Load reads and expands a matrix file, checking every cell as `relapse
+// repro` checks its flags before anything runs.
 func Load(path string) (*File, []Cell, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	f, cells, err := Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, cells, nil
+}
+
+// Parse reads a matrix file's text: fields it does not know are errors,
+// and so is a file without cells. Every cell is checked offline
+// (experiment.Check: scenario, versions, parameters, node, repetitions,
+// patches); patch paths are relative to the working directory (the
+// repository root in CI), so a missing one fails here, not hours into the
+// night.
+func Parse(data []byte) (*File, []Cell, error) {
 	var f File
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
+	}
+	if len(f.Groups) == 0 {
+		return nil, nil, fmt.Errorf("no cells: a matrix file lists groups under \"cells:\", e.g.\n%s", example)
 	}
 	if f.Name == "" {
 		f.Name = "matrix"
 	}
 	cells, err := f.Expand()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
-	// Patch paths are relative to the working directory (the repository
-	// root in CI); a missing one fails here, not hours into the night.
-	for _, g := range f.Groups {
-		for comp, ps := range g.Patches {
-			for _, p := range ps {
-				if _, err := os.Stat(p); err != nil {
-					return nil, nil, fmt.Errorf("%s: %s patch %s: %w (paths are relative to the directory relapse runs in)", path, comp, p, err)
-				}
-			}
+	for _, c := range cells {
+		if err := experiment.Check(c.options()); err != nil {
+			return nil, nil, fmt.Errorf("cell %s: %w", c.ID, err)
 		}
 	}
 	return &f, cells, nil
+}
+
+const example = `  name: nightly
+  cells:
+    - scenario: runc-pipe-hang
+      versions:
+        runc: [rc93, rc94]`
+
+// options are the experiment a cell runs, as far as the file says.
+func (c Cell) options() experiment.Options {
+	return experiment.Options{Scenario: c.Scenario, Versions: c.Versions, Patches: c.Patches, Params: c.Params,
+		Node: provision.Spec{Provider: c.Provider, Kernel: c.Kernel, Systemd: c.Systemd}, Repeat: c.Repeat}
 }
 
 // Expand crosses every group's dimensions into cells.
@@ -144,6 +174,9 @@ func (g Group) dims() (map[string][]string, error) {
 	}
 	d := map[string][]string{}
 	for comp, vs := range g.Versions {
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("versions of %s: an empty list makes no cells; list at least one version or leave %s out", comp, comp)
+		}
 		if !components[comp] {
 			return nil, fmt.Errorf("scenario %s builds no %s (it builds %s)", s.Name(), comp, keys(components))
 		}
@@ -157,6 +190,9 @@ func (g Group) dims() (map[string][]string, error) {
 		}
 	}
 	for name, vs := range g.Params {
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("parameter %s: an empty list makes no cells; list at least one value or leave it out", name)
+		}
 		p, ok := params[name]
 		if !ok {
 			return nil, fmt.Errorf("scenario %s has no parameter %q", s.Name(), name)
@@ -173,14 +209,14 @@ func (g Group) dims() (map[string][]string, error) {
 		}
 		d[name] = vs
 	}
-	if len(g.Provider) > 0 {
-		d["provider"] = g.Provider
-	}
-	if len(g.Kernel) > 0 {
-		d["kernel"] = g.Kernel
-	}
-	if len(g.Systemd) > 0 {
-		d["systemd"] = g.Systemd
+	for name, vs := range map[string][]string{"provider": g.Provider, "kernel": g.Kernel, "systemd": g.Systemd} {
+		if vs == nil {
+			continue
+		}
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("%s: an empty list makes no cells; list at least one value or leave it out", name)
+		}
+		d[name] = vs
 	}
 	switch g.Speed {
 	case "", "fast", "slow":
@@ -212,6 +248,19 @@ func (g Group) expand() ([]Cell, error) {
 		}
 		combos = next
 	}
+	for _, rule := range g.Exclude {
+		if len(rule) == 0 {
+			return nil, fmt.Errorf("an empty exclude entry would drop every cell; name the values it drops, e.g. {runc: rc94}")
+		}
+		for k := range rule {
+			if _, ok := d[k]; !ok {
+				return nil, fmt.Errorf("exclude names %q, which is no dimension of this group (it has %s)", k, strings.Join(sortedKeys(flatten(d)), ", "))
+			}
+		}
+		if !slices.ContainsFunc(combos, func(c map[string]string) bool { return excluded(c, []map[string]string{rule}) }) {
+			return nil, fmt.Errorf("exclude %v matches no combination of the group's values: a misspelt value?", rule)
+		}
+	}
 	var kept []map[string]string
 	for _, c := range combos {
 		if !excluded(c, g.Exclude) {
@@ -219,6 +268,9 @@ func (g Group) expand() ([]Cell, error) {
 		}
 	}
 	for _, inc := range g.Include {
+		if len(inc) == 0 {
+			return nil, fmt.Errorf("an empty include entry adds a cell with nothing chosen; name its values, e.g. {runc: rc92}")
+		}
 		for k := range inc {
 			if _, ok := d[k]; !ok {
 				if _, err := g.withDim(k); err != nil {
@@ -228,11 +280,50 @@ func (g Group) expand() ([]Cell, error) {
 		}
 		kept = append(kept, copyMap(inc))
 	}
+	canary, err := g.canary()
+	if err != nil {
+		return nil, err
+	}
 	var cells []Cell
 	for _, c := range kept {
-		cells = append(cells, g.cell(c))
+		cell := g.cell(c)
+		cell.Canary = canary
+		cells = append(cells, cell)
 	}
 	return cells, nil
+}
+
+// canary says whether the group's cells are canaries: whether a patch of
+// theirs reverts the bug's own fix, as its header says. Such a cell
+// reproduces at a version past the fix on purpose, so the night must
+// count its RELAPSE as working (relapse results --canary-ok), never as a
+// regression.
+func (g Group) canary() (bool, error) {
+	s, err := scenario.Lookup(g.Scenario)
+	if err != nil {
+		return false, err
+	}
+	fix := s.Bug().Fix
+	reverts := ""
+	for _, comp := range sortedKeys(flatten(g.Patches)) {
+		for _, path := range g.Patches[comp] {
+			p, err := versions.LoadPatch(path)
+			if err != nil {
+				return false, fmt.Errorf("%s patch %s: %w (paths are relative to the directory relapse runs in)", comp, path, err)
+			}
+			if fix != "" && p.RevertsFix == fix {
+				reverts = path
+			}
+		}
+	}
+	switch {
+	case g.Canary == nil:
+	case *g.Canary && reverts == "":
+		return false, fmt.Errorf("canary: true, but no patch of the group reverts %s, the bug's fix (a canary is a cell whose patch has the header \"# Reverts-Fix: %s\")", fix, fix)
+	case !*g.Canary && reverts != "":
+		return false, fmt.Errorf("canary: false, but patch %s reverts %s, the bug's fix: such a cell relapses on purpose and is a canary (leave canary out)", reverts, fix)
+	}
+	return reverts != "", nil
 }
 
 // withDim says whether name could be a dimension of the group's scenario.
@@ -275,7 +366,7 @@ func excluded(c map[string]string, rules []map[string]string) bool {
 // cell turns one combination into a cell with its ID.
 func (g Group) cell(combo map[string]string) Cell {
 	s, _ := scenario.Lookup(g.Scenario)
-	c := Cell{Group: g.Name, Scenario: g.Scenario, Speed: g.Speed, Canary: g.Canary, Provider: "local", Repeat: g.Repeat,
+	c := Cell{Group: g.Name, Scenario: g.Scenario, Speed: g.Speed, Provider: "local", Repeat: g.Repeat,
 		Versions: map[string]string{}, Params: map[string]string{}, Patches: g.Patches}
 	if c.Speed == "" {
 		c.Speed = "fast"
@@ -369,6 +460,23 @@ func lastPath(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// ParseShard reads --shard: "k/n" with 1 <= k <= n, decimal, nothing
+// before or after.
+func ParseShard(s string) (k, n int, err error) {
+	bad := fmt.Errorf("--shard %q: want k/n with 1 <= k <= n, e.g. 2/3 (shard 2 of 3)", s)
+	ks, ns, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	k, kerr := strconv.Atoi(ks)
+	n, nerr := strconv.Atoi(ns)
+	// Atoi takes a sign; a shard is written as plain digits.
+	if kerr != nil || nerr != nil || k < 1 || k > n || strconv.Itoa(k) != ks || strconv.Itoa(n) != ns {
+		return 0, 0, bad
+	}
+	return k, n, nil
 }
 
 // Select keeps the cells a run asked for: one cell by ID, a speed, and a

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 func load(t *testing.T, text string) ([]Cell, error) {
@@ -33,17 +35,17 @@ name: t
 cells:
   - scenario: runc-pipe-hang
     versions: {runc: [rc93, rc94]}
-    provider: [local, qemu]
+    provider: [qemu, vagrant]
     kernel: ["6.1"]
     exclude:
-      - {runc: rc94, provider: qemu}
+      - {runc: rc94, provider: vagrant}
     include:
-      - {runc: rc92, provider: local}
+      - {runc: rc92}
 `)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "runc-pipe-hang.kernel-6.1.provider-local.runc-rc93 runc-pipe-hang.kernel-6.1.provider-local.runc-rc94 runc-pipe-hang.kernel-6.1.provider-qemu.runc-rc93 runc-pipe-hang.provider-local.runc-rc92"
+	want := "runc-pipe-hang.kernel-6.1.provider-qemu.runc-rc93 runc-pipe-hang.kernel-6.1.provider-qemu.runc-rc94 runc-pipe-hang.kernel-6.1.provider-vagrant.runc-rc93 runc-pipe-hang.runc-rc92"
 	if got := ids(cells); got != want {
 		t.Fatalf("cells:\n got %s\nwant %s", got, want)
 	}
@@ -52,8 +54,8 @@ cells:
 			t.Errorf("cell %s: versions %v speed %q", c.ID, c.Versions, c.Speed)
 		}
 	}
-	if !cells[2].OwnVM() || cells[0].OwnVM() {
-		t.Errorf("OwnVM: qemu cell %v, local cell %v", cells[2].OwnVM(), cells[0].OwnVM())
+	if !cells[2].OwnVM() || cells[3].OwnVM() {
+		t.Errorf("OwnVM: vagrant cell %v, local cell %v", cells[2].OwnVM(), cells[3].OwnVM())
 	}
 }
 
@@ -121,9 +123,11 @@ func TestNightlyFileLoads(t *testing.T) {
 	for _, c := range cells {
 		if c.Canary {
 			canary++
-			if c.Patches["runc"] == nil {
-				t.Errorf("canary %s reverts nothing", c.ID)
+			if !revertsFix(t, c) {
+				t.Errorf("canary %s reverts no fix of its bug", c.ID)
 			}
+		} else if revertsFix(t, c) {
+			t.Errorf("cell %s reverts its bug's fix but is no canary", c.ID)
 		}
 		if c.Speed == "fast" {
 			fast++
@@ -132,7 +136,29 @@ func TestNightlyFileLoads(t *testing.T) {
 			t.Errorf("invocation of %s names the default provider", c.ID)
 		}
 	}
-	if canary != 1 || fast < 8 {
+	// relapse-check, errnoret-revert (bare and podman), seed-systemd.
+	if canary != 4 || fast < 8 {
 		t.Errorf("nightly: %d canaries, %d fast cells", canary, fast)
 	}
+}
+
+// revertsFix says whether a patch of the cell reverts its bug's fix.
+func revertsFix(t *testing.T, c Cell) bool {
+	t.Helper()
+	s, err := scenario.Lookup(c.Scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range c.Patches {
+		for _, path := range ps {
+			p, err := versions.LoadPatch(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.RevertsFix == s.Bug().Fix {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
-	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 )
 
@@ -110,10 +109,10 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "matrix: cell %s\n", c.ID)
 	}
-	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: c.Scenario, Versions: c.Versions, Patches: c.Patches,
-		Params: c.Params, Node: provision.Spec{Provider: c.Provider, Kernel: c.Kernel, Systemd: c.Systemd}, Repeat: c.Repeat,
-		ReportsDir: filepath.Join(artifacts, "reports"), CacheDir: o.CacheDir, LockWait: o.LockWait, Log: o.Log,
-		Invocation: Invocation(c)})
+	opts := c.options()
+	opts.ReportsDir, opts.CacheDir, opts.LockWait, opts.Log = filepath.Join(artifacts, "reports"), o.CacheDir, o.LockWait, o.Log
+	opts.Invocation = Invocation(c)
+	plan, err := experiment.Prepare(ctx, opts)
 	if err != nil {
 		out.Err = err
 		_ = writeJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",

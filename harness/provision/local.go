@@ -22,6 +22,9 @@ func (Local) Check(_ context.Context, spec Spec) error {
 	if spec.Kernel != "" || spec.Box != "" {
 		return errors.New("the local provider runs on this host's own kernel: KERNEL and BOX need PROVIDER=qemu or PROVIDER=vagrant")
 	}
+	if spec.Systemd != "" {
+		return errors.New("the local provider runs under this host's own init: SYSTEMD needs PROVIDER=qemu")
+	}
 	return nil
 }
 

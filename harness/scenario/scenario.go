@@ -98,7 +98,13 @@ func Register(s Scenario) { Scenarios.Add(s) }
 func Names() []string { return Scenarios.Names() }
 
 // Lookup finds a scenario by name; the error lists the known ones.
-func Lookup(name string) (Scenario, error) { return Scenarios.Lookup(name) }
+func Lookup(name string) (Scenario, error) {
+	s, err := Scenarios.Lookup(name)
+	if err != nil && isLeftOut(name) {
+		return nil, fmt.Errorf("scenario %q is %w: %w", name, ErrNotLinked, err)
+	}
+	return s, err
+}
 
 // ResolveParams merges user values over defaults and validates every
 // value, defaults included; an unknown name fails with the list of known

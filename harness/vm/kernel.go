@@ -70,6 +70,10 @@ func (k KernelSpec) String() string {
 
 var debianVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
 
+// IsDebianVersion says whether v is written as a Debian package version
+// ("252.39-1~deb12u2", "6.1.176-1").
+func IsDebianVersion(v string) bool { return debianVersion.MatchString(v) }
+
 var abiPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+|\+deb[0-9]+)*$`)
 
 // ParseKernel checks a KERNEL value without touching the host or the

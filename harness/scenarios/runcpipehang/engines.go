@@ -57,6 +57,10 @@ func registerEngine[E engineUnderTest](name string, start func(*hang, context.Co
 	}
 }
 
+// allEngines are the engines the scenario knows, linked or not: asking a
+// lean build for one it leaves out is not a typo.
+var allEngines = []string{"runc", "docker", "containerd"}
+
 // engineChoices are the values the engine parameter takes in this binary.
 func engineChoices() []string {
 	names := []string{"runc"}

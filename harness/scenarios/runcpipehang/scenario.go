@@ -87,7 +87,7 @@ func (Scenario) Params() []scenario.Param {
 		scenario.IntParam("attempts", 1, 1, 100, "containers to create with the trigger armed in one repetition; it stops at the first hang (the hang is deterministic: one decides)"),
 		scenario.IntParam("soft-limit", 1, 0, 1<<30, "value written to fs.pipe-user-pages-soft while the trigger is armed"),
 		scenario.DurationParam("create-timeout", "20s", false, "how long one container start may take before the attempt ends unclassified"),
-		scenario.ChoiceParam("engine", "runc", engineHelp(), engineChoices()...),
+		scenario.StringParam("engine", "runc", engineHelp(), scenario.NotLinkedChoice(allEngines, engineChoices())),
 		scenario.DurationParam("hold", "0s", true, "keep the stuck runc init this long after detection (for strace/gdb by hand) before cleaning up"),
 		scenario.BoolParam("baseline", true, "first start one container without the trigger, to prove the bundle itself works"),
 	}
