@@ -126,32 +126,53 @@ func dialIn(ctx context.Context, nsPath, network, addr string) (net.Conn, error)
 	}
 	done := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked: if returning to the host namespace
-		// failed, it must die with this goroutine rather than be reused.
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer home.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("entering netns %s: %w", nsPath, err)}
-			return
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, network, addr)
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err == nil {
-			runtime.UnlockOSThread()
-		}
+		conn, tainted, err := dialFromThread(ctx, nsPath, network, addr)
 		done <- result{conn, err}
+		if tainted {
+			// The thread is stuck in the other namespace and may never run
+			// anything else; letting the goroutine end would end the thread,
+			// and the kernel would kill every child started from it with
+			// Pdeathsig (engines, qemu). Park it instead: a thread lost for
+			// the life of the process, in a case that should never happen.
+			select {}
+		}
 	}()
 	r := <-done
 	return r.conn, r.err
+}
+
+// dialFromThread dials from inside the namespace at nsPath on a locked OS
+// thread and brings the thread back. It unlocks the thread on every return
+// but one: when returning to the host's namespace failed (tainted), the
+// thread stays locked so no other goroutine runs in the wrong namespace.
+func dialFromThread(ctx context.Context, nsPath, network, addr string) (conn net.Conn, tainted bool, err error) {
+	runtime.LockOSThread()
+	defer func() {
+		if !tainted {
+			runtime.UnlockOSThread()
+		}
+	}()
+	home, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, false, fmt.Errorf("opening this thread's network namespace: %w", err)
+	}
+	defer home.Close()
+	target, err := os.Open(nsPath)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening network namespace %s: %w", nsPath, err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		// setns failed: the thread is still in its own namespace.
+		return nil, false, fmt.Errorf("entering netns %s: %w", nsPath, err)
+	}
+	var d net.Dialer
+	conn, err = d.DialContext(ctx, network, addr)
+	if berr := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); berr != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, true, fmt.Errorf("returning from netns %s to the host's: %w", nsPath, berr)
+	}
+	return conn, false, err
 }
