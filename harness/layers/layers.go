@@ -18,7 +18,7 @@ var Layers = [][]string{
 	{"harness/node", "harness/report", "harness/browser"},
 	// Machines: this host, ssh nodes, the agent on a node, node-side D-Bus
 	// work, VM images, container fixtures.
-	{"harness/node/...", "harness/systemdbus", "harness/vm", "harness/debsrc", "harness/fixture"},
+	{"harness/node/...", "harness/systemdbus", "harness/vm", "harness/debsrc", "harness/fixture", "harness/reproscript"},
 	// One run: context, journal, ledger, lock, repairers.
 	{"harness/run"},
 	// Enclosures on a host: network namespaces, cgroup parents, daemons.

@@ -1,18 +1,22 @@
 package containerdmetrics
 
 import (
-	"os/exec"
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/relapse-dev/relapse/harness/reproscript"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
-func TestManualStepsAreValidShellWithTheRecipe(t *testing.T) {
-	script := manualSteps(versions.Artifact{Resolved: versions.Resolved{Version: "v1.6.2"}, BuildCommand: "true"},
+func TestManualStepsAreLintedShellWithTheRecipe(t *testing.T) {
+	script, err := manualSteps(versions.Artifact{Resolved: versions.Resolved{Version: "v1.6.2"}, BuildCommand: "true"},
 		versions.Artifact{Resolved: versions.Resolved{Version: "v1.1.1"}, BuildCommand: "true"}, 4, 8, 200)
-	for _, want := range []string{"address = \"127.0.0.1:1338\"", "for i in $(seq 4)", "xargs -P 8", "ip netns delete $ns", "trap cleanup EXIT",
-		"containerd-shim-runc-v2 .*-address $here/c.sock", "cgroup.procs", "make_rootfs rootfs sh sleep", "HUNG: ", "STARTED: 200 of 200"} {
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"address = \"127.0.0.1:1338\"", "for i in $(seq 4)", "xargs -P 8", "netns=ctrd6772-$$", "cgroup=repro6772-$$",
+		"ip netns delete \"$netns\"", "trap cleanup EXIT", "make_rootfs rootfs sh sleep", "HUNG: ", "STARTED: 200 of 200"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
@@ -22,7 +26,7 @@ func TestManualStepsAreValidShellWithTheRecipe(t *testing.T) {
 			t.Errorf("script still has %q", bad)
 		}
 	}
-	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
-		t.Fatalf("sh -n: %v\n%s", err, out)
+	if err := reproscript.Lint(context.Background(), script); err != nil {
+		t.Error(err)
 	}
 }

@@ -153,7 +153,9 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	ns, cgroup := sb.Netns, sb.Cgroup
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
-	env.Report.Reproduce = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks"))
+	if env.Report.Reproduce, err = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks")); err != nil {
+		return report.Inconclusive, "", err
+	}
 	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
 			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})

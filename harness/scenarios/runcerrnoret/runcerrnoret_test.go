@@ -1,11 +1,16 @@
 package runcerrnoret
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/reproscript"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 func errno(n uint) *uint { return &n }
@@ -98,5 +103,32 @@ func TestPodmanProfilesLeaveOutEPERMRulesAndSplitTheRest(t *testing.T) {
 	}
 	if _, _, _, _, err := podmanProfiles([]byte(`{"syscalls":[{"names":["x"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`)); err == nil {
 		t.Error("a profile with only EPERM errnoRet rules: want an error")
+	}
+}
+
+// The portable reproducer is POSIX sh that shellcheck passes, with both
+// bundles, the rules' syscalls and the shared cleanup.
+func TestManualStepsAreLintedShellWithBothBundles(t *testing.T) {
+	control, rules := profiles(dockerLike)
+	spec := fixture.Config("/var/lib/relapse/some/rootfs", fixture.ConfigOptions{})
+	ctl, trig := *spec, *spec
+	ctlLinux, trigLinux := *spec.Linux, *spec.Linux
+	ctlLinux.Seccomp, trigLinux.Seccomp = control, dockerLike
+	ctl.Linux, trig.Linux = &ctlLinux, &trigLinux
+	runc := versions.Artifact{Resolved: versions.Resolved{Version: "v1.0.0-rc90", Sum: "h1:x"}, BuildCommand: "true"}
+	script, err := manualSteps(runc, &ctl, &trig, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"runc 1.0.0-rc90", "make_rootfs errnoret/rootfs sh", `"errnoRet": 38`, "(bdflush|clone3)", "trap cleanup EXIT", "cgroup=c4491-$$"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	if strings.Contains(script, "/var/lib/relapse") {
+		t.Error("script names a path of the machine that ran it")
+	}
+	if err := reproscript.Lint(context.Background(), script); err != nil {
+		t.Error(err)
 	}
 }

@@ -1,6 +1,7 @@
 package runcpipehang
 
 import (
+	"context"
 	"time"
 
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/reproscript"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -172,7 +174,7 @@ func TestManualStepsContent(t *testing.T) {
 	for _, want := range []string{
 		"runc 1.0.0-rc93 (module sum h1:tLhyJOVKTGM3dbfUBfeSCb3R5iMq/5aSaY2BXnD6HIk=, release commit 12644e614e25b05da6fd08a38ffa0cfe1903fdec)",
 		"HUNG: runc init (pid N) is blocked in write(2) of 13080 bytes", "STARTED: container started under a 13080-byte filter",
-		"filler_rules 1613", "echo 1 > /proc/sys/fs/pipe-user-pages-soft", "trap cleanup EXIT", "make_rootfs bundle/rootfs sh",
+		"filler_rules 1613", "set_sysctl 1", "trap cleanup EXIT", "make_rootfs bundle/rootfs sh",
 		"46c4c9d1beb7", "1 page (4096 bytes) before",
 	} {
 		if !strings.Contains(s, want) {
@@ -194,9 +196,10 @@ func TestManualStepsContent(t *testing.T) {
 }
 
 func TestManualStepsIsValidShell(t *testing.T) {
-	out, err := exec.Command("sh", "-n", "-c", manualScript(t, "runc")).CombinedOutput()
-	if err != nil {
-		t.Errorf("sh -n: %v\n%s", err, out)
+	for _, engine := range []string{"runc", "docker", "containerd"} {
+		if err := reproscript.Lint(context.Background(), manualScript(t, engine)); err != nil {
+			t.Errorf("ENGINE=%s: %v", engine, err)
+		}
 	}
 }
 
