@@ -129,6 +129,9 @@ func repairInSandbox(t *testing.T) {
 	daemon := start(daemonDir + "/dockerd.pid")
 	vmDir := filepath.Join(vmRoot, "victim")
 	vm := start(vmDir + "/qmp.sock")
+	// A Vagrant node's libvirtd lives in its VM directory.
+	libvirtDir := filepath.Join(vmRoot, "v-victim", "libvirt")
+	libvirtd := start(libvirtDir + "/libvirtd.conf")
 	mkdir(filepath.Join(victimDir, "rootfs"), vmDir, filepath.Join(runRoot, "keep", "sub"), "/run/relapse-created")
 	write(filepath.Join(victimDir, "created-host-dirs"), "/run/relapse-created\n")
 	write(filepath.Join(runRoot, "keep", "created-host-dirs"), "/\nrelative/dir\n")
@@ -152,6 +155,7 @@ func repairInSandbox(t *testing.T) {
 
 	genuine := []forged{
 		{"daemon", map[string]string{"name": "dockerd", "dir": daemonDir}},
+		{"daemon", map[string]string{"name": "libvirtd", "dir": libvirtDir}},
 		{"run-dir", map[string]string{"path": victimDir}},
 		{"qemu-node", map[string]string{"dir": vmDir}},
 		{"cgroup", map[string]string{"name": "relapse-victim"}},
@@ -161,7 +165,7 @@ func repairInSandbox(t *testing.T) {
 		{"host-dirs", map[string]string{"list": filepath.Join(victimDir, "created-host-dirs")}},
 	}
 	var bad []forged
-	for _, dir := range []string{"", ".", "/", "docker", "/etc/relapse-sentinel", runRoot, runRoot + "/../etc"} {
+	for _, dir := range []string{"", ".", "/", "docker", "/etc/relapse-sentinel", runRoot, vmRoot, runRoot + "/../etc"} {
 		bad = append(bad,
 			forged{"daemon", map[string]string{"name": "dockerd", "dir": dir}},
 			forged{"run-dir", map[string]string{"path": dir}},
@@ -243,7 +247,7 @@ func repairInSandbox(t *testing.T) {
 	}
 
 	// Everything genuine entries named is repaired.
-	for name, c := range map[string]*exec.Cmd{"daemon": daemon, "VM": vm} {
+	for name, c := range map[string]*exec.Cmd{"daemon": daemon, "VM": vm, "libvirtd": libvirtd} {
 		if s := procState(c.Process.Pid); s != "" && s != "Z" {
 			t.Errorf("the %s process under its directory survived repair: state %q", name, s)
 		}
