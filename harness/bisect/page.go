@@ -9,14 +9,18 @@ import (
 	"strings"
 
 	md "github.com/relapse-dev/relapse/harness/markdown"
+	"github.com/relapse-dev/relapse/harness/redact"
 )
 
 // Write saves the bisection into dir: bisect.json (the source), bisect.md
-// (to paste into an issue) and bisect.html (one self-contained page).
+// (to paste into an issue) and bisect.html (one self-contained page),
+// each with credentials redacted (package redact).
 func Write(dir string, r *Result) (htmlPath string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	rc := redact.Copy(*r)
+	r = &rc
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return "", err

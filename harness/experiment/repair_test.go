@@ -87,6 +87,12 @@ func repairInSandbox(t *testing.T) {
 	}
 	// Relative targets resolve in the sandbox too.
 	must(os.Chdir("/tmp"))
+	// Where runs and VM nodes keep their directories, private to root as
+	// relapse makes them.
+	runRoot, vmRoot := run.DirRoot, qemu.VMRoot
+	for _, root := range []string{runRoot, vmRoot} {
+		must(os.MkdirAll(root, 0o700))
+	}
 	state := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -115,17 +121,20 @@ func repairInSandbox(t *testing.T) {
 			_ = c.Wait()
 		}
 	}()
-	bystander := start("bystander", ".", "/etc/relapse-sentinel", "docker", run.DirRoot+"/other-run/docker", qemu.VMRoot+"/other-vm")
+	bystander := start("bystander", ".", "/etc/relapse-sentinel", "docker", runRoot+"/other-run/docker", vmRoot+"/other-vm")
 
 	// Genuine targets, each repairable.
-	victimDir := filepath.Join(run.DirRoot, "victim")
+	victimDir := filepath.Join(runRoot, "victim")
 	daemonDir := filepath.Join(victimDir, "docker")
 	daemon := start(daemonDir + "/dockerd.pid")
-	vmDir := filepath.Join(qemu.VMRoot, "victim")
+	vmDir := filepath.Join(vmRoot, "victim")
 	vm := start(vmDir + "/qmp.sock")
-	mkdir(filepath.Join(victimDir, "rootfs"), vmDir, filepath.Join(run.DirRoot, "keep", "sub"), "/run/relapse-created")
+	// A Vagrant node's libvirtd lives in its VM directory.
+	libvirtDir := filepath.Join(vmRoot, "v-victim", "libvirt")
+	libvirtd := start(libvirtDir + "/libvirtd.conf")
+	mkdir(filepath.Join(victimDir, "rootfs"), vmDir, filepath.Join(runRoot, "keep", "sub"), "/run/relapse-created")
 	write(filepath.Join(victimDir, "created-host-dirs"), "/run/relapse-created\n")
-	write(filepath.Join(run.DirRoot, "keep", "created-host-dirs"), "/\nrelative/dir\n")
+	write(filepath.Join(runRoot, "keep", "created-host-dirs"), "/\nrelative/dir\n")
 	mkdir("/sys/fs/cgroup/memory/relapse-victim/child", "/sys/fs/cgroup/unified/relapse-victim")
 	// What an empty or escaping cgroup name would select: the bystander.
 	write("/sys/fs/cgroup/memory/user.slice/cgroup.procs", fmt.Sprintf("%d\n", bystander.Process.Pid))
@@ -146,6 +155,7 @@ func repairInSandbox(t *testing.T) {
 
 	genuine := []forged{
 		{"daemon", map[string]string{"name": "dockerd", "dir": daemonDir}},
+		{"daemon", map[string]string{"name": "libvirtd", "dir": libvirtDir}},
 		{"run-dir", map[string]string{"path": victimDir}},
 		{"qemu-node", map[string]string{"dir": vmDir}},
 		{"cgroup", map[string]string{"name": "relapse-victim"}},
@@ -155,21 +165,21 @@ func repairInSandbox(t *testing.T) {
 		{"host-dirs", map[string]string{"list": filepath.Join(victimDir, "created-host-dirs")}},
 	}
 	var bad []forged
-	for _, dir := range []string{"", ".", "/", "docker", "/etc/relapse-sentinel", run.DirRoot, run.DirRoot + "/../etc"} {
+	for _, dir := range []string{"", ".", "/", "docker", "/etc/relapse-sentinel", runRoot, vmRoot, runRoot + "/../etc"} {
 		bad = append(bad,
 			forged{"daemon", map[string]string{"name": "dockerd", "dir": dir}},
 			forged{"run-dir", map[string]string{"path": dir}},
 			forged{"qemu-node", map[string]string{"dir": dir}},
 			forged{"vagrant-dir", map[string]string{"dir": dir}},
-			forged{"runc-root", map[string]string{"binary": "/bin/true", "root": filepath.Join(run.DirRoot, "keep")}},
-			forged{"runc-root", map[string]string{"binary": filepath.Join(run.DirRoot, "keep", "runc"), "root": dir}},
+			forged{"runc-root", map[string]string{"binary": "/bin/true", "root": filepath.Join(runRoot, "keep")}},
+			forged{"runc-root", map[string]string{"binary": filepath.Join(runRoot, "keep", "runc"), "root": dir}},
 			forged{"host-dirs", map[string]string{"list": dir}},
 		)
 	}
 	bad = append(bad,
-		forged{"run-dir", map[string]string{"path": filepath.Join(run.DirRoot, "keep", "sub")}},
-		forged{"qemu-node", map[string]string{"dir": qemu.VMRoot}},
-		forged{"host-dirs", map[string]string{"list": filepath.Join(run.DirRoot, "keep", "created-host-dirs")}},
+		forged{"run-dir", map[string]string{"path": filepath.Join(runRoot, "keep", "sub")}},
+		forged{"qemu-node", map[string]string{"dir": vmRoot}},
+		forged{"host-dirs", map[string]string{"list": filepath.Join(runRoot, "keep", "created-host-dirs")}},
 		forged{"sysctl", map[string]string{"key": "", "old": "1"}},
 		forged{"sysctl", map[string]string{"key": "..", "old": "1"}},
 		forged{"sysctl", map[string]string{"key": sysctl, "old": ""}},
@@ -227,7 +237,7 @@ func repairInSandbox(t *testing.T) {
 	if s := procState(bystander.Process.Pid); s == "" || s == "Z" {
 		t.Errorf("the bystander process (its command line names every forged directory) was killed: state %q", s)
 	}
-	for _, p := range []string{filepath.Join(run.DirRoot, "keep", "sub"), "/sys/fs/cgroup/memory/user.slice/cgroup.procs", "/etc/passwd"} {
+	for _, p := range []string{filepath.Join(runRoot, "keep", "sub"), "/sys/fs/cgroup/memory/user.slice/cgroup.procs", "/etc/passwd"} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s, named by a forged entry, is gone: %v", p, err)
 		}
@@ -237,7 +247,7 @@ func repairInSandbox(t *testing.T) {
 	}
 
 	// Everything genuine entries named is repaired.
-	for name, c := range map[string]*exec.Cmd{"daemon": daemon, "VM": vm} {
+	for name, c := range map[string]*exec.Cmd{"daemon": daemon, "VM": vm, "libvirtd": libvirtd} {
 		if s := procState(c.Process.Pid); s != "" && s != "Z" {
 			t.Errorf("the %s process under its directory survived repair: state %q", name, s)
 		}

@@ -33,8 +33,16 @@ func RenderHTML(w io.Writer, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("report: nil report")
 	}
+	v := newView(r)
+	// The policy hashes the page's own inline CSS and script: rendered
+	// once to read them, then again with the policy in its <head>.
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, newView(r)); err != nil {
+	if err := htmlTemplate.Execute(&buf, v); err != nil {
+		return err
+	}
+	v.CSP = contentSecurityPolicy(buf.Bytes())
+	buf.Reset()
+	if err := htmlTemplate.Execute(&buf, v); err != nil {
 		return err
 	}
 	_, err := w.Write(buf.Bytes())
@@ -44,7 +52,9 @@ func RenderHTML(w io.Writer, r *Report) error {
 // view is what the template renders: the report plus everything derived
 // from it, so the template itself stays free of logic.
 type view struct {
-	R          *Report
+	R *Report
+	// CSP is the page's Content-Security-Policy (see contentSecurityPolicy).
+	CSP        string
 	Verdict    verdictView
 	Subject    *Subject
 	Unrestored []Change

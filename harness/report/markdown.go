@@ -1,10 +1,12 @@
 package report
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"text/template"
 
 	md "github.com/relapse-dev/relapse/harness/markdown"
 )
@@ -19,30 +21,30 @@ const maxEvidenceLines = 40
 // issueForm is the headings of an upstream project's bug-report form, in
 // its order (runc's and containerd's bug_report.yaml, Kubernetes'
 // bug-report.yaml, systemd's bug_report.yml), so the summary pastes into
-// the form field by field.
+// the form field by field. The headings are Markdown, printed as they are.
 type issueForm struct {
-	description, steps, results, version, hostOS, kernel string
-	// expected, for forms that ask what happened and what was expected
+	Description, Steps, Results, Version, HostOS, Kernel string
+	// Expected, for forms that ask what happened and what was expected
 	// apart (Kubernetes); "" when one field holds both.
-	expected string
+	Expected string
 }
 
 func formFor(component string) issueForm {
 	switch component {
 	case "kubernetes":
-		return issueForm{description: "What happened?", expected: "What did you expect to happen?",
-			steps: "How can we reproduce it (as minimally and precisely as possible)?", results: "Anything else we need to know?",
-			version: "Kubernetes version", hostOS: "OS version", kernel: "Container runtime (CRI) and version (if applicable)"}
+		return issueForm{Description: "What happened?", Expected: "What did you expect to happen?",
+			Steps: "How can we reproduce it (as minimally and precisely as possible)?", Results: "Anything else we need to know?",
+			Version: "Kubernetes version", HostOS: "OS version", Kernel: "Container runtime (CRI) and version (if applicable)"}
 	case "systemd":
-		return issueForm{description: "Unexpected behaviour you saw", expected: "Expected behaviour you didn't see",
-			steps: "Steps to reproduce the problem", results: "Additional program output to the terminal or log subsystem illustrating the issue",
-			version: "systemd version the issue has been seen with", hostOS: "Used distribution", kernel: "Linux kernel version used"}
+		return issueForm{Description: "Unexpected behaviour you saw", Expected: "Expected behaviour you didn't see",
+			Steps: "Steps to reproduce the problem", Results: "Additional program output to the terminal or log subsystem illustrating the issue",
+			Version: "systemd version the issue has been seen with", HostOS: "Used distribution", Kernel: "Linux kernel version used"}
 	case "containerd":
-		return issueForm{description: "Description", steps: "Steps to reproduce the issue", results: "Describe the results you received and expected",
-			version: "What version of containerd are you using?", hostOS: "Any other relevant information", kernel: ""}
+		return issueForm{Description: "Description", Steps: "Steps to reproduce the issue", Results: "Describe the results you received and expected",
+			Version: "What version of containerd are you using?", HostOS: "Any other relevant information", Kernel: ""}
 	}
-	return issueForm{description: "Description", steps: "Steps to reproduce the issue", results: "Describe the results you received and expected",
-		version: "What version of " + md.Text(orWord(component, "the component")) + " are you using?", hostOS: "Host OS information", kernel: "Host kernel information"}
+	return issueForm{Description: "Description", Steps: "Steps to reproduce the issue", Results: "Describe the results you received and expected",
+		Version: "What version of " + md.Text(orWord(component, "the component")) + " are you using?", HostOS: "Host OS information", Kernel: "Host kernel information"}
 }
 
 func orWord(s, alt string) string {
@@ -52,243 +54,164 @@ func orWord(s, alt string) string {
 	return s
 }
 
-// RenderMarkdown writes the summary a maintainer pastes into the upstream
-// issue: GitHub-flavoured Markdown under the headings of the project's bug
-// form, the decisive evidence, the portable reproducer and the raw
-// evidence folded in <details>. Every value in it goes through package
-// markdown (escaped, a code span or fenced): a report holds what nodes,
-// daemons, processes and users said, and none of it may turn into HTML, a
-// broken table or a mention in the upstream issue.
-func RenderMarkdown(w io.Writer, r *Report) error {
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+//go:embed templates/summary.md.tmpl
+var summaryTemplateText string
+
+// summaryFuncs are the only ways the summary's template prints a value:
+// each escapes it for where it goes (package markdown).
+var summaryFuncs = template.FuncMap{
+	"text":     md.Text,
+	"code":     md.Code,
+	"cellcode": md.CellCode,
+	"html":     md.HTML,
+	"fence":    md.Fence,
+	// indentedFence is a fenced block inside a list item.
+	"indentedFence": func(prefix, lang, text string) string {
+		lines := strings.Split(strings.TrimRight(md.Fence(lang, md.OneLine(text)), "\n"), "\n")
+		return prefix + strings.Join(lines, "\n"+prefix)
+	},
+	// details folds text, fenced, into a <details> block.
+	"details": func(summary, lang, text string) string {
+		return "<details><summary>" + md.HTML(summary) + "</summary>\n\n" + md.Fence(lang, text) + "\n</details>\n\n"
+	},
+	// reasons folds a list of lines into a <details> block.
+	"reasons": func(summary string, lines []string) string {
+		var b strings.Builder
+		for _, l := range lines {
+			b.WriteString("- " + md.Text(l) + "\n")
+		}
+		return "<details><summary>" + md.HTML(summary) + "</summary>\n\n" + b.String() + "\n</details>\n\n"
+	},
+}
+
+var summaryTemplate = template.Must(template.New("summary.md").Funcs(summaryFuncs).Parse(summaryTemplateText))
+
+// summaryView is what the summary's template prints: the report and the
+// plain strings derived from it, none of them escaped yet.
+type summaryView struct {
+	R    *Report
+	Form issueForm
+	// Result, Title and Subject head the summary.
+	Result, Title, Subject string
+	// Expected is the verdict's expected result.
+	Expected string
+	Glance   Glance
+	// ReasonsOf is the first finding with reasons.
+	ReasonsOf *Finding
+	// Evidence are the evidence blocks, each cut to maxEvidenceLines.
+	Evidence []Block
+	Versions []versionRow
+	Observed []Fact
+	// Libseccomp, Relapse and RelapseGo end the version table;
+	// RelapseVersion and FooterGo sign the summary.
+	Libseccomp, Relapse, RelapseGo, RelapseVersion, FooterGo string
+	// OSLines, HostLine, UnameLines and KernelLine describe the node.
+	OSLines, HostLine, UnameLines, KernelLine string
+	Changes                                   []changeRow
+	ChangeCount                               string
+	Finished, Bundle                          string
+}
+
+// versionRow is one built component.
+type versionRow struct {
+	Component, Version, Commit, Sum, Build string
+	// Local says Commit is a local tree's, not the release's.
+	Local bool
+}
+
+// changeRow is one change of the node, its empty values as "-".
+type changeRow struct {
+	Kind, Target, Before, Applied, After string
+	Disposable, Restored                 bool
+}
+
+func newSummaryView(r *Report) *summaryView {
 	v := r.Verdict
-	form := formFor(r.Bug.Component)
+	sv := &summaryView{R: r, Form: formFor(r.Bug.Component), Result: orWord(string(v.Result), "NO VERDICT"),
+		Title: r.Bug.ID, Expected: string(v.Expected), Glance: r.Decisive(), Observed: sortedFacts(r.Observed),
+		Libseccomp: orWord(r.Host.Libseccomp, "?"), RelapseGo: orWord(r.Relapse.Go, "-"), RelapseVersion: orWord(r.Relapse.Version, "unknown"),
+		Finished: r.Finished.UTC().Format("2006-01-02 15:04 UTC"), Bundle: BundleName(r)}
 	subject := strings.TrimSpace(v.Component + " " + v.Version)
 	if v.Build != "" {
 		subject += " (" + v.Build + ")"
 	}
-	title := r.Bug.ID
+	sv.Subject = orWord(subject, "the versions below")
 	if r.Bug.Fix != "" {
-		title += " (fixed by " + r.Bug.Fix + ")"
+		sv.Title += " (fixed by " + r.Bug.Fix + ")"
 	}
-	result := string(v.Result)
-	if result == "" {
-		result = "NO VERDICT"
-	}
-	p("**relapse: %s** — %s with %s", md.Text(result), md.Text(title), md.Text(orWord(subject, "the versions below")))
-	p("")
-	p("> %s", md.Text(r.Bug.Title))
-	p("")
-
-	p("### %s", form.description)
-	p("")
-	if r.Bug.Summary != "" {
-		p("%s", md.Text(r.Bug.Summary))
-		p("")
-	}
-	p("relapse ran this as a pinned experiment (%s): **%s**. %s", md.Text(r.Scenario), md.Text(result), md.Text(v.Reason))
-	if v.Rate.N > 0 {
-		p("")
-		p("Repetitions: %s.", md.Text(v.Rate.String()))
-	}
-	p("")
-	if form.expected != "" {
-		p("### %s", form.expected)
-		p("")
-		p("%s", expectation(v))
-		p("")
-	}
-
-	p("### %s", form.steps)
-	p("")
-	p("1. As root, in an empty directory, save the script below as `reproduce.sh` and run `sh reproduce.sh`; it needs no relapse, makes everything it uses and removes it again. The script says what to expect on an affected and on a fixed version.")
-	if r.Rerun != "" {
-		p("2. Or with relapse (https://github.com/relapse-dev/relapse), which builds the exact versions and decides from the evidence:")
-		p("")
-		p("%s", indent("   ", md.Fence("sh", md.OneLine(r.Rerun))))
-	}
-	p("")
-	if r.Reproduce != "" {
-		details(&b, "reproduce.sh", "sh", r.Reproduce)
-	}
-
-	p("### %s", form.results)
-	p("")
-	if form.expected == "" {
-		p("**Received:** %s — %s", md.Text(result), md.Text(v.Reason))
-		p("")
-		p("**Expected:** %s", expectation(v))
-		p("")
-	}
-	g := r.Decisive()
-	if len(g.Facts) > 0 || len(g.Rows) > 0 {
-		p("**Key evidence** — %s:", md.Text(g.Title))
-		p("")
-		for _, f := range g.Facts {
-			if f.Name == "" {
-				p("- %s", md.Text(f.Value))
-			} else {
-				p("- **%s**: %s", md.Text(f.Name), md.Code(f.Value))
-			}
-		}
-		if len(g.Rows) > 0 {
-			p("| attempt | outcome | seen inside the container |")
-			p("| --- | --- | --- |")
-			for _, row := range g.Rows {
-				p("| %s | %s | %s |", md.Text(row.Label), md.Text(row.Outcome), md.Text(row.Seen))
-			}
-		}
-		p("")
-	}
-	for _, f := range r.Findings {
+	for i, f := range r.Findings {
 		if len(f.Reasons) > 0 {
-			var list strings.Builder
-			for _, reason := range f.Reasons {
-				list.WriteString("- " + md.Text(reason) + "\n")
-			}
-			details(&b, "Why the detector decided ("+f.Detector+")", "", list.String())
+			sv.ReasonsOf = &r.Findings[i]
 			break
 		}
 	}
 	for _, e := range r.Evidence {
-		details(&b, e.Title, "text", firstLines(e.Text, maxEvidenceLines))
+		sv.Evidence = append(sv.Evidence, Block{Title: e.Title, Text: firstLines(e.Text, maxEvidenceLines)})
 	}
-
-	p("### %s", form.version)
-	p("")
-	versionTable(&b, r)
-	p("")
-	if form.hostOS != "" {
-		p("### %s", form.hostOS)
-		p("")
-		environment(&b, r, form.kernel == "")
-	}
-	if form.kernel != "" {
-		p("### %s", form.kernel)
-		p("")
-		p("%s", md.Fence("", "$ uname -a\n"+orWord(r.Host.Uname, r.Host.KernelFull)))
-		p("%s", md.Text(fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs.", orWord(r.Host.CgroupMode, "?"), orWord(r.Host.Libseccomp, "?"),
-			orWord(r.Host.PID1, "?"), orWord(r.Host.Arch, "?"), r.Host.CPUs)))
-		p("")
-	}
-	if len(r.Changes) > 0 {
-		changes(&b, r)
-	}
-	p("<sub>relapse %s (%s), run %s, %s. The report bundle (HTML, JSON, this summary, the OCI bundle, logs) is attached as %s.</sub>",
-		md.Text(orWord(r.Relapse.Version, "unknown")), md.Text(orWord(r.Relapse.Go, "go?")), md.Code(r.RunID), r.Finished.UTC().Format("2006-01-02 15:04 UTC"), md.Code(BundleName(r)))
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// expectation is what the affected range predicts, and whether it held.
-func expectation(v Verdict) string {
-	if v.Expected == "" {
-		return "no expectation recorded."
-	}
-	held := "as expected"
-	if !v.Matches {
-		held = "**not** as expected"
-	}
-	return fmt.Sprintf("%s: %s (%s).", md.Text(string(v.Expected)), md.Text(v.ExpectedWhy), held)
-}
-
-// versionTable is every component with its upstream commit and module sum,
-// then what else ran and relapse itself.
-func versionTable(b *strings.Builder, r *Report) {
-	fmt.Fprintln(b, "| component | version | upstream release commit | module sum | build |")
-	fmt.Fprintln(b, "| --- | --- | --- | --- | --- |")
 	for _, a := range r.Components {
-		commit := "not pinned"
-		if a.Commit != "" {
-			commit = md.CellCode(a.Commit)
-		}
+		row := versionRow{Component: a.Component, Version: a.Version, Commit: a.Commit, Sum: a.Sum,
+			Build: "go " + strings.TrimPrefix(a.GoVersion, "go")}
 		if a.Source != nil && a.Source.Commit != "" {
-			commit = md.CellCode(a.Source.Commit) + " (local tree)"
+			row.Commit, row.Local = a.Source.Commit, true
 		}
-		build := "go " + strings.TrimPrefix(a.GoVersion, "go")
 		if len(a.Tags) > 0 {
-			build += ", tags " + strings.Join(a.Tags, ",")
+			row.Build += ", tags " + strings.Join(a.Tags, ",")
 		}
 		for _, pt := range a.Patches {
-			build += fmt.Sprintf(", patch %s (sha256 %s)", pt.Name, pt.SHA256[:min(12, len(pt.SHA256))])
+			row.Build += fmt.Sprintf(", patch %s (sha256 %s)", pt.Name, pt.SHA256[:min(12, len(pt.SHA256))])
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", md.Text(a.Component), md.Text(a.Version), commit, md.CellCode(orWord(a.Sum, "-")), md.Text(build))
+		sv.Versions = append(sv.Versions, row)
 	}
-	var observed []string
-	for k := range r.Observed {
-		observed = append(observed, k)
+	sv.Relapse = r.Relapse.Version
+	if r.Relapse.Commit != "" && !strings.Contains(sv.Relapse, r.Relapse.Commit[:min(12, len(r.Relapse.Commit))]) {
+		sv.Relapse += " (" + r.Relapse.Commit + ")"
 	}
-	sort.Strings(observed)
-	for _, k := range observed {
-		fmt.Fprintf(b, "| %s | %s | as the node reports it | - | the node's own |\n", md.Text(k), md.Text(r.Observed[k]))
+	sv.Relapse = orWord(sv.Relapse, "unknown")
+	sv.FooterGo = orWord(r.Relapse.Go, "go?")
+	h := r.Host
+	uname := "$ uname -a\n" + orWord(h.Uname, h.KernelFull)
+	sv.UnameLines = uname
+	sv.OSLines = "$ cat /etc/os-release\n" + orWord(h.OSRelease, "PRETTY_NAME=\""+h.OS+"\"")
+	if sv.Form.Kernel == "" {
+		// No field of its own for the kernel: it goes with the OS.
+		sv.OSLines = uname + "\n" + sv.OSLines
 	}
-	for _, s := range r.Stack {
-		fmt.Fprintf(b, "| %s | %s | - | - | ran beside it |\n", md.Text(s.Name), md.Text(s.Value))
-	}
-	fmt.Fprintf(b, "| libseccomp | %s | - | - | the node's |\n", md.Text(orWord(r.Host.Libseccomp, "?")))
-	rel := r.Relapse.Version
-	if r.Relapse.Commit != "" && !strings.Contains(rel, r.Relapse.Commit[:min(12, len(r.Relapse.Commit))]) {
-		rel += " (" + r.Relapse.Commit + ")"
-	}
-	fmt.Fprintf(b, "| relapse | %s | - | - | %s |\n", md.Text(orWord(rel, "unknown")), md.Text(orWord(r.Relapse.Go, "-")))
-}
-
-// environment is the node: os-release, and the kernel when the form has no
-// field of its own for it.
-func environment(b *strings.Builder, r *Report, withKernel bool) {
-	var lines []string
-	if withKernel {
-		lines = append(lines, "$ uname -a", orWord(r.Host.Uname, r.Host.KernelFull))
-	}
-	lines = append(lines, "$ cat /etc/os-release", orWord(r.Host.OSRelease, "PRETTY_NAME=\""+r.Host.OS+"\""))
-	fmt.Fprintf(b, "%s\n", md.Fence("", strings.Join(lines, "\n")))
-	fmt.Fprintf(b, "%s\n\n", md.Text(fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs, %s memory; node %s (%s).", orWord(r.Host.CgroupMode, "?"),
-		orWord(r.Host.Libseccomp, "?"), orWord(r.Host.PID1, "?"), orWord(r.Host.Arch, "?"), r.Host.CPUs, orWord(r.Host.MemTotal, "?"),
-		orWord(r.Node, "?"), orWord(r.Provider, "local"))))
-	for _, f := range r.NodeSetup {
-		fmt.Fprintf(b, "- %s: %s\n", md.Text(f.Name), md.Text(f.Value))
-	}
-	if len(r.NodeSetup) > 0 {
-		fmt.Fprintln(b)
-	}
-}
-
-// changes says what the experiment changed on the node and that it was
-// put back.
-func changes(b *strings.Builder, r *Report) {
-	var rows []string
+	sv.HostLine = fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs, %s memory; node %s (%s).", orWord(h.CgroupMode, "?"),
+		orWord(h.Libseccomp, "?"), orWord(h.PID1, "?"), orWord(h.Arch, "?"), h.CPUs, orWord(h.MemTotal, "?"), orWord(r.Node, "?"), orWord(r.Provider, "local"))
+	sv.KernelLine = fmt.Sprintf("cgroup %s, libseccomp %s, PID 1 %s, %s, %d CPUs.", orWord(h.CgroupMode, "?"), orWord(h.Libseccomp, "?"),
+		orWord(h.PID1, "?"), orWord(h.Arch, "?"), h.CPUs)
 	for _, c := range r.Changes {
-		state := "put back"
-		switch {
-		case c.Disposable:
-			state = "gone with the node"
-		case !c.Restored:
-			state = "**NOT put back**"
-		}
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s → %s → %s | %s |", md.Text(c.Kind), md.CellCode(c.Target), md.Text(orWord(c.Before, "-")), md.Text(orWord(c.Applied, "-")), md.Text(orWord(c.After, "-")), state))
+		sv.Changes = append(sv.Changes, changeRow{Kind: c.Kind, Target: c.Target, Before: orWord(c.Before, "-"), Applied: orWord(c.Applied, "-"),
+			After: orWord(c.After, "-"), Disposable: c.Disposable, Restored: c.Restored})
 	}
-	fmt.Fprintf(b, "<details><summary>What the experiment changed on the node (%d changes, %d not put back)</summary>\n\n", len(r.Changes), len(r.Unrestored()))
-	fmt.Fprintln(b, "| kind | target | before → during → after | |")
-	fmt.Fprintln(b, "| --- | --- | --- | --- |")
-	fmt.Fprintf(b, "%s\n\n</details>\n\n", strings.Join(rows, "\n"))
+	sv.ChangeCount = fmt.Sprintf("%d changes, %d not put back", len(r.Changes), len(r.Unrestored()))
+	return sv
 }
 
-// details folds text into a <details> block: fenced with lang, or, with
-// lang "", Markdown the caller escaped already.
-func details(b *strings.Builder, summary, lang, text string) {
-	fmt.Fprintf(b, "<details><summary>%s</summary>\n\n", md.HTML(summary))
-	if lang == "" {
-		fmt.Fprintf(b, "%s\n\n</details>\n\n", strings.TrimRight(text, "\n"))
-		return
+// sortedFacts is a map as facts, by name.
+func sortedFacts(m map[string]string) []Fact {
+	var facts []Fact
+	for k, v := range m {
+		facts = append(facts, Fact{Name: k, Value: v})
 	}
-	fmt.Fprintf(b, "%s\n</details>\n\n", md.Fence(lang, text))
+	sort.Slice(facts, func(i, j int) bool { return facts[i].Name < facts[j].Name })
+	return facts
 }
 
-// indent prefixes every line of text (a block inside a list item).
-func indent(prefix, text string) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	return prefix + strings.Join(lines, "\n"+prefix)
+// RenderMarkdown writes the summary a maintainer pastes into the upstream
+// issue (templates/summary.md.tmpl): GitHub-flavoured Markdown under the
+// headings of the project's bug form, the decisive evidence, the portable
+// reproducer and the raw evidence folded in <details>. Every value in it
+// goes through package markdown (escaped, a code span or fenced): a report
+// holds what nodes, daemons, processes and users said, and none of it may
+// turn into HTML, a broken table or a mention in the upstream issue.
+func RenderMarkdown(w io.Writer, r *Report) error {
+	var b strings.Builder
+	if err := summaryTemplate.Execute(&b, newSummaryView(r)); err != nil {
+		return fmt.Errorf("rendering %s: %w", MarkdownName, err)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // firstLines keeps the first n lines, saying how many were left out.

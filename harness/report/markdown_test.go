@@ -2,8 +2,11 @@ package report
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
+	"text/template"
+	"text/template/parse"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
@@ -113,5 +116,66 @@ func TestSummaryKeepsHostileTextText(t *testing.T) {
 				t.Error("the hostile text is in no fence: the test no longer reaches the evidence blocks")
 			}
 		})
+	}
+}
+
+// unescapedActions lists the actions of a summary template that print a
+// value without one of the escaping functions; only the form's headings
+// (.Form.*, Markdown of relapse's own) may be printed as they are.
+func unescapedActions(tmpl *template.Template) []string {
+	var bad []string
+	var visit func(n parse.Node)
+	visit = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				visit(c)
+			}
+		case *parse.IfNode:
+			visit(n.List)
+			visit(n.ElseList)
+		case *parse.RangeNode:
+			visit(n.List)
+			visit(n.ElseList)
+		case *parse.WithNode:
+			visit(n.List)
+			visit(n.ElseList)
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) > 0 {
+				return
+			}
+			last := n.Pipe.Cmds[len(n.Pipe.Cmds)-1].Args[0]
+			switch a := last.(type) {
+			case *parse.IdentifierNode:
+				if _, escapes := summaryFuncs[a.Ident]; escapes {
+					return
+				}
+			case *parse.FieldNode:
+				if a.Ident[0] == "Form" {
+					return
+				}
+			}
+			bad = append(bad, n.String())
+		}
+	}
+	for _, t := range tmpl.Templates() {
+		if t.Tree != nil {
+			visit(t.Tree.Root)
+		}
+	}
+	return bad
+}
+
+// Every value summary.md.tmpl prints goes through an escaping function.
+func TestSummaryTemplatePrintsNothingUnescaped(t *testing.T) {
+	if bad := unescapedActions(summaryTemplate); len(bad) > 0 {
+		t.Errorf("summary.md.tmpl prints without escaping: %v", bad)
+	}
+	probe := template.Must(template.New("probe").Funcs(summaryFuncs).Parse(`{{.Form.Steps}} {{text .R.Scenario}} {{.R.Bug.Title}} {{with .R}}{{.Scenario}}{{end}} {{.R.Rerun | code}}`))
+	if bad := unescapedActions(probe); !reflect.DeepEqual(bad, []string{"{{.R.Bug.Title}}", "{{.Scenario}}"}) {
+		t.Errorf("the check found %q in the probe, want the two raw actions", bad)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/relapse-dev/relapse/harness/redact"
 )
 
 // File names inside a report directory.
@@ -40,22 +42,27 @@ type Paths struct {
 // disk even when rendering the other two fails. Each file is written to a
 // temporary name and renamed, so a reader never sees half a file.
 // A zero SchemaVersion is written as SchemaVersion; r itself is not changed.
+//
+// Everything written is redacted first (package redact): the report's
+// strings, and before the bundle every text file in dir, kind's docker
+// inspect and kubeadm.conf among them. A report is attached to public
+// issues and some of what it holds came from an environment.
 func Write(dir string, r *Report) (Paths, error) {
 	if r == nil {
 		return Paths{Dir: dir}, errors.New("report: nil report")
 	}
+	rc := redact.Copy(*r)
 	p := Paths{
 		Dir:      dir,
 		JSON:     filepath.Join(dir, JSONName),
 		HTML:     filepath.Join(dir, HTMLName),
 		JUnit:    filepath.Join(dir, JUnitName),
 		Markdown: filepath.Join(dir, MarkdownName),
-		Bundle:   filepath.Join(dir, BundleName(r)),
+		Bundle:   filepath.Join(dir, BundleName(&rc)),
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return p, fmt.Errorf("creating report directory: %w", err)
 	}
-	rc := *r
 	if rc.SchemaVersion == 0 {
 		rc.SchemaVersion = SchemaVersion
 	}
@@ -95,7 +102,11 @@ func Write(dir string, r *Report) (Paths, error) {
 			errs = append(errs, err)
 		}
 	}
-	// The bundle comes last: it holds everything above.
+	// The bundle comes last: it holds everything above, and what the run
+	// saved beside it, redacted; a file that could not be is not bundled.
+	if _, err := redact.Files(dir); err != nil {
+		return p, errors.Join(append(errs, fmt.Errorf("the bundle is not written: %w", err))...)
+	}
 	if err := writeBundle(p.Bundle, dir); err != nil {
 		errs = append(errs, fmt.Errorf("writing the bundle: %w", err))
 	}

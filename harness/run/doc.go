@@ -12,6 +12,10 @@
 //     so one call owns a host resource end to end. A run killed with
 //     SIGKILL leaves its entries; the next run repairs them first with the
 //     repairers the owning packages registered.
+//   - CheckTarget, CheckChild, CheckName and RunTarget are the one guard
+//     every repairer puts what an entry names through: an empty, relative,
+//     "/" or out-of-tree path, or a name relapse did not give, is refused
+//     before anything is killed or removed.
 //   - Ledger is the list of changes shown in the report (before, applied,
 //     after, restored), undone newest first.
 //   - HostLock lets one experiment at a time change a host.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // NamePrefix starts every name relapse gives a host object of its own
@@ -74,6 +75,45 @@ func CheckName(what, name string) error {
 	return nil
 }
 
-// RunTarget is CheckTarget inside DirRoot, where every run keeps what it
-// makes on its node (daemon directories, runc roots and binaries).
-func RunTarget(what, path string) (string, error) { return CheckTarget(what, path, DirRoot) }
+// trees are the directories relapse keeps what it runs in: DirRoot, and
+// those node providers register (a VM node's host-side directory, where
+// a Vagrant node's libvirtd lives).
+var (
+	treesMu sync.Mutex
+	trees   = []func() string{func() string { return DirRoot }}
+)
+
+// RegisterTree adds a directory relapse makes and runs things in (called
+// from init, as RegisterRepairer is); root is asked each time, so a root
+// chosen at run time is honoured.
+func RegisterTree(root func() string) {
+	treesMu.Lock()
+	defer treesMu.Unlock()
+	trees = append(trees, root)
+}
+
+// RunTarget is CheckTarget inside any of relapse's trees (DirRoot, where
+// every run keeps what it makes on its node: daemon directories, runc
+// roots and binaries; and the registered ones).
+func RunTarget(what, path string) (string, error) {
+	treesMu.Lock()
+	roots := make([]string, len(trees))
+	for i, root := range trees {
+		roots[i] = root()
+	}
+	treesMu.Unlock()
+	var firstErr error
+	for _, root := range roots {
+		clean, err := CheckTarget(what, path, root)
+		if err == nil {
+			return clean, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(roots) > 1 {
+		return "", fmt.Errorf("%w, nor inside %s", firstErr, strings.Join(roots[1:], " or "))
+	}
+	return "", firstErr
+}

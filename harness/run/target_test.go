@@ -63,6 +63,23 @@ func TestCheckNameWantsOneRelapseName(t *testing.T) {
 	}
 }
 
+func TestRunTargetAcceptsRegisteredTrees(t *testing.T) {
+	saved := trees
+	defer func() { trees = saved }()
+	if _, err := RunTarget("kill the processes under", "/srv/relapse-vm/v-ab12/libvirt"); err == nil {
+		t.Fatal("a directory outside DirRoot was accepted before its tree was registered")
+	}
+	RegisterTree(func() string { return "/srv/relapse-vm" })
+	if got, err := RunTarget("kill the processes under", "/srv/relapse-vm/v-ab12/libvirt"); err != nil || got != "/srv/relapse-vm/v-ab12/libvirt" {
+		t.Errorf("RunTarget in a registered tree = %q, %v", got, err)
+	}
+	for _, path := range []string{"", "/", "/srv/relapse-vm", "/srv/other", DirRoot} {
+		if _, err := RunTarget("kill the processes under", path); err == nil || !strings.Contains(err.Error(), "nor inside /srv/relapse-vm") {
+			t.Errorf("RunTarget(%q) = %v, want a refusal naming both trees", path, err)
+		}
+	}
+}
+
 func TestRemoveDirRefusesOutsideDirRoot(t *testing.T) {
 	for _, path := range []string{"", "/", ".", DirRoot, DirRoot + "/a/b", "/etc"} {
 		if err := RemoveDir(path); err == nil {

@@ -14,6 +14,10 @@ import (
 // under: journaled now (the engine creates it), removed in every v1
 // hierarchy and in the unified one by a cleanup of the run.
 func CgroupParent(ctx context.Context, r *run.Run, name string) error {
+	// Checked before it is made: removeCgroups refuses any other name.
+	if err := run.CheckName("make the cgroup parent", name); err != nil {
+		return err
+	}
 	n := r.Node
 	_, err := r.Own(ctx, "remove cgroup "+name, "cgroup", map[string]string{"name": name}, nil,
 		func(ctx context.Context) error { return removeCgroups(ctx, n, name) })

@@ -44,6 +44,11 @@ type Daemon struct {
 // daemon is bound to ctx only through its parent-death signal: stop it with
 // Stop.
 func (d *Daemon) Start(ctx context.Context, j *run.Journal, ready time.Duration) (stop func(context.Context) error, err error) {
+	// Checked before it starts: stopping it kills what names Dir, which
+	// killUnder allows only inside a run's directory.
+	if _, err := run.RunTarget("run a daemon in", d.Dir); err != nil {
+		return nil, err
+	}
 	stop, err = j.Own("daemon", d.Node.Name(), map[string]string{"name": d.Name, "dir": d.Dir}, d.stop)
 	if err != nil {
 		return nil, err

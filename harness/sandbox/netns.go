@@ -31,6 +31,10 @@ type Netns struct {
 // node, owned by the run: journaled first, deleted (with every process
 // still in it) by a cleanup.
 func NewNetns(ctx context.Context, r *run.Run, name string) (*Netns, error) {
+	// Checked before it is made: the repairer refuses any other name.
+	if err := run.CheckName("make the network namespace", name); err != nil {
+		return nil, err
+	}
 	ns := &Netns{Node: r.Node, Name: name}
 	_, err := r.Own(ctx, "delete network namespace "+name, "netns", map[string]string{"name": name}, ns.create, ns.delete)
 	if err != nil {

@@ -54,7 +54,10 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 	art, err := versions.RuncRecipe.Build(ctx, r, versions.CacheDir())
 	must(err)
 	h.runc = art.Path
-	h.Dir, err = os.MkdirTemp("", "rbench")
+	// In relapse's run tree: stopping its daemons kills what names a
+	// directory only there.
+	must(os.MkdirAll(run.DirRoot, 0o700))
+	h.Dir, err = os.MkdirTemp(run.DirRoot, "rbench")
 	must(err)
 	h.DeferCleanup("remove "+h.Dir, func(context.Context) error { return os.RemoveAll(h.Dir) })
 	initBin, err := fixture.BuildInit(ctx, versions.CacheDir())

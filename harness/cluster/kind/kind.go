@@ -24,6 +24,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/redact"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -239,6 +240,11 @@ func (k *kindCluster) collectLogs(ctx context.Context) string {
 	if _, statErr := os.Stat(dir); statErr != nil {
 		return fmt.Sprintf("kind's node logs could not be collected (%v); kind's own log is in the report (kind.log)", err)
 	}
+	// docker inspect of the node holds the host's proxy variables,
+	// credentials included: out before anything reads the directory.
+	if _, rerr := redact.Files(dir); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
 	k.env.Report.Files = append(k.env.Report.Files, report.File{Name: "kind-logs/", Path: "kind-logs",
 		Description: "kind export logs: the node's journal, kubelet, containerd, pod logs, docker inspect"})
 	// Some of kind's log commands fail on every node of this image (no
@@ -390,7 +396,8 @@ func (k *kindCluster) describe() {
 		{Name: "reach the node", Value: fmt.Sprintf("DOCKER_HOST=unix://%s docker exec -it %s bash   (kubectl is there, KUBECONFIG=/etc/kubernetes/admin.conf)", sock, k.nodeName())},
 	}
 	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/kind/kubeadm.conf", k.pid)); err == nil {
-		if err := os.WriteFile(filepath.Join(k.env.ReportDir, "kubeadm.conf"), data, 0o644); err == nil {
+		// Its bootstrap token is a credential, whatever kind makes it.
+		if err := os.WriteFile(filepath.Join(k.env.ReportDir, "kubeadm.conf"), []byte(redact.Text(string(data))), 0o644); err == nil {
 			k.env.Report.Files = append(k.env.Report.Files, report.File{Name: "kubeadm.conf", Path: "kubeadm.conf",
 				Description: "the kubeadm configuration kind generated for the node (/kind/kubeadm.conf)"})
 		}

@@ -404,6 +404,10 @@ func processesNaming(dir string) []int {
 	return pids
 }
 
+// A VM node's directory is one of relapse's trees: a Vagrant node's
+// libvirtd runs in it, and repair may kill what names it.
+func init() { run.RegisterTree(func() string { return VMRoot }) }
+
 // Repairers stop a killed run's VM and remove its directory.
 func (Provider) Repairers() map[string]run.Repairer {
 	return map[string]run.Repairer{"qemu-node": run.LocalOnly(func(ctx context.Context, e run.Entry) (string, error) {
