@@ -294,6 +294,9 @@ func TestHostileCellIDsAreRefused(t *testing.T) {
 
 func TestUnfinishedCellIsAnError(t *testing.T) {
 	store := t.TempDir()
+	night(t, store, "n0", 500, func(d string) {
+		cell(t, d, "killed", 500, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	})
 	night(t, store, "n1", 1000, func(d string) {
 		cell(t, d, "done", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
 		cell(t, d, "killed", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
@@ -306,6 +309,9 @@ func TestUnfinishedCellIsAnError(t *testing.T) {
 	r := rowOf(t, Compare(nights, byNight), "killed")
 	if strings.Join(r.Flags, ",") != FlagFailing || !strings.Contains(strings.Join(r.Why, ";"), "never finished") {
 		t.Errorf("a cell without finished.json: flags %v, why %v; want FAILING, never finished", r.Flags, r.Why)
+	}
+	if r.Bug != "containerd#5261" || r.Label != "runc 1.0.0-rc94" {
+		t.Errorf("the unfinished night's row is described as bug %q, label %q; want the earlier night's", r.Bug, r.Label)
 	}
 }
 
