@@ -370,3 +370,48 @@ func TestPublishCopiesWhatTheDashboardLinks(t *testing.T) {
 		t.Errorf("publishing into a non-empty site: %v", err)
 	}
 }
+
+func TestStoreHoldingWhatMergeWouldNotMakeIsRefused(t *testing.T) {
+	for name, plant := range map[string]func(t *testing.T, store string){
+		"a linked night": func(t *testing.T, store string) {
+			elsewhere := t.TempDir()
+			cell(t, elsewhere, "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+			symlink(t, elsewhere, filepath.Join(store, "n2"))
+		},
+		"a night named with a newline": func(t *testing.T, store string) {
+			cell(t, filepath.Join(store, "n\n::error::x"), "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+		},
+		"a file among the cells": func(t *testing.T, store string) {
+			writeFile(t, filepath.Join(store, "n1", "notes.txt"), "x")
+		},
+		"an empty night": func(t *testing.T, store string) {
+			if err := os.Mkdir(filepath.Join(store, "n3"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := t.TempDir()
+			night(t, store, "n1", 1000, func(d string) {
+				cell(t, d, "ok", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+			})
+			if _, _, err := Load(store); err != nil {
+				t.Fatalf("the store before planting: %v", err)
+			}
+			plant(t, store)
+			if _, _, err := Load(store); err == nil || !strings.Contains(err.Error(), "nothing was compared") {
+				t.Errorf("Load = %v, want a refusal", err)
+			}
+		})
+	}
+	// What is not a night: the dashboard beside them, a killed merge's staging.
+	store := t.TempDir()
+	night(t, store, "n1", 1000, func(d string) {
+		cell(t, d, "ok", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	})
+	writeFile(t, filepath.Join(store, "dashboard.html"), "<p>")
+	writeFile(t, filepath.Join(store, stagingPrefix+"n2-123", "n2", "junk"), "x")
+	if nights, _, err := Load(store); err != nil || len(nights) != 1 {
+		t.Errorf("Load = %v, %v; want n1 alone", nights, err)
+	}
+}
