@@ -112,7 +112,7 @@ func TestResultsOutputIsSafeForACILog(t *testing.T) {
 	src := t.TempDir()
 	writeCell(t, src, "x\n::error::forged\x1b[2J", true, map[string]string{"verdict": "NOT REPRODUCED"})
 	status, stdout, stderr := results(t, "--store", filepath.Join(t.TempDir(), "store"), "--merge", src, "--night", "n1")
-	if status != exitFailed || !strings.Contains(stderr, `cell ID "x\n::error::forged\x1b[2J"`) {
+	if status != exitFailed || !strings.Contains(stderr, filepath.Join(src, `x\n::error::forged\x1b[2J`)+`: cell ID "x\n::error::forged\x1b[2J"`) {
 		t.Errorf("a hostile cell ID: exit %d, stderr %q", status, stderr)
 	}
 	assertLogSafe(t, "stdout", stdout)

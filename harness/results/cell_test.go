@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Crafted cells: every way a cell from another machine was shown to
@@ -285,7 +287,12 @@ func TestHostileCellIDsAreRefused(t *testing.T) {
 	for _, id := range []string{"x\n::error::forged", "esc\x1b[2Jcell"} {
 		refusedAtMergeAndLoad(t, func(d string) {
 			cell(t, d, id, 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
-		}, "", "cell ID")
+		}, textutil.Printable(id)+": cell ID", "cell ID")
+		src := t.TempDir()
+		cell(t, src, id, 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+		if _, err := Merge(t.TempDir(), "n1", src); err == nil || strings.ContainsAny(err.Error(), "\n\x1b") {
+			t.Errorf("the refusal of %q carries its control characters: %q", id, err)
+		}
 	}
 	if err := CheckCellID("runc-pipe-hang.kernel-6.12.provider-qemu.runc-1.0.0-rc93.patch-revert_2871"); err != nil {
 		t.Errorf("a matrix cell ID was refused: %v", err)
