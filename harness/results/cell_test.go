@@ -72,8 +72,8 @@ func refusedAtMergeAndLoad(t *testing.T, craft func(dir string), file, want stri
 func assertNothingMerged(t *testing.T, store string) {
 	t.Helper()
 	ents, err := os.ReadDir(store)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
+	if err != nil {
+		t.Fatal(err) // the tests' stores exist before the merge
 	}
 	for _, e := range ents {
 		t.Errorf("a failed merge left %s in the store", e.Name())
@@ -257,6 +257,13 @@ func TestFailedMergeLeavesNothingAndCanBeRetried(t *testing.T) {
 		t.Fatal("a merge with a truncated cell succeeded")
 	}
 	assertNothingMerged(t, store)
+	fresh := filepath.Join(t.TempDir(), "store")
+	if _, err := Merge(fresh, "n1", src); err == nil {
+		t.Fatal("a merge with a truncated cell succeeded")
+	}
+	if _, err := os.Lstat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed first merge left the store directory %s (%v)", fresh, err)
+	}
 	writeFile(t, filepath.Join(src, "c", "finished.json"), string(good))
 	if n, err := Merge(store, "n1", src); err != nil || n != 4 {
 		t.Fatalf("retry: %d, %v", n, err)

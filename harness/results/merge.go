@@ -111,8 +111,12 @@ func Merge(store, night string, sources ...string) (int, error) {
 	if _, err := os.Lstat(final); err == nil {
 		return 0, nightExists(night, store)
 	}
-	if err := os.MkdirAll(store, 0o755); err != nil {
-		return 0, fmt.Errorf("creating the results store: %w", err)
+	if _, err := os.Stat(store); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(store, 0o755); err != nil {
+			return 0, fmt.Errorf("creating the results store: %w", err)
+		}
+		// A first merge that fails leaves no store either.
+		defer os.Remove(store) // only when empty
 	}
 	staging, err := os.MkdirTemp(store, stagingPrefix+night+"-")
 	if err != nil {
