@@ -336,6 +336,21 @@ func TestMergeSources(t *testing.T) {
 	if _, err := Merge(store, "n1", empty); err == nil || !strings.Contains(err.Error(), "holds no cell") {
 		t.Errorf("a source with no cell: %v", err)
 	}
+	// An Indexed Job's layout (cell-<index>/<cell>), with the job
+	// cluster's reports and their latest link beside the cells.
+	job := t.TempDir()
+	cell(t, filepath.Join(job, "cell-0"), "a", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	cell(t, filepath.Join(job, "cell-1"), "b", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	writeFile(t, filepath.Join(job, "job-cluster", "run1", "report.json"), "{}")
+	symlink(t, "run1", filepath.Join(job, "job-cluster", "latest"))
+	if cells, err := FindCells(job); err != nil || len(cells) != 2 {
+		t.Errorf("an Indexed Job's results: %v, %v", cells, err)
+	}
+	// A link to a cell is refused wherever it is.
+	symlink(t, filepath.Join(job, "cell-1", "b"), filepath.Join(job, "cell-2", "c"))
+	if _, err := FindCells(job); err == nil || !strings.Contains(err.Error(), filepath.Join("cell-2", "c")+": a symbolic link") {
+		t.Errorf("a link to a cell below the source: %v", err)
+	}
 	one := t.TempDir()
 	cell(t, one, "solo", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
 	if n, err := Merge(store, "n1", filepath.Join(one, "solo")); err != nil || n != 1 {
