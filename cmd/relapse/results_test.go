@@ -74,6 +74,7 @@ func TestResultsUsageErrorsExit2(t *testing.T) {
 		{"night with a newline", []string{"--store", store, "--merge", src, "--night", "n\n::error::x"}, "--night: night"},
 		{"missing merge source", []string{"--store", store, "--merge", filepath.Join(src, "nope")}, "not a directory"},
 		{"no store", []string{"--store", store}, "no results store there"},
+		{"site not empty", []string{"--store", store, "--merge", src, "--site", src}, "--site: site " + src + ": want a directory that does not exist yet or is empty"},
 		{"dashboard in a missing directory", []string{"--store", store, "--merge", src, "--dashboard", "/nonexistent/d.html"}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
