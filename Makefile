@@ -5,6 +5,7 @@
 #   make repro SCENARIO=containerd-metrics-deadlock CONTAINERD=1.6.2
 #   make test                unit tests + the fast suites (real runc)
 #   make test-fresh          .ci/run in a fresh clone with empty caches, under load
+#   make fuzz                fuzz the parsers of untrusted input (FUZZTIME=30s each)
 #   make matrix              the scenario at every pinned version
 #   make nightly             ci/nightly.yaml's fast cells, merged into history, dashboard
 #   make bench               time to verdict, detection latency, start overhead

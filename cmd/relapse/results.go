@@ -51,8 +51,7 @@ func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err // flag printed it, with the flags
 	}
-	f, err := f.check(fs.Args())
-	if err != nil {
+	if err := f.check(fs.Args()); err != nil {
 		return nil, usageError{err}
 	}
 	return f, nil
@@ -63,34 +62,39 @@ func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
 type usageError struct{ error }
 
 // check refuses what cannot be meant, before anything is written.
-func (f *resultsFlags) check(rest []string) (*resultsFlags, error) {
+func (f *resultsFlags) check(rest []string) error {
 	if len(rest) > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: every input of results is a flag (--merge DIR for a results directory)", rest[0])
+		return fmt.Errorf("unexpected argument %q: every input of results is a flag (--merge DIR for a results directory)", rest[0])
 	}
 	if f.night != "" && len(f.merge) == 0 {
-		return nil, errors.New("--night names the night being merged: give the directories to merge with --merge DIR")
+		return errors.New("--night names the night being merged: give the directories to merge with --merge DIR")
 	}
 	if f.night != "" {
 		if err := resultspkg.CheckNight(f.night); err != nil {
-			return nil, fmt.Errorf("--night: %w", err)
+			return fmt.Errorf("--night: %w", err)
 		}
 	}
 	for _, m := range f.merge {
 		if info, err := os.Stat(m); err != nil || !info.IsDir() {
-			return nil, fmt.Errorf("--merge %s: not a directory; want a matrix run's results directory (relapse matrix --results) or one cell's", m)
+			return fmt.Errorf("--merge %s: not a directory; want a matrix run's results directory (relapse matrix --results) or one cell's", m)
 		}
 	}
 	if len(f.merge) == 0 {
 		if info, err := os.Stat(f.store); err != nil || !info.IsDir() {
-			return nil, fmt.Errorf("--store %s: no results store there; merge a night into it first (--merge DIR)", f.store)
+			return fmt.Errorf("--store %s: no results store there; merge a night into it first (--merge DIR)", f.store)
+		}
+	}
+	if f.site != "" {
+		if err := resultspkg.CheckSite(f.site); err != nil {
+			return fmt.Errorf("--site: %w", err)
 		}
 	}
 	if f.dash != "" {
 		if info, err := os.Stat(filepath.Dir(f.dash)); err != nil || !info.IsDir() {
-			return nil, fmt.Errorf("--dashboard %s: its directory %s does not exist", f.dash, filepath.Dir(f.dash))
+			return fmt.Errorf("--dashboard %s: its directory %s does not exist", f.dash, filepath.Dir(f.dash))
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // runResults is `relapse results`: usage errors exit 2 before anything is

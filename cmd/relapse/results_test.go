@@ -74,6 +74,7 @@ func TestResultsUsageErrorsExit2(t *testing.T) {
 		{"night with a newline", []string{"--store", store, "--merge", src, "--night", "n\n::error::x"}, "--night: night"},
 		{"missing merge source", []string{"--store", store, "--merge", filepath.Join(src, "nope")}, "not a directory"},
 		{"no store", []string{"--store", store}, "no results store there"},
+		{"site not empty", []string{"--store", store, "--merge", src, "--site", src}, "--site: site " + src + ": want a directory that does not exist yet or is empty"},
 		{"dashboard in a missing directory", []string{"--store", store, "--merge", src, "--dashboard", "/nonexistent/d.html"}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestResultsOutputIsSafeForACILog(t *testing.T) {
 	src := t.TempDir()
 	writeCell(t, src, "x\n::error::forged\x1b[2J", true, map[string]string{"verdict": "NOT REPRODUCED"})
 	status, stdout, stderr := results(t, "--store", filepath.Join(t.TempDir(), "store"), "--merge", src, "--night", "n1")
-	if status != exitFailed || !strings.Contains(stderr, `cell ID "x\n::error::forged\x1b[2J"`) {
+	if status != exitFailed || !strings.Contains(stderr, filepath.Join(src, `x\n::error::forged\x1b[2J`)+`: cell ID "x\n::error::forged\x1b[2J"`) {
 		t.Errorf("a hostile cell ID: exit %d, stderr %q", status, stderr)
 	}
 	assertLogSafe(t, "stdout", stdout)

@@ -228,10 +228,17 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	return f
 }
 
+// writeJSON writes v to a temporary file beside path and renames it into
+// place: a cell killed while writing leaves the old file or none, never a
+// truncated one (relapse results refuses a truncated finished.json).
 func writeJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // A cell is its directory: the directory's name is the cell's ID, and the
@@ -79,7 +80,9 @@ func (e *CellError) Error() string {
 	if e.File != "" {
 		p = filepath.Join(e.Dir, e.File)
 	}
-	return fmt.Sprintf("%s: %v", p, e.Err)
+	// The path comes from another machine: a newline or ESC in it is
+	// shown, not obeyed, wherever the error is printed.
+	return fmt.Sprintf("%s: %v", textutil.Printable(p), e.Err)
 }
 
 func (e *CellError) Unwrap() error { return e.Err }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Crafted cells: every way a cell from another machine was shown to
@@ -70,8 +72,8 @@ func refusedAtMergeAndLoad(t *testing.T, craft func(dir string), file, want stri
 func assertNothingMerged(t *testing.T, store string) {
 	t.Helper()
 	ents, err := os.ReadDir(store)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
+	if err != nil {
+		t.Fatal(err) // the tests' stores exist before the merge
 	}
 	for _, e := range ents {
 		t.Errorf("a failed merge left %s in the store", e.Name())
@@ -255,6 +257,13 @@ func TestFailedMergeLeavesNothingAndCanBeRetried(t *testing.T) {
 		t.Fatal("a merge with a truncated cell succeeded")
 	}
 	assertNothingMerged(t, store)
+	fresh := filepath.Join(t.TempDir(), "store")
+	if _, err := Merge(fresh, "n1", src); err == nil {
+		t.Fatal("a merge with a truncated cell succeeded")
+	}
+	if _, err := os.Lstat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed first merge left the store directory %s (%v)", fresh, err)
+	}
 	writeFile(t, filepath.Join(src, "c", "finished.json"), string(good))
 	if n, err := Merge(store, "n1", src); err != nil || n != 4 {
 		t.Fatalf("retry: %d, %v", n, err)
@@ -285,7 +294,12 @@ func TestHostileCellIDsAreRefused(t *testing.T) {
 	for _, id := range []string{"x\n::error::forged", "esc\x1b[2Jcell"} {
 		refusedAtMergeAndLoad(t, func(d string) {
 			cell(t, d, id, 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
-		}, "", "cell ID")
+		}, textutil.Printable(id)+": cell ID", "cell ID")
+		src := t.TempDir()
+		cell(t, src, id, 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+		if _, err := Merge(t.TempDir(), "n1", src); err == nil || strings.ContainsAny(err.Error(), "\n\x1b") {
+			t.Errorf("the refusal of %q carries its control characters: %q", id, err)
+		}
 	}
 	if err := CheckCellID("runc-pipe-hang.kernel-6.12.provider-qemu.runc-1.0.0-rc93.patch-revert_2871"); err != nil {
 		t.Errorf("a matrix cell ID was refused: %v", err)
@@ -294,6 +308,9 @@ func TestHostileCellIDsAreRefused(t *testing.T) {
 
 func TestUnfinishedCellIsAnError(t *testing.T) {
 	store := t.TempDir()
+	night(t, store, "n0", 500, func(d string) {
+		cell(t, d, "killed", 500, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	})
 	night(t, store, "n1", 1000, func(d string) {
 		cell(t, d, "done", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
 		cell(t, d, "killed", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
@@ -307,6 +324,9 @@ func TestUnfinishedCellIsAnError(t *testing.T) {
 	if strings.Join(r.Flags, ",") != FlagFailing || !strings.Contains(strings.Join(r.Why, ";"), "never finished") {
 		t.Errorf("a cell without finished.json: flags %v, why %v; want FAILING, never finished", r.Flags, r.Why)
 	}
+	if r.Bug != "containerd#5261" || r.Label != "runc 1.0.0-rc94" {
+		t.Errorf("the unfinished night's row is described as bug %q, label %q; want the earlier night's", r.Bug, r.Label)
+	}
 }
 
 func TestMergeSources(t *testing.T) {
@@ -315,6 +335,21 @@ func TestMergeSources(t *testing.T) {
 	writeFile(t, filepath.Join(empty, "job-cluster", "report.json"), "{}")
 	if _, err := Merge(store, "n1", empty); err == nil || !strings.Contains(err.Error(), "holds no cell") {
 		t.Errorf("a source with no cell: %v", err)
+	}
+	// An Indexed Job's layout (cell-<index>/<cell>), with the job
+	// cluster's reports and their latest link beside the cells.
+	job := t.TempDir()
+	cell(t, filepath.Join(job, "cell-0"), "a", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	cell(t, filepath.Join(job, "cell-1"), "b", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	writeFile(t, filepath.Join(job, "job-cluster", "run1", "report.json"), "{}")
+	symlink(t, "run1", filepath.Join(job, "job-cluster", "latest"))
+	if cells, err := FindCells(job); err != nil || len(cells) != 2 {
+		t.Errorf("an Indexed Job's results: %v, %v", cells, err)
+	}
+	// A link to a cell is refused wherever it is.
+	symlink(t, filepath.Join(job, "cell-1", "b"), filepath.Join(job, "cell-2", "c"))
+	if _, err := FindCells(job); err == nil || !strings.Contains(err.Error(), filepath.Join("cell-2", "c")+": a symbolic link") {
+		t.Errorf("a link to a cell below the source: %v", err)
 	}
 	one := t.TempDir()
 	cell(t, one, "solo", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
@@ -362,5 +397,50 @@ func TestPublishCopiesWhatTheDashboardLinks(t *testing.T) {
 	}
 	if _, err := Publish(site, store, "t", c); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("publishing into a non-empty site: %v", err)
+	}
+}
+
+func TestStoreHoldingWhatMergeWouldNotMakeIsRefused(t *testing.T) {
+	for name, plant := range map[string]func(t *testing.T, store string){
+		"a linked night": func(t *testing.T, store string) {
+			elsewhere := t.TempDir()
+			cell(t, elsewhere, "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+			symlink(t, elsewhere, filepath.Join(store, "n2"))
+		},
+		"a night named with a newline": func(t *testing.T, store string) {
+			cell(t, filepath.Join(store, "n\n::error::x"), "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+		},
+		"a file among the cells": func(t *testing.T, store string) {
+			writeFile(t, filepath.Join(store, "n1", "notes.txt"), "x")
+		},
+		"an empty night": func(t *testing.T, store string) {
+			if err := os.Mkdir(filepath.Join(store, "n3"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := t.TempDir()
+			night(t, store, "n1", 1000, func(d string) {
+				cell(t, d, "ok", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+			})
+			if _, _, err := Load(store); err != nil {
+				t.Fatalf("the store before planting: %v", err)
+			}
+			plant(t, store)
+			if _, _, err := Load(store); err == nil || !strings.Contains(err.Error(), "nothing was compared") {
+				t.Errorf("Load = %v, want a refusal", err)
+			}
+		})
+	}
+	// What is not a night: the dashboard beside them, a killed merge's staging.
+	store := t.TempDir()
+	night(t, store, "n1", 1000, func(d string) {
+		cell(t, d, "ok", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+	})
+	writeFile(t, filepath.Join(store, "dashboard.html"), "<p>")
+	writeFile(t, filepath.Join(store, stagingPrefix+"n2-123", "n2", "junk"), "x")
+	if nights, _, err := Load(store); err != nil || len(nights) != 1 {
+		t.Errorf("Load = %v, %v; want n1 alone", nights, err)
 	}
 }

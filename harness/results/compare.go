@@ -64,11 +64,16 @@ func Compare(nights []string, byNight map[string]map[string]Entry) *Comparison {
 	latest := cmp.Latest()
 	for c := range cells {
 		r := Row{Cell: c, Entries: map[string]Entry{}}
+		// The row is described by its newest entry that knows its bug: a
+		// night the cell errored before a report (or never finished) says
+		// nothing about what it runs.
 		var newest Entry
 		for _, n := range nights {
 			if e, ok := byNight[n][c]; ok {
 				r.Entries[n] = e
-				newest = e
+				if e.Meta["bug"] != "" || newest.Meta["bug"] == "" {
+					newest = e
+				}
 			}
 		}
 		r.Bug, r.Component, r.Canary = newest.Meta["bug"], newest.Meta["component"], newest.Meta["canary"] == "true"

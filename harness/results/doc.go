@@ -2,9 +2,14 @@
 //
 // A store is append-only: <store>/<night>/<cell>/ holds what one cell
 // wrote one night (Prow's started.json, finished.json, artifacts/), merged
-// from as many machines and shards as ran it. Compare reads every night
-// and gives each row (a cell, the same experiment every night) its flags,
-// TestGrid-style:
+// from as many machines and shards as ran it. Those machines are not
+// trusted: a cell is its directory (ReadCell: the name is the cell ID and
+// the metadata must agree; files are read without following links, JSON
+// strictly, paths it names must stay inside it), and Merge stages a whole
+// night inside the store, checks every copied cell, and renames the night
+// into place, so a refused merge leaves the store as it was. Compare reads
+// every night and gives each row (a cell, the same experiment every night)
+// its flags, TestGrid-style:
 //
 //   - RELAPSE: the latest night reproduced the bug on a version at or after
 //     its fix (outside the affected range and not before it);
@@ -15,5 +20,6 @@
 //     left the host changed, with the night the failures began (first
 //     fail) and the last night it passed.
 //
-// Dashboard renders bugs x versions x nights as one self-contained page.
+// Dashboard renders bugs x versions x nights as one self-contained page;
+// Publish writes it with every report it links to, as a site to serve.
 package results

@@ -22,11 +22,17 @@ type SourceCell struct {
 	ID, Dir string
 }
 
+// maxSourceDepth is how deep below a merge source cells are looked for:
+// <results>/<cell> (relapse matrix), <results>/cell-<index>/<cell> (an
+// Indexed Job), and one more level for a directory of those (CI
+// artifacts downloaded side by side).
+const maxSourceDepth = 3
+
 // FindCells lists the cells of merge sources: a source is a cell itself
-// (it holds started.json or finished.json) or a directory of cells (each
-// subdirectory that holds one of them). A cell in two places, a link where
-// cells are, a name that is no cell ID, and a source with no cell are
-// refused.
+// (it holds started.json or finished.json) or a directory with cells in
+// it, up to maxSourceDepth levels down; a cell's own subdirectories are
+// its. A cell in two places, a link to a cell, a name that is no cell ID,
+// and a source with no cell are refused. Other links are not followed.
 func FindCells(sources ...string) ([]SourceCell, error) {
 	seen := map[string]string{}
 	var cells []SourceCell
@@ -51,35 +57,50 @@ func FindCells(sources ...string) ([]SourceCell, error) {
 		if !info.IsDir() {
 			return nil, fmt.Errorf("merge source %s: not a directory; want a matrix run's results directory or one cell's", src)
 		}
-		if isCell(src) {
-			if err := add(src); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		ents, err := os.ReadDir(src)
-		if err != nil {
-			return nil, fmt.Errorf("merge source %s: %w", src, err)
-		}
 		before := len(cells)
-		for _, e := range ents {
-			dir := filepath.Join(src, e.Name())
-			switch {
-			case e.Type()&fs.ModeSymlink != 0:
-				return nil, &CellError{Dir: dir, Err: errLink}
-			case !e.IsDir() || !isCell(dir):
-				continue
-			}
-			if err := add(dir); err != nil {
-				return nil, err
-			}
+		if isCell(src) {
+			err = add(src)
+		} else {
+			err = findCellsIn(src, 1, add)
+		}
+		if err != nil {
+			return nil, err
 		}
 		if len(cells) == before {
-			return nil, fmt.Errorf("merge source %s holds no cell: want a directory whose subdirectories hold %s and %s (a matrix run's --results), or one such cell", src, StartedName, FinishedName)
+			return nil, fmt.Errorf("merge source %s holds no cell: want a directory with cells in it (each a directory holding %s and %s; a matrix run's --results), or one cell", src, StartedName, FinishedName)
 		}
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].ID < cells[j].ID })
 	return cells, nil
+}
+
+// findCellsIn adds the cells below dir, depth levels below a source.
+func findCellsIn(dir string, depth int, add func(string) error) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("merge source: %w", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			// Not followed; refused when it stands for a cell (a
+			// reports/latest beside the cells is no cell).
+			if info, err := os.Stat(p); err == nil && info.IsDir() && isCell(p) {
+				return &CellError{Dir: p, Err: errLink}
+			}
+		case !e.IsDir():
+		case isCell(p):
+			if err := add(p); err != nil {
+				return err
+			}
+		case depth < maxSourceDepth:
+			if err := findCellsIn(p, depth+1, add); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // isCell: a directory holding started.json or finished.json (of any type:
@@ -111,8 +132,12 @@ func Merge(store, night string, sources ...string) (int, error) {
 	if _, err := os.Lstat(final); err == nil {
 		return 0, nightExists(night, store)
 	}
-	if err := os.MkdirAll(store, 0o755); err != nil {
-		return 0, fmt.Errorf("creating the results store: %w", err)
+	if _, err := os.Stat(store); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(store, 0o755); err != nil {
+			return 0, fmt.Errorf("creating the results store: %w", err)
+		}
+		// A first merge that fails leaves no store either.
+		defer os.Remove(store) // only when empty
 	}
 	staging, err := os.MkdirTemp(store, stagingPrefix+night+"-")
 	if err != nil {

@@ -29,7 +29,7 @@ func WriteDashboard(path, name string, c *Comparison) error {
 // directory are left out. site must be absent or empty; it returns how
 // many reports it copied.
 func Publish(site, store, name string, c *Comparison) (int, error) {
-	if err := emptyOrAbsent(site); err != nil {
+	if err := CheckSite(site); err != nil {
 		return 0, err
 	}
 	if err := os.MkdirAll(site, 0o755); err != nil {
@@ -63,7 +63,9 @@ func Publish(site, store, name string, c *Comparison) (int, error) {
 	return len(pages), writeFileAtomic(filepath.Join(site, "index.html"), page.Bytes())
 }
 
-func emptyOrAbsent(dir string) error {
+// CheckSite says whether dir can receive a site: it does not exist yet or
+// is an empty directory (a site is written whole, never over another).
+func CheckSite(dir string) error {
 	f, err := os.Open(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
