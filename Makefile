@@ -18,7 +18,7 @@
 #   make test-debsrc         the seeds' own systems built from Debian source (slow: ~1 h cold)
 #   make repro SCENARIO=kubelet-extra-sandbox KUBERNETES=1.19.3 CLUSTER=kind   on a kind cluster
 #   make test-k8s            the Kubernetes suites (bare and kind clusters; slow)
-#   make test-slow           the host suites' slow specs (bisect over commits)
+#   make test-slow           the host suites' slow specs (bisect over commits, reproducer interrupts)
 
 GO        ?= go
 SCENARIO  ?= runc-pipe-hang
@@ -216,7 +216,7 @@ suites: $(GOTESTSUM)
 # The slow specs of the suites that need only this host (the VM and
 # Kubernetes suites have targets of their own).
 test-slow: deps $(GOTESTSUM)
-	$(GOTESTSUM) --format standard-verbose -- -count=1 -p 1 -timeout 40m $(filter-out %/vm %/kubernetes,$(SUITES)) -ginkgo.v -ginkgo.label-filter='slow'
+	$(GOTESTSUM) --format standard-verbose -- -count=1 -p 1 -timeout 60m $(filter-out %/vm %/kubernetes,$(SUITES)) -ginkgo.v -ginkgo.label-filter='slow'
 
 # .ci/run as CI and a new user's machine run it: a fresh clone of HEAD,
 # empty relapse, Go build and module caches, under load; prints its wall

@@ -78,10 +78,17 @@ trap 'status=143; exit 143' TERM HUP
 # nothing else changes the host under the fresh run, and it waits for
 # a run already under way.
 host_state=${RELAPSE_STATE:-/var/lib/relapse}
-mkdir -p -m 0700 "$host_state"
+mkdir -p "$(dirname "$host_state")"
+[ -d "$host_state" ] || mkdir -m 0700 "$host_state"
 exec 9<>"$host_state/host.lock"
 if ! flock -x -w "$lock_wait" 9; then
-  echo "test-fresh: another relapse run (pid $(cat "$host_state/host.lock")) held $host_state/host.lock for ${lock_wait}s; wait for it or stop it" >&2
+  # Who holds it now, from /proc/locks (the pid in the file may be an
+  # earlier holder's).
+  ino=$(stat -c %i "$host_state/host.lock")
+  holders=$(grep -v -- '->' /proc/locks | awk -v dev=":$ino" 'substr($6, length($6) - length(dev) + 1) == dev {print $5}' | sort -u)
+  echo "test-fresh: $host_state/host.lock still held after ${lock_wait}s by:" >&2
+  for p in $holders; do ps -o pid=,args= -p "$p" >&2 || true; done
+  echo "test-fresh: wait for those runs or stop them" >&2
   status=1
   exit 1
 fi
@@ -93,13 +100,15 @@ mkdir -p "$work/relapse-cache" "$work/gocache" "$work/gomodcache" "$work/xdg-cac
 echo "test-fresh: $run in $work/relapse (HEAD ${head:0:12}) with empty caches under $work" >&2
 
 # 9>&-: the lock stays with this script, not with daemons the run leaves.
+# </dev/null: no standard input, as in CI (and a background job reading
+# the terminal would stop).
 (
   cd "$work/relapse"
   export RELAPSE_CACHE=$work/relapse-cache GOCACHE=$work/gocache GOMODCACHE=$work/gomodcache \
     XDG_CACHE_HOME=$work/xdg-cache GOLANGCI_LINT_CACHE=$work/xdg-cache/golangci-lint \
     RELAPSE_STATE=$work/state RELAPSE_REPORTS=$work/reports REPORTS=$work/reports
   exec ci/noisy.sh bash -c "$run"
-) 9>&- &
+) 9>&- </dev/null &
 pid=$!
 wait "$pid" || status=$?
 pid=

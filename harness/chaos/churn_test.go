@@ -3,22 +3,50 @@ package chaos
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
+// A start that returns nil is never stuck, however long a loaded machine
+// makes it take; a sleep is a lower bound on its latency, never an upper one.
 func TestChurnStopsAtMaxAndMeasuresEveryStart(t *testing.T) {
+	const sleep = 5 * time.Millisecond
 	res := Churn{Concurrency: 3, Max: 20, StartTimeout: time.Second,
-		Start: func(ctx context.Context, i int) error { time.Sleep(5 * time.Millisecond); return nil }}.Run(context.Background(), nil)
+		Start: func(ctx context.Context, i int) error { time.Sleep(sleep); return nil }}.Run(context.Background(), nil)
 	if res.Started != 20 || res.Failed != 0 || res.Stuck != 0 || len(res.Latencies) != 20 {
 		t.Fatalf("got %+v", res)
 	}
-	if res.StoppedBy != "max 20 starts" || res.Percentile(50) < 5*time.Millisecond {
-		t.Fatalf("stopped by %q, p50 %s", res.StoppedBy, res.Percentile(50))
+	if res.StoppedBy != "max 20 starts" || res.Percentile(0) < sleep {
+		t.Fatalf("stopped by %q, fastest start %s (each sleeps %s)", res.StoppedBy, res.Percentile(0), sleep)
 	}
-	if !strings.Contains(res.Histogram(), "<=50ms: 20") {
-		t.Fatalf("histogram %s", res.Histogram())
+	if n := histogramTotal(t, res.Histogram()); n != 20 {
+		t.Fatalf("histogram %s counts %d starts, want 20", res.Histogram(), n)
+	}
+}
+
+// histogramTotal adds up the counts of a Histogram line.
+func histogramTotal(t *testing.T, h string) int {
+	t.Helper()
+	total := 0
+	for _, part := range strings.Split(h, ", ") {
+		_, count, ok := strings.Cut(part, ": ")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil {
+			t.Fatalf("histogram part %q is not \"<bound>: <count>\"", part)
+		}
+		total += n
+	}
+	return total
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	r := ChurnResult{Latencies: []time.Duration{ms(1), ms(50), ms(51), ms(100), ms(999), ms(1000), ms(1001), ms(5000), ms(5001), time.Minute}}
+	want := "<=50ms: 2, <=100ms: 2, <=250ms: 0, <=500ms: 0, <=1s: 2, <=2.5s: 1, <=5s: 1, >5s: 2"
+	if got := r.Histogram(); got != want {
+		t.Errorf("Histogram() = %q, want %q", got, want)
 	}
 }
 
@@ -39,29 +67,34 @@ func TestChurnEndsOnAStuckStartLikeTheSeedLoop(t *testing.T) {
 	}
 }
 
+// The stuck start ends because the churn cancels it on the finding, not
+// at its StartTimeout (a minute, far past anything it waits for).
 func TestChurnAbandonsStartsInFlightOnAFinding(t *testing.T) {
 	stop := make(chan struct{})
-	begin := time.Now()
+	var ended error
 	res := Churn{Concurrency: 1, StartTimeout: time.Minute,
 		Start: func(ctx context.Context, i int) error {
 			if i == 2 {
 				close(stop)
 				<-ctx.Done()
-				return ctx.Err()
+				ended = ctx.Err()
+				return ended
 			}
 			return nil
 		}}.Run(context.Background(), stop)
 	if res.StoppedBy != "a detector finding" || res.Stuck != 1 || res.Started != 2 {
 		t.Fatalf("got %+v", res)
 	}
-	if time.Since(begin) > 10*time.Second {
-		t.Fatal("the stuck start was not abandoned")
+	if !errors.Is(ended, context.Canceled) || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "abandoned after") {
+		t.Fatalf("the stuck start ended by %v (%q), want abandoned: cancelled, not timed out", ended, res.Errors)
 	}
 }
 
+// The rate is a ceiling: a ticker never fires early, so n starts take at
+// least n-1 intervals, however loaded the machine (load only slows it).
 func TestChurnCountsFailuresAndRespectsRate(t *testing.T) {
-	begin := time.Now()
-	res := Churn{Rate: 50, Concurrency: 4, Max: 10, StartTimeout: time.Second,
+	const rate = 50
+	res := Churn{Rate: rate, Concurrency: 4, Max: 10, StartTimeout: time.Second,
 		Start: func(ctx context.Context, i int) error {
 			if i%2 == 1 {
 				return errors.New("boom")
@@ -71,7 +104,7 @@ func TestChurnCountsFailuresAndRespectsRate(t *testing.T) {
 	if res.Started != 5 || res.Failed != 5 || len(res.Errors) != 5 {
 		t.Fatalf("got %+v", res)
 	}
-	if took := time.Since(begin); took < 150*time.Millisecond {
-		t.Fatalf("10 starts at 50/s took only %s", took)
+	if floor := 9 * time.Second / rate; res.Elapsed < floor {
+		t.Fatalf("10 starts at %d/s took %s, less than the 9 intervals between them (%s)", rate, res.Elapsed, floor)
 	}
 }

@@ -37,6 +37,8 @@ type CRIProxy struct {
 	conn   *grpc.ClientConn
 	// release is closed when the current hold ends.
 	release chan struct{}
+	// waiting counts calls held or delayed right now.
+	waiting int
 }
 
 // Fault is what happens to calls of one method: a fixed delay, or a hold.
@@ -114,6 +116,14 @@ func (p *CRIProxy) Set(faults map[string]Fault) {
 	}
 }
 
+// Waiting is how many calls a fault holds or delays right now: a hold is
+// in force on a caller only once its call has arrived.
+func (p *CRIProxy) Waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiting
+}
+
 // Events returns the faulted calls so far.
 func (p *CRIProxy) Events() []ProxyEvent {
 	p.mu.Lock()
@@ -130,6 +140,9 @@ func (p *CRIProxy) forward(_ any, stream grpc.ServerStream) error {
 	p.mu.Lock()
 	fault, faulted := p.faults[short]
 	release := p.release
+	if faulted {
+		p.waiting++
+	}
 	p.mu.Unlock()
 	ctx := stream.Context()
 	if faulted {
@@ -147,6 +160,7 @@ func (p *CRIProxy) forward(_ any, stream grpc.ServerStream) error {
 			result = "caller gave up"
 		}
 		p.mu.Lock()
+		p.waiting--
 		p.log = append(p.log, ProxyEvent{At: start.UTC(), Method: short, Waited: time.Since(start), Result: result})
 		if len(p.log) > 10000 {
 			p.log = p.log[len(p.log)-10000:]

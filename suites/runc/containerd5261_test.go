@@ -65,8 +65,21 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 				// The write is the whole compiled filter, as relapse measured it beforehand.
 				Expect(int(stuck.Syscall.Args[2])).To(BeNumerically(">", 8192))
 				Expect(conditionValue(res.Report, "compiled seccomp filter")).To(HavePrefix(strconv.Itoa(int(stuck.Syscall.Args[2])) + " bytes"))
-				Expect(f.Latency()).To(BeNumerically("<", 2*time.Second), "decided from evidence within about a second of the init starting")
+				// Decided from evidence, not by the attempt's deadline (the
+				// create-timeout): the attempt ended hung, on a decision taken
+				// over several samples while the trigger was in force. Ordering
+				// and counts, no wall-clock bound: a loaded machine only
+				// stretches the same sequence.
+				Expect(res.Report.Attempts).To(ContainElement(HaveField("Outcome", HavePrefix("hung in runc "))))
+				Expect(f.Samples).To(BeNumerically(">", 1), "more than one sample agreed")
+				Expect(f.OnsetAt).NotTo(BeZero())
+				Expect(f.Latency()).To(BeNumerically(">=", 0), "the onset bound precedes the decision")
 				Expect(res.Report.Changes).To(And(HaveEach(HaveField("Restored", BeTrue())), ContainElement(HaveField("Kind", "sysctl"))))
+				for _, c := range res.Report.Changes {
+					if c.Kind == "sysctl" {
+						Expect(f.At).To(And(BeTemporally(">", c.AppliedAt), BeTemporally("<", c.RestoredAt)), "decided while %s was lowered", c.Target)
+					}
+				}
 			})
 
 		DescribeTable("is fixed after rc93: the same filter loads and the container runs while its own pipes hold 8192 bytes",

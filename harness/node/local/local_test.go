@@ -140,8 +140,10 @@ func TestDeadlineKillsWholeProcessGroup(t *testing.T) {
 	err = p.Wait()
 	elapsed := time.Since(begin)
 	t.Logf("Wait returned after %s: %v", elapsed, err)
-	if elapsed > 6*time.Second {
-		t.Errorf("Wait took %s, want well under 6s", elapsed)
+	// The bound is the test's own: the sleeps' 30 s, which Wait would
+	// sit out if the kill missed the background one holding the output.
+	if elapsed >= 30*time.Second {
+		t.Errorf("Wait took %s: it waited for the sleeps instead of killing their group at the deadline", elapsed)
 	}
 	var re *node.RunError
 	if !errors.As(err, &re) {
@@ -150,9 +152,11 @@ func TestDeadlineKillsWholeProcessGroup(t *testing.T) {
 	if !strings.Contains(err.Error(), "killed: context deadline exceeded") {
 		t.Errorf("err = %v, want it to say it was killed by the deadline", err)
 	}
-	// The background sleep is in the same group and must be gone too.
+	// The background sleep is in the same group and must be gone too. It
+	// may linger as a zombie until reaped, later on a loaded machine; the
+	// deadline stays short of its own 30 s, after which it would end anyway.
 	var left []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := begin.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if left = groupMembers(t, pgid); len(left) == 0 {
 			break
 		}
@@ -219,8 +223,8 @@ func TestKillEndsStartedProcess(t *testing.T) {
 		t.Fatalf("Kill: %v", err)
 	}
 	err = p.Wait()
-	if time.Since(begin) > 5*time.Second {
-		t.Errorf("Wait after Kill took %s", time.Since(begin))
+	if took := time.Since(begin); took >= 30*time.Second {
+		t.Errorf("Wait after Kill took %s: the sleep ran out instead", took)
 	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {

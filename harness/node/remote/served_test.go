@@ -70,8 +70,9 @@ func TestServedCommandIsKilledWithItsContext(t *testing.T) {
 	// The child would outlive a kill of the shell alone; the process
 	// group's kill ends it before it writes the marker.
 	err := n.Command("sh", "-c", "(sleep 2; touch "+marker+") & sleep 30").Run(ctx)
-	if err == nil || time.Since(began) > 10*time.Second {
-		t.Fatalf("err %v after %s, want a kill at the deadline", err, time.Since(began))
+	// The bound is the command's own 30 s, not a guess at the machine's speed.
+	if err == nil || time.Since(began) >= 30*time.Second {
+		t.Fatalf("err %v after %s, want a kill at the deadline, not the command running out", err, time.Since(began))
 	}
 	time.Sleep(2500 * time.Millisecond)
 	if _, err := os.Stat(marker); err == nil {
