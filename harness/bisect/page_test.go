@@ -22,7 +22,7 @@ func TestPageFitsTheWindow(t *testing.T) {
 	long := "v1.0.0-rc93-217-g0123456789abcdef0123456789abcdef01234567-dirty+patched.revert-2871-v1.0.0-rc94.patch"
 	why := `docker inspect (stuck container) failed after 10.01s: Get "http://%2Ftmp%2Frelapse%2F4392e5%2Fdocker%2Fdocker.sock/v1.41/containers/781766524b0f99bbce6458e8c9738175e4b44bb8302cbd8766c7fa142586ea97/json": context deadline exceeded`
 	r := &Result{Scenario: "runc-pipe-hang-k8s-with-a-long-scenario-name", Component: "runc", Source: "/root/src/github.com/opencontainers/runc-with-a-long-checkout-path",
-		Bug: report.Bug{ID: "containerd#5261", Title: "runc init hangs writing its seccomp filter into a pipe shrunk by fs.pipe-user-pages-soft"},
+		Bug:        report.Bug{ID: "containerd#5261", Title: "runc init hangs writing its seccomp filter into a pipe shrunk by fs.pipe-user-pages-soft"},
 		Boundaries: []Boundary{{Kind: "introduced", Before: long, After: long, Skipped: []string{long, long}}}}
 	for i := 0; i < 6; i++ {
 		r.Steps = append(r.Steps, Step{Version: long, Commit: strings.Repeat("0123456789abcdef", 2) + "01234567", Label: Bad, Why: why,
