@@ -27,7 +27,7 @@ var _ = Describe("containerd#6772 / containerd#6801 task Create deadlocks with a
 			baseline = suitekit.TakeBaseline("fs.pipe-user-pages-soft")
 			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(baseline.CheckClean)
+		AfterEach(func() { baseline.CheckClean() })
 
 		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
 			return suitekit.Run(ctx, experiment.Options{Scenario: containerdmetrics.Name,

@@ -38,7 +38,7 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 			baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
 			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(baseline.CheckClean)
+		AfterEach(func() { baseline.CheckClean() })
 
 		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
 			return suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,

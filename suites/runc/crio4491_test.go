@@ -28,7 +28,7 @@ var _ = Describe("cri-o#4491 / runc#2424 runc ignores seccomp errnoRet and canno
 			baseline = suitekit.TakeBaseline()
 			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(baseline.CheckClean)
+		AfterEach(func() { baseline.CheckClean() })
 
 		const revert = "patches/runc/revert-2424-v1.0.0-rc91.patch"
 		repro := func(ctx context.Context, version string, patched bool, params map[string]string) *experiment.Result {

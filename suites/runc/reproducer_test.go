@@ -30,7 +30,7 @@ var _ = Describe("containerd#5261's reproduce.sh, alone in an empty directory",
 			baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
 			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(baseline.CheckClean)
+		AfterEach(func() { baseline.CheckClean() })
 
 		DescribeTable("decides as relapse did",
 			func(ctx SpecContext, version string, verdict report.Result, exit int, says string) {
