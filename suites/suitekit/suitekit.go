@@ -19,7 +19,12 @@ import (
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/suites/suitekit/secondary"
 )
+
+// Secondary runs a check that must not stop or skip a verdict spec: its
+// failures are reported after the suite (package secondary).
+var Secondary = secondary.Check
 
 // ReportsDir is where suite runs write reports: $RELAPSE_REPORTS or the
 // repository's reports/ directory.
@@ -311,6 +316,6 @@ func RunRootSuite(t *testing.T, name, why string) {
 	if os.Geteuid() != 0 {
 		t.Skipf("the %s suite %s: it needs root", name, why)
 	}
-	ReportSecondaryFailures()
+	secondary.Report()
 	RunSpecs(t, name)
 }

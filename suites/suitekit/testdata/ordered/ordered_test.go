@@ -1,4 +1,4 @@
-// Package ordered is a suite that suitekit's own test runs: an Ordered
+// Package ordered is a suite that package secondary's test runs: an Ordered
 // bug container whose first verdict spec's page check fails.
 package ordered
 
@@ -8,21 +8,21 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/suites/suitekit"
+	"github.com/relapse-dev/relapse/suites/suitekit/secondary"
 )
 
 func TestOrdered(t *testing.T) {
 	RegisterFailHandler(Fail)
-	suitekit.ReportSecondaryFailures()
+	secondary.Report()
 	RunSpecs(t, "ordered")
 }
 
 var _ = Describe("a bug", Ordered, ContinueOnFailure, func() {
 	AfterEach(func() {
-		suitekit.Secondary("host state", func() { Expect("relapse-run-1").To(BeEmpty(), "run directories left") })
+		secondary.Check("host state", func() { Expect("relapse-run-1").To(BeEmpty(), "run directories left") })
 	})
 	It("reproduces on the affected version", func() {
-		suitekit.Secondary("report page", func() {
+		secondary.Check("report page", func() {
 			Expect(1427).To(BeNumerically("<=", 1400), "report.html is wider than the window")
 		})
 		Expect("REPRODUCED").To(Equal("REPRODUCED"))
