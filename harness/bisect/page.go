@@ -126,8 +126,8 @@ func (v view) ReportLink(s Step) string {
 var page = template.Must(template.New("bisect").Funcs(template.FuncMap{"secs": seconds, "short": short, "inc": func(i int) int { return i + 1 }}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bisect {{.Bug.ID}} · relapse</title>
 <style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d1d1f}
-h1{font-size:1.4em} table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d1d1f;overflow-wrap:break-word}
+h1{font-size:1.4em} table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 .bad{color:#b00020;font-weight:600}.good{color:#1b7f3b;font-weight:600}.skip{color:#8a6d00}
 .sum{background:#f4f6f8;border-left:4px solid #345;padding:.6em 1em;margin:1em 0} code{font-size:.9em}
 @media print{body{max-width:none}}

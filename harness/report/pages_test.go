@@ -117,6 +117,11 @@ func throughDocker() *Report {
 			Seconds: 0.47, Status: "ok"})
 	}
 	r.Timeline = append(r.Timeline, Step{At: at(5), Name: "docker inspect stuck container", Seconds: 10, Status: "timeout"})
+	// What a real run through dockerd recorded: a URL with a 64-digit
+	// container id, in the finding's reasons and in the errors.
+	stuck := `docker inspect (stuck container) failed after 10.01s: Get "http://%2Ftmp%2Frelapse%2F4392e5%2Fdocker%2Fdocker.sock/v1.41/containers/781766524b0f99bbce6458e8c9738175e4b44bb8302cbd8766c7fa142586ea97/json": context deadline exceeded`
+	r.Findings[0].Reasons = append(r.Findings[0].Reasons, stuck)
+	r.Errors = append(r.Errors, stuck)
 	r.Findings[0].Processes = append(r.Findings[0].Processes, evidence.ProcessSnapshot{Process: evidence.Process{PID: 4101, PPID: 1, Comm: "containerd-shim",
 		Cmdline: []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", "3f0c1e4a9b7d2c6e8f1a0b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f", "-address", "/run/relapse/20261206T072011Z/containerd/containerd.sock"},
 		State:   "S", Wchan: "do_epoll_wait"}, Taken: at(4.3)})

@@ -20,14 +20,14 @@ import (
 // deadlocks between task Create (Collector.Add) and a metrics scrape
 // (Collect); fixed in 1.6.3 by https://github.com/containerd/containerd/pull/6801.
 var _ = Describe("containerd#6772 / containerd#6801 task Create deadlocks with a metrics scrape; runc init waits forever on exec.fifo",
-	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local")), Ordered, func() {
+	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local")), Ordered, ContinueOnFailure, func() {
 		var baseline suitekit.HostBaseline
 
 		BeforeAll(func() {
 			baseline = suitekit.TakeBaseline("fs.pipe-user-pages-soft")
-			DeferCleanup(baseline.ExpectClean)
+			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(func() { baseline.ExpectClean() })
+		AfterEach(func() { baseline.CheckClean() })
 
 		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
 			return suitekit.Run(ctx, experiment.Options{Scenario: containerdmetrics.Name,

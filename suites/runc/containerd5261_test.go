@@ -31,14 +31,14 @@ import (
 // (8192 bytes on this kernel). Fixed in rc94 by
 // https://github.com/opencontainers/runc/pull/2871.
 var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccomp filter into a shrunk pipe",
-	suitekit.BugLabels(runcpipehang.Bug, suitekit.Node("local")), Ordered, func() {
+	suitekit.BugLabels(runcpipehang.Bug, suitekit.Node("local")), Ordered, ContinueOnFailure, func() {
 		var baseline suitekit.HostBaseline
 
 		BeforeAll(func() {
 			baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
-			DeferCleanup(baseline.ExpectClean)
+			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(func() { baseline.ExpectClean() })
+		AfterEach(func() { baseline.CheckClean() })
 
 		repro := func(ctx context.Context, version string, params map[string]string) *experiment.Result {
 			return suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name,
@@ -208,7 +208,7 @@ var _ = Describe("containerd#5261 / runc#2871 runc init hangs writing its seccom
 				Expect(rep.Verdict.Result).To(Equal(report.Reproduced), "the hang was classified before the signal")
 				Expect(rep.Verdict.Cause).To(Equal(report.CauseEvidence))
 				Expect(rep.Interrupted).To(And(ContainSubstring("received interrupt"), ContainSubstring("after the verdict")))
-				suitekit.ExpectValidJUnit(filepath.Join(suitekit.ReportsDir(), "latest", report.JUnitName))
+				suitekit.CheckValidJUnit(filepath.Join(suitekit.ReportsDir(), "latest", report.JUnitName))
 			})
 
 			It("puts everything back on SIGTERM", SpecTimeout(5*time.Minute), func(ctx SpecContext) {

@@ -23,14 +23,14 @@ import (
 // hang rc93 and start rc94, decide from /proc, and leave the directory and
 // the host as it found them.
 var _ = Describe("containerd#5261's reproduce.sh, alone in an empty directory",
-	suitekit.BugLabels(runcpipehang.Bug, suitekit.Node("local"), "reproducer"), Ordered, func() {
+	suitekit.BugLabels(runcpipehang.Bug, suitekit.Node("local"), "reproducer"), Ordered, ContinueOnFailure, func() {
 		var baseline suitekit.HostBaseline
 
 		BeforeAll(func() {
 			baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
-			DeferCleanup(baseline.ExpectClean)
+			DeferCleanup(baseline.CheckClean)
 		})
-		AfterEach(func() { baseline.ExpectClean() })
+		AfterEach(func() { baseline.CheckClean() })
 
 		DescribeTable("decides as relapse did",
 			func(ctx SpecContext, version string, verdict report.Result, exit int, says string) {

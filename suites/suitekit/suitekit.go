@@ -13,14 +13,18 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/relapse-dev/relapse/harness/browser"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/suites/suitekit/secondary"
 )
+
+// Secondary runs a check that must not stop or skip a verdict spec: its
+// failures are reported after the suite (package secondary).
+var Secondary = secondary.Check
 
 // ReportsDir is where suite runs write reports: $RELAPSE_REPORTS or the
 // repository's reports/ directory.
@@ -57,33 +61,28 @@ func ExpectValidJUnit(path string) {
 	Expect(err).NotTo(HaveOccurred(), "%s does not validate against %s (xmllint, Debian libxml2-utils):\n%s", path, schema, out)
 }
 
-// FirstScreen is the height of a laptop's window: the verdict and the
-// decisive evidence must be within it.
-const FirstScreen = 900
+// CheckValidJUnit is ExpectValidJUnit as a secondary check (Secondary).
+func CheckValidJUnit(path string) {
+	Secondary("junit.xml against the JUnit schema", func() { ExpectValidJUnit(path) })
+}
 
-// ExpectReportReadable renders the report in headless Chromium at 1400 px:
-// nothing is wider than the window, the verdict and the decisive evidence
-// are on the first screen, the page fetches nothing, and every link
-// reaches a file of the report.
+// ExpectReportReadable renders the report in headless Chromium with the
+// pinned fonts at 1400 and 1024 px (report.CheckPages): nothing is wider
+// than the window or its box, the verdict and the decisive evidence are
+// on the first screen, the page fetches nothing, and every link reaches a
+// file of the report.
 func ExpectReportReadable(ctx context.Context, res *experiment.Result) {
 	GinkgoHelper()
-	l, err := browser.Inspect(ctx, res.Paths.HTML, 1400, FirstScreen)
-	Expect(err).NotTo(HaveOccurred())
-	page := res.Paths.HTML
-	Expect(l.ScrollWidth).To(BeNumerically("<=", l.Viewport), "%s is wider than the window", page)
-	Expect(l.Overflow).To(BeEmpty(), "%s: elements wider than their box", page)
-	Expect(l.Requests).To(BeEmpty(), "%s fetches resources", page)
-	Expect(browser.Unresolved(page, l.Links)).To(BeEmpty(), "%s links to files that are not there", page)
-	Expect(l.IDs).To(HaveKey("verdict"))
-	Expect(l.IDs["verdict"].Bottom).To(BeNumerically("<=", FirstScreen), "%s: the verdict is below the first screen", page)
-	if g, ok := l.IDs["glance"]; ok {
-		Expect(g.Bottom).To(BeNumerically("<=", FirstScreen), "%s: the decisive evidence ends %d px down, below the first screen", page, g.Bottom)
-	} else if len(res.Report.Findings) > 0 || len(res.Report.Attempts) > 0 {
-		Fail(page + ": a run with findings or attempts shows no decisive evidence at the top")
-	}
+	problems, err := report.CheckPages(ctx, res.Paths.HTML, res.Report)
+	Expect(err).NotTo(HaveOccurred(), "rendering %s", res.Paths.HTML)
+	Expect(problems).To(BeEmpty(), "%s is not readable", res.Paths.HTML)
 }
 
 // Run prepares and executes a scenario, attaching the report to the spec.
+// What decides the spec is the caller's verdict assertion; the report's
+// JUnit, its page and the errors it recorded are secondary checks
+// (Secondary): a failure of one is reported after the suite and skips no
+// spec.
 func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 	GinkgoHelper()
 	if o.ReportsDir == "" {
@@ -96,10 +95,12 @@ func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 	res, err := plan.Execute(ctx)
 	Expect(err).NotTo(HaveOccurred(), "executing %s", o.Scenario)
 	AddReportEntry("report", res.Paths.HTML)
-	ExpectValidJUnit(res.Paths.JUnit)
-	ExpectReportReadable(ctx, res)
 	GinkgoWriter.Printf("verdict %s: %s\nreport %s\n", res.Report.Verdict.Result, res.Report.Verdict.Reason, res.Paths.HTML)
-	Expect(res.Report.Errors).To(BeEmpty(), "errors recorded in %s", res.Paths.JSON)
+	CheckValidJUnit(res.Paths.JUnit)
+	Secondary("report page", func() { ExpectReportReadable(ctx, res) })
+	Secondary("errors recorded in the report", func() {
+		Expect(res.Report.Errors).To(BeEmpty(), "errors recorded in %s", res.Paths.JSON)
+	})
 	return res
 }
 
@@ -175,6 +176,11 @@ func (b HostBaseline) ExpectClean() {
 	more, _ := filepath.Glob("/sys/fs/cgroup/relapse-*")
 	Expect(append(cgroups, more...)).To(BeEmpty(), "container cgroups left")
 }
+
+// CheckClean is ExpectClean as a secondary check (Secondary): for the
+// AfterEach and the end of an Ordered container, where a leftover must be
+// reported without skipping the verdict specs after it.
+func (b HostBaseline) CheckClean() { Secondary("host state", b.ExpectClean) }
 
 // relapseRunDirs is where every engine relapse starts keeps its files; a
 // user's own dockerd or containerd is never under it.
@@ -255,6 +261,9 @@ func (b HostBaseline) ExpectNoVMLeftovers() {
 	Expect(libvirtState()).To(Equal(b.Libvirt), "libvirt's host configuration or state changed")
 }
 
+// CheckNoVMLeftovers is ExpectNoVMLeftovers as a secondary check.
+func (b HostBaseline) CheckNoVMLeftovers() { Secondary("VM node leftovers", b.ExpectNoVMLeftovers) }
+
 // libvirtState lists libvirt's host configuration and state directories,
 // which relapse's private libvirtd must never write.
 func libvirtState() string {
@@ -307,5 +316,6 @@ func RunRootSuite(t *testing.T, name, why string) {
 	if os.Geteuid() != 0 {
 		t.Skipf("the %s suite %s: it needs root", name, why)
 	}
+	secondary.Report()
 	RunSpecs(t, name)
 }

@@ -22,16 +22,16 @@ import (
 	"github.com/relapse-dev/relapse/suites/suitekit"
 )
 
-var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, func() {
+var _ = Describe("VM nodes", Label(suitekit.Slow, "vm"), Ordered, ContinueOnFailure, func() {
 	var baseline suitekit.HostBaseline
 	BeforeAll(func() {
 		baseline = suitekit.TakeBaseline(runcpipehang.SoftLimitKey, "kernel.panic", "vm.overcommit_memory", "net.ipv4.ip_forward")
-		DeferCleanup(baseline.ExpectClean)
-		DeferCleanup(baseline.ExpectNoVMLeftovers)
+		DeferCleanup(baseline.CheckClean)
+		DeferCleanup(baseline.CheckNoVMLeftovers)
 	})
 	AfterEach(func() {
-		baseline.ExpectClean()
-		baseline.ExpectNoVMLeftovers()
+		baseline.CheckClean()
+		baseline.CheckNoVMLeftovers()
 	})
 
 	// containerd#5261 https://github.com/containerd/containerd/issues/5261
