@@ -95,7 +95,8 @@ var _ = Describe("containerd#5261's reproduce.sh, interrupted at random points",
 		It("leaves the host and its directory as they were, 20 times of 20", SpecTimeout(30*time.Minute), func(ctx SpecContext) {
 			baseline := suitekit.TakeBaseline(runcpipehang.SoftLimitKey)
 			DeferCleanup(baseline.ExpectClean)
-			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc93"}})
+			// Other runs may hold the host: wait for it as the trials below do.
+			res := suitekit.Run(ctx, experiment.Options{Scenario: runcpipehang.Name, Versions: map[string]string{"runc": "rc93"}, LockWait: 15 * time.Minute})
 			suitekit.ExpectVerdict(res, report.Reproduced)
 			script, err := os.ReadFile(res.Paths.Script)
 			Expect(err).NotTo(HaveOccurred())
