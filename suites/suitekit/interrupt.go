@@ -212,6 +212,9 @@ func (it InterruptTest) trial(ctx context.Context, n int, point InterruptPoint, 
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, it.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A process the script leaked may hold its output open: Wait gives up
+	// on the output 5 s after the script exits (the leak is then found below).
+	cmd.WaitDelay = 5 * time.Second
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	Expect(cmd.Start()).To(Succeed())
