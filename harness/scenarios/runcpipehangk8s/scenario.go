@@ -37,7 +37,8 @@ type Scenario struct{ clusterkit.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
-func (Scenario) Name() string    { return Name }
+func (Scenario) Name() string { return Name }
+
 // Preconditions are runc-pipe-hang's: the pipe limit not lowered already
 // (kubelet's own pods and the control need full-size pipes) and no runc
 // init left stuck from elsewhere.
