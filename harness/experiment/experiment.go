@@ -526,6 +526,9 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 	if err := p.provision(ctx, env); err != nil {
 		return setupFailed("provisioning the node failed: " + err.Error())
 	}
+	if out, ok := p.checkPreconditions(ctx, env); !ok {
+		return out
+	}
 
 	env.Dir = filepath.Join(run.DirRoot, env.Short())
 	dirNode := env.Node
@@ -541,6 +544,33 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		return outcome{reason: "held: the run served a tool; no trigger ran, so there is no verdict", cause: report.CauseHeld}
 	}
 	return p.repeat(ctx, env)
+}
+
+// checkPreconditions checks what the scenario relies on in its node,
+// after the host lock and the repair of killed runs (which may put back
+// what an earlier run changed) and before the run changes anything. An
+// unmet one ends the run INCONCLUSIVE naming the cause and the command
+// that fixes it, where a run would otherwise fail later without saying why.
+func (p *Plan) checkPreconditions(ctx context.Context, env *scenario.Env) (outcome, bool) {
+	held, unmet, err := scenario.CheckPreconditions(ctx, p.Scenario, p.Params, env.Node)
+	if err != nil {
+		return setupFailed(err.Error()), false
+	}
+	if len(held) > 0 {
+		env.Condition("checked before the run", strings.Join(held, "; "))
+	}
+	if len(unmet) == 0 {
+		return outcome{}, true
+	}
+	var missing, fixes []string
+	for _, u := range unmet {
+		missing = append(missing, u.Error())
+		fixes = append(fixes, u.Fix)
+		env.Logf("precondition not met: %s", u.Error())
+	}
+	reason := fmt.Sprintf("the node is not as %s needs it, nothing was changed: %s. Fix it with: %s",
+		p.Scenario.Name(), strings.Join(missing, "; "), strings.Join(fixes, " && "))
+	return setupFailed(reason, missing...), false
 }
 
 // keepPatches saves the patches a build applied with the report, so the

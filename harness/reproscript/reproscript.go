@@ -44,10 +44,16 @@ type Cleanup struct {
 	Sysctl string
 }
 
-// word is what a shell word in Made, Cgroup or Netns may hold: the
-// prologue puts them in double quotes or patterns, so no quote, glob or
-// command substitution.
-var word = regexp.MustCompile(`^[A-Za-z0-9._$/-]+$`)
+// The prologue puts these unquoted in lists, in double quotes and in find
+// patterns, so no quote, space, glob or command substitution: a name it
+// made is plain, a cgroup or netns name may use shell variables ($$).
+var (
+	plainName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	word      = regexp.MustCompile(`^[A-Za-z0-9._$-]+$`)
+)
+
+// sysctlKey is a dotted kernel parameter.
+var sysctlKey = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_-]+)+$`)
 
 // Check says what is wrong with a declaration, naming the field.
 func (c Cleanup) Check() error {
@@ -55,16 +61,16 @@ func (c Cleanup) Check() error {
 		return fmt.Errorf("reproducer cleanup: Made lists nothing: a script that makes nothing needs no cleanup, and one that makes something must name it")
 	}
 	for _, m := range c.Made {
-		if !word.MatchString(m) || strings.HasPrefix(m, "/") || strings.Contains(m, "..") || path.Clean(m) != m || m == "." {
+		if !plainName.MatchString(m) || strings.HasPrefix(m, "/") || strings.Contains(m, "..") || path.Clean(m) != m || m == "." {
 			return fmt.Errorf("reproducer cleanup: Made entry %q: want a plain relative name (letters, digits, . _ - /, no ..) inside the script's directory", m)
 		}
 	}
 	for field, v := range map[string]string{"Cgroup": c.Cgroup, "Netns": c.Netns} {
-		if v != "" && (!word.MatchString(v) || strings.Contains(v, "/")) {
+		if v != "" && !word.MatchString(v) {
 			return fmt.Errorf("reproducer cleanup: %s %q: want one name (letters, digits, . _ - and $ variables)", field, v)
 		}
 	}
-	if c.Sysctl != "" && !regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_-]+)+$`).MatchString(c.Sysctl) {
+	if c.Sysctl != "" && !sysctlKey.MatchString(c.Sysctl) {
 		return fmt.Errorf("reproducer cleanup: Sysctl %q: want a dotted kernel parameter such as fs.pipe-user-pages-soft", c.Sysctl)
 	}
 	return nil

@@ -162,3 +162,49 @@ func TestPrologueRefusesADirectoryHoldingWhatItMakes(t *testing.T) {
 		t.Errorf("the refused directory lost work/: %v", err)
 	}
 }
+
+// A mount left in what the script made (a runtime killed halfway) is
+// unmounted before the removal, which must not reach through it.
+func TestPrologueUnmountsBeforeRemoving(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to mount (the suites run as root)")
+	}
+	keep := t.TempDir()
+	if err := os.WriteFile(filepath.Join(keep, "precious"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := Parse(fstest.MapFS{"m.sh.tmpl": {Data: []byte(`#!/bin/sh
+{{template "prologue" .Cleanup}}
+mkdir -p work/bound
+mount --bind "$1" work/bound || exit 3
+exit 0
+`)}}, "m.sh.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tmpl.Render(probeData{Base{Cleanup{Made: []string{"work"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "reproduce.sh"), []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "reproduce.sh", keep)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(keep, "precious")); err != nil {
+		t.Errorf("the removal reached through the bind mount: %v", err)
+	}
+	if info, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(info), dir) {
+		_ = exec.Command("umount", "-l", filepath.Join(dir, "work", "bound")).Run()
+		t.Errorf("a mount in the script's directory is left")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "work")); !os.IsNotExist(err) {
+		t.Errorf("work/ is left: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package containerd_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,6 +70,68 @@ var _ = Describe("containerd#6772 / containerd#6801 task Create deadlocks with a
 				Expect(res.Report.Verdict.Reason).To(HavePrefix("150 tasks created and started"))
 			})
 	})
+
+// The report's reproduce.sh, interrupted at random points - at its start,
+// making the rootfs, while containerd starts, while tasks are created,
+// while creates hang, during its cleanup - by Ctrl-C once, twice 20-40 ms
+// apart, or on `timeout`: every time no containerd, shim or runc init of
+// it is left, and its network namespace, cgroups, mounts and files are
+// gone (issue 23).
+var _ = Describe("containerd#6772's reproduce.sh, interrupted at random points",
+	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local"), "reproducer", suitekit.Slow), func() {
+		It("leaves the host and its directory as they were, 20 times of 20", SpecTimeout(60*time.Minute), func(ctx SpecContext) {
+			baseline := suitekit.TakeBaseline("fs.pipe-user-pages-soft")
+			DeferCleanup(baseline.ExpectClean)
+			// Other runs may hold the host: wait for it as the trials below do.
+			res := suitekit.Run(ctx, experiment.Options{Scenario: containerdmetrics.Name, Versions: map[string]string{"containerd": "1.6.2"}, LockWait: 15 * time.Minute})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			script, err := os.ReadFile(res.Paths.Script)
+			Expect(err).NotTo(HaveOccurred())
+			// Private copies, as a maintainer's own would be: their paths mark the script's processes.
+			bin := GinkgoT().TempDir()
+			for _, c := range res.Report.Components {
+				switch c.Component {
+				case "containerd":
+					for _, name := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+						copyFile(filepath.Join(c.Path, name), filepath.Join(bin, name))
+					}
+				case "runc":
+					copyFile(c.Path, filepath.Join(bin, "runc"))
+				}
+			}
+			exists := func(rel string) func(string, string) bool {
+				return func(dir, _ string) bool { _, err := os.Stat(filepath.Join(dir, rel)); return err == nil }
+			}
+			decided := func(_, out string) bool {
+				for _, s := range []string{"HUNG:", "STARTED:", "not this bug", "creates succeeded", "did not start"} {
+					if strings.Contains(out, s) {
+						return true
+					}
+				}
+				return false
+			}
+			suitekit.RunInterrupts(ctx, suitekit.InterruptTest{
+				Script: string(script), Env: []string{"CONTAINERD_BIN=" + bin, "RUNC=" + filepath.Join(bin, "runc")}, Trials: 20,
+				Bound: 3 * time.Minute, Sysctl: "fs.pipe-user-pages-soft", Marks: []string{bin},
+				CgroupPrefix: "repro6772-", NetnsPrefix: "ctrd6772-",
+				Points: []suitekit.InterruptPoint{
+					{Name: "at its start", Reached: func(string, string) bool { return true }, Within: 20 * time.Millisecond},
+					{Name: "making the rootfs", Reached: exists("rootfs"), Within: 20 * time.Millisecond},
+					{Name: "while containerd starts", Reached: exists("config.toml"), Within: 300 * time.Millisecond},
+					{Name: "while tasks are created", Reached: exists("exits"), Within: 3 * time.Second},
+					{Name: "while creates hang", Reached: exists("exits"), After: 6 * time.Second, Within: 18 * time.Second},
+					{Name: "during its cleanup", Reached: decided, Within: 400 * time.Millisecond},
+				},
+			})
+		})
+	})
+
+func copyFile(from, to string) {
+	GinkgoHelper()
+	data, err := os.ReadFile(from)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(to, data, 0o755)).To(Succeed())
+}
 
 func evidenceTitles(r *report.Report) []string {
 	var titles []string

@@ -2,6 +2,7 @@ package runcerrnoret
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/reproscript"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -84,7 +86,9 @@ func runPodman(ctx context.Context, env *scenario.Env) (report.Result, string, e
 	timeout := env.Params.Duration("create-timeout")
 	base := p.run(ctx, 0, "control: podman's profile without its errnoRet rules", timeout, "--security-opt", "seccomp="+paths["control"])
 	trig := p.run(ctx, 1, "trigger: podman's profile with its errnoRet rules", timeout, "--security-opt", "seccomp="+paths["trigger"])
-	env.Report.Reproduce = podmanSteps()
+	if env.Report.Reproduce, err = podmanSteps(); err != nil {
+		return report.Inconclusive, "", err
+	}
 	return judge(env, base, trig, rules)
 }
 
@@ -175,20 +179,22 @@ func podmanProfiles(raw []byte) (trigger, control []byte, rules, redundant []spe
 	return trigger, control, rules, redundant, err
 }
 
+//go:embed podman.sh.tmpl
+var podmanScriptFS embed.FS
+
+// podmanScript is the podman variant's reproducer (podman.sh.tmpl).
+var podmanScript = reproscript.MustParse(podmanScriptFS, "podman.sh.tmpl")
+
+// podmanScriptData is what podman.sh.tmpl is rendered from: podman's
+// storage, run root and temporary directory are what it makes, its
+// containers' cgroups go under c4491p-PID.
+type podmanScriptData struct {
+	reproscript.Base
+	Profile string
+}
+
 // podmanSteps tells a maintainer how to run the same two containers.
-func podmanSteps() string {
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("#!/bin/sh")
-	p("# cri-o#4491 (fixed by runc#2424) through podman and conmon, as relapse ran it.")
-	p("# RUNC is the runc to test; ROOTFS any root filesystem with /bin/sh (relapse used its static init).")
-	p("# podman-control-seccomp.json and podman-trigger-seccomp.json are in the report: %s", podmanProfile)
-	p("# with and without its errnoRet rules (both without the EPERM ones, see the report).")
-	p("set -eu")
-	p(": \"${RUNC:?set RUNC to the runc to test}\" \"${ROOTFS:?set ROOTFS to a root filesystem with /bin/sh}\"")
-	p("P=\"podman --root $PWD/storage --runroot $PWD/run --tmpdir $PWD/tmp --storage-driver vfs --cgroup-manager cgroupfs --runtime $RUNC\"")
-	p("$P run --rm --network none --security-opt seccomp=podman-control-seccomp.json --rootfs \"$ROOTFS\" /bin/sh -c 'echo control started'")
-	p("# Affected runc: fails with \"error adding seccomp (filter) rule for syscall ...\"; fixed runc: prints \"started\".")
-	p("$P run --rm --network none --security-opt seccomp=podman-trigger-seccomp.json --rootfs \"$ROOTFS\" /bin/sh -c 'echo started'")
-	return b.String()
+func podmanSteps() (string, error) {
+	return podmanScript.Render(podmanScriptData{Base: reproscript.Base{Cleanup: reproscript.Cleanup{
+		Made: []string{"storage", "run", "tmp"}, Cgroup: "c4491p-$$"}}, Profile: podmanProfile})
 }

@@ -132,3 +132,18 @@ func TestManualStepsAreLintedShellWithBothBundles(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPodmanStepsAreLintedShell(t *testing.T) {
+	script, err := podmanSteps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--cgroup-parent \"/$cgroup\"", "podman-trigger-seccomp.json", "trap cleanup EXIT"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	if err := reproscript.Lint(context.Background(), script); err != nil {
+		t.Error(err)
+	}
+}

@@ -93,6 +93,27 @@ func (Scenario) Params() []scenario.Param {
 	}
 }
 
+// defaultSoftLimit is the kernel's own fs.pipe-user-pages-soft (16384
+// pages, 64 MiB): below it uid 0's pipes, which the host's daemons hold
+// plenty of, may already exceed the limit.
+const defaultSoftLimit = 16384
+
+// Preconditions: the control container needs new pipes at full size, so
+// the pipe limit must not be lowered already (an interrupted reproducer or
+// run leaves it at the trigger's 1: every later control then failed with
+// no word of why); and a runc init left stuck by an earlier run holds pipes
+// and is mistaken for this run's.
+func (Scenario) Preconditions(scenario.Values) []scenario.Precondition {
+	return []scenario.Precondition{
+		scenario.SysctlAtLeast(SoftLimitKey, defaultSoftLimit,
+			"the control container needs full-size pipes, which the kernel gives uid 0 only below this limit (an interrupted "+
+				"reproduce.sh or relapse run leaves the trigger's value behind); with it lowered the control does not start and the run "+
+				"cannot decide"),
+		scenario.NoProcessNamed("runc init", "a runc init left from elsewhere (an interrupted reproducer, a killed run) holds pipes of "+
+			"uid 0 and shows up among this run's containers", "runc:[2:INIT]", "runc:[1:CHILD]", "runc:[0:PARENT]"),
+	}
+}
+
 // hang is one run of the scenario.
 type hang struct {
 	env      *scenario.Env

@@ -37,7 +37,15 @@ type Scenario struct{ clusterkit.ScenarioBase }
 
 func init() { scenario.Register(Scenario{}) }
 
-func (Scenario) Name() string    { return Name }
+func (Scenario) Name() string { return Name }
+
+// Preconditions are runc-pipe-hang's: the pipe limit not lowered already
+// (kubelet's own pods and the control need full-size pipes) and no runc
+// init left stuck from elsewhere.
+func (Scenario) Preconditions(v scenario.Values) []scenario.Precondition {
+	return runcpipehang.Scenario{}.Preconditions(v)
+}
+
 func (Scenario) Bug() report.Bug { return runcpipehang.Bug }
 
 // Sampling: the same deterministic hang, seen through kubelet.
