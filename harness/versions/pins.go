@@ -31,17 +31,23 @@ type Component struct {
 	// Module is the Go module path its source comes from.
 	Module string
 	Pins   []Pin
+	// Maintenance is upstream's support policy: which lines the
+	// "maintained" selector names.
+	Maintenance Maintenance
 }
 
-// Runc is the OCI runtime.
-var Runc = mustComponent("runc", "github.com/opencontainers/runc")
+// Runc is the OCI runtime. runc's RELEASES.md ("Support Policy", read
+// 2026-12-06) keeps the latest minor line and the two before it
+// (latest-1 significant fixes, latest-2 high-severity security fixes).
+var Runc = mustComponent("runc", "github.com/opencontainers/runc",
+	Maintenance{NewestLines: 3, Source: `runc RELEASES.md "Support Policy": latest, latest-1 and latest-2 (read 2026-12-06)`})
 
-func mustComponent(name, module string) Component {
+func mustComponent(name, module string, m Maintenance) Component {
 	pins, err := loadPins(name)
 	if err != nil {
 		panic(err)
 	}
-	return Component{Name: name, Module: module, Pins: pins}
+	return Component{Name: name, Module: module, Pins: pins, Maintenance: m}
 }
 
 // LoadPins reads the pin file of a component that is not built from Go

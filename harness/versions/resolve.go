@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"time"
 
 	modsemver "golang.org/x/mod/semver"
 
@@ -21,6 +22,9 @@ type Resolved struct {
 	Module    string `json:"module"`
 	// Requested is what the user typed.
 	Requested string `json:"requested"`
+	// Selected says how a selector (latest, latest-1.4) resolved, and
+	// from which listing on which day ("" for a version given as such).
+	Selected string `json:"selected,omitempty"`
 	// Version is the module version ("v1.0.0-rc93").
 	Version string `json:"version"`
 	// Sum is the go.sum hash (h1:...) of the module zip.
@@ -99,12 +103,13 @@ type UnknownVersionError struct {
 }
 
 func (e *UnknownVersionError) Error() string {
-	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12)",
+	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12),\nor a selector: latest (the newest release), latest-X.Y (the newest patch of X.Y)",
 		e.Component.Name, e.Requested, e.Reason, e.Component.Name, e.Component.Known(), e.Component.Module)
 }
 
 // Normalize maps an alias or a version string to a module version without
-// touching the network. It fails for strings that cannot be a version.
+// touching the network. It fails for strings that cannot be a version; a
+// selector (latest, latest-X.Y, maintained) is returned as written.
 func (c Component) Normalize(requested string) (string, error) {
 	s := strings.TrimSpace(requested)
 	if s == "" {
@@ -112,6 +117,10 @@ func (c Component) Normalize(requested string) (string, error) {
 	}
 	if p, ok := c.lookup(s); ok {
 		return p.Version, nil
+	}
+	// A selector means a version only once the proxy is asked (Resolve).
+	if IsSelector(s) {
+		return s, nil
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(s, "v"))
 	if err != nil {
@@ -123,6 +132,15 @@ func (c Component) Normalize(requested string) (string, error) {
 // Resolve normalizes the requested version and asks the Go module proxy
 // for it, which also downloads the source and yields its hash.
 func (c Component) Resolve(ctx context.Context, requested string) (Resolved, error) {
+	if sel, ok := ParseSelector(requested); ok {
+		version, how, err := c.Select(ctx, sel, time.Now())
+		if err != nil {
+			return Resolved{}, err
+		}
+		r, err := c.Resolve(ctx, version)
+		r.Requested, r.Selected = requested, how
+		return r, err
+	}
 	version, err := c.Normalize(requested)
 	if err != nil {
 		return Resolved{}, err
