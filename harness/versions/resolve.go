@@ -146,7 +146,8 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 		return Resolved{}, err
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", c.Module+"@"+version)
+	module := c.ModuleFor(version)
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
 	cmd.Env = goEnv()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -159,9 +160,9 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 			reason = runErr.Error()
 		}
 		return Resolved{}, &UnknownVersionError{Component: c, Requested: requested,
-			Reason: "the Go module proxy does not serve " + c.Module + "@" + version + ": " + reason}
+			Reason: "the Go module proxy does not serve " + module + "@" + version + ": " + reason}
 	}
-	r := Resolved{Component: c.Name, Module: c.Module, Requested: requested, Version: info.Version, Sum: info.Sum, Dir: info.Dir}
+	r := Resolved{Component: c.Name, Module: module, Requested: requested, Version: info.Version, Sum: info.Sum, Dir: info.Dir}
 	if p, ok := c.lookup(info.Version); ok {
 		r.Commit = p.Commit
 	}
@@ -170,18 +171,35 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 
 // Served lists the versions of the component's module the Go module proxy
 // lists, oldest first (a listed version may still refuse to download).
+// Major versions from 2 on are other modules (Module/v2, /v3, ...): they
+// are listed until one is not served.
 func (c Component) Served(ctx context.Context) ([]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", c.Module)
+	all, err := c.listModule(ctx, c.Module)
+	if err != nil {
+		return nil, err
+	}
+	for major := 2; ; major++ {
+		more, err := c.listModule(ctx, fmt.Sprintf("%s/v%d", c.Module, major))
+		if err != nil || len(more) == 0 {
+			break
+		}
+		all = append(all, more...)
+	}
+	sort.Slice(all, func(i, j int) bool { return modsemver.Compare(all[i], all[j]) < 0 })
+	return all, nil
+}
+
+func (c Component) listModule(ctx context.Context, module string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", module)
 	cmd.Env = goEnv()
 	cmd.Dir = os.TempDir()
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", c.Module, err)
+		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", module, err)
 	}
 	var info struct{ Versions []string }
 	if err := json.Unmarshal(out, &info); err != nil {
-		return nil, fmt.Errorf("go list -m -versions %s: %w", c.Module, err)
+		return nil, fmt.Errorf("go list -m -versions %s: %w", module, err)
 	}
-	sort.Slice(info.Versions, func(i, j int) bool { return modsemver.Compare(info.Versions[i], info.Versions[j]) < 0 })
 	return info.Versions, nil
 }

@@ -89,3 +89,26 @@ func TestMaintenanceDeclared(t *testing.T) {
 		}
 	}
 }
+
+func TestModuleFor(t *testing.T) {
+	for v, want := range map[string]string{
+		"v1.7.30":               "github.com/containerd/containerd",
+		"v2.4.2":                "github.com/containerd/containerd/v2",
+		"v3.0.0-rc.1":           "github.com/containerd/containerd/v3",
+		"v2.0.0+incompatible":   "github.com/containerd/containerd",
+		"v0.0.0-source-abc.def": "github.com/containerd/containerd",
+	} {
+		if got := Containerd.ModuleFor(v); got != want {
+			t.Errorf("ModuleFor(%s) = %s; want %s", v, got, want)
+		}
+	}
+	for path, want := range map[string]bool{
+		"github.com/containerd/containerd": true, "github.com/containerd/containerd/v2": true,
+		"github.com/containerd/containerd/v1": false, "github.com/containerd/containerd/v2x": false,
+		"github.com/containerd/containerd/api": false, "github.com/containerd/containerd/v": false,
+	} {
+		if got := Containerd.isModule(path); got != want {
+			t.Errorf("isModule(%s) = %v; want %v", path, got, want)
+		}
+	}
+}

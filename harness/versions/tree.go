@@ -80,7 +80,7 @@ var ContainerdRecipe = TreeRecipe{
 	},
 	Tags: []string{"no_btrfs"},
 	LDFlags: func(r Resolved) string {
-		pkg := Containerd.Module + "/version"
+		pkg := Containerd.moduleOf(r) + "/version"
 		return fmt.Sprintf("-X %s.Version=%s -X %s.Revision=%s", pkg, r.Version, pkg, r.CommitStamp())
 	},
 }
@@ -189,7 +189,7 @@ func (tr TreeRecipe) args(r Resolved, name, out string, vendored bool) []string 
 // current directory applied. It runs in a subshell, so `set -e` and cd
 // stay inside.
 func (tr TreeRecipe) command(r Resolved, emptyDirs []string, keepVendor bool) string {
-	mod := tr.Component.Module + "@" + r.Version
+	mod := tr.Component.moduleOf(r) + "@" + r.Version
 	lines := []string{
 		"(set -e; out=$PWD; tmp=$(mktemp -d); cd \"$tmp\"",
 		" export GOTOOLCHAIN=local CGO_ENABLED=1",
