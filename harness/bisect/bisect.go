@@ -113,6 +113,12 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			// A selector (bad = latest) is an endpoint once the proxy says what it is today.
+			if sel, ok := versions.ParseSelector(exact); ok {
+				if exact, _, err = comp.Select(ctx, sel, time.Now()); err != nil {
+					return nil, err
+				}
+			}
 			labelled[exact] = lv.label
 		}
 	}

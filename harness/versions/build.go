@@ -171,7 +171,7 @@ func (e cacheEntry) get(ctx context.Context, r Resolved, cacheRoot string) (Arti
 	// go.mod override) is another build: the command is part of the key.
 	if cached, ok := readRecord(dir); ok && cached.Sum == r.Sum && cached.BuildCommand == e.command && allExist(dir, e.outputs) {
 		cached.Cached = true
-		cached.Requested = r.Requested
+		cached.Requested, cached.Selected = r.Requested, r.Selected
 		cached.Dir = r.Dir
 		cached.Patches, cached.Source, cached.Commit = r.Patches, r.Source, r.Commit
 		return cached, nil

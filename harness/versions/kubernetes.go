@@ -21,7 +21,10 @@ import (
 )
 
 // Kubernetes is the cluster software: kubelet, the control plane and kubectl.
-var Kubernetes = mustComponent("kubernetes", "k8s.io/kubernetes")
+var Kubernetes = mustComponent("kubernetes", "k8s.io/kubernetes",
+	// kubernetes.io/releases: "The Kubernetes project maintains release
+	// branches for the most recent three minor releases".
+	Maintenance{NewestLines: 3, Source: "kubernetes.io/releases: the most recent three minor releases (read 2026-12-06)"})
 
 // KubeBinary is one command of k8s.io/kubernetes.
 type KubeBinary struct {

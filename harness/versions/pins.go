@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	modsemver "golang.org/x/mod/semver"
 )
 
 // fullCommit is a whole git commit hash, as pin files write them.
@@ -31,17 +33,23 @@ type Component struct {
 	// Module is the Go module path its source comes from.
 	Module string
 	Pins   []Pin
+	// Maintenance is upstream's support policy: which lines the
+	// "maintained" selector names.
+	Maintenance Maintenance
 }
 
-// Runc is the OCI runtime.
-var Runc = mustComponent("runc", "github.com/opencontainers/runc")
+// Runc is the OCI runtime. runc's RELEASES.md ("Support Policy", read
+// 2026-12-06) keeps the latest minor line and the two before it
+// (latest-1 significant fixes, latest-2 high-severity security fixes).
+var Runc = mustComponent("runc", "github.com/opencontainers/runc",
+	Maintenance{NewestLines: 3, Source: `runc RELEASES.md "Support Policy": latest, latest-1 and latest-2 (read 2026-12-06)`})
 
-func mustComponent(name, module string) Component {
+func mustComponent(name, module string, m Maintenance) Component {
 	pins, err := loadPins(name)
 	if err != nil {
 		panic(err)
 	}
-	return Component{Name: name, Module: module, Pins: pins}
+	return Component{Name: name, Module: module, Pins: pins, Maintenance: m}
 }
 
 // LoadPins reads the pin file of a component that is not built from Go
@@ -78,6 +86,35 @@ func parsePins(name string, sc *bufio.Scanner) ([]Pin, error) {
 		pins = append(pins, pin)
 	}
 	return pins, sc.Err()
+}
+
+// ModuleFor is the module path of a version: Go's semantic import
+// versioning puts major versions from 2 on under Module/vN
+// (containerd 2.x is github.com/containerd/containerd/v2).
+func (c Component) ModuleFor(version string) string {
+	major := modsemver.Major(version)
+	if major == "" || major == "v0" || major == "v1" || modsemver.Build(version) == "+incompatible" {
+		return c.Module
+	}
+	return c.Module + "/" + major
+}
+
+// moduleOf is the module a resolved version was downloaded as (a record
+// from before major versions were told apart has none: derive it).
+func (c Component) moduleOf(r Resolved) string {
+	if r.Module != "" {
+		return r.Module
+	}
+	return c.ModuleFor(r.Version)
+}
+
+// isModule says whether a module path is the component's, at any major version.
+func (c Component) isModule(path string) bool {
+	if path == c.Module {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, c.Module+"/v")
+	return ok && rest != "" && rest != "0" && rest != "1" && strings.Trim(rest, "0123456789") == ""
 }
 
 // Known lists the aliases with their versions, one per line, for error messages.

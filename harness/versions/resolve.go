@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"time"
 
 	modsemver "golang.org/x/mod/semver"
 
@@ -21,6 +22,9 @@ type Resolved struct {
 	Module    string `json:"module"`
 	// Requested is what the user typed.
 	Requested string `json:"requested"`
+	// Selected says how a selector (latest, latest-1.4) resolved, and
+	// from which listing on which day ("" for a version given as such).
+	Selected string `json:"selected,omitempty"`
 	// Version is the module version ("v1.0.0-rc93").
 	Version string `json:"version"`
 	// Sum is the go.sum hash (h1:...) of the module zip.
@@ -99,12 +103,13 @@ type UnknownVersionError struct {
 }
 
 func (e *UnknownVersionError) Error() string {
-	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12)",
+	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12),\nor a selector: latest (the newest release), latest-X.Y (the newest patch of X.Y)",
 		e.Component.Name, e.Requested, e.Reason, e.Component.Name, e.Component.Known(), e.Component.Module)
 }
 
 // Normalize maps an alias or a version string to a module version without
-// touching the network. It fails for strings that cannot be a version.
+// touching the network. It fails for strings that cannot be a version; a
+// selector (latest, latest-X.Y, maintained) is returned as written.
 func (c Component) Normalize(requested string) (string, error) {
 	s := strings.TrimSpace(requested)
 	if s == "" {
@@ -112,6 +117,10 @@ func (c Component) Normalize(requested string) (string, error) {
 	}
 	if p, ok := c.lookup(s); ok {
 		return p.Version, nil
+	}
+	// A selector means a version only once the proxy is asked (Resolve).
+	if IsSelector(s) {
+		return s, nil
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(s, "v"))
 	if err != nil {
@@ -123,12 +132,22 @@ func (c Component) Normalize(requested string) (string, error) {
 // Resolve normalizes the requested version and asks the Go module proxy
 // for it, which also downloads the source and yields its hash.
 func (c Component) Resolve(ctx context.Context, requested string) (Resolved, error) {
+	if sel, ok := ParseSelector(requested); ok {
+		version, how, err := c.Select(ctx, sel, time.Now())
+		if err != nil {
+			return Resolved{}, err
+		}
+		r, err := c.Resolve(ctx, version)
+		r.Requested, r.Selected = requested, how
+		return r, err
+	}
 	version, err := c.Normalize(requested)
 	if err != nil {
 		return Resolved{}, err
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", c.Module+"@"+version)
+	module := c.ModuleFor(version)
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
 	cmd.Env = goEnv()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -141,9 +160,9 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 			reason = runErr.Error()
 		}
 		return Resolved{}, &UnknownVersionError{Component: c, Requested: requested,
-			Reason: "the Go module proxy does not serve " + c.Module + "@" + version + ": " + reason}
+			Reason: "the Go module proxy does not serve " + module + "@" + version + ": " + reason}
 	}
-	r := Resolved{Component: c.Name, Module: c.Module, Requested: requested, Version: info.Version, Sum: info.Sum, Dir: info.Dir}
+	r := Resolved{Component: c.Name, Module: module, Requested: requested, Version: info.Version, Sum: info.Sum, Dir: info.Dir}
 	if p, ok := c.lookup(info.Version); ok {
 		r.Commit = p.Commit
 	}
@@ -152,18 +171,35 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 
 // Served lists the versions of the component's module the Go module proxy
 // lists, oldest first (a listed version may still refuse to download).
+// Major versions from 2 on are other modules (Module/v2, /v3, ...): they
+// are listed until one is not served.
 func (c Component) Served(ctx context.Context) ([]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", c.Module)
+	all, err := c.listModule(ctx, c.Module)
+	if err != nil {
+		return nil, err
+	}
+	for major := 2; ; major++ {
+		more, err := c.listModule(ctx, fmt.Sprintf("%s/v%d", c.Module, major))
+		if err != nil || len(more) == 0 {
+			break
+		}
+		all = append(all, more...)
+	}
+	sort.Slice(all, func(i, j int) bool { return modsemver.Compare(all[i], all[j]) < 0 })
+	return all, nil
+}
+
+func (c Component) listModule(ctx context.Context, module string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", module)
 	cmd.Env = goEnv()
 	cmd.Dir = os.TempDir()
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", c.Module, err)
+		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", module, err)
 	}
 	var info struct{ Versions []string }
 	if err := json.Unmarshal(out, &info); err != nil {
-		return nil, fmt.Errorf("go list -m -versions %s: %w", c.Module, err)
+		return nil, fmt.Errorf("go list -m -versions %s: %w", module, err)
 	}
-	sort.Slice(info.Versions, func(i, j int) bool { return modsemver.Compare(info.Versions[i], info.Versions[j]) < 0 })
 	return info.Versions, nil
 }

@@ -22,6 +22,8 @@ import (
 // (the proxy serves releases only; commits need a checkout).
 type Source struct {
 	Dir string `json:"dir"`
+	// Module is the tree's module path (Module/v2 for a 2.x tree).
+	Module string `json:"module,omitempty"`
 	// Commit is the checkout's HEAD ("" when Dir is not a git checkout).
 	Commit string `json:"commit,omitempty"`
 	// Describe is `git describe --tags --always` of HEAD.
@@ -43,10 +45,11 @@ func (c Component) ReadSource(ctx context.Context, dir string) (Source, error) {
 	if err != nil {
 		return Source{}, fmt.Errorf("--source %s=%s: no go.mod there: give the root of a %s checkout", c.Name, dir, c.Module)
 	}
-	if mod := modfile.ModulePath(gomod); mod != c.Module {
-		return Source{}, fmt.Errorf("--source %s=%s: the tree is module %q, not %s's %s", c.Name, dir, mod, c.Name, c.Module)
+	mod := modfile.ModulePath(gomod)
+	if !c.isModule(mod) {
+		return Source{}, fmt.Errorf("--source %s=%s: the tree is module %q, not %s's %s (or %s/vN)", c.Name, dir, mod, c.Name, c.Module, c.Module)
 	}
-	s := Source{Dir: abs}
+	s := Source{Dir: abs, Module: mod}
 	if out, err := gitIn(ctx, abs, "rev-parse", "HEAD"); err == nil {
 		s.Commit = out
 		s.Describe, _ = gitIn(ctx, abs, "describe", "--tags", "--always")
@@ -82,7 +85,7 @@ func (c Component) ResolveSource(ctx context.Context, dir string) (Resolved, err
 	if v, err := semver.NewVersion(strings.TrimPrefix(s.Describe, "v")); err == nil && s.Describe != "" {
 		version = "v" + v.String()
 	}
-	return Resolved{Component: c.Name, Module: c.Module, Requested: "source:" + s.Dir, Version: version,
+	return Resolved{Component: c.Name, Module: s.Module, Requested: "source:" + s.Dir, Version: version,
 		Dir: s.Dir, Source: &s}, nil
 }
 

@@ -11,12 +11,23 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
 // Containerd is the container engine (daemon, runc v2 shim and ctr).
-var Containerd = mustComponent("containerd", "github.com/containerd/containerd")
+var Containerd = mustComponent("containerd", "github.com/containerd/containerd",
+	// containerd's RELEASES.md states an end of life per line instead of
+	// a count (LTS lines live longer). Lines of the /v2 module are listed
+	// for when relapse builds them; the v1 module lists only 1.x.
+	Maintenance{Source: "containerd RELEASES.md, end of life per release line (read 2026-12-06)", EndOfLife: map[string]time.Time{
+		"v1.7": day(2026, 9, 30), // committers until 2026-03-10, extended support to September 2026
+		"v2.0": day(2027, 3, 31), // extended support to March 2027
+		"v2.2": day(2026, 11, 6),
+		"v2.3": day(2028, 4, 30), // LTS
+		"v2.4": day(2027, 4, 26), // tentative
+	}})
 
 // TreeRecipe builds several binaries of a component with `go build` inside
 // a writable copy of its module source, for modules `go install pkg@version`
@@ -69,7 +80,7 @@ var ContainerdRecipe = TreeRecipe{
 	},
 	Tags: []string{"no_btrfs"},
 	LDFlags: func(r Resolved) string {
-		pkg := Containerd.Module + "/version"
+		pkg := Containerd.moduleOf(r) + "/version"
 		return fmt.Sprintf("-X %s.Version=%s -X %s.Revision=%s", pkg, r.Version, pkg, r.CommitStamp())
 	},
 }
@@ -178,7 +189,7 @@ func (tr TreeRecipe) args(r Resolved, name, out string, vendored bool) []string 
 // current directory applied. It runs in a subshell, so `set -e` and cd
 // stay inside.
 func (tr TreeRecipe) command(r Resolved, emptyDirs []string, keepVendor bool) string {
-	mod := tr.Component.Module + "@" + r.Version
+	mod := tr.Component.moduleOf(r) + "@" + r.Version
 	lines := []string{
 		"(set -e; out=$PWD; tmp=$(mktemp -d); cd \"$tmp\"",
 		" export GOTOOLCHAIN=local CGO_ENABLED=1",
