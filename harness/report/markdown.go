@@ -151,6 +151,10 @@ func newSummaryView(r *Report) *summaryView {
 	for _, a := range r.Components {
 		row := versionRow{Component: a.Component, Version: a.Version, Commit: a.Commit, Sum: a.Sum,
 			Build: "go " + strings.TrimPrefix(a.GoVersion, "go")}
+		// "latest" in a report must say what it was that day.
+		if a.Selected != "" {
+			row.Version += " (" + a.Selected + ")"
+		}
 		if a.Source != nil && a.Source.Commit != "" {
 			row.Commit, row.Local = a.Source.Commit, true
 		}
