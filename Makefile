@@ -7,6 +7,7 @@
 #   make matrix              the scenario at every pinned version
 #   make nightly             ci/nightly.yaml's fast cells, merged into history, dashboard
 #   make bench               time to verdict, detection latency, start overhead
+#   make fuzz                fuzz the parsers of untrusted input (FUZZTIME=30s each)
 #   make deps                install the Debian packages relapse needs
 #   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
 #   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun
@@ -49,7 +50,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: fuzz test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -177,6 +178,24 @@ vet:
 # package imports one above it.
 unit:
 	$(GO) test -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
+
+# Fuzzing of the parsers that read untrusted input, each target for
+# FUZZTIME (Go's native fuzzing, one target per `go test -fuzz`; -parallel
+# caps the fuzz workers). A target is package:FuzzName. Inputs that fail
+# are written to the package's testdata/fuzz/<FuzzName>/ and, committed,
+# run with the seeds in every `make unit` (plain `go test` runs each
+# Fuzz function over its seeds and testdata corpus). The first run builds
+# the packages with coverage instrumentation (minutes on 2 cores for the
+# matrix parser, which links every scenario); later runs are cached.
+FUZZTIME     ?= 30s
+FUZZPARALLEL ?= 1
+FUZZ_TARGETS  = harness/matrix:FuzzParse harness/matrix:FuzzParseShard harness/versions:FuzzParsePatch harness/versions:FuzzNormalize
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $${t#*:} in ./$${t%%:*} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$${t%%:*}; \
+	done
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the
 # shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.

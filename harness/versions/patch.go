@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // Patch is a change applied to a component's source tree before it is
@@ -43,12 +44,13 @@ var revertsFixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+(#[0-9]+| [0-9a-f]{7
 
 // LoadPatch reads a patch file and checks it is a unified diff.
 func LoadPatch(path string) (Patch, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that opening a FIFO returns at once; a FIFO or a
+	// device (/dev/zero) would block or never end.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return Patch{}, fmt.Errorf("reading patch: %w", err)
 	}
 	defer f.Close()
-	// A FIFO or a device (/dev/zero) would block or never end.
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		return Patch{}, fmt.Errorf("patch %s is not a regular file: give the path of a unified diff", path)
 	}
