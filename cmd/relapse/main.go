@@ -212,6 +212,10 @@ func (m multiFlag) Set(v string) error {
 	if !ok || k == "" {
 		return fmt.Errorf("want key=value, got %q", v)
 	}
+	// A second value would silently win: one of them is a mistake.
+	if old, dup := m[k]; dup {
+		return fmt.Errorf("%s given twice (%q and %q): give it once", k, old, val)
+	}
 	m[k] = val
 	return nil
 }
@@ -290,11 +294,13 @@ func repro(ctx context.Context, args []string) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	if *runc != "" {
-		vers["runc"] = *runc
-	}
-	if *containerd != "" {
-		vers["containerd"] = *containerd
+	for comp, v := range map[string]string{"runc": *runc, "containerd": *containerd} {
+		if v == "" {
+			continue
+		}
+		if err := vers.Set(comp + "=" + v); err != nil {
+			return usageError(fmt.Errorf("--%s and --version %s=...: %w", comp, comp, err))
+		}
 	}
 	if err := checkLockWait(*lockWait); err != nil {
 		return usageError(err)
