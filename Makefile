@@ -185,8 +185,10 @@ unit:
 # are written to the package's testdata/fuzz/<FuzzName>/ and, committed,
 # run with the seeds in every `make unit` (plain `go test` runs each
 # Fuzz function over its seeds and testdata corpus). The first run builds
-# the packages with coverage instrumentation (minutes on 2 cores for the
-# matrix parser, which links every scenario); later runs are cached.
+# the packages with coverage instrumentation (~15 min on 2 busy cores for
+# the matrix parser, which links every scenario); later runs are cached.
+# Minimizing a new input is capped at 5 s: the default minute would spend
+# a short run on one input.
 FUZZTIME     ?= 30s
 FUZZPARALLEL ?= 1
 FUZZ_TARGETS  = harness/matrix:FuzzParse harness/matrix:FuzzParseShard harness/versions:FuzzParsePatch harness/versions:FuzzNormalize
@@ -194,7 +196,7 @@ FUZZ_TARGETS  = harness/matrix:FuzzParse harness/matrix:FuzzParseShard harness/v
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz: $${t#*:} in ./$${t%%:*} for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$${t%%:*}; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel $(FUZZPARALLEL) ./$${t%%:*}; \
 	done
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the

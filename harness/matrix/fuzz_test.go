@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"reflect"
@@ -23,12 +24,13 @@ var cellID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // reverts the bug's fix, and the file written back out parses to the
 // same cells.
 func FuzzParse(f *testing.F) {
-	f.Chdir("../..") // ci/nightly.yaml's patch paths are relative to the repository root
-	nightly, err := os.ReadFile("ci/nightly.yaml")
+	// ci/nightly.yaml's patch paths are relative to the repository root;
+	// the fuzz workers run here (a Chdir would lose them their corpus).
+	nightly, err := os.ReadFile("../../ci/nightly.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(nightly)
+	f.Add(bytes.ReplaceAll(nightly, []byte("fixtures/patches/"), []byte("../../fixtures/patches/")))
 	for _, s := range []string{
 		"",
 		"cells: []\n",
@@ -37,7 +39,7 @@ func FuzzParse(f *testing.F) {
 		"cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n    provider: [../../../tmp/evil]\n",
 		"cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n    provider: [qemu]\n    kernel: [\"$(id)\"]\n",
 		"cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93, rc94]}\n    provider: [qemu, vagrant]\n    kernel: [\"6.1\"]\n    exclude: [{runc: rc94, provider: vagrant}]\n    include: [{runc: rc92}]\n",
-		"cells:\n  - name: c\n    scenario: runc-pipe-hang\n    versions: {runc: [\"1.1.14\"]}\n    patches: {runc: [fixtures/patches/runc/revert-2871-v1.1.14.patch]}\n",
+		"cells:\n  - name: c\n    scenario: runc-pipe-hang\n    versions: {runc: [\"1.1.14\"]}\n    patches: {runc: [../../fixtures/patches/runc/revert-2871-v1.1.14.patch]}\n",
 		"cells:\n  - scenario: runc-seccomp-errnoret\n    versions: {runc: [rc91]}\n    params: {engine: [runc, podman]}\n    speed: slow\n",
 		"cells:\n  - scenario: containerd-metrics-deadlock\n    versions: {containerd: [\"1.6.2\"]}\n    params: {tasks: [\"150\"]}\n",
 		"cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n    patches: {runc: [/dev/zero]}\n",
