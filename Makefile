@@ -9,6 +9,7 @@
 #   make matrix              the scenario at every pinned version
 #   make nightly             ci/nightly.yaml's fast cells, merged into history, dashboard
 #   make bench               time to verdict, detection latency, start overhead
+#   make fuzz                fuzz the parsers of untrusted input (FUZZTIME=30s each)
 #   make deps                install the Debian packages relapse needs
 #   make repro PROVIDER=qemu KERNEL=6.12 RUNC=rc93          inside a VM with its own kernel
 #   make repro PROVIDER=qemu SCENARIO=systemd-cookie-overrun
@@ -196,14 +197,26 @@ unit: $(GOTESTSUM)
 	@mkdir -p $(TEST_EVENTS)
 	$(GOTESTSUM) --format pkgname --jsonfile $(TEST_EVENTS)/unit.json -- -race -count=1 ./harness/... ./fixtures/... ./cmd/... ./suites/suitekit
 
-# Go's native fuzzing of the parsers that read untrusted input, each for
-# FUZZTIME (seeds in f.Add and testdata/fuzz; `make unit` replays them).
-FUZZTIME ?= 30s
+# Fuzzing of the parsers that read untrusted input, each target for
+# FUZZTIME (Go's native fuzzing, one target per `go test -fuzz`; -parallel
+# caps the fuzz workers). A target is package:FuzzName. Inputs that fail
+# are written to the package's testdata/fuzz/<FuzzName>/ and, committed,
+# run with the seeds in every `make unit` (plain `go test` runs each
+# Fuzz function over its seeds and testdata corpus). The first run builds
+# the packages with coverage instrumentation (~15 min on 2 busy cores for
+# the matrix parser, which links every scenario); later runs are cached.
+# Minimizing a new input is capped at 5 s: the default minute would spend
+# a short run on one input.
+FUZZTIME     ?= 30s
+FUZZPARALLEL ?= 1
+FUZZ_TARGETS  = harness/matrix:FuzzParse harness/matrix:FuzzParseShard harness/versions:FuzzParsePatch harness/versions:FuzzNormalize \
+                harness/results:FuzzParseStarted harness/results:FuzzParseFinished harness/results:FuzzReadCell harness/textutil:FuzzLogLine
+
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParseStarted$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
-	$(GO) test -run='^$$' -fuzz='^FuzzParseFinished$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
-	$(GO) test -run='^$$' -fuzz='^FuzzReadCell$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/results
-	$(GO) test -run='^$$' -fuzz='^FuzzLogLine$$' -fuzztime=$(FUZZTIME) -parallel=1 ./harness/textutil
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $${t#*:} in ./$${t%%:*} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel $(FUZZPARALLEL) ./$${t%%:*}; \
+	done
 
 # The Ginkgo suites (every package under suites/ but the benchmarks and the
 # shared kit). They run real runc (root needed). -p 1: they share the host's sysctls.

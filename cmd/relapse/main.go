@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -91,6 +93,55 @@ run "relapse <command> -h" for a command's flags.
 // (-tags relapse_lean) leaves out.
 var matrixFileCmd, nightlyCmd func(ctx context.Context, args []string) int
 
+// leanBuild says whether this binary is a lean build (-tags relapse_lean).
+func leanBuild() bool { return nightlyCmd == nil }
+
+// usageError reports a mistake in what was asked, before anything ran,
+// and gives the usage exit status. Only a mistake a lean build causes (a
+// scenario or engine it does not link) gets the hint to build the full
+// binary: for a typo or a patch that does not apply it would mislead.
+func usageError(err error) int {
+	fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
+	if leanBuild() && errors.Is(err, scenario.ErrNotLinked) {
+		fmt.Fprintln(os.Stderr, "relapse: this is a lean build (-tags relapse_lean): it links only the scenarios and engines that drive runc alone; `make build` makes bin/relapse with all of them")
+	}
+	return exitUsage
+}
+
+// parseFlags parses a command's flags and refuses anything after them: a
+// stray word ("relapse repro rc93") is a mistake, not something to
+// ignore. -h is help, not an error.
+func parseFlags(fs *flag.FlagSet, args []string) (status int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitVerdict, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "relapse %s: unexpected argument %q: this command takes flags only (see relapse %s -h)\n", fs.Name(), fs.Arg(0), fs.Name())
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// noArgs refuses arguments to a command that takes none.
+func noArgs(command string, args []string) bool {
+	if len(args) > 0 {
+		fmt.Fprintf(os.Stderr, "relapse %s: unexpected argument %q: the command takes none\n", command, args[0])
+		return false
+	}
+	return true
+}
+
+// checkLockWait refuses a negative --lock-wait.
+func checkLockWait(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("--lock-wait %s: want how long to wait, 0 or more (e.g. 30m)", d)
+	}
+	return nil
+}
+
 func notInLeanBuild(command string) int {
 	fmt.Fprintf(os.Stderr, "relapse: `relapse %s` is not in this lean build (-tags relapse_lean, what `make repro` builds "+
 		"for a scenario that drives runc alone, without the cluster and engine clients); `make build` makes bin/relapse with every command\n", command)
@@ -106,6 +157,9 @@ func dispatch(ctx context.Context, args []string) int {
 	case "repro":
 		return repro(ctx, args[1:])
 	case "scenarios":
+		if !noArgs("scenarios", args[1:]) {
+			return exitUsage
+		}
 		return listScenarios()
 	case "versions":
 		return listVersions(args[1:])
@@ -123,6 +177,9 @@ func dispatch(ctx context.Context, args []string) int {
 	case "bisect-step":
 		return bisectStep(ctx, args[1:])
 	case "repair":
+		if !noArgs("repair", args[1:]) {
+			return exitUsage
+		}
 		return repair(ctx)
 	case "-h", "--help", "help":
 		usage()
@@ -154,6 +211,10 @@ func (m multiFlag) Set(v string) error {
 	k, val, ok := strings.Cut(v, "=")
 	if !ok || k == "" {
 		return fmt.Errorf("want key=value, got %q", v)
+	}
+	// A second value would silently win: one of them is a mistake.
+	if old, dup := m[k]; dup {
+		return fmt.Errorf("%s given twice (%q and %q): give it once", k, old, val)
 	}
 	m[k] = val
 	return nil
@@ -230,29 +291,26 @@ func repro(ctx context.Context, args []string) int {
 	params := multiFlag{}
 	fs.Var(vers, "version", "component=version, repeatable (e.g. runc=rc93)")
 	fs.Var(params, "param", "scenario parameter name=value, repeatable (see `relapse scenarios`)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
-	if *runc != "" {
-		vers["runc"] = *runc
+	for comp, v := range map[string]string{"runc": *runc, "containerd": *containerd} {
+		if v == "" {
+			continue
+		}
+		if err := vers.Set(comp + "=" + v); err != nil {
+			return usageError(fmt.Errorf("--%s and --version %s=...: %w", comp, comp, err))
+		}
 	}
-	if *containerd != "" {
-		vers["containerd"] = *containerd
-	}
-	if *repeat < 0 || *repeat > 1000 {
-		fmt.Fprintf(os.Stderr, "relapse: --repeat %d: want a number of repetitions from 1 to 1000 (or 0 for the scenario's default)\nnothing on this host was changed.\n", *repeat)
-		return exitUsage
+	if err := checkLockWait(*lockWait); err != nil {
+		return usageError(err)
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{
 		Scenario: *scen, Versions: vers, Params: params, Node: nodeSpec(), Repeat: *repeat, Patches: patches, Sources: sources,
 		ReportsDir: *reports, Invocation: "relapse repro " + strings.Join(args, " "), Log: stderrLog, LockWait: *lockWait,
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
-		if nightlyCmd == nil {
-			fmt.Fprintln(os.Stderr, "relapse: this is a lean build (-tags relapse_lean): it links only the scenarios and engines that drive runc alone; `make build` makes bin/relapse with all of them")
-		}
-		return exitUsage
+		return usageError(err)
 	}
 	res, err := plan.Execute(ctx)
 	if err != nil {
@@ -309,13 +367,12 @@ func matrix(ctx context.Context, args []string) int {
 	params := multiFlag{}
 	fs.Var(params, "param", "scenario parameter name=value, repeatable")
 	nodeSpec := nodeFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	s, err := scenario.Lookup(*scen)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
-		return exitUsage
+		return usageError(err)
 	}
 	var recipe versions.Builder
 	for _, b := range s.Components() {
@@ -324,8 +381,13 @@ func matrix(ctx context.Context, args []string) int {
 		}
 	}
 	if recipe == nil {
-		fmt.Fprintf(os.Stderr, "relapse: scenario %s does not build %s, the component its bug is about\n", s.Name(), s.Bug().Component)
-		return exitUsage
+		return usageError(fmt.Errorf("scenario %s does not build %s, the component its bug is about", s.Name(), s.Bug().Component))
+	}
+	// The flags are the same at every version: a mistake in them is one
+	// usage error, not one failure per version.
+	if err := experiment.Check(experiment.Options{Scenario: *scen, Params: params, Node: nodeSpec(),
+		Versions: map[string]string{recipe.Target().Name: recipe.Target().Pins[0].Alias}}); err != nil {
+		return usageError(err)
 	}
 	var done []*report.Report
 	status := exitVerdict
@@ -392,6 +454,10 @@ func listScenarios() int {
 }
 
 func listVersions(args []string) int {
+	if len(args) > 1 {
+		fmt.Fprintf(os.Stderr, "relapse versions: unexpected argument %q: give one component at most (runc, containerd, kubernetes, kernel)\n", args[1])
+		return exitUsage
+	}
 	if len(args) > 0 && args[0] == "kernel" {
 		fmt.Print(vm.KnownKernels())
 		return exitVerdict
@@ -459,8 +525,8 @@ func bisectCmd(ctx context.Context, args []string) int {
 	good, bad := listFlag{}, listFlag{}
 	fs.Func("good", "a version (or commit) known NOT REPRODUCED; repeatable", func(v string) error { return good.Set("v=" + v) })
 	fs.Func("bad", "a version (or commit) known REPRODUCED; repeatable", func(v string) error { return bad.Set("v=" + v) })
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	o := opts()
 	o.Good, o.Bad, o.Log = good["v"], bad["v"], stderrLog
@@ -476,8 +542,7 @@ func bisectCmd(ctx context.Context, args []string) int {
 		res, err = bisect.Releases(ctx, o)
 	}
 	if res == nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
-		return exitUsage
+		return usageError(err)
 	}
 	dir := filepath.Join(o.ReportsDir, "bisect-"+res.Started.Format("20060102T150405")+"-"+res.Scenario+"-"+res.Component)
 	page, werr := bisect.Write(dir, res)

@@ -16,6 +16,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	resultspkg "github.com/relapse-dev/relapse/harness/results"
 	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // The matrix-file commands run cluster cells (a bare cluster's Indexed
@@ -52,20 +53,32 @@ func addMatrixFlags(fs *flag.FlagSet) *matrixSelection {
 	return m
 }
 
-// cells loads the file and applies the selection.
+// cells checks the flags, loads the file and applies the selection.
 func (m *matrixSelection) cells() (*matrixpkg.File, []matrixpkg.Cell, error) {
-	f, all, err := matrixpkg.Load(m.file)
-	if err != nil {
-		return nil, nil, err
-	}
 	shard, shards := 1, 1
 	if m.shard != "" {
-		if _, err := fmt.Sscanf(m.shard, "%d/%d", &shard, &shards); err != nil || shards < 1 || shard < 1 || shard > shards {
-			return nil, nil, fmt.Errorf("--shard %q: want i/n with 1 <= i <= n, e.g. 2/3", m.shard)
+		var err error
+		if shard, shards, err = matrixpkg.ParseShard(m.shard); err != nil {
+			return nil, nil, err
 		}
 	}
 	if m.speed != "" && m.speed != "fast" && m.speed != "slow" {
 		return nil, nil, fmt.Errorf("--speed %q: want fast or slow", m.speed)
+	}
+	if m.parallel < 1 {
+		return nil, nil, fmt.Errorf("--parallel %d: want how many VM cells may run at once, 1 or more", m.parallel)
+	}
+	if err := checkLockWait(m.lockWait); err != nil {
+		return nil, nil, err
+	}
+	if m.job {
+		if _, err := versions.Kubernetes.Normalize(m.kubernetes); err != nil {
+			return nil, nil, fmt.Errorf("--job-kubernetes: %w", err)
+		}
+	}
+	f, all, err := matrixpkg.Load(m.file)
+	if err != nil {
+		return nil, nil, err
 	}
 	cells, err := matrixpkg.Select(all, m.cell, m.speed, shard, shards, m.canaries)
 	return f, cells, err
@@ -78,13 +91,12 @@ func matrixFile(ctx context.Context, args []string) int {
 	manifest := fs.String("job-manifest", "", "print the Indexed Job that runs the selected cells on a self-hosted cluster and run nothing; "+
 		"the value is the node directory that receives the results (the nodes need this repository at the current path and relapse at this binary's)")
 	resultsDir := fs.String("results", "results", "directory that receives one Prow-layout directory per cell")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	_, cells, err := sel.cells()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
-		return exitUsage
+		return usageError(err)
 	}
 	if *list {
 		data, _ := json.MarshalIndent(cells, "", "  ")
@@ -172,6 +184,7 @@ func printCells(ctx context.Context, outs []matrixpkg.Outcome, showDirs bool) in
 	return status
 }
 
+
 func nightly(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
 	sel := addMatrixFlags(fs)
@@ -179,20 +192,18 @@ func nightly(ctx context.Context, args []string) int {
 	night := fs.String("night", "", "name of tonight (default: now, UTC)")
 	dash := fs.String("dashboard", "", "write the dashboard here (default: STORE/dashboard.html)")
 	canaryOK := fs.Bool("canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	f, cells, err := sel.cells()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: %v\nnothing on this host was changed.\n", err)
-		return exitUsage
+		return usageError(err)
 	}
 	if *night == "" {
 		*night = resultspkg.NightName(time.Now())
 	}
 	if err := resultspkg.CheckNight(*night); err != nil {
-		fmt.Fprintf(os.Stderr, "relapse: --night: %v\nnothing on this host was changed.\n", err)
-		return exitUsage
+		return usageError(fmt.Errorf("--night: %w", err))
 	}
 	work, err := os.MkdirTemp("", "relapse-nightly-")
 	if err != nil {

@@ -52,14 +52,14 @@ func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
 		return nil, err // flag printed it, with the flags
 	}
 	if err := f.check(fs.Args()); err != nil {
-		return nil, usageError{err}
+		return nil, resultsUsageError{err}
 	}
 	return f, nil
 }
 
-// usageError is a usage error results found after flag parsing (flag
+// resultsUsageError is a usage error results found after flag parsing (flag
 // prints its own).
-type usageError struct{ error }
+type resultsUsageError struct{ error }
 
 // check refuses what cannot be meant, before anything is written.
 func (f *resultsFlags) check(rest []string) error {
@@ -102,7 +102,7 @@ func (f *resultsFlags) check(rest []string) error {
 func runResults(args []string, stdout, stderr io.Writer) int {
 	f, err := parseResultsFlags(args, stderr)
 	if err != nil {
-		if ue := (usageError{}); errors.As(err, &ue) {
+		if ue := (resultsUsageError{}); errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "relapse results: %v\nnothing was merged or written; see relapse results -h\n", ue.error)
 		}
 		return exitUsage

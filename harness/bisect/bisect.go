@@ -143,6 +143,14 @@ func lookup(o Options) (scenario.Scenario, versions.Component, error) {
 	}
 	for _, b := range s.Components() {
 		if b.Target().Name == o.Component {
+			// Everything but the searched component is the same at every
+			// step: a mistake there (repetitions, node, parameters, other
+			// versions) is a usage error now, not a skip at each step.
+			// The component is checked as if from a tree, since its
+			// version changes from step to step.
+			if err := experiment.Check(stepOptions(o, "", "the searched "+o.Component)); err != nil {
+				return nil, versions.Component{}, err
+			}
 			return s, b.Target(), nil
 		}
 	}
@@ -281,10 +289,9 @@ func narrow(ctx context.Context, res *Result, lo, hi int, known map[string]Label
 	}
 }
 
-// runStep runs the scenario at one version (or, with commit set, the
-// checkout at that commit) and labels it from the verdict.
-func runStep(ctx context.Context, o Options, version, source string) Step {
-	step := Step{Version: version}
+// stepOptions are the experiment of one step: the component at version,
+// or built from the checkout at source.
+func stepOptions(o Options, version, source string) experiment.Options {
 	vers := map[string]string{}
 	for k, v := range o.Versions {
 		vers[k] = v
@@ -297,6 +304,14 @@ func runStep(ctx context.Context, o Options, version, source string) Step {
 	} else {
 		vers[o.Component] = version
 	}
+	return opts
+}
+
+// runStep runs the scenario at one version (or, with commit set, the
+// checkout at that commit) and labels it from the verdict.
+func runStep(ctx context.Context, o Options, version, source string) Step {
+	step := Step{Version: version}
+	opts := stepOptions(o, version, source)
 	start := time.Now()
 	defer func() { step.Seconds = time.Since(start).Seconds() }()
 	plan, err := experiment.Prepare(ctx, opts)

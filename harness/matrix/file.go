@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 
@@ -112,6 +113,10 @@ func Parse(data []byte) (*File, []Cell, error) {
 	if f.Name == "" {
 		f.Name = "matrix"
 	}
+	// Names go to the dashboard and CI logs: one printable line.
+	if strings.ContainsFunc(f.Name, unicode.IsControl) {
+		return nil, nil, fmt.Errorf("name %q: want one line of printable text", f.Name)
+	}
 	cells, err := f.Expand()
 	if err != nil {
 		return nil, nil, err
@@ -136,6 +141,9 @@ func (c Cell) options() experiment.Options {
 		Node: provision.Spec{Provider: c.Provider, Kernel: c.Kernel, Systemd: c.Systemd}, Repeat: c.Repeat}
 }
 
+// maxIDBytes is the longest cell ID: a file name on Linux file systems.
+const maxIDBytes = 255
+
 // Expand crosses every group's dimensions into cells.
 func (f *File) Expand() ([]Cell, error) {
 	var cells []Cell
@@ -146,6 +154,10 @@ func (f *File) Expand() ([]Cell, error) {
 			return nil, fmt.Errorf("cells[%d] (%s): %w", i, g.Scenario, err)
 		}
 		for _, c := range gc {
+			// The ID is a directory name in every results tree.
+			if len(c.ID) > maxIDBytes {
+				return nil, fmt.Errorf("cells[%d]: cell ID %s is %d bytes, more than a directory name takes (%d): give the group a shorter name or fewer patches", i, c.ID, len(c.ID), maxIDBytes)
+			}
 			if seen[c.ID] {
 				return nil, fmt.Errorf("cell %s appears twice: give one of the groups a name", c.ID)
 			}
@@ -217,6 +229,9 @@ func (g Group) dims() (map[string][]string, error) {
 			return nil, fmt.Errorf("%s: an empty list makes no cells; list at least one value or leave it out", name)
 		}
 		d[name] = vs
+	}
+	if strings.ContainsFunc(g.Name, unicode.IsControl) {
+		return nil, fmt.Errorf("name %q: want one line of printable text", g.Name)
 	}
 	switch g.Speed {
 	case "", "fast", "slow":

@@ -64,6 +64,9 @@ func TestLoadRejectsLooseInput(t *testing.T) {
 		"exclude no match":      {g0 + "    versions: {runc: [rc93, rc94]}\n    exclude: [{runc: rc95}]\n", "matches no combination"},
 		"exclude empty":         {g0 + "    versions: {runc: [rc93]}\n    exclude: [{}]\n", "empty exclude entry"},
 		"include empty":         {g + "    include: [{}]\n", "empty include entry"},
+		"name with escape":      {"name: \"night\\e[2J\"\n" + g, "want one line of printable text"},
+		"group name newline":    {"cells:\n  - name: \"a\\n::error::x\"\n    scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n", "want one line of printable text"},
+		"cell ID too long":      {"cells:\n  - name: " + strings.Repeat("n", 250) + "\n    scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n", "more than a directory name takes (255)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := load(t, tc.text)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +17,7 @@ import (
 type HostLock struct{ f *os.File }
 
 // LockHost takes the host lock exclusively without waiting; if another
-// relapse run holds it, the error names that run's pid.
+// relapse run holds it, the error names the processes holding it.
 func LockHost(stateDir string) (*HostLock, error) {
 	return AcquireHost(context.Background(), stateDir, true, 0)
 }
@@ -45,23 +44,22 @@ func AcquireHost(ctx context.Context, stateDir string, exclusive bool, wait time
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			owner, _ := os.ReadFile(path)
+			// Who holds it now, as the kernel says: a pid written into
+			// the file would name whoever held it exclusively last, long
+			// gone when VM runs share it.
+			held := describeHolders(lockHolders(f))
 			f.Close()
 			waited := ""
 			if wait > 0 {
 				waited = fmt.Sprintf(" (waited %s)", wait)
 			}
-			return nil, fmt.Errorf("another relapse run (pid %s) is changing this host%s; wait for it or stop it (lock %s)",
-				strings.TrimSpace(string(owner)), waited, path)
+			return nil, fmt.Errorf("another relapse run is changing this host: %s%s; wait for it (--lock-wait) or stop it (lock %s)",
+				held, waited, path)
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(500 * time.Millisecond):
 		}
-	}
-	if exclusive {
-		_ = f.Truncate(0)
-		_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
 	}
 	return &HostLock{f: f}, nil
 }

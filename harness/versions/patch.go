@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 )
 
 // Patch is a change applied to a component's source tree before it is
@@ -32,12 +34,40 @@ type Patch struct {
 	Diff string `json:"-"`
 }
 
+// MaxPatchBytes bounds a patch file: the largest relapse carries is a
+// few KiB; a path to a device or a log by mistake must not be read whole.
+const MaxPatchBytes = 16 << 20
+
+// revertsFixPattern is what a Reverts-Fix header names: an upstream pull
+// request (runc#2871) or a commit (linux 46c4c9d1beb7).
+var revertsFixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+(#[0-9]+| [0-9a-f]{7,40})$`)
+
 // LoadPatch reads a patch file and checks it is a unified diff.
 func LoadPatch(path string) (Patch, error) {
-	data, err := os.ReadFile(path)
+	// Non-blocking, so that opening a FIFO returns at once; a FIFO or a
+	// device (/dev/zero) would block or never end.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return Patch{}, fmt.Errorf("reading patch: %w", err)
 	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return Patch{}, fmt.Errorf("patch %s is not a regular file: give the path of a unified diff", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxPatchBytes+1))
+	if err != nil {
+		return Patch{}, fmt.Errorf("reading patch: %w", err)
+	}
+	if len(data) > MaxPatchBytes {
+		return Patch{}, fmt.Errorf("patch %s is larger than %d MiB: not a patch relapse applies", path, MaxPatchBytes>>20)
+	}
+	return ParsePatch(path, data)
+}
+
+// ParsePatch reads a patch's text, read from path: a unified diff, and
+// before it a header whose "# Reverts-Fix: <fix>" line, at most one, says
+// which upstream fix it takes out.
+func ParsePatch(path string, data []byte) (Patch, error) {
 	text := string(data)
 	if !strings.Contains(text, "\n--- ") && !strings.HasPrefix(text, "--- ") || !strings.Contains(text, "\n+++ ") {
 		return Patch{}, fmt.Errorf("%s is not a unified diff (no ---/+++ file lines): make one with `diff -ru a b` or `git diff`, applied with patch -p1 in the module root", path)
@@ -50,9 +80,20 @@ func LoadPatch(path string) (Patch, error) {
 			break
 		}
 		header = append(header, line)
-		if v, ok := strings.CutPrefix(line, "# Reverts-Fix:"); ok {
-			p.RevertsFix = strings.TrimSpace(v)
+		v, ok := strings.CutPrefix(line, "# Reverts-Fix:")
+		if !ok {
+			continue
 		}
+		// The fix names the bug's fix in reports and decides whether a
+		// matrix cell is a canary: it must be one, and one name.
+		v = strings.TrimSpace(v)
+		if !revertsFixPattern.MatchString(v) {
+			return Patch{}, fmt.Errorf("patch %s: Reverts-Fix %q: want the fix it takes out as <project>#<pull request> (runc#2871) or <project> <commit> (linux 46c4c9d1beb7)", path, v)
+		}
+		if p.RevertsFix != "" {
+			return Patch{}, fmt.Errorf("patch %s: two Reverts-Fix lines (%s, %s): a patch takes out one fix; split it", path, p.RevertsFix, v)
+		}
+		p.RevertsFix = v
 	}
 	p.Header = strings.TrimSpace(strings.Join(header, "\n"))
 	return p, nil

@@ -126,6 +126,12 @@ func (c Component) Normalize(requested string) (string, error) {
 	if err != nil {
 		return "", &UnknownVersionError{Component: c, Requested: requested, Reason: "not a known alias and not a semantic version"}
 	}
+	// The proxy serves module versions, which carry no build metadata
+	// (+incompatible marks majors without go.mod, which these modules
+	// do not have): the whole version is what gets built.
+	if v.Metadata() != "" {
+		return "", &UnknownVersionError{Component: c, Requested: requested, Reason: "build metadata (+" + v.Metadata() + ") is not part of a Go module version; leave it out"}
+	}
 	return "v" + v.String(), nil
 }
 

@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -143,8 +145,12 @@ func KnownKernels() string {
 }
 
 // AvailableABIs lists the bookworm kernel ABIs apt can fetch (from the
-// package lists; empty before `apt-get update`).
-func AvailableABIs() []string {
+// package lists; empty before `apt-get update`). apt-cache takes seconds
+// on a busy machine, and a matrix file with several bad kernels would
+// ask it once per error: it is asked once per process.
+func AvailableABIs() []string { return slices.Clone(availableABIs()) }
+
+var availableABIs = sync.OnceValue(func() []string {
 	out, err := exec.Command("apt-cache", "pkgnames", "linux-image-").Output()
 	if err != nil {
 		return nil
@@ -163,7 +169,7 @@ func AvailableABIs() []string {
 	}
 	sort.Strings(abis)
 	return abis
-}
+})
 
 // Resolve checks that apt can fetch a Debian kernel, still before anything
 // changes; the error lists what it offers.

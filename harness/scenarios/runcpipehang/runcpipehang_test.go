@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/reproscript"
 	"github.com/relapse-dev/relapse/harness/runckit"
+	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -260,5 +263,22 @@ func TestStartDeadlineFollowsTheControl(t *testing.T) {
 	}
 	if got := startDeadline(20*time.Second, 30*time.Second); got != 150*time.Second {
 		t.Errorf("a 30 s control start (a VM under emulation) gives 150 s, got %s", got)
+	}
+}
+
+// Every engine a binary links is one the scenario knows by name, so a
+// lean build can tell an engine it leaves out from a typo.
+func TestLinkedEnginesAreKnown(t *testing.T) {
+	for _, name := range engineChoices() {
+		if !slices.Contains(allEngines, name) {
+			t.Errorf("engine %q is linked but not in allEngines %v", name, allEngines)
+		}
+	}
+	valid := scenario.NotLinkedChoice(allEngines, engineChoices())
+	if err := valid("dockr"); err == nil || errors.Is(err, scenario.ErrNotLinked) {
+		t.Errorf("a typo: %v, want a plain error", err)
+	}
+	if err := valid("runc"); err != nil {
+		t.Errorf("runc: %v", err)
 	}
 }

@@ -1,0 +1,80 @@
+package experiment
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/relapse-dev/relapse/harness/provision"
+)
+
+func TestCheckNodeRefusesWhatNoNodeTakes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		spec provision.Spec
+		want string
+	}{
+		"provider path":     {provision.Spec{Provider: "../../../tmp/evil"}, `unknown node provider "../../../tmp/evil"`},
+		"memory negative":   {provision.Spec{Provider: "qemu", MemoryMiB: -1}, "memory -1 MiB"},
+		"cpus negative":     {provision.Spec{Provider: "qemu", CPUs: -1}, "cpus -1"},
+		"kernel command":    {provision.Spec{Provider: "qemu", Kernel: "$(id)"}, `kernel "$(id)": want a name`},
+		"kernel semicolon":  {provision.Spec{Provider: "qemu", Kernel: "6.1;id"}, "shell metacharacters"},
+		"kernel space":      {provision.Spec{Provider: "qemu", Kernel: "6.1 6.12"}, "without spaces"},
+		"modules backtick":  {provision.Spec{Provider: "qemu", KernelModules: "`id`"}, `kernel-modules "`},
+		"box pipe":          {provision.Spec{Provider: "vagrant", Box: "a|b"}, `box "a|b"`},
+		"systemd plain":     {provision.Spec{Provider: "qemu", Systemd: "252"}, `systemd "252": want source:<Debian version>`},
+		"systemd bad":       {provision.Spec{Provider: "qemu", Systemd: "source:x"}, `systemd "source:x"`},
+		"kernel not a file": {provision.Spec{Provider: "qemu", Kernel: "/nonexistent/bzImage"}, "is not a file"},
+		"kernel on local":   {provision.Spec{Kernel: "6.1"}, "KERNEL and BOX need PROVIDER=qemu"},
+		"systemd on local":  {provision.Spec{Systemd: "source:252.39-1~deb12u2"}, "SYSTEMD needs PROVIDER=qemu"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := CheckNode(tc.spec)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CheckNode(%+v) = %v, want %q", tc.spec, err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []provision.Spec{{}, {Provider: "local"}, {Provider: "qemu", Kernel: "6.12", Systemd: "source:252.39-1~deb12u2", MemoryMiB: 2048, CPUs: 2}, {Provider: "qemu", Kernel: "source:6.1.176-1"}} {
+		if err := CheckNode(ok); err != nil {
+			t.Errorf("CheckNode(%+v) = %v, want nil", ok, err)
+		}
+	}
+}
+
+func TestCheckRepeatBounds(t *testing.T) {
+	for _, n := range []int{0, 1, MaxRepeat} {
+		if err := CheckRepeat(n); err != nil {
+			t.Errorf("CheckRepeat(%d) = %v", n, err)
+		}
+	}
+	for _, n := range []int{-5, -1, MaxRepeat + 1, 100000000} {
+		if err := CheckRepeat(n); err == nil || !strings.Contains(err.Error(), "want a number of repetitions from 1 to 1000") {
+			t.Errorf("CheckRepeat(%d) = %v", n, err)
+		}
+	}
+}
+
+// Check refuses offline what Prepare would refuse later, for the scenario
+// and its flags.
+func TestCheckIsOffline(t *testing.T) {
+	for name, tc := range map[string]struct {
+		o    Options
+		want string
+	}{
+		"repeat":        {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Repeat: -5}, "repeat -5"},
+		"version":       {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93; id"}}, `unknown runc version "rc93; id"`},
+		"no version":    {Options{Scenario: "runc-pipe-hang"}, "needs a runc version"},
+		"param":         {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Params: map[string]string{"attempts": "0"}}, "parameter attempts"},
+		"component":     {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93", "crun": "1.0"}}, "does not take a crun version"},
+		"patch missing": {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Patches: map[string][]string{"runc": {"/nonexistent.patch"}}}, "no such file"},
+		"node":          {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Node: provision.Spec{Provider: "qemu", CPUs: -1}}, "cpus -1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := Check(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if err := Check(Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Repeat: 3}); err != nil {
+		t.Errorf("a good request: %v", err)
+	}
+}
