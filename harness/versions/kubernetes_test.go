@@ -350,7 +350,11 @@ func TestKubernetesRecipeBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
-	art, err := KubernetesRecipe.Build(ctx, r, CacheDir())
+	cache, err := CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := KubernetesRecipe.Build(ctx, r, cache)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -366,7 +370,7 @@ func TestKubernetesRecipeBuild(t *testing.T) {
 		}
 		t.Logf("%s: %s", name, strings.TrimSpace(string(out)))
 	}
-	again, err := KubernetesRecipe.Build(ctx, r, CacheDir())
+	again, err := KubernetesRecipe.Build(ctx, r, cache)
 	if err != nil || !again.Cached || again.Path != art.Path {
 		t.Errorf("second Build = %+v, %v; want a cache hit at %s", again, err, art.Path)
 	}

@@ -168,7 +168,7 @@ func (b HostBaseline) ExpectClean() {
 	if err == nil {
 		Expect(entries).To(BeEmpty(), "journal entries left (changes not undone)")
 	}
-	runs, _ := filepath.Glob(filepath.Join(run.DirRoot, "*"))
+	runs, _ := filepath.Glob(filepath.Join(run.DirRoot(), "*"))
 	Expect(runs).To(BeEmpty(), "run directories left")
 	Expect(netnsNames()).NotTo(ContainElement(HavePrefix("relapse-")), "network namespaces left")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
@@ -178,7 +178,7 @@ func (b HostBaseline) ExpectClean() {
 
 // relapseRunDirs is where every engine relapse starts keeps its files; a
 // user's own dockerd or containerd is never under it.
-var relapseRunDirs = run.DirRoot + "/"
+var relapseRunDirs = run.DirRoot() + "/"
 
 func engineProcess(p evidence.Process, underRelapse map[int]bool) bool {
 	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || p.Comm == "conmon" || underRelapse[p.PID] {
@@ -236,7 +236,7 @@ func firewall() string {
 
 // vmRunDirs hold the host side of VM nodes (qemu overlays, Vagrant and
 // libvirt state of a run).
-var vmRunDirs = qemu.VMRoot
+var vmRunDirs = qemu.VMRoot()
 
 // ExpectNoVMLeftovers asserts that no VM node of a run survives it: no
 // process naming a VM directory (qemu, a private libvirtd, virtlogd, an ssh
