@@ -60,6 +60,9 @@ func EnsureRoot() (string, error) {
 	}
 	root = filepath.Clean(root)
 	if err := Ensure(root); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return "", fmt.Errorf("%w (relapse runs as root; as another user set %s to a path of at most %d bytes below directories of yours)", err, RootEnv, MaxRootLen)
+		}
 		return "", withRootHint(err)
 	}
 	return root, nil

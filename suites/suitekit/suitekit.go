@@ -17,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
@@ -170,10 +171,24 @@ func (b HostBaseline) ExpectClean() {
 	}
 	runs, _ := filepath.Glob(filepath.Join(run.DirRoot(), "*"))
 	Expect(runs).To(BeEmpty(), "run directories left")
+	ExpectPrivateRoot()
 	Expect(netnsNames()).NotTo(ContainElement(HavePrefix("relapse-")), "network namespaces left")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
 	more, _ := filepath.Glob("/sys/fs/cgroup/relapse-*")
 	Expect(append(cgroups, more...)).To(BeEmpty(), "container cgroups left")
+}
+
+// ExpectPrivateRoot asserts that relapse's root and the parents of run
+// and VM directories, where they exist, are still private to root: a run
+// never leaves them open to another user.
+func ExpectPrivateRoot() {
+	GinkgoHelper()
+	for _, dir := range []string{privdir.Root(), run.DirRoot(), qemu.VMRoot()} {
+		if _, err := os.Lstat(dir); os.IsNotExist(err) {
+			continue
+		}
+		Expect(privdir.Check(dir)).To(Succeed(), "relapse's private directory %s", dir)
+	}
 }
 
 // relapseRunDirs is where every engine relapse starts keeps its files; a
