@@ -89,6 +89,12 @@ func CacheDir() (string, error) {
 	return fallback, nil
 }
 
+// ModuleFreeDir is where go commands that need no module of relapse's
+// run (listing or downloading a version): "/", which only root can write.
+// In /tmp another user could plant a go.mod or go.work that changes what
+// they answer.
+const ModuleFreeDir = "/"
+
 // goEnv pins the toolchain to the installed one: a version switch in the
 // middle of an experiment would change what is being measured.
 func goEnv() []string {

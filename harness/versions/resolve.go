@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -155,7 +154,7 @@ func (c Component) Resolve(ctx context.Context, requested string) (Resolved, err
 func (c Component) Served(ctx context.Context) ([]string, error) {
 	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", c.Module)
 	cmd.Env = goEnv()
-	cmd.Dir = os.TempDir()
+	cmd.Dir = ModuleFreeDir
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", c.Module, err)

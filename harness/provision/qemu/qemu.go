@@ -242,7 +242,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		{Name: "node start", Value: snapshotNote},
 		{Name: "systemd state at start", Value: systemd},
 		{Name: "calls into the node", Value: calls},
-		{Name: "qemu command", Value: textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)},
+		{Name: "qemu command", Value: qemuCommand(args, snap)},
 		{Name: "ssh into the node", Value: n.SSHCommand()},
 	}
 	setup = append(setup, builtFacts...)
@@ -307,6 +307,17 @@ func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, mem, cpus int, disk
 		args = append(args, "-drive", "file="+d.Image+",if=virtio,format=raw,readonly=on")
 	}
 	return args
+}
+
+// qemuCommand is the node's qemu command line as a shell line to paste;
+// a restored node reads its state on descriptor 3, so the line opens the
+// state file there.
+func qemuCommand(args []string, snap *snapshot) string {
+	line := textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)
+	if snap != nil {
+		line += " 3<" + textutil.ShellQuote(snap.State)
+	}
+	return line
 }
 
 // sshForwardArgs give the guest a NIC on qemu's user network with its ssh
