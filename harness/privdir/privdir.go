@@ -128,6 +128,33 @@ func Check(dir string) error {
 	return checkDir(dir)
 }
 
+// Inside says whether path is strictly below parent (not parent itself,
+// nothing reached through ".."); both must be absolute.
+func Inside(parent, path string) bool {
+	if !filepath.IsAbs(parent) || !filepath.IsAbs(path) {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Clean(parent), filepath.Clean(path))
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// RemoveBelow removes path, which must be strictly below parent, and only
+// while parent is private: nobody can then have swapped a directory on the
+// way for a link to elsewhere. A parent that does not exist holds nothing
+// to remove.
+func RemoveBelow(parent, path string) error {
+	if !Inside(parent, path) {
+		return fmt.Errorf("refusing to remove %q: not in %s", path, parent)
+	}
+	if _, err := os.Lstat(parent); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := Check(parent); err != nil {
+		return fmt.Errorf("refusing to remove %s: %w", path, err)
+	}
+	return os.RemoveAll(filepath.Clean(path))
+}
+
 // nameEncoding spells random bytes in lower case letters and digits.
 var nameEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

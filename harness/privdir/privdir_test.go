@@ -269,3 +269,38 @@ func TestUnderChecksTheRoot(t *testing.T) {
 	_, err = Under("vm")
 	wantRefused(t, err, root, "mode 0755", "or set "+RootEnv)
 }
+
+func TestRemoveBelow(t *testing.T) {
+	parent := filepath.Join(base(t), "run")
+	if err := Ensure(parent); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "abc123-x")
+	if err := Mkdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{parent, filepath.Dir(parent), filepath.Join(parent, "..", "other"), "relative", ""} {
+		if err := RemoveBelow(parent, bad); err == nil {
+			t.Errorf("RemoveBelow(%q) succeeded", bad)
+		}
+	}
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, RemoveBelow(parent, dir), parent, "mode 0755")
+	if _, err := os.Lstat(dir); err != nil {
+		t.Fatalf("RemoveBelow removed %s below a parent it refused", dir)
+	}
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveBelow(parent, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there", dir)
+	}
+	if err := RemoveBelow(filepath.Join(parent, "never-made"), filepath.Join(parent, "never-made", "x")); err != nil {
+		t.Errorf("a parent that does not exist: %v", err)
+	}
+}

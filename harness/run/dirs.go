@@ -19,7 +19,10 @@ import (
 // DirRoot holds each run's working directory on its node:
 // privdir.Root()/run. It is short because engines put unix sockets
 // several levels below it and a socket path may not exceed 108 bytes.
-func DirRoot() string { return filepath.Join(privdir.Root(), "run") }
+func DirRoot() string { return filepath.Join(privdir.Root(), dirRootName) }
+
+// dirRootName is DirRoot's name in privdir's root.
+const dirRootName = "run"
 
 // legacyDirRoot is where relapse kept run directories before they became
 // private; journal entries of runs killed then still name it.
@@ -42,7 +45,7 @@ func MakeDir(ctx context.Context, n node.Node, dir string) error {
 		return fmt.Errorf("%q is not a new run directory: want one NewDir names, directly in %s", dir, DirRoot())
 	}
 	if n.Provider() == "local" {
-		if _, err := privdir.Under("run"); err != nil {
+		if _, err := privdir.Under(dirRootName); err != nil {
 			return fmt.Errorf("run directories: %w", err)
 		}
 		if err := privdir.Mkdir(dir); err != nil {
@@ -84,7 +87,7 @@ func MakeLocalDir(dir string) error {
 	if err := checkInRoot(dir); err != nil {
 		return err
 	}
-	parent, err := privdir.Under("run")
+	parent, err := privdir.Under(dirRootName)
 	if err != nil {
 		return fmt.Errorf("run directories: %w", err)
 	}
@@ -106,8 +109,7 @@ func MakeLocalDir(dir string) error {
 
 // checkInRoot refuses a path that is not strictly inside DirRoot.
 func checkInRoot(dir string) error {
-	rel, err := filepath.Rel(DirRoot(), filepath.Clean(dir))
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || !filepath.IsAbs(dir) {
+	if !privdir.Inside(DirRoot(), dir) {
 		return fmt.Errorf("%q is not a relapse run directory in %s", dir, DirRoot())
 	}
 	return nil
@@ -117,18 +119,7 @@ func checkInRoot(dir string) error {
 // and nothing else: a forged or corrupt journal entry must not point it
 // anywhere else, and DirRoot must still be private, so that nobody can
 // have swapped a path in it for a link to elsewhere.
-func RemoveDir(path string) error {
-	if err := checkInRoot(path); err != nil {
-		return fmt.Errorf("refusing to remove %q: %w", path, err)
-	}
-	if _, err := os.Lstat(DirRoot()); os.IsNotExist(err) {
-		return nil // nothing was ever made there
-	}
-	if err := privdir.Check(DirRoot()); err != nil {
-		return fmt.Errorf("refusing to remove %s: %w", path, err)
-	}
-	return os.RemoveAll(filepath.Clean(path))
-}
+func RemoveDir(path string) error { return privdir.RemoveBelow(DirRoot(), path) }
 
 // IsLegacyDir says whether path is in one of the shared, predictable
 // directories relapse used before its directories became private

@@ -67,7 +67,10 @@ func (Provider) Check(ctx context.Context, spec provision.Spec) error {
 // log, ssh control socket, agent socket, qemu monitor): privdir.Root()/vm,
 // private to root like run directories. Short: the ssh control socket
 // lives below it.
-func VMRoot() string { return filepath.Join(privdir.Root(), "vm") }
+func VMRoot() string { return filepath.Join(privdir.Root(), vmRootName) }
+
+// vmRootName is VMRoot's name in privdir's root.
+const vmRootName = "vm"
 
 // legacyVMRoot is where VM directories were before they became private;
 // journal entries of runs killed then still name it.
@@ -84,7 +87,7 @@ func NewNodeDir(runID, prefix string) string {
 // MakeNodeDir makes dir (from NewNodeDir) new and private in a private
 // VMRoot, with its private ssh directory.
 func MakeNodeDir(dir string) error {
-	parent, err := privdir.Under("vm")
+	parent, err := privdir.Under(vmRootName)
 	if err != nil {
 		return fmt.Errorf("VM node directories: %w", err)
 	}
@@ -425,13 +428,7 @@ func RemoveNodeDir(ctx context.Context, dir string) error {
 	if err := killNaming(ctx, clean); err != nil {
 		return err
 	}
-	if _, err := os.Lstat(VMRoot()); os.IsNotExist(err) {
-		return nil // nothing was ever made there
-	}
-	if err := privdir.Check(VMRoot()); err != nil {
-		return fmt.Errorf("refusing to remove %s: %w", clean, err)
-	}
-	return os.RemoveAll(clean)
+	return privdir.RemoveBelow(VMRoot(), clean)
 }
 
 // RepairNodeDir is RemoveNodeDir for a killed run's journal entry. A
