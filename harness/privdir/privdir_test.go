@@ -134,15 +134,15 @@ func TestEnsureRefusesWrongOwnerOrMode(t *testing.T) {
 // point it elsewhere).
 func TestEnsureRefusesASymlink(t *testing.T) {
 	b := base(t)
-	real := filepath.Join(b, "real")
-	if err := Ensure(real); err != nil {
+	target := filepath.Join(b, "real")
+	if err := Ensure(target); err != nil {
 		t.Fatal(err)
 	}
 	link := filepath.Join(b, "relapse")
-	if err := os.Symlink(real, link); err != nil {
+	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	wantRefused(t, Ensure(link), link, "symbolic link", real)
+	wantRefused(t, Ensure(link), link, "symbolic link", target)
 }
 
 func TestEnsureRefusesAFile(t *testing.T) {
