@@ -184,7 +184,6 @@ func printCells(ctx context.Context, outs []matrixpkg.Outcome, showDirs bool) in
 	return status
 }
 
-
 func nightly(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("nightly", flag.ContinueOnError)
 	sel := addMatrixFlags(fs)

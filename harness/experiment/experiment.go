@@ -17,6 +17,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/provision/vagrant"
@@ -141,7 +142,11 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		o.ReportsDir = "reports"
 	}
 	if o.CacheDir == "" {
-		o.CacheDir = versions.CacheDir()
+		dir, err := versions.CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		o.CacheDir = dir
 	}
 	if o.StateDir == "" {
 		o.StateDir = run.StateDir()
@@ -470,6 +475,11 @@ func Repair(ctx context.Context, stateDir string) ([]run.Repaired, error) {
 
 // run does everything between the lock and the teardown.
 func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
+	// Run and VM directories go below the private root: one another user
+	// made first stops the run before it builds or changes anything.
+	if _, err := privdir.EnsureRoot(); err != nil {
+		return setupFailed("relapse's private directory cannot be used: "+err.Error(), err.Error())
+	}
 	if r, ok := p.Provider.(provision.Requirer); ok {
 		if missing := r.Missing(); len(missing) > 0 {
 			return setupFailed("the "+p.Provider.Name()+" provider cannot run here", missing...)
@@ -530,10 +540,10 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		return out
 	}
 
-	env.Dir = filepath.Join(run.DirRoot, env.Short())
+	env.Dir = run.NewDir(env.ID)
 	dirNode := env.Node
 	if _, err := env.Own(ctx, "remove "+env.Dir, "run-dir", map[string]string{"path": env.Dir},
-		func(ctx context.Context) error { return dirNode.Command("mkdir", "-p", env.Dir).Run(ctx) },
+		func(ctx context.Context) error { return run.MakeDir(ctx, dirNode, env.Dir) },
 		func(ctx context.Context) error { return dirNode.Command("rm", "-rf", env.Dir).Run(ctx) }); err != nil {
 		return setupFailed(err.Error())
 	}

@@ -89,7 +89,7 @@ func repairInSandbox(t *testing.T) {
 	must(os.Chdir("/tmp"))
 	// Where runs and VM nodes keep their directories, private to root as
 	// relapse makes them.
-	runRoot, vmRoot := run.DirRoot, qemu.VMRoot
+	runRoot, vmRoot := run.DirRoot(), qemu.VMRoot()
 	for _, root := range []string{runRoot, vmRoot} {
 		must(os.MkdirAll(root, 0o700))
 	}

@@ -19,7 +19,10 @@
 //   - Ledger is the list of changes shown in the report (before, applied,
 //     after, restored), undone newest first.
 //   - HostLock lets one experiment at a time change a host.
+//   - Run directories (NewDir, MakeDir) are private to root, with names
+//     nobody can guess, in DirRoot below privdir's root (/run/relapse).
 //
 // Node providers, cluster providers, engines, injectors and scenarios take
-// what they need from here; run imports only node, report and textutil.
+// what they need from here; run imports only node, report, privdir
+// and progress.
 package run

@@ -17,11 +17,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 )
 
-// DirRoot holds each run's working directory on its node (runc binary,
-// bundles, daemon state). It is short because engines put unix sockets
-// several levels below it and a socket path may not exceed 108 bytes.
-var DirRoot = filepath.Join(os.TempDir(), "relapse")
-
 // DefaultCleanupTimeout bounds one cleanup step that asks for no deadline
 // of its own: a daemon that does not stop must not keep the host changed.
 const DefaultCleanupTimeout = time.Minute
@@ -34,7 +29,7 @@ type Run struct {
 	// Node is where the run's containers and daemons run; it starts as the
 	// machine relapse runs on and becomes the provisioned node.
 	Node node.Node
-	// Dir is the run's working directory on Node (under DirRoot).
+	// Dir is the run's working directory on Node (in DirRoot; see NewDir).
 	Dir string
 	// ReportDir is where artifacts for the report go (on this machine).
 	ReportDir string
@@ -373,23 +368,4 @@ func (r *Run) Error(msg string) {
 	mu.Lock()
 	defer mu.Unlock()
 	r.Report.Errors = append(r.Report.Errors, msg)
-}
-
-// RemoveDir removes a run directory under DirRoot (and nothing else: a
-// forged or corrupt journal entry must not point it anywhere else).
-func RemoveDir(path string) error {
-	dir, err := CheckChild("remove the run directory", path, DirRoot)
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(dir)
-}
-
-func init() {
-	RegisterLocalRepairer("run-dir", func(_ context.Context, e Entry) (string, error) {
-		if err := RemoveDir(e.Data["path"]); err != nil {
-			return "", err
-		}
-		return "removed run directory " + e.Data["path"], nil
-	})
 }

@@ -80,7 +80,7 @@ func CheckName(what, name string) error {
 // a Vagrant node's libvirtd lives).
 var (
 	treesMu sync.Mutex
-	trees   = []func() string{func() string { return DirRoot }}
+	trees   = []func() string{DirRoot}
 )
 
 // RegisterTree adds a directory relapse makes and runs things in (called

@@ -73,7 +73,7 @@ func TestRunTargetAcceptsRegisteredTrees(t *testing.T) {
 	if got, err := RunTarget("kill the processes under", "/srv/relapse-vm/v-ab12/libvirt"); err != nil || got != "/srv/relapse-vm/v-ab12/libvirt" {
 		t.Errorf("RunTarget in a registered tree = %q, %v", got, err)
 	}
-	for _, path := range []string{"", "/", "/srv/relapse-vm", "/srv/other", DirRoot} {
+	for _, path := range []string{"", "/", "/srv/relapse-vm", "/srv/other", DirRoot()} {
 		if _, err := RunTarget("kill the processes under", path); err == nil || !strings.Contains(err.Error(), "nor inside /srv/relapse-vm") {
 			t.Errorf("RunTarget(%q) = %v, want a refusal naming both trees", path, err)
 		}
@@ -81,7 +81,7 @@ func TestRunTargetAcceptsRegisteredTrees(t *testing.T) {
 }
 
 func TestRemoveDirRefusesOutsideDirRoot(t *testing.T) {
-	for _, path := range []string{"", "/", ".", DirRoot, DirRoot + "/a/b", "/etc"} {
+	for _, path := range []string{"", "/", ".", DirRoot(), DirRoot() + "/../etc", "/etc"} {
 		if err := RemoveDir(path); err == nil {
 			t.Errorf("RemoveDir(%q) = nil, want a refusal", path)
 		}

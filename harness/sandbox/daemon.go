@@ -11,6 +11,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
@@ -53,7 +54,7 @@ func (d *Daemon) Start(ctx context.Context, j *run.Journal, ready time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", privateRunAndOpt + d.Prelude + "\nexec \"$@\"", "sh"}, d.Argv...)
+	argv := append([]string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", privateRunAndOpt(privdir.Root()) + d.Prelude + "\nexec \"$@\"", "sh"}, d.Argv...)
 	if d.Netns != nil {
 		argv = d.Netns.Wrap(argv...)
 	}
@@ -84,9 +85,23 @@ func (d *Daemon) Start(ctx context.Context, j *run.Journal, ready time.Duration)
 // in its private mount namespace) before it execs: containerd and its shims
 // write to fixed paths there (/run/containerd/s for shim sockets, the
 // runc state root, /opt/containerd), which would otherwise land on the host
-// and survive a killed run.
-const privateRunAndOpt = `set -e; for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done
-`
+// and survive a killed run. relapse's private root (/run/relapse, which
+// holds the run's directory: the daemon's own files, the runc it runs) is
+// kept: opened before the tmpfs hides it and bound back in place from that
+// descriptor (--no-canonicalize, or mount would resolve the descriptor to
+// its path, which by then names the empty tmpfs).
+func privateRunAndOpt(keep string) string {
+	return fmt.Sprintf(`set -e
+keep=%s
+if [ -d "$keep" ]; then exec 9<"$keep"; fi
+for d in /run /opt; do [ -d "$d" ] && mount -t tmpfs -o mode=755 relapse "$d"; done
+if [ -d /proc/$$/fd/9 ]; then
+	mkdir -p "$keep"
+	mount --no-canonicalize --bind /proc/$$/fd/9 "$keep"
+	exec 9<&-
+fi
+`, textutil.ShellQuote(keep))
+}
 
 // pollReady calls ready until it succeeds or within passes.
 func pollReady(ctx context.Context, ready func(context.Context) error, within time.Duration) error {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
@@ -69,16 +70,30 @@ type Artifact struct {
 	BuildCommand string `json:"build_command"`
 }
 
-// CacheDir is where relapse keeps builds: $RELAPSE_CACHE, else ~/.cache/relapse.
-func CacheDir() string {
+// CacheDir is where relapse keeps builds: $RELAPSE_CACHE, else
+// ~/.cache/relapse. Without a home directory it falls back to
+// /tmp/relapse-cache, which any user could make first and fill with
+// binaries relapse would run as root: that one must be relapse's own
+// (privdir: made by it, mode 0700) or it is refused.
+func CacheDir() (string, error) {
 	if d := os.Getenv("RELAPSE_CACHE"); d != "" {
-		return d
+		return d, nil
 	}
 	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "relapse")
+		return filepath.Join(d, "relapse"), nil
 	}
-	return filepath.Join(os.TempDir(), "relapse-cache")
+	fallback := filepath.Join(os.TempDir(), "relapse-cache")
+	if err := privdir.Ensure(fallback); err != nil {
+		return "", fmt.Errorf("no home directory for the build cache, and its fallback: %w; or set RELAPSE_CACHE (or HOME)", err)
+	}
+	return fallback, nil
 }
+
+// ModuleFreeDir is where go commands that need no module of relapse's
+// run (listing or downloading a version): "/", which only root can write.
+// In /tmp another user could plant a go.mod or go.work that changes what
+// they answer.
+const ModuleFreeDir = "/"
 
 // goEnv pins the toolchain to the installed one: a version switch in the
 // middle of an experiment would change what is being measured.

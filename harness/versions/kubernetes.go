@@ -656,7 +656,7 @@ func kubeWrapperGoMod(upstream, version, localSource string) (string, error) {
 func moduleTime(ctx context.Context, module, version string) (time.Time, error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
 	cmd.Env = kubeEnv(false)
-	cmd.Dir = os.TempDir()
+	cmd.Dir = ModuleFreeDir
 	out, err := cmd.Output()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("go mod download %s@%s: %w", module, version, err)

@@ -67,7 +67,7 @@ func TestK8sHostKubernetesBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
-	art, err := KubernetesRecipe.Build(ctx, r, CacheDir())
+	art, err := KubernetesRecipe.Build(ctx, r, cacheDir(t))
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -83,8 +83,17 @@ func TestK8sHostKubernetesBuild(t *testing.T) {
 		}
 		t.Logf("%s: %s", name, strings.TrimSpace(string(out)))
 	}
-	again, err := KubernetesRecipe.Build(ctx, r, CacheDir())
+	again, err := KubernetesRecipe.Build(ctx, r, cacheDir(t))
 	if err != nil || !again.Cached || again.Path != art.Path {
 		t.Errorf("second Build = %+v, %v; want a cache hit at %s", again, err, art.Path)
 	}
+}
+
+func cacheDir(t *testing.T) string {
+	t.Helper()
+	dir, err := CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -198,7 +197,7 @@ func (c Component) Served(ctx context.Context) ([]string, error) {
 func (c Component) listModule(ctx context.Context, module string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "-json", module)
 	cmd.Env = goEnv()
-	cmd.Dir = os.TempDir()
+	cmd.Dir = ModuleFreeDir
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing the versions of %s the module proxy serves: %w", module, err)

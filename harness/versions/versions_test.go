@@ -3,6 +3,7 @@ package versions
 import (
 	"bufio"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -180,13 +181,38 @@ func TestRecipeArgsWithPackageAndTags(t *testing.T) {
 
 func TestCacheDirHonoursRelapseCache(t *testing.T) {
 	t.Setenv("RELAPSE_CACHE", "/srv/relapse-cache")
-	if got := CacheDir(); got != "/srv/relapse-cache" {
-		t.Errorf("CacheDir = %q", got)
+	if got, err := CacheDir(); got != "/srv/relapse-cache" || err != nil {
+		t.Errorf("CacheDir = %q, %v", got, err)
 	}
 	t.Setenv("RELAPSE_CACHE", "")
 	t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
-	if got := CacheDir(); got != filepath.Join("/tmp/xdg", "relapse") {
-		t.Errorf("CacheDir without RELAPSE_CACHE = %q, want /tmp/xdg/relapse", got)
+	if got, err := CacheDir(); got != filepath.Join("/tmp/xdg", "relapse") || err != nil {
+		t.Errorf("CacheDir without RELAPSE_CACHE = %q, %v; want /tmp/xdg/relapse", got, err)
+	}
+}
+
+// Without a home the cache falls back to a fixed name in the temporary
+// directory: relapse's own private directory there, never one another user
+// made first.
+func TestCacheDirFallbackIsPrivate(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("RELAPSE_CACHE", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	want := filepath.Join(tmp, "relapse-cache")
+	got, err := CacheDir()
+	if err != nil || got != want {
+		t.Fatalf("CacheDir = %q, %v; want %s", got, err, want)
+	}
+	if fi, err := os.Lstat(got); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("fallback cache %s: %v, mode %v; want a directory of mode 0700", got, err, fi.Mode())
+	}
+	if err := os.Chmod(got, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CacheDir(); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "RELAPSE_CACHE") {
+		t.Errorf("a fallback cache others may write to: err = %v, want a refusal naming %s and RELAPSE_CACHE", err, want)
 	}
 }
 

@@ -148,6 +148,32 @@ func loadRootfs(dir string, built bool) (Rootfs, error) {
 	return r, nil
 }
 
+// HostKeys are the public ssh host keys the root filesystem was built with
+// ("ssh-ed25519 AAAA...", one per key type), for a client to pin: every
+// node of the image presents them, since configureRootfs makes them once
+// per image.
+func (r Rootfs) HostKeys() ([]string, error) {
+	pubs, err := filepath.Glob(filepath.Join(r.Tree, "etc", "ssh", "ssh_host_*_key.pub"))
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, p := range pubs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading the node's host key: %w", err)
+		}
+		// "type key comment": the comment (root@host of the build) is not pinned.
+		if f := strings.Fields(string(data)); len(f) >= 2 {
+			keys = append(keys, f[0]+" "+f[1])
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("the root filesystem %s has no ssh host keys (etc/ssh/ssh_host_*_key.pub) to pin", r.Tree)
+	}
+	return keys, nil
+}
+
 // baseImage makes dir/base.qcow2 of the tree.
 func baseImage(ctx context.Context, tree, dir string) error {
 	raw := filepath.Join(dir, "rootfs.ext4")

@@ -51,16 +51,17 @@ func newBenchHost(b *testing.B, ctx context.Context) (*benchHost, func()) {
 	must(err)
 	r, err := versions.Runc.Resolve(ctx, "1.1.14")
 	must(err)
-	art, err := versions.RuncRecipe.Build(ctx, r, versions.CacheDir())
+	cache, err := versions.CacheDir()
+	must(err)
+	art, err := versions.RuncRecipe.Build(ctx, r, cache)
 	must(err)
 	h.runc = art.Path
 	// In relapse's run tree: stopping its daemons kills what names a
 	// directory only there.
-	must(os.MkdirAll(run.DirRoot, 0o700))
-	h.Dir, err = os.MkdirTemp(run.DirRoot, "rbench")
-	must(err)
-	h.DeferCleanup("remove "+h.Dir, func(context.Context) error { return os.RemoveAll(h.Dir) })
-	initBin, err := fixture.BuildInit(ctx, versions.CacheDir())
+	h.Dir = run.NewDir("rbench")
+	must(run.MakeLocalDir(h.Dir))
+	h.DeferCleanup("remove "+h.Dir, func(context.Context) error { return run.RemoveDir(h.Dir) })
+	initBin, err := fixture.BuildInit(ctx, cache)
 	must(err)
 	h.rootfs = filepath.Join(h.Dir, "rootfs")
 	must(fixture.Rootfs(ctx, h.Node, h.rootfs, initBin))

@@ -13,7 +13,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
-	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/harness/vm"
 )
 
@@ -91,7 +90,7 @@ func reproOn(b *testing.B, node provision.Spec) *report.Report {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: runcpipehang.Name, Node: node,
-		Versions: map[string]string{"runc": "rc93"}, ReportsDir: b.TempDir(), CacheDir: versions.CacheDir()})
+		Versions: map[string]string{"runc": "rc93"}, ReportsDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

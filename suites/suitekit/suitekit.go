@@ -16,6 +16,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/node"
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/provision/qemu"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
@@ -169,8 +170,9 @@ func (b HostBaseline) ExpectClean() {
 	if err == nil {
 		Expect(entries).To(BeEmpty(), "journal entries left (changes not undone)")
 	}
-	runs, _ := filepath.Glob(filepath.Join(run.DirRoot, "*"))
+	runs, _ := filepath.Glob(filepath.Join(run.DirRoot(), "*"))
 	Expect(runs).To(BeEmpty(), "run directories left")
+	ExpectPrivateRoot()
 	Expect(netnsNames()).NotTo(ContainElement(HavePrefix("relapse-")), "network namespaces left")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/relapse-*")
 	more, _ := filepath.Glob("/sys/fs/cgroup/relapse-*")
@@ -182,9 +184,22 @@ func (b HostBaseline) ExpectClean() {
 // reported without skipping the verdict specs after it.
 func (b HostBaseline) CheckClean() { Secondary("host state", b.ExpectClean) }
 
+// ExpectPrivateRoot asserts that relapse's root and the parents of run
+// and VM directories, where they exist, are still private to root: a run
+// never leaves them open to another user.
+func ExpectPrivateRoot() {
+	GinkgoHelper()
+	for _, dir := range []string{privdir.Root(), run.DirRoot(), qemu.VMRoot()} {
+		if _, err := os.Lstat(dir); os.IsNotExist(err) {
+			continue
+		}
+		Expect(privdir.Check(dir)).To(Succeed(), "relapse's private directory %s", dir)
+	}
+}
+
 // relapseRunDirs is where every engine relapse starts keeps its files; a
 // user's own dockerd or containerd is never under it.
-var relapseRunDirs = run.DirRoot + "/"
+var relapseRunDirs = run.DirRoot() + "/"
 
 func engineProcess(p evidence.Process, underRelapse map[int]bool) bool {
 	if strings.HasPrefix(p.Comm, "runc:[") || p.Comm == "runc" || p.Comm == "conmon" || underRelapse[p.PID] {
@@ -242,7 +257,7 @@ func firewall() string {
 
 // vmRunDirs hold the host side of VM nodes (qemu overlays, Vagrant and
 // libvirt state of a run).
-var vmRunDirs = qemu.VMRoot
+var vmRunDirs = qemu.VMRoot()
 
 // ExpectNoVMLeftovers asserts that no VM node of a run survives it: no
 // process naming a VM directory (qemu, a private libvirtd, virtlogd, an ssh

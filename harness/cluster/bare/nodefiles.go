@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -45,7 +44,8 @@ func (b *Bare) mirrorRunDir() error {
 		map[string]string{"path": local}, nil, func(context.Context) error { return run.RemoveDir(local) }); err != nil {
 		return err
 	}
-	return os.MkdirAll(b.Dir, 0o755)
+	// The same path as on the node, in a private run directory here too.
+	return run.MakeLocalDir(b.Dir)
 }
 
 // prefixed joins each name to dir.

@@ -17,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/fixtures"
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/fixture"
+	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/harness/vm"
 )
 
@@ -101,7 +102,7 @@ func KindVersion() string {
 // command fetches it from the module proxy when it is not there).
 func kindSource(ctx context.Context, version string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", kindModule+"@"+version)
-	cmd.Dir = os.TempDir()
+	cmd.Dir = versions.ModuleFreeDir
 	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
 	out, err := cmd.Output()
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/relapse-dev/relapse/harness/privdir"
 )
 
 // The agent's server answers the calls a run makes most often on a remote
@@ -37,8 +39,9 @@ import (
 // in RunResult.Exit; a request cancelled by relapse kills the command's
 // process group.
 
-// ServePath is where providers have the agent's server listen.
-const ServePath = "/run/relapse-agent.sock"
+// ServePath is where providers have the agent's server listen: a socket
+// in a directory only root may enter (see Serve).
+const ServePath = "/run/relapse-agent/serve.sock"
 
 // RunHeader carries a /run request's RunSpec as JSON.
 const RunHeader = "X-Relapse-Run"
@@ -71,21 +74,20 @@ func init() {
 	})
 }
 
-// Serve answers on a unix socket at path until ctx ends.
+// Serve answers on a unix socket at path until ctx ends. Whoever can
+// connect runs commands as root, so the socket is private from the moment
+// it exists: its directory is private (made or checked by privdir) and it
+// is made with mode 0600, not changed to it after listen.
 func Serve(ctx context.Context, path string) error {
-	_ = os.Remove(path)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	if err := privdir.Ensure(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("the agent's socket directory: %w", err)
 	}
-	l, err := net.Listen("unix", path)
+	_ = os.Remove(path)
+	l, err := listenPrivate(path)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", path, err)
 	}
 	defer os.Remove(path)
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return err
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /agent", serveAgent)
 	mux.HandleFunc("POST /run", serveRun)
@@ -100,6 +102,17 @@ func Serve(ctx context.Context, path string) error {
 		return err
 	}
 	return nil
+}
+
+// listenPrivate listens on a unix socket at path that only this user may
+// connect to: bind makes the socket with the umask's mode, so the umask
+// keeps every bit but the owner's read and write off while it does. The
+// umask is the process's; Serve runs alone in the agent's serve process,
+// which makes no other file meanwhile.
+func listenPrivate(path string) (net.Listener, error) {
+	old := syscall.Umask(0o177)
+	defer syscall.Umask(old)
+	return net.Listen("unix", path)
 }
 
 func serveAgent(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,12 @@ type Config struct {
 	// ControlDir holds the ssh master socket (keep it short: unix socket
 	// paths are limited to 108 bytes).
 	ControlDir string
+	// KnownHosts is a known_hosts file holding the node's host keys under
+	// HostKeyAlias: ssh then accepts no other key, so nothing else that
+	// answers on Host:Port (another local user's listener) is taken for
+	// the node. Empty: any key is accepted (a box whose keys relapse did
+	// not make).
+	KnownHosts, HostKeyAlias string
 	// Sudo runs every command through `sudo -n` (a box whose login user is
 	// not root, such as Vagrant's).
 	Sudo bool
@@ -68,18 +74,32 @@ func New(cfg Config) *Node {
 func (n *Node) Name() string     { return n.cfg.NodeName }
 func (n *Node) Provider() string { return n.cfg.ProviderName }
 
-// sshArgs are the client options: no host key prompts (each node is new
-// and disposable), no password prompts, keep-alives so a frozen VM fails
-// the command instead of hanging it, and the shared master connection.
+// sshArgs are the client options: the node's pinned host keys (or none,
+// see Config.KnownHosts) and never a prompt, no password prompts,
+// keep-alives so a frozen VM fails the command instead of hanging it, and
+// the shared master connection.
 func (n *Node) sshArgs() []string {
-	return []string{
-		"-i", n.cfg.KeyFile, "-p", strconv.Itoa(n.cfg.Port),
-		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+	args := []string{"-i", n.cfg.KeyFile, "-p", strconv.Itoa(n.cfg.Port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"}
+	args = append(args, n.hostKeyArgs()...)
+	return append(args,
+		"-o", "LogLevel=ERROR",
 		"-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=4",
-		"-o", "ControlMaster=auto", "-o", "ControlPath=" + path.Join(n.cfg.ControlDir, "%C"), "-o", "ControlPersist=10m",
-		n.cfg.User + "@" + n.cfg.Host,
+		"-o", "ControlMaster=auto", "-o", "ControlPath="+path.Join(n.cfg.ControlDir, "%C"), "-o", "ControlPersist=10m",
+		n.cfg.User+"@"+n.cfg.Host,
+	)
+}
+
+// hostKeyArgs check the node's host key against the pinned ones when
+// there are some: under an alias, so the port qemu forwards from (new for
+// every node) plays no part, and with no global file or update that could
+// add another key.
+func (n *Node) hostKeyArgs() []string {
+	if n.cfg.KnownHosts == "" {
+		return []string{"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"}
 	}
+	return []string{"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + n.cfg.KnownHosts,
+		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "HostKeyAlias=" + n.cfg.HostKeyAlias,
+		"-o", "UpdateHostKeys=no", "-o", "CheckHostIP=no"}
 }
 
 // SSHCommand is the ssh command line that runs a shell line on the node,

@@ -62,3 +62,22 @@ func TestWriteLine(t *testing.T) {
 		}
 	}
 }
+
+// A node with pinned host keys is reached with strict checking against
+// them only; one without keeps the old, unchecked way.
+func TestSSHArgsPinHostKeys(t *testing.T) {
+	pinned := strings.Join(New(Config{Host: "127.0.0.1", Port: 2222, KeyFile: "/k", ControlDir: "/c",
+		KnownHosts: "/c/known_hosts", HostKeyAlias: "relapse-vm-node"}).sshArgs(), " ")
+	for _, want := range []string{"StrictHostKeyChecking=yes", "UserKnownHostsFile=/c/known_hosts", "HostKeyAlias=relapse-vm-node", "GlobalKnownHostsFile=/dev/null"} {
+		if !strings.Contains(pinned, want) {
+			t.Errorf("ssh args lack %s: %s", want, pinned)
+		}
+	}
+	if strings.Contains(pinned, "StrictHostKeyChecking=no") {
+		t.Errorf("pinned node checked loosely: %s", pinned)
+	}
+	loose := strings.Join(New(Config{Host: "10.0.0.5", Port: 22, KeyFile: "/k", ControlDir: "/c"}).sshArgs(), " ")
+	if !strings.Contains(loose, "StrictHostKeyChecking=no") {
+		t.Errorf("node without pinned keys: %s", loose)
+	}
+}

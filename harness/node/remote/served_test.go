@@ -19,7 +19,8 @@ import (
 func servedNode(t *testing.T) *Node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sock := filepath.Join(t.TempDir(), "agent.sock")
+	// The server makes its socket's directory private itself.
+	sock := filepath.Join(t.TempDir(), "agent", "serve.sock")
 	done := make(chan error, 1)
 	go func() { done <- agent.Serve(ctx, sock) }()
 	t.Cleanup(func() {

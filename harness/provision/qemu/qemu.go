@@ -3,7 +3,6 @@ package qemu
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/remote"
+	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/run"
@@ -64,13 +64,40 @@ func (Provider) Check(ctx context.Context, spec provision.Spec) error {
 }
 
 // VMRoot holds each VM node's host-side directory (overlay disk, serial
-// log, ssh socket). Short: the ssh control socket lives below it.
-var VMRoot = filepath.Join(os.TempDir(), "relapse-vm")
+// log, ssh control socket, agent socket, qemu monitor): privdir.Root()/vm,
+// private to root like run directories. Short: the ssh control socket
+// lives below it.
+func VMRoot() string { return filepath.Join(privdir.Root(), vmRootName) }
 
-// NodeDir is the host-side directory of a run's VM node; prefix tells
-// providers apart ("" for qemu, "v-" for vagrant).
-func NodeDir(runID, prefix string) string {
-	return filepath.Join(VMRoot, prefix+run.ShortID(runID))
+// vmRootName is VMRoot's name in privdir's root.
+const vmRootName = "vm"
+
+// legacyVMRoot is where VM directories were before they became private;
+// journal entries of runs killed then still name it.
+var legacyVMRoot = filepath.Join(os.TempDir(), "relapse-vm")
+
+// NewNodeDir names the host-side directory of a run's VM node: prefix
+// ("" for qemu, "s-" for a snapshot's boot, "v-" for vagrant), the run's
+// short ID and a random suffix, in VMRoot. It makes nothing, so the run
+// journals the path before MakeNodeDir makes it.
+func NewNodeDir(runID, prefix string) string {
+	return privdir.NewName(VMRoot(), prefix+run.ShortID(runID)+"-")
+}
+
+// MakeNodeDir makes dir (from NewNodeDir) new and private in a private
+// VMRoot, with its private ssh directory.
+func MakeNodeDir(dir string) error {
+	parent, err := privdir.Under(vmRootName)
+	if err != nil {
+		return fmt.Errorf("VM node directories: %w", err)
+	}
+	if filepath.Dir(filepath.Clean(dir)) != parent {
+		return fmt.Errorf("%q is not a VM node directory in %s", dir, parent)
+	}
+	if err := privdir.Mkdir(dir); err != nil {
+		return fmt.Errorf("VM node directory: %w", err)
+	}
+	return os.Mkdir(filepath.Join(dir, "ssh"), 0o700)
 }
 
 func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.Run) (node.Node, error) {
@@ -117,12 +144,16 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	accel := ChooseAccel(kernel)
 	mem, cpus := orDefault(spec.MemoryMiB, 1536), orDefault(spec.CPUs, 2)
 	name := "qemu-" + kernel.Release
-	dir := NodeDir(env.ID, "")
+	dir := NewNodeDir(env.ID, "")
 	m := &machine{dir: dir, name: name}
 	if _, err := env.OwnLocal(ctx, "destroy VM node "+name, "qemu-node", map[string]string{"dir": dir}, nil, m.destroy); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "ssh"), 0o700); err != nil {
+	if err := MakeNodeDir(dir); err != nil {
+		return nil, err
+	}
+	knownHosts, err := pinHostKeys(dir, rootfs)
+	if err != nil {
 		return nil, err
 	}
 	var snap *snapshot
@@ -152,23 +183,26 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, overlay).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("qemu-img create overlay: %w\n%s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	args := qemuArgs(kernel, accel, overlay, dir, port, mem, cpus, spec.Disks)
+	args := qemuArgs(kernel, accel, overlay, dir, mem, cpus, spec.Disks)
+	var state *os.File
 	if snap != nil {
-		args = restoreArgs(args, *snap, dir)
+		args = restoreArgs(args)
+		if state, err = os.Open(snap.State); err != nil {
+			return nil, fmt.Errorf("opening the booted snapshot's state: %w", err)
+		}
+		defer state.Close()
 		snapshotNote = fmt.Sprintf("restored from booted snapshot %s (%s; boot it saved %.1f s, state %d MB, saved in %.1f s)",
 			snap.Key, cachedOrBuilt(snap.Cached, snap.BootSeconds+snap.SaveSeconds, "snapshot"), snap.BootSeconds, snap.StateBytes>>20, snap.SaveSeconds)
 	}
-	env.Logf("starting VM node %s (%s, %d MiB, %d vCPUs, ssh on 127.0.0.1:%d; %s)", name, accel.Name, mem, cpus, port, snapshotNote)
+	env.Logf("starting VM node %s (%s, %d MiB, %d vCPUs; %s)", name, accel.Name, mem, cpus, snapshotNote)
 	booted := time.Now()
-	if err := m.start(args); err != nil {
+	port, err := m.startForwarded(ctx, args, state)
+	if err != nil {
 		return nil, err
 	}
+	env.Logf("VM node %s: its ssh is forwarded from 127.0.0.1:%d", name, port)
 	n := remote.New(remote.Config{NodeName: name, ProviderName: "qemu", Host: "127.0.0.1", Port: port,
-		KeyFile: key, ControlDir: filepath.Join(dir, "ssh")})
+		KeyFile: key, ControlDir: filepath.Join(dir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: hostKeyAlias})
 	m.ssh = n
 	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
 	err = env.Timed("boot VM node", name, func() error {
@@ -211,7 +245,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 		{Name: "node start", Value: snapshotNote},
 		{Name: "systemd state at start", Value: systemd},
 		{Name: "calls into the node", Value: calls},
-		{Name: "qemu command", Value: textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)},
+		{Name: "qemu command", Value: qemuCommand(args, snap)},
 		{Name: "ssh into the node", Value: n.SSHCommand()},
 	}
 	setup = append(setup, builtFacts...)
@@ -253,7 +287,8 @@ func mountDisks(ctx context.Context, n node.Node, disks []provision.NodeDisk) ([
 	return facts, nil
 }
 
-func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int, disks []provision.NodeDisk) []string {
+// qemuArgs is the command line of a node.
+func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, mem, cpus int, disks []provision.NodeDisk) []string {
 	args := []string{"-name", "relapse-" + filepath.Base(dir), "-nodefaults", "-no-user-config"}
 	args = append(args, accel.Args()...)
 	args = append(args,
@@ -266,17 +301,39 @@ func qemuArgs(k vm.Kernel, accel Accel, overlay, dir string, port, mem, cpus int
 		"-append", "console=ttyS0 root=/dev/vda rw quiet panic=-1 mitigations=off systemd.show_status=0",
 		"-drive", "file="+overlay+",if=virtio,format=qcow2,cache=unsafe",
 		"-drive", "file="+k.ModulesDisk+",if=virtio,format=raw,readonly=on",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
-		"-device", "virtio-net-pci,netdev=n0",
-		"-device", "virtio-rng-pci",
-		"-serial", "file:"+filepath.Join(dir, "console.log"),
-		"-pidfile", filepath.Join(dir, "qemu.pid"),
 	)
+	args = append(args, sshForwardArgs()...)
+	args = append(args, "-device", "virtio-rng-pci")
+	args = append(args, hostSideArgs(dir)...)
 	// The scenario's disks come after the root and the modules: vdc, vdd, ...
 	for _, d := range disks {
 		args = append(args, "-drive", "file="+d.Image+",if=virtio,format=raw,readonly=on")
 	}
 	return args
+}
+
+// qemuCommand is the node's qemu command line as a shell line to paste;
+// a restored node reads its state on descriptor 3, so the line opens the
+// state file there.
+func qemuCommand(args []string, snap *snapshot) string {
+	line := textutil.ShellQuote(append([]string{"qemu-system-x86_64"}, args...)...)
+	if snap != nil {
+		line += " 3<" + textutil.ShellQuote(snap.State)
+	}
+	return line
+}
+
+// sshForwardArgs give the guest a NIC on qemu's user network with its ssh
+// forwarded from host port 0, which the kernel turns into a free port as
+// qemu binds it (see startForwarded).
+func sshForwardArgs() []string {
+	return []string{"-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:0-:22", "-device", "virtio-net-pci,netdev=n0"}
+}
+
+// hostSideArgs put the node's console, pid and monitor in its directory.
+func hostSideArgs(dir string) []string {
+	return []string{"-serial", "file:" + filepath.Join(dir, "console.log"), "-pidfile", filepath.Join(dir, "qemu.pid"),
+		"-monitor", "unix:" + monitorPath(dir) + ",server,nowait"}
 }
 
 // machine is the host side of one VM: the qemu process and its directory.
@@ -287,8 +344,10 @@ type machine struct {
 	ssh       *remote.Node
 }
 
-func (m *machine) start(args []string) error {
+// start starts qemu with args; files become its descriptors 3, 4, ...
+func (m *machine) start(args []string, files ...*os.File) error {
 	m.cmd = exec.Command("qemu-system-x86_64", args...)
+	m.cmd.ExtraFiles = files
 	log, err := os.Create(filepath.Join(m.dir, "qemu.log"))
 	if err != nil {
 		return err
@@ -307,10 +366,15 @@ func (m *machine) start(args []string) error {
 
 // waitSSH waits for sshd in the guest, failing early when qemu exits.
 func (m *machine) waitSSH(ctx context.Context, n *remote.Node) error {
+	return m.untilExit(ctx, func(ctx context.Context) error { return n.WaitReady(ctx, time.Second) })
+}
+
+// untilExit runs fn, failing early with qemu's log when qemu exits.
+func (m *machine) untilExit(ctx context.Context, fn func(context.Context) error) error {
 	ready := make(chan error, 1)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { ready <- n.WaitReady(wctx, time.Second) }()
+	go func() { ready <- fn(wctx) }()
 	select {
 	case err := <-ready:
 		return err
@@ -353,16 +417,34 @@ func (m *machine) destroy(ctx context.Context) error {
 }
 
 // RemoveNodeDir kills whatever still names the directory (qemu of a killed
-// run, an ssh master) and removes it.
+// run, an ssh master) and removes it. It removes nothing but a directory
+// in VMRoot, and only while VMRoot is private, so that nobody can have
+// swapped a path in it for a link to elsewhere.
 func RemoveNodeDir(ctx context.Context, dir string) error {
-	dir, err := run.CheckChild("remove the VM node directory", dir, VMRoot)
+	clean, err := run.CheckChild("remove the VM node directory", dir, VMRoot())
 	if err != nil {
 		return err
 	}
-	if err := killNaming(ctx, dir); err != nil {
+	if err := killNaming(ctx, clean); err != nil {
 		return err
 	}
-	return os.RemoveAll(dir)
+	return privdir.RemoveBelow(VMRoot(), clean)
+}
+
+// RepairNodeDir is RemoveNodeDir for a killed run's journal entry. A
+// directory in the shared place older relapse versions used is left
+// alone once its processes are gone: removing it as root is not safe.
+func RepairNodeDir(ctx context.Context, dir string) (string, error) {
+	if run.IsLegacyDir(dir, legacyVMRoot) {
+		if err := killNaming(ctx, filepath.Clean(dir)); err != nil {
+			return "", err
+		}
+		return "stopped what still named " + dir + "; " + run.LegacyNote(dir), nil
+	}
+	if err := RemoveNodeDir(ctx, dir); err != nil {
+		return "", err
+	}
+	return "removed " + dir, nil
 }
 
 // killNaming SIGKILLs every host process whose command line names dir and
@@ -406,15 +488,16 @@ func processesNaming(dir string) []int {
 
 // A VM node's directory is one of relapse's trees: a Vagrant node's
 // libvirtd runs in it, and repair may kill what names it.
-func init() { run.RegisterTree(func() string { return VMRoot }) }
+func init() { run.RegisterTree(VMRoot) }
 
 // Repairers stop a killed run's VM and remove its directory.
 func (Provider) Repairers() map[string]run.Repairer {
 	return map[string]run.Repairer{"qemu-node": run.LocalOnly(func(ctx context.Context, e run.Entry) (string, error) {
-		if err := RemoveNodeDir(ctx, e.Data["dir"]); err != nil {
+		note, err := RepairNodeDir(ctx, e.Data["dir"])
+		if err != nil {
 			return "", err
 		}
-		return "stopped the VM node of run " + e.RunID + " and removed " + e.Data["dir"], nil
+		return "stopped the VM node of run " + e.RunID + "; " + note, nil
 	})}
 }
 
@@ -434,15 +517,6 @@ func waitSystemd(ctx context.Context, n node.Node) string {
 		}
 	}
 	return state
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port for the VM's ssh: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func qemuVersion(ctx context.Context) string {

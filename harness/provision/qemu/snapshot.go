@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/node/agent"
@@ -31,7 +32,7 @@ import (
 // the usual way, because the disk set is part of the device state.
 
 // snapshotLayout is bumped whenever what a snapshot holds changes.
-const snapshotLayout = "2"
+const snapshotLayout = "3"
 
 // snapshotEnv turns booted snapshots off (RELAPSE_QEMU_SNAPSHOT=0), e.g.
 // to measure a cold boot.
@@ -106,27 +107,27 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", r.Base, disk).CombinedOutput(); err != nil {
 		return fmt.Errorf("qemu-img create: %w\n%s", err, out)
 	}
-	nodeDir := NodeDir(env.ID, "s-")
+	nodeDir := NewNodeDir(env.ID, "s-")
 	m := &machine{dir: nodeDir, name: "qemu-snapshot-" + k.Release}
 	release, err := env.OwnLocal(ctx, "destroy VM node "+m.name, "qemu-node", map[string]string{"dir": nodeDir}, nil, m.destroy)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = release(context.WithoutCancel(ctx)) }()
-	if err := os.MkdirAll(filepath.Join(nodeDir, "ssh"), 0o700); err != nil {
+	if err := MakeNodeDir(nodeDir); err != nil {
 		return err
 	}
-	port, err := freePort()
+	knownHosts, err := pinHostKeys(nodeDir, r)
 	if err != nil {
 		return err
 	}
-	args := append(qemuArgs(k, accel, disk, nodeDir, port, mem, cpus, nil), "-monitor", "unix:"+monitorPath(nodeDir)+",server,nowait")
 	booted := time.Now()
-	if err := m.start(args); err != nil {
+	port, err := m.startForwarded(ctx, qemuArgs(k, accel, disk, nodeDir, mem, cpus, nil), nil)
+	if err != nil {
 		return err
 	}
 	n := remote.New(remote.Config{NodeName: m.name, ProviderName: "qemu", Host: "127.0.0.1", Port: port,
-		KeyFile: key, ControlDir: filepath.Join(nodeDir, "ssh")})
+		KeyFile: key, ControlDir: filepath.Join(nodeDir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: hostKeyAlias})
 	m.ssh = n
 	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
 	err = m.waitSSH(bctx, n)
@@ -157,9 +158,19 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	return nil
 }
 
+// stateFD is the name the saved state's descriptor has in qemu's monitor.
+const stateFD = "relapse-state"
+
 // migrateToFile writes the guest's state to path through the human
-// monitor, then ends qemu.
+// monitor, then ends qemu. qemu gets the open file itself (getfd, the
+// descriptor passed over the monitor's socket): no shell and no path on
+// a command line it would parse.
 func migrateToFile(ctx context.Context, socket, path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("the file for the VM's state: %w", err)
+	}
+	defer f.Close()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	mon, err := dialMonitor(dctx, socket)
 	cancel()
@@ -167,10 +178,13 @@ func migrateToFile(ctx context.Context, socket, path string) error {
 		return err
 	}
 	defer mon.conn.Close()
+	if out, err := mon.sendFile("getfd "+stateFD, f); err != nil || strings.Contains(out, "rror") {
+		return fmt.Errorf("qemu monitor getfd %s (%s): %v %s", stateFD, path, err, out)
+	}
 	// Migrated while running: the stream records the run state, and a
 	// guest stopped first would be restored stopped. qemu stops it itself
 	// for the last pass, with its disk flushed.
-	cmd := fmt.Sprintf("migrate \"exec:cat > %s\"", path)
+	cmd := "migrate fd:" + stateFD
 	if out, err := mon.send(cmd); err != nil || strings.Contains(out, "rror") {
 		return fmt.Errorf("qemu monitor %q: %v %s", cmd, err, out)
 	}
@@ -211,10 +225,10 @@ func readUntilPrompt(rd *bufio.Reader) (string, error) {
 }
 
 // restoreArgs start a node from the snapshot: the same machine with the
-// node's own overlay on the frozen disk, its state read at start, and a
-// monitor to see when it runs.
-func restoreArgs(args []string, s snapshot, dir string) []string {
-	return append(args, "-incoming", "exec:cat "+s.State, "-monitor", "unix:"+monitorPath(dir)+",server,nowait")
+// node's own overlay on the frozen disk, and its state read at start from
+// descriptor 3 (the caller passes the open state file; no shell reads it).
+func restoreArgs(args []string) []string {
+	return append(args, "-incoming", "fd:3")
 }
 
 func monitorPath(dir string) string { return filepath.Join(dir, "monitor.sock") }
@@ -282,6 +296,20 @@ func (m monitor) send(cmd string) (string, error) {
 	_ = m.conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := fmt.Fprintf(m.conn, "%s\n", cmd); err != nil {
 		return "", err
+	}
+	return readUntilPrompt(m.rd)
+}
+
+// sendFile sends cmd with f's descriptor alongside (SCM_RIGHTS), as the
+// monitor's getfd wants it.
+func (m monitor) sendFile(cmd string, f *os.File) (string, error) {
+	uc, ok := m.conn.(*net.UnixConn)
+	if !ok {
+		return "", fmt.Errorf("qemu monitor: passing a descriptor needs a unix socket, not %T", m.conn)
+	}
+	_ = m.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, _, err := uc.WriteMsgUnix([]byte(cmd+"\n"), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+		return "", fmt.Errorf("qemu monitor %q: %w", cmd, err)
 	}
 	return readUntilPrompt(m.rd)
 }

@@ -36,3 +36,16 @@ func TestReadUntilPrompt(t *testing.T) {
 		t.Errorf("a closed monitor must be an error")
 	}
 }
+
+func TestForwardedPort(t *testing.T) {
+	// What qemu 7.2's monitor answered, its echo of the command included.
+	out := "i\x1b[K\x1b[Din\x1b[Kinfo usernet\x1b[K\r\nHub -1 (n0):\r\n" +
+		"  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n" +
+		"  TCP[HOST_FORWARD]   8       127.0.0.1 37347       10.0.2.15    22     0     0\r\n(qemu) "
+	if port, err := forwardedPort(out); err != nil || port != 37347 {
+		t.Errorf("forwardedPort = %d, %v; want 37347", port, err)
+	}
+	if _, err := forwardedPort("Hub -1 (n0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n(qemu) "); err == nil {
+		t.Error("no forward: want an error")
+	}
+}

@@ -109,9 +109,10 @@ func appendFile(path, text string) error {
 // the VM under it, the ssh master) and remove its directory.
 func (Provider) Repairers() map[string]run.Repairer {
 	return map[string]run.Repairer{"vagrant-dir": run.LocalOnly(func(ctx context.Context, e run.Entry) (string, error) {
-		if err := qemu.RemoveNodeDir(ctx, e.Data["dir"]); err != nil {
+		note, err := qemu.RepairNodeDir(ctx, e.Data["dir"])
+		if err != nil {
 			return "", err
 		}
-		return "removed the Vagrant node directory " + e.Data["dir"] + " of run " + e.RunID, nil
+		return "Vagrant node directory of run " + e.RunID + ": " + note, nil
 	})}
 }

@@ -99,12 +99,12 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, rn *run.Ru
 	if len(spec.Disks) > 0 {
 		return nil, fmt.Errorf("the vagrant provider attaches no extra disks (%s wants %d); use PROVIDER=qemu", rn.Report.Scenario, len(spec.Disks))
 	}
-	h := &hostSide{rn: rn, dir: qemu.NodeDir(rn.ID, "v-")}
+	h := &hostSide{rn: rn, dir: qemu.NewNodeDir(rn.ID, "v-")}
 	if _, err := rn.OwnLocal(ctx, "remove "+h.dir, "vagrant-dir", map[string]string{"dir": h.dir}, nil,
 		func(ctx context.Context) error { return qemu.RemoveNodeDir(ctx, h.dir) }); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(h.dir, 0o755); err != nil {
+	if err := qemu.MakeNodeDir(h.dir); err != nil {
 		return nil, err
 	}
 	key, err := vm.SSHKey(ctx, rn.CacheDir)
