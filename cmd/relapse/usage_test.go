@@ -61,7 +61,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"repro cpus negative":     {[]string{"repro", "--provider", "qemu", "--cpus", "-2"}, "cpus -2: want a positive number of vCPUs"},
 		"repro kernel shell":      {[]string{"repro", "--provider", "qemu", "--kernel", "$(id)"}, `kernel "$(id)": want a name, version or path without spaces or shell metacharacters`},
 		"repro provider path":     {[]string{"repro", "--provider", "../../../tmp/evil"}, `unknown node provider "../../../tmp/evil"`},
-		"repro version":           {[]string{"repro", "--runc", "latest"}, `unknown runc version "latest"`},
+		"repro version":           {[]string{"repro", "--runc", "newest"}, `unknown runc version "newest"`},
 		"repro stray argument":    {[]string{"repro", "rc93"}, `unexpected argument "rc93": this command takes flags only`},
 		"repro lock-wait":         {[]string{"repro", "--lock-wait", "-1s"}, "--lock-wait -1s: want how long to wait"},
 		"repro bad flag":          {[]string{"repro", "--nope"}, "flag provided but not defined: -nope"},
@@ -85,7 +85,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"matrix file stray":       {[]string{"matrix", "--file", good, "--list", "x"}, `unexpected argument "x"`},
 		"nightly shard":           {[]string{"nightly", "--file", good, "--shard", "1/2/3"}, `--shard "1/2/3"`},
 		"nightly empty":           {[]string{"nightly", "--file", empty}, "no cells"},
-		"nightly night":           {[]string{"nightly", "--file", good, "--cell", "runc-pipe-hang.runc-rc93", "--night", "../../etc"}, `--night "../../etc": want a name`},
+		"nightly night":           {[]string{"nightly", "--file", good, "--cell", "runc-pipe-hang.runc-rc93", "--night", "../../etc"}, `--night: night "../../etc": want letters, digits`},
 		"versions two components": {[]string{"versions", "runc", "containerd"}, `unexpected argument "containerd"`},
 		"versions unknown":        {[]string{"versions", "crun"}, `unknown component "crun"`},
 		"scenarios argument":      {[]string{"scenarios", "x"}, `relapse scenarios: unexpected argument "x"`},
@@ -134,7 +134,7 @@ func TestLeanHintOnlyForWhatIsNotLinked(t *testing.T) {
 		{fmt.Errorf("scenario %q is %w", "containerd-metrics-deadlock", scenario.ErrNotLinked), true},
 		{fmt.Errorf("parameter engine=%q: %w", "docker", scenario.ErrNotLinked), true},
 		{errors.New("patch x.patch does not apply to runc v1.1.14"), false},
-		{errors.New(`unknown runc version "latest"`), false},
+		{errors.New(`unknown runc version "newest"`), false},
 	} {
 		code, stderr := captureFunc(t, func() int { return usageError(tc.err) })
 		if code != exitUsage || strings.Contains(stderr, "this is a lean build") != tc.hint {
@@ -180,7 +180,7 @@ func TestLeanBinaryHint(t *testing.T) {
 		{[]string{"repro", "--scenario", "containerd-metrics-deadlock"}, `scenario "containerd-metrics-deadlock" is not linked into this relapse`, true},
 		{[]string{"repro", "--param", "engine=docker"}, `"docker" is not linked into this relapse (it has runc)`, true},
 		{[]string{"repro", "--param", "engine=dockr"}, "want one of runc", false},
-		{[]string{"repro", "--runc", "latest"}, `unknown runc version "latest"`, false},
+		{[]string{"repro", "--runc", "newest"}, `unknown runc version "newest"`, false},
 		{[]string{"repro", "--scenario", "no-such-bug"}, `unknown scenario "no-such-bug"`, false},
 		{[]string{"matrix", "--scenario", "pleg-not-healthy"}, `scenario "pleg-not-healthy" is not linked`, true},
 	} {

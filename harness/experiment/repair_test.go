@@ -177,7 +177,9 @@ func repairInSandbox(t *testing.T) {
 		)
 	}
 	bad = append(bad,
-		forged{"run-dir", map[string]string{"path": filepath.Join(runRoot, "keep", "sub")}},
+		// A directory below a run's is a run-dir entry too (a VM cluster's
+		// local copy), but not one that climbs out of the run tree.
+		forged{"run-dir", map[string]string{"path": runRoot + "/keep/../../vm"}},
 		forged{"qemu-node", map[string]string{"dir": vmRoot}},
 		forged{"host-dirs", map[string]string{"list": filepath.Join(runRoot, "keep", "created-host-dirs")}},
 		forged{"sysctl", map[string]string{"key": "", "old": "1"}},

@@ -81,7 +81,7 @@ func FuzzNormalize(f *testing.F) {
 			f.Add(p.Version)
 		}
 	}
-	for _, s := range []string{"", " ", "latest", "1.1", "1.1.14; id", "$(id)", "v1.0.0+build.1", "1.0.0-01", "1.0.0-rc.1+x",
+	for _, s := range []string{"", " ", "latest", "latest-1.4", "latest-1", "maintained", "1.1", "1.1.14; id", "$(id)", "v1.0.0+build.1", "1.0.0-01", "1.0.0-rc.1+x",
 		"01.1.1", "1.1.1\n", "v", "vv1.0.0", "1.0.0-", "99999999999999999999.0.0", "1.0.0+incompatible"} {
 		f.Add(s)
 	}
@@ -91,6 +91,13 @@ func FuzzNormalize(f *testing.F) {
 			if err != nil {
 				if v != "" {
 					t.Fatalf("%s: refused %q but returned %q", c.Name, s, v)
+				}
+				continue
+			}
+			// A selector stays a selector: Resolve asks the proxy what it means.
+			if sel, ok := ParseSelector(s); ok {
+				if v != sel.Text {
+					t.Fatalf("%s: selector %q normalized to %q", c.Name, s, v)
 				}
 				continue
 			}
