@@ -21,10 +21,18 @@ const exitCanaryMissed = 5
 func resultsCmd(args []string) int {
 	// What results prints comes from cells of many machines and goes to a
 	// CI log (and GitHub's step summary): every line passes a LogWriter.
+	return toLog(func(stdout, stderr io.Writer) int { return runResults(args, stdout, stderr) })
+}
+
+// toLog runs f with standard output and error made safe for a CI log,
+// flushing both after it. A flush that fails has nowhere left to be
+// reported: the status f returned stands.
+func toLog(f func(stdout, stderr io.Writer) int) int {
 	stdout, stderr := textutil.NewLogWriter(os.Stdout), textutil.NewLogWriter(os.Stderr)
-	defer stdout.Flush()
-	defer stderr.Flush()
-	return runResults(args, stdout, stderr)
+	status := f(stdout, stderr)
+	_ = stdout.Flush()
+	_ = stderr.Flush()
+	return status
 }
 
 // resultsFlags are `relapse results`'s flags.
@@ -124,10 +132,9 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 // compareAndShow compares the store's nights and writes the dashboard,
 // printing for a CI log (see showComparison).
 func compareAndShow(store, dash, name string, canaryOK bool) int {
-	stdout, stderr := textutil.NewLogWriter(os.Stdout), textutil.NewLogWriter(os.Stderr)
-	defer stdout.Flush()
-	defer stderr.Flush()
-	return showComparison(stdout, stderr, store, dash, "", name, canaryOK)
+	return toLog(func(stdout, stderr io.Writer) int {
+		return showComparison(stdout, stderr, store, dash, "", name, canaryOK)
+	})
 }
 
 // showComparison compares the store's nights, writes the dashboard (and

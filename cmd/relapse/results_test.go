@@ -39,8 +39,12 @@ func results(t *testing.T, args ...string) (status int, stdout, stderr string) {
 	var out, errOut strings.Builder
 	o, e := textutil.NewLogWriter(&out), textutil.NewLogWriter(&errOut)
 	status = runResults(args, o, e)
-	o.Flush()
-	e.Flush()
+	if err := o.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return status, out.String(), errOut.String()
 }
 

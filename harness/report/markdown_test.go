@@ -163,7 +163,7 @@ func unescapedActions(tmpl *template.Template) []string {
 	}
 	for _, t := range tmpl.Templates() {
 		if t.Tree != nil {
-			visit(t.Tree.Root)
+			visit(t.Root)
 		}
 	}
 	return bad

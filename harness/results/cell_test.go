@@ -153,11 +153,11 @@ func TestSymlinkedCellFilesAreRefused(t *testing.T) {
 		})
 	}
 	t.Run("the cell directory", func(t *testing.T) {
-		real := t.TempDir()
-		cell(t, real, "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
+		target := t.TempDir()
+		cell(t, target, "c", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
 		refusedAtMergeAndLoad(t, func(d string) {
 			cell(t, d, "ok", 1000, true, runcMeta("1.0.0-rc94", "NOT REPRODUCED"))
-			symlink(t, filepath.Join(real, "c"), filepath.Join(d, "c"))
+			symlink(t, filepath.Join(target, "c"), filepath.Join(d, "c"))
 		}, "c", "a symbolic link")
 	})
 	t.Run("a FIFO", func(t *testing.T) {
@@ -192,10 +192,10 @@ func TestReportPageLinkedOutIsRefused(t *testing.T) {
 	store = t.TempDir()
 	reportCell(t, filepath.Join(store, "n1"), "rc94")
 	reports := filepath.Join(store, "n1", "rc94", "artifacts", "reports")
-	if err := os.Rename(filepath.Join(reports, "run1"), filepath.Join(reports, "real")); err != nil {
+	if err := os.Rename(filepath.Join(reports, "run1"), filepath.Join(reports, "target")); err != nil {
 		t.Fatal(err)
 	}
-	symlink(t, "real", filepath.Join(reports, "run1"))
+	symlink(t, "target", filepath.Join(reports, "run1"))
 	if _, _, err := Load(store); err == nil || !strings.Contains(err.Error(), "reports/run1: a symbolic link") {
 		t.Errorf("load with a linked report directory: err = %v", err)
 	}

@@ -25,10 +25,10 @@ func seedFile(f *testing.F, name string) []byte {
 	return data
 }
 
-// seeds are real-shaped documents and the crafted ones the tests refuse.
-func seeds(f *testing.F, real []byte) [][]byte {
-	s := string(real)
-	return [][]byte{real, real[:len(real)/2], []byte(s + "{}"), []byte("null"), []byte(""), []byte("[]"),
+// seeds are sample-shaped documents and the crafted ones the tests refuse.
+func seeds(f *testing.F, sample []byte) [][]byte {
+	s := string(sample)
+	return [][]byte{sample, sample[:len(sample)/2], []byte(s + "{}"), []byte("null"), []byte(""), []byte("[]"),
 		[]byte(strings.Replace(s, fuzzCell, "other", 1)), []byte(strings.Replace(s, `"SUCCESS"`, `"FAILURE"`, 1)),
 		[]byte(strings.Replace(s, "20261206T021700-runc-pipe-hang-runc-1.0.0-rc93-ab12", "../../../../etc", 1)),
 		[]byte(`{"timestamp":1,"passed":false,"result":"ERROR","metadata":{"cell":"` + fuzzCell + `","k":"-1"}}`)}

@@ -169,8 +169,8 @@ func nightExists(night, store string) error {
 
 // renameNoReplace renames old to new unless new exists (rename(2) would
 // replace an empty directory).
-func renameNoReplace(old, new string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
 		return nil
@@ -178,10 +178,10 @@ func renameNoReplace(old, new string) error {
 		return fs.ErrExist
 	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
 		// A filesystem without RENAME_NOREPLACE: check, then rename.
-		if _, err := os.Lstat(new); err == nil {
+		if _, err := os.Lstat(to); err == nil {
 			return fs.ErrExist
 		}
-		return os.Rename(old, new)
+		return os.Rename(from, to)
 	}
 	return err
 }

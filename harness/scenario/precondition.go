@@ -67,8 +67,8 @@ func CheckPreconditions(ctx context.Context, s Scenario, params Values, n node.N
 
 // SysctlAtLeast holds when the kernel parameter key is 0 (no limit) or at
 // least min; why says what the scenario needs it for.
-func SysctlAtLeast(key string, min int, why string) Precondition {
-	return Precondition{Name: fmt.Sprintf("%s is 0 or at least %d", key, min), Check: func(ctx context.Context, n node.Node) error {
+func SysctlAtLeast(key string, least int, why string) Precondition {
+	return Precondition{Name: fmt.Sprintf("%s is 0 or at least %d", key, least), Check: func(ctx context.Context, n node.Node) error {
 		v, err := node.ReadSysctl(ctx, n, key)
 		if err != nil {
 			return err
@@ -77,11 +77,11 @@ func SysctlAtLeast(key string, min int, why string) Precondition {
 		if err != nil {
 			return fmt.Errorf("%s is %q, not a number", key, v)
 		}
-		if got == 0 || got >= min {
+		if got == 0 || got >= least {
 			return nil
 		}
 		return &Unmet{Found: fmt.Sprintf("%s is %d on %s", key, got, n.Name()), Why: why,
-			Fix: fmt.Sprintf("sysctl -w %s=%d", key, min)}
+			Fix: fmt.Sprintf("sysctl -w %s=%d", key, least)}
 	}}
 }
 

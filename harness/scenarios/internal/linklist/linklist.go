@@ -130,34 +130,48 @@ func isHeavy(path string) bool {
 // ScenarioName reads the scenario's CLI name from its package under dir:
 // the string constant Name every scenario package declares.
 func ScenarioName(dir, pkg string) (string, error) {
-	files, err := parser.ParseDir(token.NewFileSet(), filepath.Join(dir, pkg), func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	paths, err := filepath.Glob(filepath.Join(dir, pkg, "*.go"))
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", pkg, err)
 	}
-	for _, p := range files {
-		for _, f := range p.Files {
-			for _, decl := range f.Decls {
-				gen, ok := decl.(*ast.GenDecl)
-				if !ok || gen.Tok != token.CONST {
+	fset := token.NewFileSet()
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", pkg, err)
+		}
+		if name, ok := nameConst(f); ok {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("scenario package %s declares no string constant Name (its name on the command line)", pkg)
+}
+
+// nameConst is the value of a file's string constant Name, if it declares one.
+func nameConst(f *ast.File) (string, bool) {
+	for _, decl := range f.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, id := range vs.Names {
+				if id.Name != "Name" || i >= len(vs.Values) {
 					continue
 				}
-				for _, spec := range gen.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, id := range vs.Names {
-						if id.Name != "Name" || i >= len(vs.Values) {
-							continue
-						}
-						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							return strconv.Unquote(lit.Value)
-						}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if name, err := strconv.Unquote(lit.Value); err == nil {
+						return name, true
 					}
 				}
 			}
 		}
 	}
-	return "", fmt.Errorf("scenario package %s declares no string constant Name (its name on the command line)", pkg)
+	return "", false
 }
 
 // Render is the content of a link file for pkgs under the build
