@@ -20,11 +20,11 @@ var (
 	thisBuild report.Tool
 )
 
-// relapseBuild says which relapse made the report: the commit the binary
+// RelapseBuild says which relapse made the report: the commit the binary
 // was built from (Go stamps it into binaries built in a checkout), else the
 // checkout the process runs in (test binaries carry no stamp), and the Go
 // that built it.
-func relapseBuild() report.Tool {
+func RelapseBuild() report.Tool {
 	buildOnce.Do(func() {
 		thisBuild = report.Tool{Go: runtime.Version(), Version: "unknown"}
 		if bi, ok := debug.ReadBuildInfo(); ok {

@@ -354,7 +354,7 @@ func (p *Plan) Execute(ctx context.Context) (res *Result, err error) {
 	component, version := p.judged()
 	runID := runName(started, p.Scenario.Name(), component, version, hex.EncodeToString(suffix))
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, RunID: runID, Scenario: p.Scenario.Name(),
-		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation, Rerun: p.CommandLine(), Relapse: relapseBuild()}
+		Bug: p.Scenario.Bug(), Started: started.UTC(), Invocation: p.Invocation, Rerun: p.CommandLine(), Relapse: RelapseBuild()}
 	for _, prm := range p.Scenario.Params() {
 		rep.Parameters = append(rep.Parameters, report.Fact{Name: prm.Name, Value: p.Params.String(prm.Name)})
 	}

@@ -8,10 +8,14 @@
 // same cell is the same row of history night after night.
 //
 // Run executes cells and writes each one's results in the layout Prow
-// writes and TestGrid reads: <results>/<cell>/started.json,
-// finished.json (with the versions, patches, kernel, provider, bug, affected
-// range and k of n with its interval as metadata) and
-// artifacts/junit_<cell>.xml, beside relapse's own report directory.
+// writes and TestGrid reads: <results>/<cell>/started.json (with the
+// relapse commit as repo-commit), finished.json (a result Prow writes:
+// SUCCESS, FAILURE or ABORTED; with the versions, patches, kernel,
+// provider, bug, affected range and k of n with its interval as string
+// metadata) and artifacts/junit_<cell>.xml, beside relapse's own report
+// directory. That JUnit is the cell's only file TestGrid takes for one
+// (any junit*.xml below the build): the report's junit.xml is moved there,
+// not copied, so each run counts once.
 // Cells that run in a VM of their own may run in parallel; cells that
 // change this host run one at a time.
 package matrix

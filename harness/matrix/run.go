@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,12 +31,28 @@ type Options struct {
 	Log      io.Writer
 }
 
-// Started is Prow's started.json.
+// Started is Prow's started.json. RepoCommit is the relapse commit that
+// ran the cell (TestGrid's commit header); metadata values are strings,
+// the only ones TestGrid shows as columns.
 type Started struct {
-	Timestamp int64             `json:"timestamp"`
-	Node      string            `json:"node,omitempty"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
+	Timestamp  int64             `json:"timestamp"`
+	Node       string            `json:"node,omitempty"`
+	RepoCommit string            `json:"repo-commit,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
 }
+
+// Results a cell's finished.json carries: the values Prow writes (a job
+// that fails for any reason is a FAILURE; one stopped before its end is
+// ABORTED), which TestGrid and Spyglass know.
+const (
+	ResultSuccess = "SUCCESS"
+	ResultFailure = "FAILURE"
+	ResultAborted = "ABORTED"
+)
+
+// JUnitFile is the one JUnit of the cell id, in its artifacts directory:
+// the name Prow's convention gives a context's results (junit_<context>.xml).
+func JUnitFile(id string) string { return "junit_" + id + ".xml" }
 
 // Finished is Prow's finished.json: TestGrid shows its metadata as columns.
 type Finished struct {
@@ -101,8 +118,7 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 		return out
 	}
 	host, _ := os.Hostname()
-	if err := writeJSON(filepath.Join(dir, "started.json"), Started{Timestamp: time.Now().Unix(), Node: host,
-		Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario}}); err != nil {
+	if err := writeJSON(filepath.Join(dir, "started.json"), started(c, host, experiment.RelapseBuild().Commit, time.Now())); err != nil {
 		out.Err = err
 		return out
 	}
@@ -115,25 +131,53 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 	plan, err := experiment.Prepare(ctx, opts)
 	if err != nil {
 		out.Err = err
-		_ = writeJSON(filepath.Join(dir, "finished.json"), Finished{Timestamp: time.Now().Unix(), Result: "ERROR",
-			Metadata: map[string]string{"cell": c.ID, "error": err.Error()}})
+		_ = endCell(dir, c, nil, "", err)
 		return out
 	}
 	res, err := plan.Execute(ctx)
 	if err != nil {
 		out.Err = err
 	}
+	junit := ""
 	if res != nil && res.Report != nil {
-		out.Report = res.Report
-		if data, rerr := os.ReadFile(res.Paths.JUnit); rerr == nil {
-			_ = os.WriteFile(filepath.Join(artifacts, "junit_"+c.ID+".xml"), data, 0o644)
-		}
+		out.Report, junit = res.Report, res.Paths.JUnit
 	}
-	f := finished(c, out.Report, out.Err)
-	if err := writeJSON(filepath.Join(dir, "finished.json"), f); err != nil && out.Err == nil {
+	if err := endCell(dir, c, out.Report, junit, out.Err); err != nil && out.Err == nil {
 		out.Err = err
 	}
 	return out
+}
+
+// endCell completes the cell's directory once its run ended: the report's
+// JUnit becomes the cell's one JUnit file, and finished.json is written
+// from the report (or the error, when there is none).
+func endCell(dir string, c Cell, r *report.Report, reportJUnit string, runErr error) error {
+	moved := moveJUnit(reportJUnit, filepath.Join(dir, "artifacts"), c.ID)
+	return errors.Join(moved, writeJSON(filepath.Join(dir, "finished.json"), finished(c, r, runErr)))
+}
+
+// started is the cell's started.json.
+func started(c Cell, host, commit string, now time.Time) Started {
+	return Started{Timestamp: now.Unix(), Node: host, RepoCommit: commit,
+		Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario}}
+}
+
+// moveJUnit makes the report's junit.xml the cell's one JUnit file,
+// artifacts/junit_<cell>.xml. It is moved, not copied: TestGrid reads
+// every file under a build whose name starts with "junit" and ends in
+// ".xml", so a copy left at artifacts/reports/<run>/junit.xml would count
+// every test twice (a 1-of-1 relapse shown as "0/2 runs passed").
+// A report written outside a cell (relapse repro) keeps its junit.xml
+// beside report.json, where CI tools look for it; in a cell the report's
+// bundle still holds it.
+func moveJUnit(reportJUnit, artifacts, id string) error {
+	if reportJUnit == "" {
+		return nil
+	}
+	if err := os.Rename(reportJUnit, filepath.Join(artifacts, JUnitFile(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("making the report's %s the cell's %s: %w", report.JUnitName, JUnitFile(id), err)
+	}
+	return nil
 }
 
 // Invocation is the command that runs one cell by hand.
@@ -180,7 +224,8 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		f.Metadata["canary"] = "true"
 	}
 	if r == nil {
-		f.Result = "ERROR"
+		f.Result = ResultFailure
+		f.Metadata["failure"] = "relapse failed before a verdict"
 		if err != nil {
 			f.Metadata["error"] = err.Error()
 		}
@@ -213,17 +258,30 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	for k, v := range r.Observed {
 		md["version_"+k] = v
 	}
+	// The contradiction first, as in the cell's JUnit: it is what the
+	// cell is for; a change not put back is the lesser finding.
+	contradicts, unrestored := v.Cause == report.CauseEvidence && v.Expected != "" && !v.Matches, len(r.Unrestored()) > 0
 	switch {
-	case len(r.Unrestored()) > 0:
-		f.Result = "FAILURE"
-		md["failure"] = "host change not put back"
-	case v.Cause == report.CauseEvidence && v.Expected != "" && !v.Matches:
-		f.Result = "FAILURE"
+	case contradicts && unrestored:
+		f.Result = ResultFailure
+		md["failure"] = "verdict contradicts the affected range; and a host change not put back"
+	case contradicts:
+		f.Result = ResultFailure
 		md["failure"] = "verdict contradicts the affected range"
-	case v.Cause == report.CauseSetup || v.Cause == report.CauseInterrupted:
-		f.Result = "ERROR"
+	case unrestored:
+		f.Result = ResultFailure
+		md["failure"] = "host change not put back"
+	case v.Cause == report.CauseInterrupted:
+		f.Result = ResultAborted
+		md["failure"] = "interrupted before a verdict"
+	case v.Cause == report.CauseSetup:
+		// Prow has no ERROR: relapse's own failure is a FAILURE whose
+		// metadata.error says it was relapse's (the dashboard shows it so).
+		f.Result = ResultFailure
+		md["failure"] = "relapse failed before a verdict"
+		md["error"] = v.Reason
 	default:
-		f.Result, f.Passed = "SUCCESS", true
+		f.Result, f.Passed = ResultSuccess, true
 	}
 	return f
 }

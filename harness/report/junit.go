@@ -13,14 +13,21 @@ import (
 )
 
 // JUnit XML, in the dialect CI systems (Jenkins, GitLab, GitHub actions
-// reporters) read and testdata/junit.xsd describes: testsuites > testsuite
-// (with properties) > testcase with failure, error, skipped and
-// system-out. Each report is one testsuite holding one testcase, so that
-// every run's properties (k, n and the interval, versions) travel with it.
+// reporters, TestGrid) read and testdata/junit.xsd describes: testsuites >
+// testsuite > testcase with properties, failure, error, skipped and
+// system-out. Each report is one testsuite holding one testcase.
+//
+// The run's facts (verdict, k, n and the interval, versions) are the
+// testcase's properties, not the suite's: TestGrid reads properties from
+// <testcase> only (numeric ones become its metrics) and never from
+// <testsuite>.
 //
 // What a case says, and only that:
 //   - failure: the verdict, reached from evidence, contradicts the bug's
-//     affected range; or a change to the host was not put back;
+//     affected range; or a change to the host was not put back. Both
+//     reasons go into ONE <failure>, the contradiction first: TestGrid's
+//     parser keeps a single <failure> per testcase (the last one), so a
+//     second element would hide the first;
 //   - error: relapse itself failed (setup, build, provisioning) or the run
 //     was interrupted before a verdict;
 //   - skipped: a requirement is missing, or the evidence decided nothing
@@ -38,16 +45,15 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Hostname   string          `xml:"hostname,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr,omitempty"`
+	Hostname  string      `xml:"hostname,attr,omitempty"`
+	Cases     []junitCase `xml:"testcase"`
 }
 
 type junitProperty struct {
@@ -56,13 +62,14 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	ClassName string         `xml:"classname,attr"`
-	Name      string         `xml:"name,attr"`
-	Time      string         `xml:"time,attr"`
-	Failures  []junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage  `xml:"error,omitempty"`
-	Skipped   *junitMessage  `xml:"skipped,omitempty"`
-	SystemOut *junitText     `xml:"system-out,omitempty"`
+	ClassName  string          `xml:"classname,attr"`
+	Name       string          `xml:"name,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Failure    *junitMessage   `xml:"failure,omitempty"`
+	Error      *junitMessage   `xml:"error,omitempty"`
+	Skipped    *junitMessage   `xml:"skipped,omitempty"`
+	SystemOut  *junitText      `xml:"system-out,omitempty"`
 }
 
 type junitMessage struct {
@@ -140,7 +147,7 @@ func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
 		r = &clean
 		c := testCase(r, hint)
 		suite := junitSuite{Name: r.Scenario, Tests: 1, Time: junitSeconds(r.TimeToVerdict), Hostname: r.Node,
-			Properties: properties(r), Cases: []junitCase{c}}
+			Cases: []junitCase{c}}
 		if suite.Name == "" {
 			suite.Name = "relapse"
 		}
@@ -148,7 +155,7 @@ func marshalJUnit(reports []*Report, hints []string) ([]byte, error) {
 			suite.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
 		}
 		switch {
-		case len(c.Failures) > 0:
+		case c.Failure != nil:
 			suite.Failures = 1
 		case c.Error != nil:
 			suite.Errors = 1
@@ -186,20 +193,13 @@ func CaseName(r *Report) string {
 
 // testCase is one report as a testcase, with the semantics above.
 func testCase(r *Report, hint string) junitCase {
-	c := junitCase{ClassName: r.Scenario, Name: CaseName(r), Time: junitSeconds(r.TimeToVerdict)}
+	c := junitCase{ClassName: r.Scenario, Name: CaseName(r), Time: junitSeconds(r.TimeToVerdict), Properties: properties(r)}
 	if c.ClassName == "" {
 		c.ClassName = "relapse"
 	}
 	v := r.Verdict
-	if v.Cause == CauseEvidence && v.Expected != "" && !v.Matches {
-		c.Failures = append(c.Failures, junitMessage{Type: JUnitContradiction,
-			Message: xmlSafe(fmt.Sprintf("got %s, expected %s: %s", v.Result, v.Expected, v.Reason)), Text: xmlSafe(failureText(r))})
-	}
-	for _, ch := range r.Unrestored() {
-		c.Failures = append(c.Failures, junitMessage{Type: JUnitNotRestored,
-			Message: xmlSafe(fmt.Sprintf("%s %s was not put back (before %q, now %q): %s", ch.Kind, ch.Target, ch.Before, ch.After, ch.RestoreNote))})
-	}
-	if len(c.Failures) == 0 {
+	c.Failure = failure(r)
+	if c.Failure == nil {
 		switch v.Cause {
 		case CauseSetup, "":
 			c.Error = &junitMessage{Type: JUnitRelapseError, Message: xmlSafe(v.Reason), Text: xmlSafe(failureText(r))}
@@ -235,6 +235,36 @@ func testCase(r *Report, hint string) junitCase {
 	return c
 }
 
+// failure is the case's one <failure>, or nil when it passed: every reason
+// it failed, the verdict's contradiction first (it is what the run was
+// for; a change not put back is a second, lesser finding), joined into
+// the message and the text, typed after the first reason.
+func failure(r *Report) *junitMessage {
+	var f junitMessage
+	var reasons []string
+	var text strings.Builder
+	v := r.Verdict
+	if v.Cause == CauseEvidence && v.Expected != "" && !v.Matches {
+		f.Type = JUnitContradiction
+		reasons = append(reasons, fmt.Sprintf("got %s, expected %s: %s", v.Result, v.Expected, v.Reason))
+		text.WriteString(failureText(r))
+	}
+	for _, ch := range r.Unrestored() {
+		if f.Type == "" {
+			f.Type = JUnitNotRestored
+		}
+		line := fmt.Sprintf("%s %s was not put back (before %q, now %q): %s", ch.Kind, ch.Target, ch.Before, ch.After, ch.RestoreNote)
+		reasons = append(reasons, line)
+		fmt.Fprintf(&text, "not put back: %s\n", line)
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	f.Message = xmlSafe(strings.Join(reasons, "; and "))
+	f.Text = xmlSafe(text.String())
+	return &f
+}
+
 func failureText(r *Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s\n", r.Bug.ID, r.Bug.Title)
@@ -247,8 +277,9 @@ func failureText(r *Report) string {
 	return b.String()
 }
 
-// properties are the run's facts a CI can chart: the verdict, its cause,
-// the rate with its interval, every version, the node.
+// properties are the run's facts a CI can chart, as the testcase's
+// properties: the verdict, its cause, the rate with its interval (numbers,
+// so TestGrid charts them as metrics), every version, the node.
 func properties(r *Report) []junitProperty {
 	var ps []junitProperty
 	add := func(name, value string) {

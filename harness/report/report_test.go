@@ -387,12 +387,11 @@ func TestJUnit(t *testing.T) {
 			if c.Time != junitSeconds(tt.report.TimeToVerdict) {
 				t.Errorf("time %q, want %q", c.Time, junitSeconds(tt.report.TimeToVerdict))
 			}
-			if (len(c.Failures) > 0) != tt.failure || (c.Error != nil) != tt.errored || (c.Skipped != nil) != tt.skipped {
-				t.Errorf("failures %+v error %+v skipped %+v; want failure %v error %v skipped %v", c.Failures, c.Error, c.Skipped, tt.failure, tt.errored, tt.skipped)
+			if (c.Failure != nil) != tt.failure || (c.Error != nil) != tt.errored || (c.Skipped != nil) != tt.skipped {
+				t.Errorf("failure %+v error %+v skipped %+v; want failure %v error %v skipped %v", c.Failure, c.Error, c.Skipped, tt.failure, tt.errored, tt.skipped)
 			}
 			var msgs []junitMessage
-			msgs = append(msgs, c.Failures...)
-			for _, m := range []*junitMessage{c.Error, c.Skipped} {
+			for _, m := range []*junitMessage{c.Failure, c.Error, c.Skipped} {
 				if m != nil {
 					msgs = append(msgs, *m)
 				}
@@ -412,7 +411,7 @@ func TestJUnit(t *testing.T) {
 				t.Errorf("system-out %+v lacks the verdict reason", c.SystemOut)
 			}
 			props := map[string]string{}
-			for _, p := range doc.Suites[0].Properties {
+			for _, p := range c.Properties {
 				props[p.Name] = p.Value
 			}
 			for _, k := range []string{"k", "n", "rate_lo", "rate_hi", "verdict", "bug"} {
@@ -459,8 +458,8 @@ func TestWriteJUnitSuite(t *testing.T) {
 		t.Errorf("system-out of case 1 = %+v, want the reason with control characters replaced", out)
 	}
 	for i, s := range doc.Suites {
-		if wantFail := i == 2; (len(s.Cases[0].Failures) > 0) != wantFail || (s.Failures == 1) != wantFail {
-			t.Errorf("suite %d (%s): failures %v, want %v", i, s.Cases[0].Name, s.Cases[0].Failures, wantFail)
+		if wantFail := i == 2; (s.Cases[0].Failure != nil) != wantFail || (s.Failures == 1) != wantFail {
+			t.Errorf("suite %d (%s): failure %v, want %v", i, s.Cases[0].Name, s.Cases[0].Failure, wantFail)
 		}
 	}
 	if out := doc.Suites[0].Cases[0].SystemOut; out == nil || !strings.Contains(out.Text, "reports/"+reports[0].RunID+"/") {

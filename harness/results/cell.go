@@ -36,8 +36,10 @@ const (
 	maxJSON = 1 << 20
 )
 
-// Results a finished.json may carry (those relapse matrix writes).
-var cellResults = map[string]bool{"SUCCESS": true, "FAILURE": true, "ERROR": true}
+// Results a finished.json may carry: those relapse matrix writes, Prow's
+// values (SUCCESS, FAILURE, ABORTED), and ERROR, which relapse wrote
+// before it kept to Prow's (nights already in a store have it).
+var cellResults = map[string]bool{"SUCCESS": true, "FAILURE": true, "ABORTED": true, "ERROR": true}
 
 // nameSyntax is what relapse matrix makes of a cell's dimensions, and what
 // a night may be called: one path element a shell, a URL and a CI log take
@@ -87,11 +89,13 @@ func (e *CellError) Error() string {
 
 func (e *CellError) Unwrap() error { return e.Err }
 
-// Started is what relapse reads of a cell's started.json.
+// Started is what relapse reads of a cell's started.json. RepoCommit is
+// the relapse commit that ran the cell (Prow's repo-commit).
 type Started struct {
-	Timestamp int64             `json:"timestamp"`
-	Node      string            `json:"node,omitempty"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
+	Timestamp  int64             `json:"timestamp"`
+	Node       string            `json:"node,omitempty"`
+	RepoCommit string            `json:"repo-commit,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
 }
 
 // Finished is what relapse reads of a cell's finished.json.
@@ -100,6 +104,13 @@ type Finished struct {
 	Passed    bool              `json:"passed"`
 	Result    string            `json:"result"`
 	Metadata  map[string]string `json:"metadata"`
+}
+
+// Errored says whether the cell ended without a verdict of the bug's
+// making: relapse itself failed (metadata.error, or ERROR as older nights
+// say), it was aborted, or it never finished.
+func (e Entry) Errored() bool {
+	return e.Result == "ERROR" || e.Result == "ABORTED" || e.Meta["error"] != ""
 }
 
 // ParseStarted parses and checks started.json of the cell id: one JSON
@@ -131,7 +142,7 @@ func ParseFinished(id string, data []byte) (Finished, error) {
 		return f, fmt.Errorf("timestamp %d: want the Unix time the cell finished", f.Timestamp)
 	}
 	if !cellResults[f.Result] {
-		return f, fmt.Errorf("result %q: want SUCCESS, FAILURE or ERROR", f.Result)
+		return f, fmt.Errorf("result %q: want SUCCESS, FAILURE, ABORTED or ERROR", f.Result)
 	}
 	if f.Passed != (f.Result == "SUCCESS") {
 		return f, fmt.Errorf("passed is %t with result %s: a cell passes exactly when its result is SUCCESS", f.Passed, f.Result)

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -120,6 +121,8 @@ func TestMalformedCellFilesAreRefused(t *testing.T) {
 		{"two objects", "finished.json", `{"timestamp":1030,"passed":true,"result":"SUCCESS","metadata":{"cell":"c"}}{}`, "text after the JSON object"},
 		{"unknown field", "finished.json", `{"timestamp":1030,"passed":true,"result":"SUCCESS","metadata":{"cell":"c"},"extra":1}`, `unknown field "extra"`},
 		{"passed disagrees", "finished.json", `{"timestamp":1030,"passed":true,"result":"FAILURE","metadata":{"cell":"c"}}`, "passed is true with result FAILURE"},
+		{"an aborted cell that passed", "finished.json", `{"timestamp":1030,"passed":true,"result":"ABORTED","metadata":{"cell":"c"}}`, "passed is true with result ABORTED"},
+		{"repo-commit not a string", "started.json", `{"timestamp":1000,"repo-commit":42}`, "not the JSON relapse writes"},
 		{"unknown result", "finished.json", `{"timestamp":1030,"passed":false,"result":"MAYBE","metadata":{"cell":"c"}}`, `result "MAYBE"`},
 		{"no cell", "finished.json", `{"timestamp":1030,"passed":true,"result":"SUCCESS","metadata":{}}`, `metadata.cell ""`},
 		{"unknown verdict", "finished.json", `{"timestamp":1030,"passed":true,"result":"SUCCESS","metadata":{"cell":"c","verdict":"YES"}}`, `metadata.verdict "YES"`},
@@ -442,5 +445,36 @@ func TestStoreHoldingWhatMergeWouldNotMakeIsRefused(t *testing.T) {
 	writeFile(t, filepath.Join(store, stagingPrefix+"n2-123", "n2", "junk"), "x")
 	if nights, _, err := Load(store); err != nil || len(nights) != 1 {
 		t.Errorf("Load = %v, %v; want n1 alone", nights, err)
+	}
+}
+
+func TestProwResultsAndRepoCommitAreRead(t *testing.T) {
+	// What relapse matrix writes since it keeps to Prow's values: an
+	// interrupted cell is ABORTED, relapse's own failure a FAILURE with
+	// metadata.error, and started.json names the relapse commit.
+	for _, tc := range []struct {
+		name, result string
+		meta         map[string]string
+		errored      bool
+	}{
+		{"aborted", "ABORTED", map[string]string{"failure": "interrupted before a verdict"}, true},
+		{"relapse failed", "FAILURE", map[string]string{"error": "building runc failed"}, true},
+		{"the bug's failure", "FAILURE", map[string]string{"failure": "verdict contradicts the affected range"}, false},
+		{"an older night's ERROR", "ERROR", map[string]string{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "c")
+			tc.meta["cell"] = "c"
+			fin, _ := json.Marshal(map[string]any{"timestamp": 1030, "passed": false, "result": tc.result, "metadata": tc.meta})
+			writeFile(t, filepath.Join(dir, StartedName), `{"timestamp":1000,"repo-commit":"0123456789abcdef0123456789abcdef01234567","metadata":{"cell":"c"}}`)
+			writeFile(t, filepath.Join(dir, FinishedName), string(fin))
+			e, err := ReadCell(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Result != tc.result || e.Errored() != tc.errored || verdictClass(e) != map[bool]string{true: "error", false: "fail"}[tc.errored] {
+				t.Errorf("result %s errored %v class %s; want %s, %v", e.Result, e.Errored(), verdictClass(e), tc.result, tc.errored)
+			}
+		})
 	}
 }

@@ -118,7 +118,7 @@ func rate(e Entry) string {
 
 func verdictClass(e Entry) string {
 	switch {
-	case !e.Passed && e.Result == "ERROR":
+	case !e.Passed && e.Errored():
 		return "error"
 	case !e.Passed:
 		return "fail"
