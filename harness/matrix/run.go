@@ -198,17 +198,38 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		md["variant"] = r.Variant
 	}
 	md["host_kernel"] = r.Host.Kernel
+	var reverts []string
 	for _, a := range r.Components {
 		md["version_"+a.Component] = a.Version
 		md["sum_"+a.Component] = a.Sum
+		if c := a.CommitStamp(); !strings.HasPrefix(c, "module-") {
+			md["commit_"+a.Component] = strings.TrimSuffix(c, "+patched")
+		}
+		// A version a selector chose: the history keeps one row per
+		// selector and shows what it resolved to each night.
+		if a.Selected != "" {
+			md["selector_"+a.Component], md["selected_"+a.Component] = a.Requested, a.Selected
+			if a.Component == v.Component {
+				md["selector"], md["selected"] = a.Requested, a.Selected
+			}
+		}
 		var ps []string
 		for _, p := range a.Patches {
 			ps = append(ps, p.Name+"@"+p.SHA256[:12])
+			if p.RevertsFix != "" {
+				reverts = append(reverts, p.RevertsFix)
+			}
 		}
 		if len(ps) > 0 {
 			sort.Strings(ps)
 			md["patches_"+a.Component] = strings.Join(ps, ",")
 		}
+	}
+	// The fixes the patches take out: a cell reverting its bug's own fix
+	// is a canary whatever its matrix said (relapse results reads this).
+	if len(reverts) > 0 {
+		sort.Strings(reverts)
+		md["reverts"] = strings.Join(reverts, ",")
 	}
 	for k, v := range r.Observed {
 		md["version_"+k] = v
