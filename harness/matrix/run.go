@@ -179,6 +179,12 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	if c.Canary {
 		f.Metadata["canary"] = "true"
 	}
+	// The speed says which selection (make nightly's fast cells, CI's
+	// slow ones) a night must hold the cell in: a canary missing from a
+	// night that ran its speed fails it.
+	if c.Speed != "" {
+		f.Metadata["speed"] = c.Speed
+	}
 	if r == nil {
 		f.Result = "ERROR"
 		if err != nil {

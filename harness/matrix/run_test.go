@@ -25,7 +25,7 @@ func TestFinishedRecordsSelectorCommitAndReverts(t *testing.T) {
 				Source: &versions.Source{Commit: "feedfacefeedfacefeedfacefeedfacefeedface"}}},
 		},
 	}
-	md := finished(Cell{ID: "c", Scenario: "runc-pipe-hang", Provider: "local"}, r, nil).Metadata
+	md := finished(Cell{ID: "c", Scenario: "runc-pipe-hang", Provider: "local", Speed: "fast"}, r, nil).Metadata
 	for k, want := range map[string]string{
 		"selector":            "latest",
 		"selected":            "latest = v1.5.3: the newest release",
@@ -36,6 +36,7 @@ func TestFinishedRecordsSelectorCommitAndReverts(t *testing.T) {
 		"commit_kubernetes":   "feedfacefeedfacefeedfacefeedfacefeedface",
 		"reverts":             "runc#2871",
 		"fix":                 "runc#2871",
+		"speed":               "fast",
 	} {
 		if md[k] != want {
 			t.Errorf("metadata.%s = %q, want %q", k, md[k], want)

@@ -76,6 +76,12 @@ func Compare(nights []string, byNight map[string]map[string]Entry) *Comparison {
 		}
 	}
 	latest := cmp.Latest()
+	// The speeds the latest night ran: a canary of another speed was not
+	// asked for (make nightly runs the fast cells, CI every cell).
+	ranSpeeds := map[string]bool{}
+	for _, e := range byNight[latest] {
+		ranSpeeds[e.Meta["speed"]] = true
+	}
 	for _, r := range rows {
 		// The row is described by its newest entry that knows its bug: a
 		// night the cell errored before a report (or never finished) says
@@ -90,6 +96,12 @@ func Compare(nights []string, byNight map[string]map[string]Entry) *Comparison {
 		r.Version, r.Selector = newest.Meta["version"], newest.Selector()
 		r.Label = rowLabel(newest)
 		flag(r, nights, latest)
+		if _, ran := r.Entries[latest]; !ran && r.Canary && (newest.Meta["speed"] == "" || ranSpeeds[newest.Meta["speed"]]) {
+			// A canary the night did not run proves nothing about it: the
+			// night fails as when the canary ran and missed.
+			r.Flags = append(r.Flags, FlagCanaryMissed)
+			r.Why = append(r.Why, "a canary (a fix reverted on purpose) did not run in night "+latest+": the night cannot show it would catch a relapse")
+		}
 		cmp.Rows = append(cmp.Rows, *r)
 	}
 	sort.Slice(cmp.Rows, func(i, j int) bool {
@@ -191,12 +203,6 @@ func flag(r *Row, nights []string, latest string) {
 	if !ran {
 		r.Flags = append(r.Flags, FlagStale)
 		r.Why = append(r.Why, "not run in night "+latest)
-		if r.Canary {
-			// A canary the night did not run proves nothing about it:
-			// the night fails as when the canary ran and missed.
-			r.Flags = append(r.Flags, FlagCanaryMissed)
-			r.Why = append(r.Why, "a canary (a fix reverted on purpose) did not run in night "+latest+": the night cannot show it would catch a relapse")
-		}
 	}
 	var prev *Entry
 	for i := len(nights) - 1; i >= 0; i-- {

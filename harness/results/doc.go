@@ -24,7 +24,8 @@
 //   - STALE: the row was not run in the latest night;
 //   - CANARY MISSED: a canary (a cell whose patch reverts its bug's own
 //     fix, marked so or not) did not come out as a relapse, or did not run
-//     in the latest night: the night cannot show it would catch one;
+//     in a latest night that ran cells of its speed: the night cannot show
+//     it would catch one;
 //   - FAILING: the latest night's result contradicts the affected range or
 //     left the host changed, with the night the failures began (first
 //     fail) and the last night it passed.

@@ -223,3 +223,37 @@ func TestDashboardShowsResolvedVersions(t *testing.T) {
 		}
 	}
 }
+
+// A canary is expected in the latest night when the night ran cells of
+// its speed: make nightly runs the fast cells only, and a slow canary
+// missing from such a night is stale, not missed.
+func TestMissingCanaryBySpeed(t *testing.T) {
+	for _, tc := range []struct {
+		name, canarySpeed, tonightSpeed, want string
+	}{
+		{"slow canary, fast night", "slow", "fast", FlagStale},
+		{"slow canary, slow night", "slow", "slow", FlagStale + "," + FlagCanaryMissed},
+		{"fast canary, fast night", "fast", "fast", FlagStale + "," + FlagCanaryMissed},
+		{"canary of no recorded speed", "", "fast", FlagStale + "," + FlagCanaryMissed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := t.TempDir()
+			can := canaryMeta("REPRODUCED", true)
+			can["speed"] = tc.canarySpeed
+			other := func() map[string]string {
+				m := runcMeta("1.0.0-rc94", "NOT REPRODUCED")
+				m["speed"] = tc.tonightSpeed
+				return m
+			}
+			night(t, store, "run-1", 1000, func(d string) {
+				cell(t, d, "canary", 1000, true, can)
+				cell(t, d, "other", 1000, true, other())
+			})
+			night(t, store, "run-2", 2000, func(d string) { cell(t, d, "other", 2000, true, other()) })
+			r := rowOf(t, loadCompare(t, store), "canary")
+			if got := strings.Join(r.Flags, ","); got != tc.want {
+				t.Errorf("flags %q, want %q (why: %v)", got, tc.want, r.Why)
+			}
+		})
+	}
+}
