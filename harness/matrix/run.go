@@ -15,6 +15,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Options says where a matrix run writes and how it runs.
@@ -211,12 +212,13 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		if c := a.CommitStamp(); !strings.HasPrefix(c, "module-") {
 			md["commit_"+a.Component] = strings.TrimSuffix(c, "+patched")
 		}
-		// A version a selector chose: the history keeps one row per
-		// selector and shows what it resolved to each night.
-		if a.Selected != "" {
-			md["selector_"+a.Component], md["selected_"+a.Component] = a.Requested, a.Selected
+		// A version a selector chose, or a source tree's HEAD: the history
+		// keeps one row per selector (or source) and shows what it
+		// resolved to each night.
+		if sel, how := selection(a.Resolved); sel != "" {
+			md["selector_"+a.Component], md["selected_"+a.Component] = sel, how
 			if a.Component == v.Component {
-				md["selector"], md["selected"] = a.Requested, a.Selected
+				md["selector"], md["selected"] = sel, how
 			}
 		}
 		var ps []string
@@ -253,6 +255,23 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		f.Result, f.Passed = "SUCCESS", true
 	}
 	return f
+}
+
+// selection is what chose a component's version and how it resolved:
+// a selector (latest = v1.5.3 ...), or a source tree at its HEAD; "" for
+// a version named as such.
+func selection(r versions.Resolved) (selector, how string) {
+	switch {
+	case r.Selected != "":
+		return r.Requested, r.Selected
+	case r.Source != nil:
+		how = r.Source.Dir + " at " + r.Source.Commit
+		if r.Source.Describe != "" {
+			how += " (" + r.Source.Describe + ")"
+		}
+		return r.Requested, how
+	}
+	return "", ""
 }
 
 // writeJSON writes v to a temporary file beside path and renames it into

@@ -21,8 +21,9 @@ func TestFinishedRecordsSelectorCommitAndReverts(t *testing.T) {
 				Patches: []versions.Patch{{Name: "revert-2871.patch", SHA256: "aaaaaaaaaaaaaaaa", RevertsFix: "runc#2871"}}}},
 			{Resolved: versions.Resolved{Component: "containerd", Requested: "maintained", Selected: "latest-2.3 = v2.3.9",
 				Version: "v2.3.9", Sum: "h1:ctrd"}},
-			{Resolved: versions.Resolved{Component: "kubernetes", Requested: "1.30.14", Version: "v1.30.14", Sum: "h1:k8s",
-				Source: &versions.Source{Commit: "feedfacefeedfacefeedfacefeedfacefeedface"}}},
+			{Resolved: versions.Resolved{Component: "kubernetes", Requested: "source:/src/kubernetes", Version: "v1.37.2-0.20261201-feedfacefeed", Sum: "h1:k8s",
+				Source: &versions.Source{Dir: "/src/kubernetes", Commit: "feedfacefeedfacefeedfacefeedfacefeedface", Describe: "v1.37.2-5-gfeedfac"}}},
+			{Resolved: versions.Resolved{Component: "etcd", Requested: "3.5.0", Version: "v3.5.0", Sum: "h1:etcd"}},
 		},
 	}
 	md := finished(Cell{ID: "c", Scenario: "runc-pipe-hang", Provider: "local", Speed: "fast"}, r, nil).Metadata
@@ -34,6 +35,8 @@ func TestFinishedRecordsSelectorCommitAndReverts(t *testing.T) {
 		"selected_containerd": "latest-2.3 = v2.3.9",
 		"commit_runc":         "0123456789abcdef0123456789abcdef01234567",
 		"commit_kubernetes":   "feedfacefeedfacefeedfacefeedfacefeedface",
+		"selector_kubernetes": "source:/src/kubernetes",
+		"selected_kubernetes": "/src/kubernetes at feedfacefeedfacefeedfacefeedfacefeedface (v1.37.2-5-gfeedfac)",
 		"reverts":             "runc#2871",
 		"fix":                 "runc#2871",
 		"speed":               "fast",
@@ -42,7 +45,7 @@ func TestFinishedRecordsSelectorCommitAndReverts(t *testing.T) {
 			t.Errorf("metadata.%s = %q, want %q", k, md[k], want)
 		}
 	}
-	for _, k := range []string{"selector_kubernetes", "commit_containerd"} {
+	for _, k := range []string{"selector_etcd", "commit_containerd", "commit_etcd"} {
 		if v, ok := md[k]; ok {
 			t.Errorf("metadata.%s = %q: a version named as such (or without a known commit) records none", k, v)
 		}

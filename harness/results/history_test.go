@@ -257,3 +257,24 @@ func TestMissingCanaryBySpeed(t *testing.T) {
 		})
 	}
 }
+
+// A source row (a checkout of upstream main built at its HEAD each night)
+// relapses when a new commit reproduces what the commit before did not,
+// though both carry the same version.
+func TestSourceRowRelapsesOnANewCommit(t *testing.T) {
+	store := t.TempDir()
+	for i, n := range []struct{ commit, verdict string }{
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "NOT REPRODUCED"},
+		{"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "REPRODUCED"},
+	} {
+		start := int64(1000 * (i + 1))
+		m := selectorMeta("source:/src/runc", "1.6.0-0.dev", n.verdict)
+		m["commit_runc"] = n.commit
+		night(t, store, fmt.Sprintf("run-%d", i+1), start, func(d string) { cell(t, d, "runc-pipe-hang.runc-main", start, true, m) })
+	}
+	r := rowOf(t, loadCompare(t, store), "runc-pipe-hang.runc-main")
+	why := strings.Join(r.Why, ";")
+	if strings.Join(r.Flags, ",") != FlagRelapse || !strings.Contains(why, "resolved to 1.6.0-0.dev bbbbbbbbbbbb, which reproduced; 1.6.0-0.dev aaaaaaaaaaaa") {
+		t.Errorf("flags %v why %q, want RELAPSE naming both commits", r.Flags, why)
+	}
+}
