@@ -14,8 +14,8 @@ import (
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
-// exitCanaryMissed: a canary did not come out as a relapse, so the night
-// could not have caught one.
+// exitCanaryMissed: a canary did not come out as a relapse, or did not
+// run, so the night could not have caught one.
 const exitCanaryMissed = 5
 
 func resultsCmd(args []string) int {
@@ -140,8 +140,9 @@ func compareAndShow(store, dash, name string, canaryOK bool) int {
 // showComparison compares the store's nights, writes the dashboard (and
 // the site, when asked) and gives the exit status: 4 on a RELAPSE or a
 // verdict that contradicts the affected range (a canary's RELAPSE only
-// without canaryOK), 5 when a canary did not relapse (the night cannot
-// catch one). Text from cells is printed escaped (textutil.Printable).
+// without canaryOK; a cell reverting its bug's fix is a canary, marked or
+// not), 5 when a canary did not relapse or did not run (the night cannot
+// show it would catch one). Text from cells is printed escaped (textutil.Printable).
 func showComparison(stdout, stderr io.Writer, store, dash, site, name string, canaryOK bool) int {
 	nights, byNight, err := resultspkg.Load(store)
 	if err != nil {

@@ -141,3 +141,78 @@ func TestResultsOutputIsSafeForACILog(t *testing.T) {
 	assertLogSafe(t, "stdout", stdout)
 	assertLogSafe(t, "stderr", stderr)
 }
+
+// The night's exit status, from crafted stores: 4 on a RELAPSE (a
+// canary's only without --canary-ok) or a FAILING row, 5 when a canary
+// missed or did not run. Nights are named as the GitHub workflow names
+// them and start at the same second: run-10 is the latest, not run-9.
+func TestResultsExitStatus(t *testing.T) {
+	clean := map[string]string{"bug": "containerd#5261", "component": "runc", "version": "1.0.0-rc94", "version_runc": "v1.0.0-rc94",
+		"affected": ">=1.0.0-rc93 <1.0.0-rc94", "verdict": "NOT REPRODUCED", "k": "0", "n": "1"}
+	with := func(m map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	relapsed := with(clean, "verdict", "REPRODUCED", "k", "1")
+	// runc 1.1.14 with runc#2871 reverted, not marked canary (the
+	// errnoret-revert cells were such).
+	fixRevert := with(relapsed, "version", "1.1.14", "version_runc", "v1.1.14", "fix", "runc#2871", "reverts", "runc#2871")
+	canary := with(fixRevert, "canary", "true")
+	// latest resolved to 1.5.3 on run-9 and 1.5.4 on run-10.
+	latest := func(version, verdict string) map[string]string {
+		m := with(clean, "version", version, "version_runc", "v"+version, "verdict", verdict, "selector", "latest", "selected", "latest = v"+version)
+		delete(m, "affected")
+		return m
+	}
+	type cells map[string]map[string]string // cell ID -> metadata; nil: not run
+	for _, tc := range []struct {
+		name        string
+		run9, run10 cells
+		canaryOK    bool
+		want        int
+		wantOut     string
+	}{
+		{"clean", cells{"a": clean}, cells{"a": clean}, false, exitVerdict, ""},
+		{"relapse", cells{"a": clean}, cells{"a": relapsed}, true, exitMismatch, "RELAPSE"},
+		{"canary relapsed", cells{"c": canary}, cells{"c": canary}, false, exitMismatch, "RELAPSE"},
+		{"canary relapsed, canary ok", cells{"c": canary}, cells{"c": canary}, true, exitVerdict, "RELAPSE"},
+		{"fix-revert cell relapsed, canary ok", cells{"c": fixRevert}, cells{"c": fixRevert}, true, exitVerdict, "RELAPSE"},
+		{"canary missed", cells{"c": canary}, cells{"c": with(canary, "verdict", "NOT REPRODUCED", "k", "0")}, true, exitCanaryMissed, "CANARY MISSED"},
+		{"canary did not run", cells{"c": canary, "a": clean}, cells{"a": clean}, true, exitCanaryMissed, "STALE,CANARY MISSED c: not run in night run-10"},
+		{"canary did not run on run-9 only", cells{"a": clean}, cells{"c": canary, "a": clean}, true, exitVerdict, ""},
+		{"selector: new release reproduces", cells{"s": latest("1.5.3", "NOT REPRODUCED")}, cells{"s": latest("1.5.4", "REPRODUCED")}, true, exitMismatch,
+			"RELAPSE        s: runc latest resolved to 1.5.4, which reproduced; 1.5.3"},
+		{"selector: new release fine", cells{"s": latest("1.5.3", "NOT REPRODUCED")}, cells{"s": latest("1.5.4", "NOT REPRODUCED")}, true, exitVerdict, ""},
+		{"failing", cells{"a": clean}, cells{"a": with(clean, "failure", "host change not put back")}, true, exitMismatch, "FAILING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "store")
+			var status int
+			var stdout, stderr string
+			for _, n := range []struct {
+				name  string
+				cells cells
+			}{{"run-9", tc.run9}, {"run-10", tc.run10}} {
+				src := t.TempDir()
+				for id, meta := range n.cells {
+					passed := meta["failure"] == ""
+					writeCell(t, src, id, passed, with(meta))
+				}
+				args := []string{"--store", store, "--merge", src, "--night", n.name}
+				if tc.canaryOK {
+					args = append(args, "--canary-ok")
+				}
+				status, stdout, stderr = results(t, args...)
+			}
+			if status != tc.want || !strings.Contains(stdout, tc.wantOut) || !strings.Contains(stdout, "latest run-10") {
+				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", status, tc.want, tc.wantOut, stdout, stderr)
+			}
+		})
+	}
+}

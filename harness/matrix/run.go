@@ -16,6 +16,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // Options says where a matrix run writes and how it runs.
@@ -223,6 +224,12 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	if c.Canary {
 		f.Metadata["canary"] = "true"
 	}
+	// The speed says which selection (make nightly's fast cells, CI's
+	// slow ones) a night must hold the cell in: a canary missing from a
+	// night that ran its speed fails it.
+	if c.Speed != "" {
+		f.Metadata["speed"] = c.Speed
+	}
 	if r == nil {
 		f.Result = ResultFailure
 		f.Metadata["failure"] = "relapse failed before a verdict"
@@ -243,17 +250,39 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		md["variant"] = r.Variant
 	}
 	md["host_kernel"] = r.Host.Kernel
+	var reverts []string
 	for _, a := range r.Components {
 		md["version_"+a.Component] = a.Version
 		md["sum_"+a.Component] = a.Sum
+		if c := a.CommitStamp(); !strings.HasPrefix(c, "module-") {
+			md["commit_"+a.Component] = strings.TrimSuffix(c, "+patched")
+		}
+		// A version a selector chose, or a source tree's HEAD: the history
+		// keeps one row per selector (or source) and shows what it
+		// resolved to each night.
+		if sel, how := selection(a.Resolved); sel != "" {
+			md["selector_"+a.Component], md["selected_"+a.Component] = sel, how
+			if a.Component == v.Component {
+				md["selector"], md["selected"] = sel, how
+			}
+		}
 		var ps []string
 		for _, p := range a.Patches {
 			ps = append(ps, p.Name+"@"+p.SHA256[:12])
+			if p.RevertsFix != "" {
+				reverts = append(reverts, p.RevertsFix)
+			}
 		}
 		if len(ps) > 0 {
 			sort.Strings(ps)
 			md["patches_"+a.Component] = strings.Join(ps, ",")
 		}
+	}
+	// The fixes the patches take out: a cell reverting its bug's own fix
+	// is a canary whatever its matrix said (relapse results reads this).
+	if len(reverts) > 0 {
+		sort.Strings(reverts)
+		md["reverts"] = strings.Join(reverts, ",")
 	}
 	for k, v := range r.Observed {
 		md["version_"+k] = v
@@ -284,6 +313,23 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		f.Result, f.Passed = ResultSuccess, true
 	}
 	return f
+}
+
+// selection is what chose a component's version and how it resolved:
+// a selector (latest = v1.5.3 ...), or a source tree at its HEAD; "" for
+// a version named as such.
+func selection(r versions.Resolved) (selector, how string) {
+	switch {
+	case r.Selected != "":
+		return r.Requested, r.Selected
+	case r.Source != nil:
+		how = r.Source.Dir + " at " + r.Source.Commit
+		if r.Source.Describe != "" {
+			how += " (" + r.Source.Describe + ")"
+		}
+		return r.Requested, how
+	}
+	return "", ""
 }
 
 // writeJSON writes v to a temporary file beside path and renames it into

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,7 +39,11 @@ func Dashboard(w io.Writer, name string, c *Comparison, dir string) error {
 				rv.Cells = append(rv.Cells, cellView{Class: "none", Text: "-", Title: "not run in night " + n})
 				continue
 			}
-			rv.Cells = append(rv.Cells, cellOf(e, dir))
+			cv := cellOf(e, dir)
+			if r.Selector != "" {
+				selectorCell(&cv, &r, c.Nights, e)
+			}
+			rv.Cells = append(rv.Cells, cv)
 		}
 		g.Rows = append(g.Rows, rv)
 	}
@@ -108,6 +113,27 @@ func cellOf(e Entry, dir string) cellView {
 	return cv
 }
 
+// selectorCell adds to a selector row's cell what the selector resolved
+// to that night, marked when it differs from the night before it in the
+// row, and RELAPSE when the new version reproduced and the one before
+// did not.
+func selectorCell(cv *cellView, r *Row, nights []string, e Entry) {
+	cv.Resolved = strings.TrimPrefix(e.Resolved(), "v")
+	i := slices.Index(nights, e.Night)
+	for j := i - 1; j >= 0; j-- {
+		if p, ok := r.Entries[nights[j]]; ok {
+			if p.Resolved() != e.Resolved() {
+				cv.Changed = true
+				cv.Title += fmt.Sprintf("; %s resolved to %s (was %s on night %s)", selectorLabel(e), e.Resolved(), p.Resolved(), p.Night)
+			}
+			break
+		}
+	}
+	if !r.Canary && newlyReproduced(r, nights[:i+1], e) != nil {
+		cv.Text, cv.Class = "RELAPSE", "relapse"
+	}
+}
+
 func rate(e Entry) string {
 	n := parseInt(e.Meta["n"])
 	if n == 0 {
@@ -170,6 +196,10 @@ type rowView struct {
 
 type cellView struct {
 	Class, Text, Rate, Link, Title string
+	// Resolved is what a selector resolved to; Changed marks a night it
+	// resolved to something new.
+	Resolved string
+	Changed  bool
 }
 
 var dashboard = template.Must(template.New("dashboard").Funcs(template.FuncMap{"flagClass": flagClass, "nightHead": nightHead}).Parse(`<!doctype html>
@@ -201,6 +231,7 @@ td.v a{color:inherit}
 .flag.flaky{background:#ffd166}.flag.newly-fixed{background:#2d6a4f;color:#fff}.flag.stale{background:#ccc}
 .why{color:#555;font-size:.82em}
 .rate{display:block;font-weight:normal}
+td.changed{box-shadow:inset 3px 0 #1d4ed8}
 @media (max-width:1200px){col.label{width:17%} col.flags{width:11%} col.when{width:7%} td.v,th.night{font-size:.68em;padding:.3em .1em}}
 @media print{body{max-width:none;background:#fff}.scroll{overflow:visible}}
 </style></head><body>
@@ -214,7 +245,7 @@ td.v a{color:inherit}
 {{range .Rows}}<tr><td><b>{{.Label}}</b><div class="why">{{.Cell}}</div></td>
 <td>{{range .Flags}}<span class="flag {{flagClass .}}">{{.}}</span>{{end}}{{range .Why}}<div class="why">{{.}}</div>{{end}}</td>
 <td class="when">{{nightHead .FirstFail}}</td><td class="when">{{nightHead .LastPass}}</td>
-{{range .Cells}}<td class="v {{.Class}}" title="{{.Title}}">{{if .Link}}<a href="{{.Link}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{with .Rate}}<span class="rate">{{.}}</span>{{end}}</td>{{end}}</tr>
+{{range .Cells}}<td class="v {{.Class}}{{if .Changed}} changed{{end}}" title="{{.Title}}">{{if .Link}}<a href="{{.Link}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{with .Rate}}<span class="rate">{{.}}</span>{{end}}{{if .Resolved}}<span class="rate">{{if .Changed}}&#9650;{{end}}{{.Resolved}}</span>{{end}}</td>{{end}}</tr>
 {{end}}</table></div>
 {{end}}
 </body></html>

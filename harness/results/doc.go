@@ -8,14 +8,24 @@
 // strictly, paths it names must stay inside it), and Merge stages a whole
 // night inside the store, checks every copied cell, and renames the night
 // into place, so a refused merge leaves the store as it was. Compare reads
-// every night and gives each row (a cell, the same experiment every night)
-// its flags, TestGrid-style:
+// every night, in the order the nights ran (their cells' start times; run-9
+// before run-10), and gives each row its flags, TestGrid-style. A row is a
+// cell, the same experiment every night; a cell whose version a selector
+// chose (latest, latest-1.4, maintained) is a row per bug, component and
+// selector ("runc latest", "containerd maintained 2.3"), showing what the
+// selector resolved to each night and marking the nights it changed.
 //
 //   - RELAPSE: the latest night reproduced the bug on a version at or after
-//     its fix (outside the affected range and not before it);
+//     its fix (outside the affected range and not before it), or, in a
+//     selector row, on a newly resolved version where the version before
+//     it did not reproduce;
 //   - NEWLY FIXED: it reproduced before and not now, on a different build;
 //   - FLAKY: the verdict changed between nights on the same build;
 //   - STALE: the row was not run in the latest night;
+//   - CANARY MISSED: a canary (a cell whose patch reverts its bug's own
+//     fix, marked so or not) did not come out as a relapse, or did not run
+//     in a latest night that ran cells of its speed: the night cannot show
+//     it would catch one;
 //   - FAILING: the latest night's result contradicts the affected range or
 //     left the host changed, with the night the failures began (first
 //     fail) and the last night it passed.

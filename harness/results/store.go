@@ -1,10 +1,13 @@
 package results
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,12 +42,48 @@ func (e Entry) Verdict() report.Result { return report.Result(e.Meta["verdict"])
 func (e Entry) Build() string {
 	var parts []string
 	for k, v := range e.Meta {
-		if strings.HasPrefix(k, "version_") || strings.HasPrefix(k, "sum_") || strings.HasPrefix(k, "patches_") || k == "kernel" {
+		if strings.HasPrefix(k, "version_") || strings.HasPrefix(k, "sum_") || strings.HasPrefix(k, "commit_") || strings.HasPrefix(k, "patches_") || k == "kernel" {
 			parts = append(parts, k+"="+v)
 		}
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")
+}
+
+// Canary says whether the entry relapses on purpose: its matrix marked it
+// so, or a patch it ran reverts its bug's own fix (metadata.reverts). A
+// fix-revert cell is a canary by construction, marked or not: it
+// reproduces past the fix because it was built to.
+func (e Entry) Canary() bool {
+	if e.Meta["canary"] == "true" {
+		return true
+	}
+	fix := e.Meta["fix"]
+	return fix != "" && slices.Contains(strings.Split(e.Meta["reverts"], ","), fix)
+}
+
+// Selector is how the judged component's version was chosen when a
+// selector chose it ("latest", "latest-1.4", "maintained"; "" for a
+// version named as such).
+func (e Entry) Selector() string { return e.Meta["selector"] }
+
+// Resolved is what the judged component resolved to: its version, and
+// the commit when the cell recorded one (a git source's commits share a
+// version).
+func (e Entry) Resolved() string {
+	v := e.Meta["version"]
+	if c := e.Meta["commit_"+e.Meta["component"]]; c != "" {
+		v += " " + shortCommit(c)
+	}
+	return v
+}
+
+// shortCommit is a commit as git log --oneline shows it.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
 
 // Relapse says whether the entry reproduced the bug on a version at or
@@ -117,11 +156,14 @@ func Load(store string) ([]string, map[string]map[string]Entry, error) {
 	if len(problems) > 0 {
 		return nil, nil, fmt.Errorf("the results store %s holds what relapse did not merge (%d problem(s)); nothing was compared:\n%w", store, len(problems), errors.Join(problems...))
 	}
+	// Nights in the order they ran: by the first cell's start, then by
+	// name with numbers as numbers (run-9 before run-10, as the GitHub
+	// workflow names them).
 	sort.Slice(infos, func(i, j int) bool {
 		if infos[i].start != infos[j].start {
 			return infos[i].start < infos[j].start
 		}
-		return infos[i].name < infos[j].name
+		return compareNightNames(infos[i].name, infos[j].name) < 0
 	})
 	var order []string
 	for _, i := range infos {
@@ -152,6 +194,25 @@ func loadNight(path string) (map[string]Entry, []error) {
 		entries[e.Cell] = e
 	}
 	return entries, problems
+}
+
+// numberedNight is a night named PREFIX-N or PREFIXN (run-42).
+var numberedNight = regexp.MustCompile(`^(.*?)([0-9]+)$`)
+
+// compareNightNames orders names with the same prefix and a trailing
+// number by the number, others as text.
+func compareNightNames(a, b string) int {
+	ma, mb := numberedNight.FindStringSubmatch(a), numberedNight.FindStringSubmatch(b)
+	if ma != nil && mb != nil && ma[1] == mb[1] {
+		na, nb := strings.TrimLeft(ma[2], "0"), strings.TrimLeft(mb[2], "0")
+		if c := cmp.Compare(len(na), len(nb)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(na, nb); c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a, b)
 }
 
 // NightName is a name for a night that has none: the UTC date and time.
