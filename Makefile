@@ -149,7 +149,7 @@ matrix: deps build
 # into the history store, compared with earlier nights, and the dashboard
 # written to $(STORE)/dashboard.html. Exits 4 on a RELAPSE: the file's canary
 # (runc 1.1.14 with runc#2871 reverted) is one on purpose; CANARY_OK=1 counts
-# it as the night working, and then 5 means the canary did not relapse.
+# it as the night working, and then 5 means the canary did not relapse or did not run.
 STORE     ?= $(CURDIR)/results-store
 CANARY_OK ?=
 NIGHTLY   ?= ci/nightly.yaml
