@@ -76,6 +76,9 @@ type Cell struct {
 	// (ci/deps.sh GROUP): "k8s" for clusters, "vm" for VM nodes, "engines"
 	// and "podman" for the engines that drive runc.
 	Deps []string `json:"deps,omitempty"`
+	// Resolved is what the cell's selector versions meant when the matrix
+	// was listed (ResolveSelectors): "runc": "v1.5.3" for runc: latest.
+	Resolved map[string]string `json:"resolved,omitempty"`
 }
 
 // OwnVM says whether the cell runs in a VM of its own, so it changes
