@@ -467,8 +467,8 @@ func listVersions(args []string) int {
 		if len(args) > 0 && args[0] != c.Name {
 			continue
 		}
-		fmt.Printf("%s versions (%s); any other version the Go module proxy serves works in full:\n%s\n",
-			c.Name, c.Module, c.Known())
+		fmt.Printf("%s versions (%s); any other version the Go module proxy serves works in full:\n%s%s\n",
+			c.Name, c.Module, c.Known(), selectorsToday(c))
 		if len(args) > 0 {
 			return exitVerdict
 		}
@@ -478,6 +478,28 @@ func listVersions(args []string) int {
 		return exitUsage
 	}
 	return exitVerdict
+}
+
+// selectorsToday says what the selectors mean for c now, asking the Go
+// module proxy (bounded: a proxy that does not answer is named, and the
+// aliases above still stand).
+func selectorsToday(c versions.Component) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listed, err := c.Served(ctx)
+	if err != nil {
+		return fmt.Sprintf("  selectors (latest, latest-X.Y, maintained): the Go module proxy could not be asked: %v\n", err)
+	}
+	line := func(text string) string {
+		sel, _ := versions.ParseSelector(text)
+		picked, err := sel.Pick(listed, c.Maintenance, time.Now())
+		if err != nil {
+			return err.Error()
+		}
+		return strings.Join(picked, " ")
+	}
+	return fmt.Sprintf("  latest     %s (the newest release the proxy lists today)\n  maintained %s (%s)\n",
+		line(versions.SelectLatest), line(versions.SelectMaintained), c.Maintenance.Source)
 }
 
 func repair(ctx context.Context) int {
