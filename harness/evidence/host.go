@@ -136,3 +136,17 @@ func missingBoundingCaps() []string {
 	}
 	return nil
 }
+
+// FreshPipeSize is the capacity the kernel gives a new pipe of this
+// process now: 16 pages normally, fewer once the user is over
+// fs.pipe-user-pages-soft, another page size on other machines. Checks
+// compare with it instead of assuming 65536 bytes.
+func FreshPipeSize() (int, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return 0, err
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	return unix.FcntlInt(uintptr(fds[0]), unix.F_GETPIPE_SZ, 0)
+}

@@ -343,9 +343,8 @@ func TestLocalSnapshotSeesOwnPipe(t *testing.T) {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	// Its capacity is the kernel's to say: 16 pages, fewer once this user is
-	// over fs.pipe-user-pages-soft, another page size on other machines.
-	size, err := unix.FcntlInt(uintptr(fds[0]), unix.F_GETPIPE_SZ, 0)
+	// Its capacity is the kernel's to say (FreshPipeSize).
+	size, err := FreshPipeSize()
 	if err != nil {
 		t.Fatalf("F_GETPIPE_SZ: %v", err)
 	}
