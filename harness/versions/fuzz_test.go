@@ -81,7 +81,7 @@ func FuzzNormalize(f *testing.F) {
 			f.Add(p.Version)
 		}
 	}
-	for _, s := range []string{"", " ", "latest", "latest-1.4", "latest-1", "maintained", "1.1", "1.1.14; id", "$(id)", "v1.0.0+build.1", "1.0.0-01", "1.0.0-rc.1+x",
+	for _, s := range []string{"", " ", "latest", "latest-1.4", "latest-1", "maintained", "git:/src/runc@main", "git:@main", "git:x@-f", "git:a b@c", "1.1", "1.1.14; id", "$(id)", "v1.0.0+build.1", "1.0.0-01", "1.0.0-rc.1+x",
 		"01.1.1", "1.1.1\n", "v", "vv1.0.0", "1.0.0-", "99999999999999999999.0.0", "1.0.0+incompatible"} {
 		f.Add(s)
 	}
@@ -98,6 +98,12 @@ func FuzzNormalize(f *testing.F) {
 			if sel, ok := ParseSelector(s); ok {
 				if v != sel.Text {
 					t.Fatalf("%s: selector %q normalized to %q", c.Name, s, v)
+				}
+				continue
+			}
+			if spec, ok, _ := ParseGit(s); ok {
+				if v != spec.String() {
+					t.Fatalf("%s: git source %q normalized to %q, want %q", c.Name, s, v, spec.String())
 				}
 				continue
 			}

@@ -102,7 +102,7 @@ type UnknownVersionError struct {
 }
 
 func (e *UnknownVersionError) Error() string {
-	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12),\nor a selector: latest (the newest release), latest-X.Y (the newest patch of X.Y)",
+	return fmt.Sprintf("unknown %s version %q: %s\nknown %s versions:\n%sany other version the Go module proxy serves for %s may be given in full (e.g. 1.1.12),\nor a selector: latest (the newest release), latest-X.Y (the newest patch of X.Y), git:<remote>@<ref> (a branch, tag or commit)",
 		e.Component.Name, e.Requested, e.Reason, e.Component.Name, e.Component.Known(), e.Component.Module)
 }
 
@@ -117,9 +117,16 @@ func (c Component) Normalize(requested string) (string, error) {
 	if p, ok := c.lookup(s); ok {
 		return p.Version, nil
 	}
-	// A selector means a version only once the proxy is asked (Resolve).
+	// A selector means a version only once the proxy is asked (Resolve),
+	// a git ref once the repository is fetched.
 	if IsSelector(s) {
 		return s, nil
+	}
+	if _, ok, err := ParseGit(s); ok {
+		if err != nil {
+			return "", &UnknownVersionError{Component: c, Requested: requested, Reason: err.Error()}
+		}
+		return strings.TrimSpace(s), nil
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(s, "v"))
 	if err != nil {
@@ -137,6 +144,16 @@ func (c Component) Normalize(requested string) (string, error) {
 // Resolve normalizes the requested version and asks the Go module proxy
 // for it, which also downloads the source and yields its hash.
 func (c Component) Resolve(ctx context.Context, requested string) (Resolved, error) {
+	if spec, ok, err := ParseGit(requested); ok {
+		if err != nil {
+			return Resolved{}, &UnknownVersionError{Component: c, Requested: requested, Reason: err.Error()}
+		}
+		cache, err := CacheDir()
+		if err != nil {
+			return Resolved{}, err
+		}
+		return c.ResolveGit(ctx, spec, cache)
+	}
 	if sel, ok := ParseSelector(requested); ok {
 		version, how, err := c.Select(ctx, sel, time.Now())
 		if err != nil {
