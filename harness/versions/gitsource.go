@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -71,11 +70,11 @@ func (c Component) ResolveGit(ctx context.Context, spec GitSpec, cacheRoot strin
 	defer unlock()
 	mirror := filepath.Join(base, "mirror-"+hex.EncodeToString(sum[:6]))
 	if _, err := os.Stat(mirror); os.IsNotExist(err) {
-		if err := gitRun(ctx, "", "clone", "--bare", "--quiet", "--", spec.Remote, mirror); err != nil {
+		if _, err := gitIn(ctx, base, "clone", "--bare", "--quiet", "--", spec.Remote, mirror); err != nil {
 			os.RemoveAll(mirror)
 			return Resolved{}, fmt.Errorf("%s %s: cloning %s: %w", c.Name, spec, spec.Remote, err)
 		}
-	} else if err := gitRun(ctx, mirror, "fetch", "--quiet", "--prune", "--tags", "--force", "--", spec.Remote, "+refs/heads/*:refs/heads/*"); err != nil {
+	} else if _, err := gitIn(ctx, mirror, "fetch", "--quiet", "--prune", "--tags", "--force", "--", spec.Remote, "+refs/heads/*:refs/heads/*"); err != nil {
 		return Resolved{}, fmt.Errorf("%s %s: fetching %s: %w", c.Name, spec, spec.Remote, err)
 	}
 	commit, err := gitIn(ctx, mirror, "rev-parse", "--verify", "--quiet", spec.Ref+"^{commit}")
@@ -84,7 +83,7 @@ func (c Component) ResolveGit(ctx context.Context, spec GitSpec, cacheRoot strin
 	}
 	tree := filepath.Join(base, commit)
 	if _, err := os.Stat(tree); os.IsNotExist(err) {
-		if err := gitRun(ctx, mirror, "worktree", "add", "--quiet", "--detach", "--", tree, commit); err != nil {
+		if _, err := gitIn(ctx, mirror, "worktree", "add", "--quiet", "--detach", "--", tree, commit); err != nil {
 			os.RemoveAll(tree)
 			return Resolved{}, fmt.Errorf("%s %s: checking out %s: %w", c.Name, spec, commit, err)
 		}
@@ -96,19 +95,4 @@ func (c Component) ResolveGit(ctx context.Context, spec GitSpec, cacheRoot strin
 	r.Requested = spec.String()
 	r.Selected = fmt.Sprintf("%s = commit %s (%s), fetched from %s", spec, commit, r.Source.Describe, spec.Remote)
 	return r, nil
-}
-
-// gitRun runs git in dir ("" for the current directory) and returns its
-// output with the error, so a failed clone says why.
-func gitRun(ctx context.Context, dir string, args ...string) error {
-	if dir != "" {
-		args = append([]string{"-C", dir}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	// No prompt for credentials: a nightly has nobody to answer it.
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }

@@ -89,9 +89,19 @@ func (c Component) ResolveSource(ctx context.Context, dir string) (Resolved, err
 		Dir: s.Dir, Source: &s}, nil
 }
 
+// gitIn runs git in dir and returns its output, trimmed; a failure carries
+// what git said, so a failed clone or fetch says why.
 func gitIn(ctx context.Context, dir string, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...).Output()
-	return strings.TrimSpace(string(out)), err
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// No prompt for credentials: a nightly has nobody to answer it.
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // dirtyHash hashes a checkout's uncommitted changes: the diff against HEAD
