@@ -374,12 +374,7 @@ func matrix(ctx context.Context, args []string) int {
 	if err != nil {
 		return usageError(err)
 	}
-	var recipe versions.Builder
-	for _, b := range s.Components() {
-		if b.Target().Name == s.Bug().Component {
-			recipe = b
-		}
-	}
+	recipe := scenario.Builder(s, s.Bug().Component)
 	if recipe == nil {
 		return usageError(fmt.Errorf("scenario %s does not build %s, the component its bug is about", s.Name(), s.Bug().Component))
 	}

@@ -141,18 +141,16 @@ func lookup(o Options) (scenario.Scenario, versions.Component, error) {
 	if err != nil {
 		return nil, versions.Component{}, err
 	}
-	for _, b := range s.Components() {
-		if b.Target().Name == o.Component {
-			// Everything but the searched component is the same at every
-			// step: a mistake there (repetitions, node, parameters, other
-			// versions) is a usage error now, not a skip at each step.
-			// The component is checked as if from a tree, since its
-			// version changes from step to step.
-			if err := experiment.Check(stepOptions(o, "", "the searched "+o.Component)); err != nil {
-				return nil, versions.Component{}, err
-			}
-			return s, b.Target(), nil
+	if b := scenario.Builder(s, o.Component); b != nil {
+		// Everything but the searched component is the same at every
+		// step: a mistake there (repetitions, node, parameters, other
+		// versions) is a usage error now, not a skip at each step.
+		// The component is checked as if from a tree, since its
+		// version changes from step to step.
+		if err := experiment.Check(stepOptions(o, "", "the searched "+o.Component)); err != nil {
+			return nil, versions.Component{}, err
 		}
+		return s, b.Target(), nil
 	}
 	var names []string
 	for _, b := range s.Components() {

@@ -350,13 +350,8 @@ func (g Group) withDim(name string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if nodeDims[name] {
+	if nodeDims[name] || scenario.Builder(s, name) != nil {
 		return true, nil
-	}
-	for _, b := range s.Components() {
-		if b.Target().Name == name {
-			return true, nil
-		}
 	}
 	for _, p := range s.Params() {
 		if p.Name == name {

@@ -53,10 +53,8 @@ func component(scenarioName, name string) (versions.Component, error) {
 	if err != nil {
 		return versions.Component{}, err
 	}
-	for _, b := range s.Components() {
-		if b.Target().Name == name {
-			return b.Target(), nil
-		}
+	if b := scenario.Builder(s, name); b != nil {
+		return b.Target(), nil
 	}
 	return versions.Component{}, fmt.Errorf("scenario %s builds no %s", scenarioName, name)
 }

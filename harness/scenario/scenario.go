@@ -35,6 +35,17 @@ type Scenario interface {
 	Run(ctx context.Context, env *Env) (report.Result, string, error)
 }
 
+// Builder is the builder of the component s builds under name (nil when
+// it builds none by that name).
+func Builder(s Scenario, name string) versions.Builder {
+	for _, b := range s.Components() {
+		if b.Target().Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
 // WithDefaults is a scenario that picks versions for components the user
 // need not name (e.g. the runc under a containerd bug).
 type WithDefaults interface {
