@@ -38,11 +38,8 @@ func NewDir(runID string) string { return privdir.NewName(DirRoot(), ShortID(run
 // Lstat; on another node (a VM or box of the run's own) a shell line makes
 // the same checks.
 func MakeDir(ctx context.Context, n node.Node, dir string) error {
-	if err := checkInRoot(dir); err != nil {
+	if _, err := CheckChild("make the run directory", dir, DirRoot()); err != nil {
 		return err
-	}
-	if filepath.Dir(filepath.Clean(dir)) != DirRoot() {
-		return fmt.Errorf("%q is not a new run directory: want one NewDir names, directly in %s", dir, DirRoot())
 	}
 	if n.Provider() == "local" {
 		if _, err := privdir.Under(dirRootName); err != nil {
@@ -84,7 +81,7 @@ check "$3"`
 // cluster keeps a local copy of the run directory at the same path as on
 // the node.
 func MakeLocalDir(dir string) error {
-	if err := checkInRoot(dir); err != nil {
+	if _, err := CheckTarget("make the run directory", dir, DirRoot()); err != nil {
 		return err
 	}
 	parent, err := privdir.Under(dirRootName)
@@ -94,25 +91,13 @@ func MakeLocalDir(dir string) error {
 	rel, _ := filepath.Rel(parent, filepath.Clean(dir))
 	top, rest, _ := strings.Cut(rel, string(filepath.Separator))
 	runDir := filepath.Join(parent, top)
-	if _, err := os.Lstat(runDir); os.IsNotExist(err) {
-		if err := privdir.Mkdir(runDir); err != nil {
-			return fmt.Errorf("run directory: %w", err)
-		}
-	} else if err := privdir.Check(runDir); err != nil {
+	if err := privdir.Ensure(runDir); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
 	if rest == "" {
 		return nil
 	}
 	return os.MkdirAll(dir, 0o755)
-}
-
-// checkInRoot refuses a path that is not strictly inside DirRoot.
-func checkInRoot(dir string) error {
-	if !privdir.Inside(DirRoot(), dir) {
-		return fmt.Errorf("%q is not a relapse run directory in %s", dir, DirRoot())
-	}
-	return nil
 }
 
 // RemoveDir removes a run directory (or a directory in one) in DirRoot,
@@ -134,7 +119,7 @@ func RemoveDir(path string) error {
 // have put there.
 func IsLegacyDir(path, legacyRoot string) bool {
 	clean := filepath.Clean(path)
-	return filepath.IsAbs(path) && filepath.Dir(clean) == legacyRoot && filepath.Base(clean) != ""
+	return filepath.IsAbs(path) && filepath.Dir(clean) == legacyRoot
 }
 
 // LegacyNote is a repairer's note for a directory IsLegacyDir left alone.

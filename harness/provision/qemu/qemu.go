@@ -91,8 +91,8 @@ func MakeNodeDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("VM node directories: %w", err)
 	}
-	if filepath.Dir(filepath.Clean(dir)) != parent {
-		return fmt.Errorf("%q is not a VM node directory in %s", dir, parent)
+	if _, err := run.CheckChild("make the VM node directory", dir, parent); err != nil {
+		return err
 	}
 	if err := privdir.Mkdir(dir); err != nil {
 		return fmt.Errorf("VM node directory: %w", err)
