@@ -10,7 +10,7 @@ const Module = "github.com/relapse-dev/relapse/"
 var Layers = [][]string{
 	// Pieces with no relapse imports: text helpers, private directories, registries, /proc
 	// reading, versions and builds, embedded fixture files.
-	{"harness/textutil", "harness/privdir", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant",
+	{"harness/textutil", "harness/atomicfile", "harness/privdir", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant",
 		// Escaping for Markdown and redaction of secrets, for every view.
 		"harness/markdown/...", "harness/redact"},
 	// The seam to a machine, the record every layer writes into, and the

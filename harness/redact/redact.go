@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+
+	"github.com/relapse-dev/relapse/harness/atomicfile"
 )
 
 // Mask replaces what was redacted.
@@ -166,7 +168,7 @@ func Files(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if err := writeAtomic(p, []byte(clean), info.Mode().Perm()); err != nil {
+		if err := atomicfile.Write(p, []byte(clean), info.Mode().Perm()); err != nil {
 			return fmt.Errorf("redacting %s: %w", p, err)
 		}
 		rel, _ := filepath.Rel(dir, p)
@@ -174,25 +176,4 @@ func Files(dir string) ([]string, error) {
 		return nil
 	})
 	return changed, err
-}
-
-func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".redact-")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-	}
-	return werr
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/redact"
 )
 
@@ -122,7 +123,7 @@ func WriteJUnitSuite(path string, reports []*Report) error {
 			return err
 		}
 	}
-	return writeFileAtomic(path, data)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // MarshalJUnit is the JUnit XML for reports, as WriteJUnitSuite writes it.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/redact"
 )
 
@@ -71,7 +72,7 @@ func Write(dir string, r *Report) (Paths, error) {
 	if err != nil {
 		return p, err
 	}
-	if err := writeFileAtomic(p.JSON, data); err != nil {
+	if err := atomicfile.Write(p.JSON, data, 0o644); err != nil {
 		return p, err
 	}
 
@@ -79,24 +80,24 @@ func Write(dir string, r *Report) (Paths, error) {
 	var html bytes.Buffer
 	if err := RenderHTML(&html, &rc); err != nil {
 		errs = append(errs, fmt.Errorf("rendering %s: %w", HTMLName, err))
-	} else if err := writeFileAtomic(p.HTML, html.Bytes()); err != nil {
+	} else if err := atomicfile.Write(p.HTML, html.Bytes(), 0o644); err != nil {
 		errs = append(errs, err)
 	}
 	hint := fmt.Sprintf("report: %s\nevidence (source of truth): %s", p.HTML, p.JSON)
 	if x, err := marshalJUnit([]*Report{&rc}, []string{hint}); err != nil {
 		errs = append(errs, fmt.Errorf("rendering %s: %w", JUnitName, err))
-	} else if err := writeFileAtomic(p.JUnit, x); err != nil {
+	} else if err := atomicfile.Write(p.JUnit, x, 0o644); err != nil {
 		errs = append(errs, err)
 	}
 	var md bytes.Buffer
 	if err := RenderMarkdown(&md, &rc); err != nil {
 		errs = append(errs, fmt.Errorf("rendering %s: %w", MarkdownName, err))
-	} else if err := writeFileAtomic(p.Markdown, md.Bytes()); err != nil {
+	} else if err := atomicfile.Write(p.Markdown, md.Bytes(), 0o644); err != nil {
 		errs = append(errs, err)
 	}
 	if rc.Reproduce != "" {
 		p.Script = filepath.Join(dir, ScriptName)
-		if err := writeFileAtomic(p.Script, []byte(rc.Reproduce)); err != nil {
+		if err := atomicfile.Write(p.Script, []byte(rc.Reproduce), 0o644); err != nil {
 			errs = append(errs, err)
 		} else if err := os.Chmod(p.Script, 0o755); err != nil {
 			errs = append(errs, err)
@@ -145,27 +146,4 @@ func Load(path string) (*Report, error) {
 			path, r.SchemaVersion, SchemaVersion)
 	}
 	return &r, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
 }

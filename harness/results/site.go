@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/atomicfile"
 )
 
 // WriteDashboard renders the dashboard to path (links relative to its
@@ -19,7 +21,7 @@ func WriteDashboard(path, name string, c *Comparison) error {
 	if err := Dashboard(&page, name, c, filepath.Dir(path)); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, page.Bytes())
+	return atomicfile.Write(path, page.Bytes(), 0o644)
 }
 
 // Publish writes a site that can be served as it is (GitHub Pages):
@@ -60,7 +62,7 @@ func Publish(site, store, name string, c *Comparison) (int, error) {
 	if err := Dashboard(&page, name, c, store); err != nil {
 		return 0, err
 	}
-	return len(pages), writeFileAtomic(filepath.Join(site, "index.html"), page.Bytes())
+	return len(pages), atomicfile.Write(filepath.Join(site, "index.html"), page.Bytes(), 0o644)
 }
 
 // CheckSite says whether dir can receive a site: it does not exist yet or
@@ -78,26 +80,4 @@ func CheckSite(dir string) error {
 		return fmt.Errorf("site %s: want a directory that does not exist yet or is empty (it receives the dashboard and the reports it links to)", dir)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
