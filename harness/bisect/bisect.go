@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,6 +105,8 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Scenario: s.Name(), Bug: s.Bug(), Component: comp.Name, Started: time.Now().UTC()}
+	// Every endpoint is checked offline first: a typo must not wait on
+	// the proxy.
 	labelled := map[string]Label{}
 	for _, lv := range []struct {
 		list  []string
@@ -113,12 +117,6 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			// A selector (bad = latest) is an endpoint once the proxy says what it is today.
-			if sel, ok := versions.ParseSelector(exact); ok {
-				if exact, _, err = comp.Select(ctx, sel, time.Now()); err != nil {
-					return nil, err
-				}
-			}
 			labelled[exact] = lv.label
 		}
 	}
@@ -128,6 +126,19 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 	served, err := comp.Served(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// A selector (bad = latest) is an endpoint once the listing says what
+	// it is today.
+	for _, v := range slices.Collect(maps.Keys(labelled)) {
+		if sel, ok := versions.ParseSelector(v); ok {
+			label := labelled[v]
+			exact, _, err := comp.SelectFrom(served, sel, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			delete(labelled, v)
+			labelled[exact] = label
+		}
 	}
 	res.Candidates = candidates(served, comp.Pins, labelled)
 	probe := func(ctx context.Context, v string) Step { return runStep(ctx, o, v, "") }

@@ -139,6 +139,12 @@ func (c Component) Select(ctx context.Context, s Selector, today time.Time) (ver
 	if err != nil {
 		return "", "", err
 	}
+	return c.SelectFrom(listed, s, today)
+}
+
+// SelectFrom is Select over a listing the caller already has (a bisection
+// lists the proxy once for its endpoints and its candidates).
+func (c Component) SelectFrom(listed []string, s Selector, today time.Time) (version, how string, err error) {
 	picked, err := s.Pick(listed, c.Maintenance, today)
 	if err != nil {
 		return "", "", fmt.Errorf("%s version %w", c.Name, err)
