@@ -51,6 +51,11 @@ func (ns *Netns) create(ctx context.Context) error {
 }
 
 func (ns *Netns) delete(ctx context.Context) error {
+	// Every path that deletes (the run's cleanup and the repairer) passes
+	// here, so the name is checked here and not only where it was made.
+	if err := run.CheckName("delete the network namespace", ns.Name); err != nil {
+		return err
+	}
 	if ns.Node.Command("ip", "netns", "pids", ns.Name).Run(ctx) != nil {
 		// Gone already (or never made: create failed before `ip netns add`).
 		return nil
@@ -93,9 +98,6 @@ func (ns *Netns) Wrap(argv ...string) []string {
 
 func init() {
 	run.RegisterLocalRepairer("netns", func(ctx context.Context, e run.Entry) (string, error) {
-		if err := run.CheckName("delete the network namespace", e.Data["name"]); err != nil {
-			return "", err
-		}
 		ns := &Netns{Node: local.New(), Name: e.Data["name"]}
 		if err := ns.delete(ctx); err != nil {
 			return "", err
