@@ -96,11 +96,8 @@ func withRootHint(err error) error {
 // mode exactly 0700, below directories no other user can change. Its
 // parent must exist.
 func Ensure(dir string) error {
-	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("private directory %q: not an absolute path", dir)
-	}
-	dir = filepath.Clean(dir)
-	if err := checkParents(dir); err != nil {
+	dir, err := parentsChecked(dir)
+	if err != nil {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o700); err == nil {
@@ -118,14 +115,21 @@ func Ensure(dir string) error {
 // Check verifies that dir is a private directory as Ensure leaves it,
 // making nothing.
 func Check(dir string) error {
-	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("private directory %q: not an absolute path", dir)
-	}
-	dir = filepath.Clean(dir)
-	if err := checkParents(dir); err != nil {
+	dir, err := parentsChecked(dir)
+	if err != nil {
 		return err
 	}
 	return checkDir(dir)
+}
+
+// parentsChecked cleans an absolute dir and checks the directories above
+// it: the part Ensure and Check share.
+func parentsChecked(dir string) (string, error) {
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("private directory %q: not an absolute path", dir)
+	}
+	dir = filepath.Clean(dir)
+	return dir, checkParents(dir)
 }
 
 // Inside says whether path is strictly below parent (not parent itself,
