@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relapse-dev/relapse/fixtures/initreport"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/report"
 )
@@ -57,16 +58,7 @@ type Outcome struct {
 }
 
 // InitReport is the JSON line the fixture init prints.
-type InitReport struct {
-	OK         bool   `json:"ok"`
-	PID        int    `json:"pid"`
-	NoNewPrivs bool   `json:"no_new_privs"`
-	CapEff     string `json:"cap_eff"`
-	PipeSize   int    `json:"pipe_size"`
-	Error      string `json:"error,omitempty"`
-	// Probes maps a syscall the init probed (probe=NAME) to its errno.
-	Probes map[string]int `json:"probes,omitempty"`
-}
+type InitReport = initreport.Report
 
 // Try creates and starts one container and waits for its init to run,
 // under one deadline, racing the detector. The container is deleted
