@@ -18,8 +18,9 @@ var script = reproscript.MustParse(scriptFS, "reproduce.sh.tmpl")
 type scriptData struct {
 	reproscript.Base
 	// Setup is the cluster's own recipe (shell comments), when it has one.
-	Setup, Version, Image                                string
-	Jobs, EverySeconds, SettleSeconds, JobTimeoutSeconds int
+	Setup, Version, Image     string
+	Jobs                      int
+	Every, Settle, JobTimeout time.Duration
 }
 
 // scriptCleanup: the Job manifests the script keeps, so that its cleanup
@@ -31,12 +32,5 @@ var scriptCleanup = reproscript.Cleanup{Made: []string{"jobs.yaml"}}
 // the Jobs, waits for them and counts second sandboxes with crictl.
 func manualSteps(setup, version string, jobs int, every, settle, jobTimeout time.Duration) (string, error) {
 	return script.Render(scriptData{Base: reproscript.Base{Cleanup: scriptCleanup}, Setup: setup, Version: version,
-		Image: cluster.BusyboxImage, Jobs: jobs, EverySeconds: seconds(every), SettleSeconds: seconds(settle),
-		JobTimeoutSeconds: seconds(jobTimeout)})
-}
-
-// seconds rounds up to whole seconds, at least one: sleep and kubectl's
-// timeout take integers.
-func seconds(d time.Duration) int {
-	return max(1, int((d+time.Second-1)/time.Second))
+		Image: cluster.BusyboxImage, Jobs: jobs, Every: every, Settle: settle, JobTimeout: jobTimeout})
 }
