@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
@@ -94,10 +93,10 @@ func (c *Call) RecordKilled(why string) {
 }
 
 // Begin starts a runc subcommand and returns without waiting for it. On an
-// affected runc `create` or `start` may never return, so the caller races
-// it against a detector and a deadline. With output set, stdout and stderr
-// go to that file on the node: `runc create` hands them to the container's
-// init, which outlives the command.
+// affected runc `run` may never return, so the caller races it against a
+// detector and a deadline. With output set, stdout and stderr go to that
+// file on the node: runc hands them to the container's init, which may
+// outlive the command.
 func (r *Runc) Begin(ctx context.Context, output string, args ...string) (*Call, error) {
 	cmd := r.command(args...)
 	if output != "" {
@@ -109,43 +108,11 @@ func (r *Runc) Begin(ctx context.Context, output string, args ...string) (*Call,
 	return call, err
 }
 
-// CreateArgs are the arguments of `runc create` for a bundle.
-func CreateArgs(id, bundle, pidFile string) []string {
-	return []string{"create", "--bundle", bundle, "--pid-file", pidFile, id}
-}
-
 // RunArgs are foreground `runc run` arguments: create and start in one
 // runc process, which returns the container's exit status once its
 // process exited.
 func RunArgs(bundle, pidFile, id string) []string {
 	return []string{"run", "--bundle", bundle, "--pid-file", pidFile, id}
-}
-
-// IsInitOf selects the `runc init` processes of one runc binary: relapse
-// copies runc into each run's directory, so the path names the run.
-func (r *Runc) IsInitOf(p evidence.Process) bool {
-	return evidence.IsRuncInit(p) && len(p.Cmdline) > 0 && p.Cmdline[0] == r.Binary
-}
-
-// State is the subset of `runc state` relapse uses.
-type State struct {
-	ID     string `json:"id"`
-	Pid    int    `json:"pid"`
-	Status string `json:"status"`
-	Bundle string `json:"bundle"`
-}
-
-// State runs `runc state`.
-func (r *Runc) State(ctx context.Context, id string) (State, error) {
-	out, err := r.run(ctx, "state", id)
-	if err != nil {
-		return State{}, err
-	}
-	var s State
-	if err := json.Unmarshal(out, &s); err != nil {
-		return State{}, fmt.Errorf("parsing runc state %s: %w", id, err)
-	}
-	return s, nil
 }
 
 // List returns `runc list` as text, for evidence.
@@ -170,7 +137,7 @@ func (r *Runc) Delete(ctx context.Context, id string) error {
 }
 
 // Cleanup deletes every container in the root, kills any process still
-// using the root (a hung `runc create` holds it) and removes the root.
+// using the root (a hung `runc run` holds it) and removes the root.
 func (r *Runc) Cleanup(ctx context.Context) error {
 	var errs []string
 	if ids, err := r.IDs(ctx); err == nil {

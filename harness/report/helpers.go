@@ -50,3 +50,12 @@ func (r *Report) Unrestored() []Change {
 	}
 	return out
 }
+
+// orDash shows an unknown value as "-" in every view (the page, the
+// glance, JUnit properties).
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

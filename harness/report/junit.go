@@ -320,10 +320,3 @@ func properties(r *Report) []junitProperty {
 }
 
 func junitSeconds(s float64) string { return fmt.Sprintf("%.3f", s) }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/relapse-dev/relapse/harness/fixture"
 )
@@ -85,6 +86,9 @@ var funcs = template.FuncMap{
 	// sysctlPath is the /proc/sys file of a dotted kernel parameter.
 	"sysctlPath": func(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") },
 	"join":       strings.Join,
+	// seconds is a duration in whole seconds, rounded up and at least one,
+	// for sleep, timeouts and loops that count in seconds.
+	"seconds": func(d time.Duration) int { return max(1, int((d+time.Second-1)/time.Second)) },
 	// commitNote names a release commit when the build recorded one.
 	"commitNote": func(c string) string {
 		if c == "" {

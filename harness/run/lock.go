@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/poll"
 )
 
 // HostLock is held by the experiments allowed to change this host: one
@@ -37,29 +39,22 @@ func AcquireHost(ctx context.Context, stateDir string, exclusive bool, wait time
 	if exclusive {
 		how = unix.LOCK_EX
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			break
+	// A bound of 0 tries once.
+	err = poll.Within(ctx, wait, 500*time.Millisecond, func(context.Context) (bool, error) {
+		return unix.Flock(int(f.Fd()), how|unix.LOCK_NB) == nil, nil
+	})
+	if err != nil {
+		// Who holds it now, as the kernel says: a pid written into
+		// the file would name whoever held it exclusively last, long
+		// gone when VM runs share it.
+		held := describeHolders(lockHolders(f))
+		f.Close()
+		waited := ""
+		if wait > 0 {
+			waited = fmt.Sprintf(" (waited %s)", wait)
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			// Who holds it now, as the kernel says: a pid written into
-			// the file would name whoever held it exclusively last, long
-			// gone when VM runs share it.
-			held := describeHolders(lockHolders(f))
-			f.Close()
-			waited := ""
-			if wait > 0 {
-				waited = fmt.Sprintf(" (waited %s)", wait)
-			}
-			return nil, fmt.Errorf("another relapse run is changing this host: %s%s; wait for it (--lock-wait) or stop it (lock %s)",
-				held, waited, path)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
+		return nil, fmt.Errorf("another relapse run is changing this host: %s%s; wait for it (--lock-wait) or stop it (lock %s)",
+			held, waited, path)
 	}
 	return &HostLock{f: f}, nil
 }

@@ -5,7 +5,7 @@
 // directory, a private state root the run owns, optionally --systemd-cgroup
 // and a debug log), builds the static fixture init and a root filesystem
 // with it, and writes OCI bundles. Kit.Try creates and starts one
-// container, racing `runc create` and `runc start` against a detector and
+// container with one foreground `runc run`, racing it against a detector and
 // one deadline for the whole attempt; it records the attempt, keeps a
 // process the detector found stuck for a while if asked, captures the
 // evidence maintainers ask for (the waiting runc command, `runc list`, the

@@ -156,8 +156,8 @@ func (k *Kit) DebugLogEvidence(ctx context.Context, title string) {
 	k.Env.Evidence(title, textutil.LastLines(string(data), 40))
 }
 
-// ProcessesEvidence snapshots every process of this kit's runc (create,
-// start, init), so a stall nobody classified can still be studied.
+// ProcessesEvidence snapshots every process of this kit's runc (run,
+// init), so a stall nobody classified can still be studied.
 func (k *Kit) ProcessesEvidence(ctx context.Context, title string) {
 	procs, err := k.Env.Node.Processes(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relapse-dev/relapse/fixtures/initreport"
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/report"
 )
@@ -24,11 +25,11 @@ type Try struct {
 	// N numbers the attempt in the report; 0 is a control (no trigger).
 	N      int
 	Bundle string
-	// Timeout bounds create, start and the init's run together.
+	// Timeout bounds `runc run` (create and start) and the init's run together.
 	Timeout time.Duration
-	// Detector, when set, is raced against `runc create` and `runc start`:
-	// its finding ends the attempt as the bug. It must select only this
-	// kit's processes (Runc.IsInitOf).
+	// Detector, when set, is raced against `runc run`: its finding ends
+	// the attempt as the bug. It must select only this kit's processes
+	// (the `runc init` of this kit's runc binary, whose path names the run).
 	Detector Watcher
 	// Hold keeps a process the detector found stuck alive this long, so a
 	// maintainer can look at it by hand; a cancelled run stops holding.
@@ -57,16 +58,7 @@ type Outcome struct {
 }
 
 // InitReport is the JSON line the fixture init prints.
-type InitReport struct {
-	OK         bool   `json:"ok"`
-	PID        int    `json:"pid"`
-	NoNewPrivs bool   `json:"no_new_privs"`
-	CapEff     string `json:"cap_eff"`
-	PipeSize   int    `json:"pipe_size"`
-	Error      string `json:"error,omitempty"`
-	// Probes maps a syscall the init probed (probe=NAME) to its errno.
-	Probes map[string]int `json:"probes,omitempty"`
-}
+type InitReport = initreport.Report
 
 // Try creates and starts one container and waits for its init to run,
 // under one deadline, racing the detector. The container is deleted
@@ -124,7 +116,7 @@ func (k *Kit) Try(ctx context.Context, t Try) *Outcome {
 	return o
 }
 
-// OutputFile is where attempt n's runc create and the container's init
+// OutputFile is where attempt n's `runc run` and the container's init
 // write their output on the node.
 func (k *Kit) OutputFile(n int) string { return filepath.Join(k.Env.Dir, k.ContainerID(n)+".out") }
 

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/textutil"
@@ -179,24 +181,22 @@ func killUnder(ctx context.Context, n node.Node, dir string) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var victims []evidence.Process
+	err = poll.Within(ctx, 15*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		procs, err := n.Processes(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
-		victims := evidence.ProcessesUnder(procs, dir)
-		if len(victims) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes under %s survive SIGKILL: %v", dir, victims)
-		}
+		victims = evidence.ProcessesUnder(procs, dir)
 		for _, p := range victims {
 			_ = n.Kill(ctx, p.PID, int(syscall.SIGKILL))
 		}
-		time.Sleep(100 * time.Millisecond)
+		return len(victims) == 0, nil
+	})
+	if errors.Is(err, poll.ErrDeadline) {
+		return fmt.Errorf("processes under %s survive SIGKILL after 15 s: %v", dir, victims)
 	}
+	return err
 }
 
 func init() {

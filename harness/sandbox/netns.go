@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/local"
+	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/run"
 )
 
@@ -70,23 +72,24 @@ func (ns *Netns) delete(ctx context.Context) error {
 // keeps it (and what a daemon set up in it) alive after its daemon is gone.
 func (ns *Netns) KillMembers(ctx context.Context) error {
 	// `ip netns pids` reads /proc/*/ns/net: it finds daemonised children too.
-	for i := 0; i < 50; i++ {
+	var pids []string
+	err := poll.Within(ctx, 5*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err := ns.Node.Command("ip", "netns", "pids", ns.Name).Output(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
-		pids := strings.Fields(string(out))
-		if len(pids) == 0 {
-			return nil
-		}
+		pids = strings.Fields(string(out))
 		for _, p := range pids {
 			if pid, err := strconv.Atoi(p); err == nil {
 				_ = ns.Node.Kill(ctx, pid, int(syscall.SIGKILL))
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		return len(pids) == 0, nil
+	})
+	if errors.Is(err, poll.ErrDeadline) {
+		return fmt.Errorf("processes in network namespace %s survive SIGKILL after 5 s: %v", ns.Name, pids)
 	}
-	return fmt.Errorf("processes in network namespace %s survive SIGKILL", ns.Name)
+	return err
 }
 
 // Wrap prefixes argv so it runs inside the namespace. nsenter, not

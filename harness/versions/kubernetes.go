@@ -1,7 +1,6 @@
 package versions
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
 
 	"github.com/relapse-dev/relapse/harness/textutil"
@@ -510,75 +510,23 @@ func (m modReplace) String() string {
 }
 
 // goModDirectives returns the replace directives of a go.mod in file order,
-// its go version and its godebug settings (single lines and blocks).
+// its go version and its godebug settings (key=value), as the go command
+// reads them (modfile, strict: a garbled line is an error naming it).
 func goModDirectives(gomod string) (replaces []modReplace, goVersion string, godebug []string, err error) {
-	block := ""
-	sc := bufio.NewScanner(strings.NewReader(gomod))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0:
-			continue
-		case block != "" && f[0] == ")":
-			block = ""
-			continue
-		case block == "" && len(f) == 2 && f[1] == "(":
-			block = f[0]
-			continue
-		case block == "":
-			directive := f[0]
-			f = f[1:]
-			switch directive {
-			case "go":
-				if len(f) == 1 {
-					goVersion = f[0]
-				}
-				continue
-			case "godebug":
-				godebug = append(godebug, strings.Join(f, " "))
-				continue
-			case "replace":
-			default:
-				continue
-			}
-		case block == "godebug":
-			godebug = append(godebug, strings.Join(f, " "))
-			continue
-		case block != "replace":
-			continue
-		}
-		// f is "old [version] => new [version]".
-		arrow := -1
-		for i, w := range f {
-			if w == "=>" {
-				arrow = i
-			}
-		}
-		if arrow < 1 || arrow > 2 || len(f)-arrow < 2 || len(f)-arrow > 3 {
-			return nil, "", nil, fmt.Errorf("go.mod line %d: cannot read replace directive %q", n, strings.TrimSpace(line))
-		}
-		r := modReplace{Old: unquote(f[0]), New: unquote(f[arrow+1])}
-		if arrow == 2 {
-			r.OldVersion = f[1]
-		}
-		if len(f)-arrow == 3 {
-			r.NewVersion = f[arrow+2]
-		}
-		replaces = append(replaces, r)
+	f, err := modfile.Parse("go.mod", []byte(gomod), nil)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("reading go.mod: %w", err)
 	}
-	return replaces, goVersion, godebug, sc.Err()
-}
-
-func unquote(s string) string {
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '`') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
+	if f.Go != nil {
+		goVersion = f.Go.Version
 	}
-	return s
+	for _, d := range f.Godebug {
+		godebug = append(godebug, d.Key+"="+d.Value)
+	}
+	for _, r := range f.Replace {
+		replaces = append(replaces, modReplace{Old: r.Old.Path, OldVersion: r.Old.Version, New: r.New.Path, NewVersion: r.New.Version})
+	}
+	return replaces, goVersion, godebug, nil
 }
 
 // kubeRewriteReplace turns a replace directive of k8s.io/kubernetes's

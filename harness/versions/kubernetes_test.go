@@ -96,7 +96,7 @@ func TestKubeWrapperGoModErrors(t *testing.T) {
 			"v1.30.14", "not a staging module"},
 		{"not 1.x", "module k8s.io/kubernetes\ngo 1.22\n", "v2.0.0", "v2.0.0 is not a Kubernetes 1.x version"},
 		{"no go directive", "module k8s.io/kubernetes\n", "v1.30.14", "no go directive"},
-		{"garbled replace", "module k8s.io/kubernetes\ngo 1.22\n\nreplace (\n\ta b c => \n)\n", "v1.30.14", "go.mod line 5: cannot read replace directive"},
+		{"garbled replace", "module k8s.io/kubernetes\ngo 1.22\n\nreplace (\n\ta b c => \n)\n", "v1.30.14", "go.mod:5:2: usage: replace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

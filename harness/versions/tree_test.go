@@ -92,7 +92,7 @@ replace (
 )
 
 require (
-	github.com/not/replace ./looks-local
+	github.com/not/replace v1.0.0 // ./looks-local
 )
 `
 	want := []string{"single-dir", ".empty-mod", "b"}

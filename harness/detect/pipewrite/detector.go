@@ -46,7 +46,7 @@ const Kind = "pipe-write-deadlock"
 type Detector struct {
 	Node node.Node
 	// Select picks the processes to watch from the node's process list
-	// (e.g. the `runc init` children of one `runc create`).
+	// (e.g. the `runc init` children of one `runc run`).
 	Select func([]evidence.Process) []evidence.Process
 	// Selector, used when Select is nil, does the same in a form the
 	// node's agent can take: on a remote node the detector then runs

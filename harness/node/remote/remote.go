@@ -19,6 +19,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
@@ -508,18 +509,25 @@ func (n *Node) ForwardSocket(ctx context.Context, nodeSocket, localSocket string
 		<-exited
 		return n.Command("rm", "-f", nodeSocket).Run(ctx)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for n.Command("test", "-S", nodeSocket).Run(ctx) != nil {
+	errExited := errors.New("ssh exited")
+	err = poll.Within(ctx, 20*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if n.Command("test", "-S", nodeSocket).Run(ctx) == nil {
+			return true, nil
+		}
 		select {
 		case <-exited:
-			return nil, fmt.Errorf("forwarding %s on %s to %s: %s exited: %s", nodeSocket, n.Name(), localSocket, textutil.ShellQuote(argv...), out.String())
+			return false, errExited
 		default:
+			return false, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = stop(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("forwarding %s on %s to %s: no socket on the node after 20 s (%s)", nodeSocket, n.Name(), localSocket, textutil.ShellQuote(argv...))
-		}
-		time.Sleep(200 * time.Millisecond)
+	})
+	switch {
+	case err == nil:
+		return stop, nil
+	case errors.Is(err, errExited):
+		return nil, fmt.Errorf("forwarding %s on %s to %s: %s exited: %s", nodeSocket, n.Name(), localSocket, textutil.ShellQuote(argv...), out.String())
+	default:
+		_ = stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("forwarding %s on %s to %s: no socket on the node within 20 s: %w (%s)", nodeSocket, n.Name(), localSocket, err, textutil.ShellQuote(argv...))
 	}
-	return stop, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/node/agent"
+	"github.com/relapse-dev/relapse/harness/poll"
 )
 
 // served is the way to the agent's server on the node (see agent.Serve):
@@ -54,16 +55,15 @@ func (n *Node) Serve(ctx context.Context) error {
 	s := newServed(local)
 	// The server may still be starting: the first call through the forward
 	// fails until it listens.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := s.agent(ctx, "facts")
-		if err == nil {
-			break
+	var last error
+	if err := poll.Within(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		_, last = s.agent(ctx, "facts")
+		return last == nil, nil
+	}); err != nil {
+		if last == nil {
+			last = err
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the agent's server did not answer through %s: %w", local, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return fmt.Errorf("the agent's server did not answer through %s: %w", local, last)
 	}
 	n.served = s
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/remote"
+	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/privdir"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -450,20 +451,18 @@ func RepairNodeDir(ctx context.Context, dir string) (string, error) {
 // killNaming SIGKILLs every host process whose command line names dir and
 // waits for them to go.
 func killNaming(ctx context.Context, dir string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := processesNaming(dir)
-		if len(pids) == 0 {
-			return nil
-		}
+	var pids []int
+	err := poll.Within(ctx, 10*time.Second, 100*time.Millisecond, func(context.Context) (bool, error) {
+		pids = processesNaming(dir)
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("processes naming %s survive SIGKILL: %v", dir, pids)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return len(pids) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("processes naming %s survive SIGKILL (%w): %v", dir, err, pids)
 	}
+	return nil
 }
 
 func processesNaming(dir string) []int {

@@ -3,6 +3,7 @@ package qemu
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/node/remote"
+	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -190,23 +192,28 @@ func migrateToFile(ctx context.Context, socket, path string) error {
 	}
 	// Saving is bounded by how much memory the guest touched (hundreds of
 	// MB at most here); three minutes is far beyond it and only a guard.
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		out, err := mon.send("info migrate")
-		if err != nil {
-			return err
+	var out string
+	err = poll.Within(ctx, 3*time.Minute, 200*time.Millisecond, func(context.Context) (bool, error) {
+		var err error
+		if out, err = mon.send("info migrate"); err != nil {
+			return false, err
 		}
 		switch {
 		case strings.Contains(out, "Migration status: completed"):
-			_, _ = mon.send("quit")
-			return nil
+			return true, nil
 		case strings.Contains(out, "Migration status: failed"), strings.Contains(out, "Migration status: cancelled"):
-			return fmt.Errorf("saving the VM's state failed: %s", out)
+			return false, fmt.Errorf("saving the VM's state failed: %s", out)
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("saving the VM's state did not complete: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		_, _ = mon.send("quit")
+		return nil
+	case errors.Is(err, poll.ErrDeadline), ctx.Err() != nil:
+		return fmt.Errorf("saving the VM's state did not complete (%w): %s", err, out)
+	default:
+		return err
 	}
 }
 
@@ -242,39 +249,44 @@ func waitRunning(ctx context.Context, dir string) error {
 		return err
 	}
 	defer mon.conn.Close()
-	for {
-		out, err := mon.send("info status")
-		if err != nil {
-			return err
+	var out string
+	err = poll.Until(ctx, 100*time.Millisecond, func(context.Context) (bool, error) {
+		var err error
+		if out, err = mon.send("info status"); err != nil {
+			return false, err
 		}
-		if strings.Contains(out, "VM status: running") {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("the restored node did not run: %s", strings.TrimSpace(out))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(out, "VM status: running"), nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("the restored node did not run: %s", strings.TrimSpace(out))
 	}
+	return err
 }
 
 // dialMonitor connects to qemu's human monitor at socket and reads its
 // greeting, retrying while qemu has not made the socket yet, until ctx ends.
 func dialMonitor(ctx context.Context, socket string) (monitor, error) {
-	for {
-		conn, err := net.DialTimeout("unix", socket, time.Second)
-		if err == nil {
-			mon := monitor{conn: conn, rd: bufio.NewReader(conn)}
-			if _, err := mon.greeting(); err != nil {
-				conn.Close()
-				return monitor{}, err
-			}
-			return mon, nil
+	var mon monitor
+	var dialErr error
+	err := poll.Until(ctx, 50*time.Millisecond, func(context.Context) (bool, error) {
+		var conn net.Conn
+		if conn, dialErr = net.DialTimeout("unix", socket, time.Second); dialErr != nil {
+			return false, nil
 		}
-		if ctx.Err() != nil {
-			return monitor{}, fmt.Errorf("qemu monitor %s: %w", socket, err)
+		mon = monitor{conn: conn, rd: bufio.NewReader(conn)}
+		if _, err := mon.greeting(); err != nil {
+			conn.Close()
+			return false, err
 		}
-		time.Sleep(50 * time.Millisecond)
+		return true, nil
+	})
+	if err != nil && dialErr != nil && ctx.Err() != nil {
+		return monitor{}, fmt.Errorf("qemu monitor %s: %w", socket, dialErr)
 	}
+	if err != nil {
+		return monitor{}, err
+	}
+	return mon, nil
 }
 
 // monitor is a connection to qemu's human monitor.

@@ -1,25 +1,36 @@
 package extrasandbox
 
 import (
-	"fmt"
-	"strings"
+	"embed"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/cluster"
+	"github.com/relapse-dev/relapse/harness/reproscript"
 )
 
-// manualSteps is what a maintainer can run against any cluster of the
-// affected version (kubectl and crictl on the node).
-func manualSteps(version string, jobs int) string {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# kubernetes#92613 by hand, on a node running kubelet %s with containerd.", version)
-	w("for i in $(seq -w 0 %d); do", jobs-1)
-	w("  kubectl create job relapse-hello-$i --image=busybox -- sh -c 'date; echo Hello'")
-	w("  kubectl patch job relapse-hello-$i --type=json -p='[{\"op\":\"replace\",\"path\":\"/spec/template/spec/restartPolicy\",\"value\":\"OnFailure\"}]' 2>/dev/null || true")
-	w("  sleep 2")
-	w("done")
-	w("# (kubectl create job makes restartPolicy Never in some versions: write the Job YAML with OnFailure if the patch is refused)")
-	w("kubectl wait --for=condition=complete job --all --timeout=5m; sleep 45")
-	w("# Affected: completed pods have two sandboxes (attempt 0 and 1) and two CNI ADDs:")
-	w("crictl pods --label relapse=hello -o json | jq -r '.items[] | .metadata.uid + \" \" + (.metadata.attempt|tostring)' | sort | uniq -c -w 36")
-	w("journalctl -u kubelet | grep 'No ready sandbox for pod can be found. Need to start a new one'")
-	return b.String()
+//go:embed reproduce.sh.tmpl
+var scriptFS embed.FS
+
+// script is the portable reproducer's template (reproduce.sh.tmpl).
+var script = reproscript.MustParse(scriptFS, "reproduce.sh.tmpl")
+
+// scriptData is what reproduce.sh.tmpl is rendered from.
+type scriptData struct {
+	reproscript.Base
+	// Setup is the cluster's own recipe (shell comments), when it has one.
+	Setup, Version, Image     string
+	Jobs                      int
+	Every, Settle, JobTimeout time.Duration
+}
+
+// scriptCleanup: the Job manifests the script keeps, so that its cleanup
+// deletes exactly the Jobs it made.
+var scriptCleanup = reproscript.Cleanup{Made: []string{"jobs.yaml"}}
+
+// manualSteps is the portable reproducer: a POSIX shell script a
+// maintainer runs as root on a node of the affected version, which creates
+// the Jobs, waits for them and counts second sandboxes with crictl.
+func manualSteps(setup, version string, jobs int, every, settle, jobTimeout time.Duration) (string, error) {
+	return script.Render(scriptData{Base: reproscript.Base{Cleanup: scriptCleanup}, Setup: setup, Version: version,
+		Image: cluster.BusyboxImage, Jobs: jobs, Every: every, Settle: settle, JobTimeout: jobTimeout})
 }

@@ -111,7 +111,9 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.Reproduce = c.ManualSetup + manualSteps(opts.Version, jobs)
+	if env.Report.Reproduce, err = manualSteps(c.ManualSetup, opts.Version, jobs, every, settle, jobTimeout); err != nil {
+		return report.Inconclusive, "", err
+	}
 
 	churnStart := time.Now()
 	if env.Params.String("trigger") == "cronjob" {

@@ -90,7 +90,9 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	env.Report.Reproduce = c.ManualSetup + manualSteps(opts.Version, env.Params.String("methods"), env.Params.String("stall"))
+	if env.Report.Reproduce, err = manualSteps(c.ManualSetup, opts.Version, env.Params.String("methods"), stall, recoverIn); err != nil {
+		return report.Inconclusive, "", err
+	}
 
 	// One pod, so a relist has something to list.
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "relapse-sleeper", Namespace: "default"},

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/relapse-dev/relapse/fixtures/initreport"
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/clusterkit"
@@ -186,10 +187,7 @@ func shrunkPipes(ctx context.Context, c *cluster.Cluster, pods int) (int, string
 		}
 		line, _, _ := strings.Cut(strings.TrimSpace(string(raw)), "\n")
 		fmt.Fprintf(&b, "%s: %s\n", name, line)
-		var seen struct {
-			NoNewPrivs bool `json:"no_new_privs"`
-			PipeSize   int  `json:"pipe_size"`
-		}
+		var seen initreport.Report
 		if json.Unmarshal([]byte(line), &seen) == nil && seen.NoNewPrivs && seen.PipeSize > 0 && seen.PipeSize <= 8192 {
 			small++
 		}

@@ -1,30 +1,37 @@
 package systemdcookie
 
 import (
-	"fmt"
-	"strings"
+	"embed"
+
+	"github.com/relapse-dev/relapse/harness/reproscript"
 )
 
-// manualSteps is what a maintainer can do by hand in a throw-away VM with
-// systemd as PID 1 (never on a machine that matters: it writes PID 1's memory).
-func manualSteps(p settings) string {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# systemd#11818 by hand, as root, in a THROW-AWAY VM whose PID 1 is systemd.")
-	w("# 1. Find the cookie of PID 1's system-bus connection: it equals the serial of the")
-	w("#    last message PID 1 sent. Watch serials in one shell:")
-	w("dbus-monitor --system \"sender='$(busctl --system call org.freedesktop.DBus / org.freedesktop.DBus GetNameOwner s org.freedesktop.systemd1 | cut -d'\"' -f2)'\"")
-	w("#    then, with gdb and systemd's debug symbols (systemd-dbgsym):")
-	w("gdb -p 1 -batch -ex 'print ((Manager*)m)->api_bus->cookie' -ex 'set var ((Manager*)m)->api_bus->cookie = %d'", 0xffffffff-p.margin)
-	w("#    (without symbols relapse scans PID 1's heap for the serial and narrows it over a few calls:")
-	w("#     relapse-agent bus-cookie %d)", 0xffffffff-p.margin)
-	w("# 2. Make PID 1 send a few hundred messages, e.g. transient units:")
-	w("for i in $(seq 1 %d); do systemd-run --unit=cookie-$i --collect /bin/true; done", p.margin+50)
-	w("# 3. Affected (< 242): these hang, while systemctl (private socket) still answers:")
-	w("busctl --system --timeout=5 tree org.freedesktop.systemd1")
-	w("dbus-send --system --print-reply --dest=org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Introspectable.Introspect")
-	w("journalctl -b _PID=1 | grep -i 'not supported'")
-	w("#    Fixed (>= 242): serials in dbus-monitor jump from 4294967295 to 2147483648 and calls keep answering.")
-	w("#    `systemctl daemon-reexec` reconnects an affected systemd.")
-	return b.String()
+//go:embed reproduce.sh.tmpl
+var scriptFS embed.FS
+
+// script is the portable reproducer's template (reproduce.sh.tmpl).
+var script = reproscript.MustParse(scriptFS, "reproduce.sh.tmpl")
+
+// scriptData is what reproduce.sh.tmpl is rendered from.
+type scriptData struct {
+	reproscript.Base
+	// Cookie is where PID 1's cookie is moved: 0xffffffff - Margin;
+	// Messages how many replies then push it over.
+	Cookie           uint64
+	Margin, Messages int
+}
+
+// scriptCleanup: the dbus-monitor log the script reads PID 1's serials
+// from.
+var scriptCleanup = reproscript.Cleanup{Made: []string{"dbus-monitor.log"}}
+
+// cookieTarget is where PID 1's cookie is moved: margin messages before
+// the 32-bit serials run out.
+func cookieTarget(margin int) uint64 { return uint64(0xffffffff - margin) }
+
+// manualSteps is the portable reproducer, for a throw-away VM with systemd
+// as PID 1 only (never a machine that matters: it writes PID 1's memory).
+func manualSteps(p settings) (string, error) {
+	return script.Render(scriptData{Base: reproscript.Base{Cleanup: scriptCleanup},
+		Cookie: cookieTarget(p.margin), Margin: p.margin, Messages: p.margin + 50})
 }

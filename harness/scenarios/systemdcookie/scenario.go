@@ -117,7 +117,9 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		return report.Inconclusive, "", err
 	}
 	r.kit = kit
-	env.Report.Reproduce = manualSteps(p)
+	if env.Report.Reproduce, err = manualSteps(p); err != nil {
+		return report.Inconclusive, "", err
+	}
 
 	watch, err := (&detect.SystemdBus{Node: env.Node, Timeout: p.callTimeout}).Start(ctx)
 	if err != nil {
@@ -237,7 +239,7 @@ func (r *overrun) observeSystemd(ctx context.Context) error {
 // the node; it cannot be undone and needs not be: the node is destroyed.
 func (r *overrun) moveCookie(ctx context.Context, margin int) (systemdbus.CookieMove, error) {
 	env := r.env
-	target := uint64(0xffffffff - margin)
+	target := cookieTarget(margin)
 	var move systemdbus.CookieMove
 	mctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
