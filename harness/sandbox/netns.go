@@ -73,7 +73,9 @@ func (ns *Netns) delete(ctx context.Context) error {
 func (ns *Netns) KillMembers(ctx context.Context) error {
 	// `ip netns pids` reads /proc/*/ns/net: it finds daemonised children too.
 	var pids []string
-	err := poll.Within(ctx, 5*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+	// Generous: a SIGKILLed process in uninterruptible sleep on a loaded
+	// machine can take seconds to go.
+	err := poll.Within(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err := ns.Node.Command("ip", "netns", "pids", ns.Name).Output(ctx)
 		if err != nil {
 			return false, err
@@ -87,7 +89,7 @@ func (ns *Netns) KillMembers(ctx context.Context) error {
 		return len(pids) == 0, nil
 	})
 	if errors.Is(err, poll.ErrDeadline) {
-		return fmt.Errorf("processes in network namespace %s survive SIGKILL after 5 s: %v", ns.Name, pids)
+		return fmt.Errorf("processes in network namespace %s survive SIGKILL after 30 s: %v", ns.Name, pids)
 	}
 	return err
 }
