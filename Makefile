@@ -150,12 +150,16 @@ matrix: deps build
 # written to $(STORE)/dashboard.html. Exits 4 on a RELAPSE: the file's canary
 # (runc 1.1.14 with runc#2871 reverted) is one on purpose; CANARY_OK=1 counts
 # it as the night working, and then 5 means the canary did not relapse or did not run.
+# NIGHTLY_SOURCES=runc=DIR,containerd=DIR names the checkouts the file's
+# git:upstream@main cells build (absolute paths to git repositories);
+# without one those cells are INCONCLUSIVE, skipped with the reason.
 STORE     ?= $(CURDIR)/results-store
 CANARY_OK ?=
 NIGHTLY   ?= ci/nightly.yaml
 SPEED     ?= fast
+NIGHTLY_SOURCES ?=
 nightly: deps build
-	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok)
+	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok) $(if $(NIGHTLY_SOURCES),--sources $(NIGHTLY_SOURCES))
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
 # releases), or with BISECT_SOURCE=DIR over the commits of a checkout.

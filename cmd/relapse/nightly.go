@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,6 +35,9 @@ type matrixSelection struct {
 	// job runs the cells as an Indexed Job on a bare cluster relapse makes.
 	job        bool
 	kubernetes string
+	// sources are the checkouts behind git:upstream@<ref> versions
+	// (component=DIR,...; NIGHTLY_SOURCES by default).
+	sources string
 	// staging: the results directory is merged and removed afterwards, so
 	// its paths are not worth printing.
 	staging bool
@@ -50,11 +54,32 @@ func addMatrixFlags(fs *flag.FlagSet) *matrixSelection {
 	fs.DurationVar(&m.lockWait, "lock-wait", 0, "how long a cell waits for the host lock another run holds")
 	fs.BoolVar(&m.job, "job", false, "run the cells as a Kubernetes Indexed Job (one completion index per cell, --parallel pods) on a bare cluster relapse makes here")
 	fs.StringVar(&m.kubernetes, "job-kubernetes", "1.30.14", "the Kubernetes version of --job's cluster")
+	fs.StringVar(&m.sources, "sources", os.Getenv(matrixpkg.SourcesEnv), "checkouts of upstream repositories for the file's git:upstream@<ref> versions: component=DIR,... (default $"+matrixpkg.SourcesEnv+"); a component without one has its upstream cells skipped, INCONCLUSIVE")
 	return m
 }
 
-// cells checks the flags, loads the file and applies the selection.
-func (m *matrixSelection) cells() (*matrixpkg.File, []matrixpkg.Cell, error) {
+// resolveError is a night's selectors or upstream refs failing to
+// resolve: not a usage error, the file and flags were right.
+type resolveError struct{ error }
+
+func (e resolveError) Unwrap() error { return e.error }
+
+// selectionFailed is the exit status for an error of cells(): a usage
+// error (2) unless the night failed to resolve (1).
+func selectionFailed(err error) int {
+	var re resolveError
+	if errors.As(err, &re) {
+		fmt.Fprintf(os.Stderr, "relapse: resolving tonight's versions: %v\n", err)
+		return exitFailed
+	}
+	return usageError(err)
+}
+
+// cells checks the flags, loads the file, resolves what its selectors and
+// upstream refs mean tonight (a maintained cell becomes one per line) and
+// applies the selection. A failed resolution still returns the cells it
+// could make, with a resolveError.
+func (m *matrixSelection) cells(ctx context.Context) (*matrixpkg.File, []matrixpkg.Cell, error) {
 	shard, shards := 1, 1
 	if m.shard != "" {
 		var err error
@@ -76,11 +101,20 @@ func (m *matrixSelection) cells() (*matrixpkg.File, []matrixpkg.Cell, error) {
 			return nil, nil, fmt.Errorf("--job-kubernetes: %w", err)
 		}
 	}
+	sources, err := matrixpkg.ParseSources(ctx, m.sources)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--sources: %w", err)
+	}
 	f, all, err := matrixpkg.Load(m.file)
 	if err != nil {
 		return nil, nil, err
 	}
+	night := matrixpkg.Night{List: matrixpkg.ProxyListing, Today: time.Now(), Sources: sources}
+	all, resolveErr := night.Resolve(ctx, all)
 	cells, err := matrixpkg.Select(all, m.cell, m.speed, shard, shards, m.canaries)
+	if err == nil && resolveErr != nil {
+		err = resolveError{resolveErr}
+	}
 	return f, cells, err
 }
 
@@ -94,16 +128,17 @@ func matrixFile(ctx context.Context, args []string) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	_, cells, err := sel.cells()
-	if err != nil {
-		return usageError(err)
+	_, cells, err := sel.cells(ctx)
+	var unresolved resolveError
+	if err != nil && !(*list && errors.As(err, &unresolved)) {
+		return selectionFailed(err)
 	}
 	if *list {
 		// Tonight's versions beside the selectors: a proxy that cannot be
-		// asked leaves them out and says so, the listing still stands.
-		cells, err = matrixpkg.ResolveSelectors(ctx, cells, time.Now())
+		// asked leaves them (and maintained lines) out and says so, the
+		// listing of the rest still stands.
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "relapse: resolving selectors for the listing: %v\n", err)
+			fmt.Fprintf(os.Stderr, "relapse: resolving tonight's versions for the listing: %v\n", err)
 		}
 		data, _ := json.MarshalIndent(cells, "", "  ")
 		fmt.Println(string(data))
@@ -127,7 +162,7 @@ func (m *matrixSelection) run(ctx context.Context, cells []matrixpkg.Cell, resul
 	if wait == 0 {
 		wait = time.Duration(len(cells)) * 20 * time.Minute
 	}
-	out, err := matrixjob.Run(ctx, matrixjob.Options{File: m.file, Speed: m.speed, Canaries: m.canaries, Cells: cells,
+	out, err := matrixjob.Run(ctx, matrixjob.Options{File: m.file, Speed: m.speed, Canaries: m.canaries, Sources: m.sources, Cells: cells,
 		Parallelism: m.parallel, Kubernetes: m.kubernetes, Results: results, ReportsDir: filepath.Join(results, "job-cluster"),
 		LockWait: wait, Log: stderrLog})
 	if out != nil {
@@ -153,7 +188,7 @@ func printManifest(m *matrixSelection, cells []matrixpkg.Cell, results string) i
 	state := filepath.Join(run.StateDir(), "matrix-job")
 	job, err := matrixjob.Manifest(matrixjob.Spec{Name: "relapse-matrix", Namespace: "default", Image: "busybox:1.36",
 		Cells: len(cells), Parallelism: m.parallel, Relapse: self, Repo: repo, File: m.file, Speed: m.speed, Canaries: m.canaries,
-		Results: results, State: state, LockWait: time.Duration(len(cells)) * 20 * time.Minute, Path: os.Getenv("PATH")})
+		Sources: m.sources, Results: results, State: state, LockWait: time.Duration(len(cells)) * 20 * time.Minute, Path: os.Getenv("PATH")})
 	if err == nil {
 		var text string
 		if text, err = matrixjob.YAML(job); err == nil {
@@ -200,9 +235,9 @@ func nightly(ctx context.Context, args []string) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	f, cells, err := sel.cells()
+	f, cells, err := sel.cells(ctx)
 	if err != nil {
-		return usageError(err)
+		return selectionFailed(err)
 	}
 	if *night == "" {
 		*night = resultspkg.NightName(time.Now())

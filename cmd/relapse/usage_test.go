@@ -51,6 +51,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 	empty := writeFile(t, "empty.yaml", "")
 	evil := writeFile(t, "evil.yaml", "cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n    provider: [../../../tmp/evil]\n")
 	good := writeFile(t, "good.yaml", "cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93, rc94]}\n")
+	repo, err := filepath.Abs("../..") // this repository: a git checkout
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		want string
@@ -83,6 +87,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"matrix job kubernetes":   {[]string{"matrix", "--file", good, "--list", "--job", "--job-kubernetes", "1.30; id"}, `--job-kubernetes: unknown kubernetes version "1.30; id"`},
 		"matrix speed":            {[]string{"matrix", "--file", good, "--list", "--speed", "quick"}, `--speed "quick": want fast or slow`},
 		"matrix file stray":       {[]string{"matrix", "--file", good, "--list", "x"}, `unexpected argument "x"`},
+		"matrix sources form":     {[]string{"matrix", "--file", good, "--list", "--sources", "runc"}, `NIGHTLY_SOURCES entry "runc": want component=DIR`},
+		"matrix sources relative": {[]string{"matrix", "--file", good, "--list", "--sources", "runc=src/runc"}, "not a clean absolute path"},
+		"matrix sources missing":  {[]string{"matrix", "--file", good, "--list", "--sources", "runc=/nonexistent/runc"}, "/nonexistent/runc is not a directory"},
+		"matrix sources unknown":  {[]string{"matrix", "--file", good, "--list", "--sources", "crun=/"}, `"crun" is no component`},
+		"nightly sources twice":   {[]string{"nightly", "--file", good, "--sources", "runc=" + repo + ",runc=" + repo}, "names runc twice"},
 		"nightly shard":           {[]string{"nightly", "--file", good, "--shard", "1/2/3"}, `--shard "1/2/3"`},
 		"nightly empty":           {[]string{"nightly", "--file", empty}, "no cells"},
 		"nightly night":           {[]string{"nightly", "--file", good, "--cell", "runc-pipe-hang.runc-rc93", "--night", "../../etc"}, `--night: night "../../etc": want letters, digits`},
@@ -112,6 +121,15 @@ func TestMatrixListShards(t *testing.T) {
 		if code != exitVerdict || strings.Count(out, `"id"`) != 1 {
 			t.Errorf("--shard %s: exit %d, want one cell:\n%s", shard, code, out)
 		}
+	}
+}
+
+// NIGHTLY_SOURCES is checked as --sources is: a bad value is a usage error.
+func TestNightlySourcesFromEnvironment(t *testing.T) {
+	good := writeFile(t, "good.yaml", "cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n")
+	t.Setenv("NIGHTLY_SOURCES", "runc=relative")
+	if code, out := capture(t, "matrix", "--file", good, "--list"); code != exitUsage || !strings.Contains(out, "not a clean absolute path") {
+		t.Errorf("NIGHTLY_SOURCES=runc=relative: exit %d, want 2:\n%s", code, out)
 	}
 }
 

@@ -7,6 +7,15 @@
 // entries add them. Every cell gets a stable ID from what it runs, so the
 // same cell is the same row of history night after night.
 //
+// What ships is resolved each night (Night.Resolve): a "maintained"
+// version becomes one cell per line its component's upstream maintains
+// (runc-pipe-hang.runc-maintained-1.5), latest and latest-X.Y are
+// resolved against the Go module proxy (listed once per component), and
+// git:upstream@<ref> points at the checkout NIGHTLY_SOURCES names (a cell
+// without one is skipped, INCONCLUSIVE with the reason). BugGroup and
+// BugCells derive a bug's cells from its declaration: both sides of its
+// fix, the maintained lines, and upstream main for runc and containerd.
+//
 // Run executes cells and writes each one's results in the layout Prow
 // writes and TestGrid reads: <results>/<cell>/started.json (with the
 // relapse commit as repo-commit), finished.json (a result Prow writes:

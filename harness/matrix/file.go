@@ -77,8 +77,18 @@ type Cell struct {
 	// and "podman" for the engines that drive runc.
 	Deps []string `json:"deps,omitempty"`
 	// Resolved is what the cell's selector versions meant when the matrix
-	// was listed (ResolveSelectors): "runc": "v1.5.3" for runc: latest.
+	// was listed (Night.Resolve): "runc": "v1.5.3" for runc: latest.
 	Resolved map[string]string `json:"resolved,omitempty"`
+	// Requested is what the file wrote for a component when the cell runs
+	// something narrower: "maintained" for a cell of one maintained line
+	// (it runs latest-X.Y), "git:upstream@main" for a cell pointed at a
+	// checkout. Results record it as the selector, so a row's label is
+	// the same on every machine and every night.
+	Requested map[string]string `json:"requested,omitempty"`
+	// Skip says why the cell cannot run here (no checkout of the upstream
+	// it follows): it reports INCONCLUSIVE with this reason, it does not
+	// fail the night.
+	Skip string `json:"skip,omitempty"`
 }
 
 // OwnVM says whether the cell runs in a VM of its own, so it changes
@@ -120,16 +130,25 @@ func Parse(data []byte) (*File, []Cell, error) {
 	if strings.ContainsFunc(f.Name, unicode.IsControl) {
 		return nil, nil, fmt.Errorf("name %q: want one line of printable text", f.Name)
 	}
-	cells, err := f.Expand()
+	cells, err := f.checkedCells()
 	if err != nil {
 		return nil, nil, err
 	}
+	return &f, cells, nil
+}
+
+// checkedCells expands the groups and checks every cell offline.
+func (f *File) checkedCells() ([]Cell, error) {
+	cells, err := f.Expand()
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range cells {
 		if err := experiment.Check(c.options()); err != nil {
-			return nil, nil, fmt.Errorf("cell %s: %w", c.ID, err)
+			return nil, fmt.Errorf("cell %s: %w", c.ID, err)
 		}
 	}
-	return &f, cells, nil
+	return cells, nil
 }
 
 const example = `  name: nightly

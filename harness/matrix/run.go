@@ -17,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -127,6 +128,11 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "matrix: cell %s\n", c.ID)
 	}
+	if c.Skip != "" {
+		out.Report = skipped(c)
+		out.Err = skipCell(dir, c, out.Report)
+		return out
+	}
 	opts := c.options()
 	opts.ReportsDir, opts.CacheDir, opts.LockWait, opts.Log = filepath.Join(artifacts, "reports"), o.CacheDir, o.LockWait, o.Log
 	opts.Invocation = Invocation(c)
@@ -156,6 +162,26 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 func endCell(dir string, c Cell, r *report.Report, reportJUnit string, runErr error) error {
 	moved := moveJUnit(reportJUnit, filepath.Join(dir, "artifacts"), c.ID)
 	return errors.Join(moved, writeJSON(filepath.Join(dir, "finished.json"), finished(c, r, runErr)))
+}
+
+// skipped is the report of a cell that cannot run here: INCONCLUSIVE for
+// a missing requirement, which its JUnit shows as skipped with the reason.
+func skipped(c Cell) *report.Report {
+	r := &report.Report{Scenario: c.Scenario, Started: time.Now().UTC(),
+		Verdict: report.Verdict{Result: report.Inconclusive, Cause: report.CauseMissing, Reason: c.Skip, Missing: []string{c.Skip}}}
+	if s, err := scenario.Lookup(c.Scenario); err == nil {
+		r.Bug = s.Bug()
+	}
+	return r
+}
+
+// skipCell writes a skipped cell's JUnit and finished.json.
+func skipCell(dir string, c Cell, r *report.Report) error {
+	data, err := report.MarshalJUnit(r)
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, "artifacts", JUnitFile(c.ID)), data, 0o644)
+	}
+	return errors.Join(err, writeJSON(filepath.Join(dir, "finished.json"), finished(c, r, nil)))
 }
 
 // started is the cell's started.json.
@@ -246,7 +272,10 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	md["component"], md["version"], md["build"] = v.Component, v.Version, v.Build
 	md["k"], md["n"] = strconv.Itoa(v.Rate.K), strconv.Itoa(v.Rate.N)
 	md["rate_lo"], md["rate_hi"] = strconv.FormatFloat(v.Rate.Lo, 'f', 3, 64), strconv.FormatFloat(v.Rate.Hi, 'f', 3, 64)
-	md["report"] = r.RunID
+	// A skipped cell ran nothing: it has no report directory to name.
+	if r.RunID != "" {
+		md["report"] = r.RunID
+	}
 	if r.Variant != "" {
 		md["variant"] = r.Variant
 	}
@@ -262,6 +291,9 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		// keeps one row per selector (or source) and shows what it
 		// resolved to each night.
 		if sel, how := selection(a.Resolved); sel != "" {
+			if asked := c.Requested[a.Component]; asked != "" {
+				sel = asked
+			}
 			md["selector_"+a.Component], md["selected_"+a.Component] = sel, how
 			if a.Component == v.Component {
 				md["selector"], md["selected"] = sel, how

@@ -28,6 +28,9 @@ type Spec struct {
 	// them did; Canaries likewise.
 	File, Speed string
 	Canaries    bool
+	// Sources is NIGHTLY_SOURCES for the cells (the checkouts behind
+	// git:upstream@<ref>), already checked; the pods run with it.
+	Sources string
 	// Results is the node directory that receives cell-<index>/<cell id>/.
 	Results string
 	// State is the cells' state directory (journal, host lock).
@@ -51,7 +54,7 @@ const script = `set -u
 i=$((JOB_COMPLETION_INDEX + 1))
 echo "relapse matrix job: index $JOB_COMPLETION_INDEX runs shard $i/$CELLS of $FILE on $(hostname)"
 status=0
-nsenter -t "$ENTER" -m -u -i -n -p -- /usr/bin/env -i PATH="$NODE_PATH" HOME=/root RELAPSE_STATE="$STATE" \
+nsenter -t "$ENTER" -m -u -i -n -p -- /usr/bin/env -i PATH="$NODE_PATH" HOME=/root RELAPSE_STATE="$STATE" NIGHTLY_SOURCES="$SOURCES" \
   /bin/sh -c 'cd "$1" && shift && exec "$@"' relapse-cell "$REPO" \
   "$RELAPSE" matrix --file "$FILE" $SELECT --shard "$i/$CELLS" --results "$RESULTS/cell-$JOB_COMPLETION_INDEX" --lock-wait "$LOCK_WAIT" || status=$?
 echo "relapse matrix job: index $JOB_COMPLETION_INDEX exited $status"
@@ -90,7 +93,7 @@ func Manifest(s Spec) (*batchv1.Job, error) {
 		{Name: "CELLS", Value: fmt.Sprint(s.Cells)}, {Name: "FILE", Value: s.File}, {Name: "SELECT", Value: strings.Join(sel, " ")},
 		{Name: "RELAPSE", Value: s.Relapse}, {Name: "REPO", Value: s.Repo}, {Name: "RESULTS", Value: s.Results},
 		{Name: "STATE", Value: s.State}, {Name: "LOCK_WAIT", Value: s.LockWait.String()}, {Name: "NODE_PATH", Value: s.Path},
-		{Name: "ENTER", Value: fmt.Sprint(s.Enter)},
+		{Name: "ENTER", Value: fmt.Sprint(s.Enter)}, {Name: "SOURCES", Value: s.Sources},
 	}
 	job := &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},

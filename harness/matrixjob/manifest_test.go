@@ -14,7 +14,7 @@ import (
 func spec() Spec {
 	return Spec{Name: "m", Namespace: "ns", Image: "busybox", Cells: 9, Parallelism: 2, Relapse: "/opt/relapse", Repo: "/src/relapse",
 		File: "ci/nightly.yaml", Speed: "fast", Canaries: true, Results: "/var/results", State: "/var/lib/relapse/matrix-job",
-		LockWait: time.Hour, Path: "/usr/bin:/bin"}
+		LockWait: time.Hour, Path: "/usr/bin:/bin", Sources: "runc=/src/runc"}
 }
 
 func TestManifestIsAnIndexedJobOfOneIndexPerCell(t *testing.T) {
@@ -71,7 +71,9 @@ func TestScriptMapsTheIndexToOneCell(t *testing.T) {
 			t.Errorf("cell exit %s: pod error %v, want failure %v\n%s", tc.exit, err, tc.fails, out)
 		}
 		for _, want := range []string{"-t\n1\n-m\n", "RELAPSE_STATE=/var/lib/relapse/matrix-job", "/src/relapse\n/opt/relapse\nmatrix\n",
-			"--shard\n3/9\n", "--results\n/var/results/cell-2\n", "--speed\nfast\n"} {
+			"--shard\n3/9\n", "--results\n/var/results/cell-2\n", "--speed\nfast\n",
+			// The cells see the checkouts behind git:upstream@<ref> as the listing did.
+			"NIGHTLY_SOURCES=runc=/src/runc\n"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("cell exit %s: the host command lacks %q:\n%s", tc.exit, want, out)
 			}

@@ -29,6 +29,8 @@ type Options struct {
 	// File, Speed and Canaries select the cells (as relapse matrix does).
 	File, Speed string
 	Canaries    bool
+	// Sources is NIGHTLY_SOURCES, passed to every cell.
+	Sources     string
 	Cells       []matrix.Cell
 	Parallelism int
 	// Kubernetes is the cluster's version (a pinned one; default 1.30.14).
@@ -149,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		job, err := Manifest(Spec{Name: "relapse-matrix", Namespace: "default", Image: cluster.BusyboxImage,
 			Cells: len(o.Cells), Parallelism: o.Parallelism, Relapse: self, Repo: repo, File: o.File, Speed: o.Speed,
-			Canaries: o.Canaries, Results: results, State: cellState, LockWait: o.LockWait, Path: os.Getenv("PATH"),
+			Canaries: o.Canaries, Sources: o.Sources, Results: results, State: cellState, LockWait: o.LockWait, Path: os.Getenv("PATH"),
 			// This process lives in the host's namespaces for as long as the
 			// Job runs; PID 1 may be out of reach (it is in this VM).
 			Enter: os.Getpid()})

@@ -31,5 +31,8 @@
 //     fail) and the last night it passed.
 //
 // Dashboard renders bugs x versions x nights as one self-contained page;
-// Publish writes it with every report it links to, as a site to serve.
+// Publish writes it with every report it links to, as a site to serve,
+// and the nights as Prow's jobs for TestGrid and Spyglass (WriteLogs:
+// logs/<cell>/<build>/ with numeric builds growing night by night, and
+// logs/<cell>/latest-build.txt).
 package results

@@ -27,7 +27,8 @@ func WriteDashboard(path, name string, c *Comparison) error {
 // Publish writes a site that can be served as it is (GitHub Pages):
 // index.html, the dashboard, and every report directory it links to, at
 // the same paths relative to index.html as they have in the store, so
-// that no link of the page reaches nothing. Links inside a report
+// that no link of the page reaches nothing; and logs/, every night as
+// Prow's jobs for TestGrid and Spyglass (WriteLogs). Links inside a report
 // directory are left out. site must be absent or empty; it returns how
 // many reports it copied.
 func Publish(site, store, name string, c *Comparison) (int, error) {
@@ -57,6 +58,10 @@ func Publish(site, store, name string, c *Comparison) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("copying report %s into the site: %w", dir, err)
 		}
+	}
+	// TestGrid and Spyglass read the same nights as Prow's jobs (logs/).
+	if _, err := WriteLogs(site, c.Nights, c.cellsByNight()); err != nil {
+		return 0, err
 	}
 	var page bytes.Buffer
 	if err := Dashboard(&page, name, c, store); err != nil {
