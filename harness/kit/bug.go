@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
@@ -56,7 +57,10 @@ type Bug struct {
 	Nodes []string
 	// Slow keeps its specs out of `make test` and its cells out of `make
 	// nightly` (a VM node, a build from source).
-	Slow     bool
+	Slow bool
+	// Runc says how the runc under test runs (SystemdCgroup for a bug of
+	// the systemd cgroup driver, which needs a qemu node).
+	Runc     runckit.Options
 	Sampling report.Sampling
 	Params   []scenario.Param
 

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -138,5 +139,21 @@ func TestRepoDir(t *testing.T) {
 		if got := repoDir(file); got != want {
 			t.Errorf("repoDir(%s) = %s", file, got)
 		}
+	}
+}
+
+// The reproducer is valid shell, removes the markers on exit and runs the
+// bundles in the order the run did.
+func TestReproducerScript(t *testing.T) {
+	r := &Run{}
+	r.undo = []string{"rm -rf /run/relapse/run/x/markers", "rm -rf /run/relapse/run/x/markers"}
+	r.Script("mkdir -p /run/relapse/run/x/markers && echo t > /run/relapse/run/x/markers/m  # the marker",
+		"runc run --bundle control relapse-control  # control", "runc run --bundle fd7 relapse-fd7  # trigger")
+	script := r.script(valid())
+	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
+		t.Fatalf("sh -n: %v\n%s", err, script)
+	}
+	if !strings.Contains(script, "trap 'rm -rf /run/relapse/run/x/markers' EXIT") || strings.Index(script, "control") > strings.Index(script, "fd7") {
+		t.Errorf("script:\n%s", script)
 	}
 }
