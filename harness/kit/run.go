@@ -86,27 +86,6 @@ func (r *Run) Container(ctx context.Context, name, label string, args []string, 
 	return c, nil
 }
 
-// Detached starts a container that keeps running (`runc run --detach`;
-// give the init sleep=SECONDS to keep it alive) for bugs that act on a
-// running container (runc exec). It returns the container's id; the
-// container is deleted when the run ends.
-func (r *Run) Detached(ctx context.Context, name, label string, args []string, edit func(*specs.Spec)) (string, error) {
-	dir, err := r.bundle(ctx, name, label, args, edit)
-	if err != nil {
-		return "", err
-	}
-	id := "relapse-" + r.Env.Short() + "-" + name
-	r.Env.DeferCleanup("delete container "+id, func(ctx context.Context) error {
-		_, err := r.Command(ctx, "delete", "--force", id)
-		return err
-	})
-	r.Script(fmt.Sprintf("runc run --detach --bundle %s %s  # %s", name, id, label))
-	if out, err := r.Command(ctx, "run", "--detach", "--bundle", dir, id); err != nil {
-		return id, fmt.Errorf("starting %s: %w: %s", label, err, out)
-	}
-	return id, nil
-}
-
 // Command runs a runc subcommand of the runc under test (its state root,
 // its debug log) within the run's create-timeout, records it in the
 // timeline and returns what it printed, stdout and stderr together. A

@@ -66,8 +66,8 @@ type InitReport struct {
 	Error      string `json:"error,omitempty"`
 	// Probes maps a syscall the init probed (probe=NAME) to its errno.
 	Probes map[string]int `json:"probes,omitempty"`
-	// Reads maps a path the init read (read=PATH) to its first line or
-	// "error: ...".
+	// Reads maps a file the init read (read=PATH) to its first 4 KiB, or
+	// to "error: " and why it could not.
 	Reads map[string]string `json:"reads,omitempty"`
 	// Cwd is the init's getcwd(2), "error: ..." outside its root.
 	Cwd string `json:"cwd,omitempty"`

@@ -113,7 +113,7 @@ func markerSeen(c kit.Container, rel, token string) string {
 	switch got, ok := c.Init.Reads[rel]; {
 	case !c.Ran:
 		return "did not start: " + c.Complaint()
-	case ok && got == token:
+	case ok && strings.TrimSpace(got) == token:
 		return "read"
 	case ok:
 		return "not read (" + got + ")"
