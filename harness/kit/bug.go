@@ -193,8 +193,9 @@ func (b *Bug) RevertPath() string {
 // bugs are the registered declarations, in registration order.
 var bugs []*Bug
 
-// Register checks a declaration and registers it as a scenario (and its
-// aliases); call it from the declaring file's init. A declaration Check
+// Register checks a declaration and registers it as a scenario under its
+// derived name, and its aliases as older names of it; call it from the
+// declaring file's init. A declaration Check
 // refuses panics: it is a programming error the unit tests catch.
 func Register(b *Bug) {
 	_, file, _, _ := runtime.Caller(1)
@@ -205,7 +206,7 @@ func Register(b *Bug) {
 	bugs = append(bugs, b)
 	scenario.Register(&bugScenario{b: b, name: b.Name()})
 	for _, a := range b.Aliases {
-		scenario.Register(&bugScenario{b: b, name: a})
+		scenario.Alias(a, b.Name())
 	}
 }
 
