@@ -47,6 +47,7 @@ func TestCheckRefusesWhatIsMissing(t *testing.T) {
 		{"introduced after the last affected", func(b *Bug) { b.FirstAffected = "1.2.0" }, "no later than LastAffected"},
 		{"no trigger", func(b *Bug) { b.Trigger = nil }, "Control, Trigger and Classify"},
 		{"no sampling", func(b *Bug) { b.Sampling = report.Sampling{} }, "Sampling:"},
+		{"racy without a rate", func(b *Bug) { b.Sampling.Deterministic = false }, "needs RuleOut"},
 		{"an unknown node", func(b *Bug) { b.Nodes = []string{"kind"} }, `"kind" is no node provider`},
 		{"a revert without fixtures", func(b *Bug) { b.Revert = "revert.patch" }, "no Fixtures"},
 		{"a revert that is not there", func(b *Bug) { b.Revert = "revert.patch"; b.Fixtures = fstest.MapFS{} }, "fixtures live in runc-3952/"},
