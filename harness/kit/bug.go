@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/relapse-dev/relapse/harness/report"
@@ -94,23 +92,12 @@ type Observation struct {
 // Fact is a fact's value, "" when absent.
 func (o Observation) Fact(name string) string { return o.Facts[name] }
 
-// runcMessage is the message of one of runc's log lines.
-var runcMessage = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
-
-// Complaint is what runc said went wrong, in its own words: the message
-// of its last error log line, else the last line it printed, else the
-// failure ("" when the side ran).
+// Complaint is what runc said went wrong, in its own words
+// (runckit.RuncComplaint of Said), else the failure ("" when the side
+// ran).
 func (o Observation) Complaint() string {
-	if m := runcMessage.FindAllStringSubmatch(o.Said, -1); len(m) > 0 {
-		if msg, err := strconv.Unquote(`"` + m[len(m)-1][1] + `"`); err == nil {
-			return msg
-		}
-		return m[len(m)-1][1]
-	}
-	for _, line := range slices.Backward(strings.Split(strings.TrimSpace(o.Said), "\n")) {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "command failed on node") {
-			return line
-		}
+	if msg := runckit.RuncComplaint(o.Said); msg != "" {
+		return msg
 	}
 	return o.Failure
 }

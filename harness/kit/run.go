@@ -78,9 +78,10 @@ func (r *Run) Container(ctx context.Context, name, label string, args []string, 
 	o := r.Runc.Try(ctx, runckit.Try{N: n, Bundle: dir, Timeout: r.timeout, Label: label})
 	c := Container{Outcome: o, Init: o.Init, Observation: Observation{Ran: o.Started, Failure: o.Failure}}
 	if o.Err != nil {
+		// The command's error first: runc's own last line ends Said.
 		c.Said = o.Err.Error()
 		if out, err := r.Env.Node.ReadFile(ctx, r.Runc.OutputFile(o.Record.N)); err == nil {
-			c.Said = strings.TrimSpace(string(out)) + "\n" + c.Said
+			c.Said += "\n" + strings.TrimSpace(string(out))
 		}
 	}
 	return c, nil

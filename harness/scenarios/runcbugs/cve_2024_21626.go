@@ -62,8 +62,9 @@ func reach(ctx context.Context, r *kit.Run, fds []int) (kit.Observation, error) 
 	if err != nil {
 		return kit.Observation{}, err
 	}
-	// Enough ".." to reach / from any working directory, then the marker.
-	rel := strings.Repeat("../", 24) + strings.TrimPrefix(marker, "/")
+	// Enough ".." to reach / from the leaked directory (/sys/fs/cgroup, or
+	// a cgroup below it), then the marker.
+	rel := strings.Repeat("../", 8) + strings.TrimPrefix(marker, "/")
 	try := func(name, cwd, label string) (kit.Container, error) {
 		return r.Container(ctx, name, label, []string{"read=" + rel},
 			func(s *specs.Spec) { s.Process.Cwd = cwd })
