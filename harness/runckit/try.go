@@ -202,6 +202,9 @@ func (k *Kit) failed(ctx context.Context, name, output string, err error) string
 	if rerr != nil || said == "" {
 		return prefix + err.Error()
 	}
+	// runc wraps every error of its init in the same words; the attempts
+	// table keeps the part that differs.
+	said = strings.Replace(said, "unable to start container process: error during container init: ", "container init: ", 1)
 	if strings.HasPrefix(said, prefix) {
 		return said
 	}

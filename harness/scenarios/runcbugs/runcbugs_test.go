@@ -48,7 +48,7 @@ func TestCVE202421626Classify(t *testing.T) {
 		{"the marker read through fd 7", control, kit.Observation{Ran: true, Facts: map[string]string{"marker": "read", "via": "/proc/self/fd/7", "reached": "5"}},
 			report.Reproduced, "process.cwd=/proc/self/fd/7 read the marker"},
 		{"every fd refused at its mkdir", control, kit.Observation{Facts: map[string]string{"reached": "8", "tries": "/proc/self/fd/3: did not start: mkdir /proc/self/fd/3: not a directory"}},
-			report.NotReproduced, "no container started from /proc/self/fd/N"},
+			report.NotReproduced, "no container started from /proc/self/fd/3..8"},
 		{"the breakout check refused", control, kit.Observation{Facts: map[string]string{"reached": "1", "refused": "/proc/self/fd/7"}},
 			report.NotReproduced, "runc refused process.cwd=/proc/self/fd/7"},
 		{"nothing got to the cwd", control, kit.Observation{Facts: map[string]string{"reached": "0", "tries": "/proc/self/fd/3: did not start: permission denied"}},
