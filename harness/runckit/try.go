@@ -66,6 +66,11 @@ type InitReport struct {
 	Error      string `json:"error,omitempty"`
 	// Probes maps a syscall the init probed (probe=NAME) to its errno.
 	Probes map[string]int `json:"probes,omitempty"`
+	// Reads maps a path the init read (read=PATH) to its first line or
+	// "error: ...".
+	Reads map[string]string `json:"reads,omitempty"`
+	// Cwd is the init's getcwd(2), "error: ..." outside its root.
+	Cwd string `json:"cwd,omitempty"`
 }
 
 // Try creates and starts one container and waits for its init to run,

@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"github.com/relapse-dev/relapse/harness/scenario"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
