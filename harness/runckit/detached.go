@@ -23,6 +23,7 @@ type Detached struct {
 	k      *Kit
 	// timeout bounds each runc command on the container.
 	timeout time.Duration
+	deleted bool
 }
 
 // RunDetached starts bundle's container as attempt n with `runc run
@@ -102,8 +103,13 @@ func (d *Detached) Stat(ctx context.Context, format, path string, fs bool) (stri
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Delete force-deletes the container (its init is killed).
+// Delete force-deletes the container (its init is killed), once: a
+// scenario's own Delete and the run's cleanup may both ask.
 func (d *Detached) Delete(ctx context.Context) {
+	if d.deleted {
+		return
+	}
+	d.deleted = true
 	_ = d.within(context.WithoutCancel(ctx), func(ctx context.Context) error { return d.k.Runc.Delete(ctx, d.ID) })
 }
 
