@@ -34,17 +34,17 @@ func (k *Kit) RunDetached(ctx context.Context, n int, bundle string, timeout tim
 	id := k.ContainerID(n)
 	d := &Detached{ID: id, Output: k.OutputFile(n), k: k, timeout: k.deadline(timeout)}
 	pidFile := filepath.Join(k.Env.Dir, id+".pid")
+	// The init inherits runc's stdio. Its stdin is an empty file of the
+	// run's, never the host's /dev/null: a runc that chowns stdio it
+	// should not (runc#3674) then touches only the run's own file. Its
+	// output is a file, so waiting for runc does not wait for the init.
+	stdin := filepath.Join(k.Env.Dir, id+".stdin")
+	if err := k.Env.Node.WriteFile(ctx, stdin, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("making the stdin of container %s: %w", id, err)
+	}
 	began := time.Now()
 	if err := d.within(ctx, func(ctx context.Context) error {
-		// The init inherits runc's stdio: a file, so waiting for runc does
-		// not wait for the init (see node.Cmd.SetOutputFile).
-		call, err := k.Runc.Begin(ctx, d.Output, "run", "--detach", "--bundle", bundle, "--pid-file", pidFile, id)
-		if err != nil {
-			return err
-		}
-		err = call.Wait()
-		call.Record(err)
-		return err
+		return k.Runc.RunStdin(ctx, stdin, d.Output, "run", "--detach", "--bundle", bundle, "--pid-file", pidFile, id)
 	}); err != nil {
 		_ = k.Runc.Delete(context.WithoutCancel(ctx), id)
 		return nil, d.failed(ctx, "runc run --detach", err)

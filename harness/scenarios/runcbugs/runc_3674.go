@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/report"
 )
@@ -69,7 +71,10 @@ func execOwner(ctx context.Context, r *kit.Run, null bool) (kit.Observation, err
 	if null {
 		name, label, stdin, image = "trigger", "trigger: exec --user "+execUser+" with stdin the container's /dev/null", "/dev/null", nil
 	}
-	c, obs, err := r.Detached(ctx, name, label, image, nil)
+	// A writable root on both sides: runc's chown of the control's file in
+	// the image would fail with EROFS on the kit's read-only root, and runc
+	// ignores that.
+	c, obs, err := r.Detached(ctx, name, label, image, func(s *specs.Spec) { s.Root.Readonly = false })
 	if c == nil || err != nil {
 		return obs, err
 	}
