@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
@@ -56,7 +55,10 @@ type Bug struct {
 	Nodes []string
 	// Slow keeps its specs out of `make test` and its cells out of `make
 	// nightly` (a VM node, a build from source).
-	Slow     bool
+	Slow bool
+	// Runc says how the runc under test runs (SystemdCgroup for a bug of
+	// the systemd cgroup driver, which needs a qemu node).
+	Runc     runckit.Options
 	Sampling report.Sampling
 	Params   []scenario.Param
 
@@ -90,23 +92,12 @@ type Observation struct {
 // Fact is a fact's value, "" when absent.
 func (o Observation) Fact(name string) string { return o.Facts[name] }
 
-// runcMessage is the message of one of runc's log lines.
-var runcMessage = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
-
-// Complaint is what runc said went wrong, in its own words: the message
-// of its last error log line, else the last line it printed, else the
-// failure ("" when the side ran).
+// Complaint is what runc said went wrong, in its own words
+// (runckit.RuncComplaint of Said), else the failure ("" when the side
+// ran).
 func (o Observation) Complaint() string {
-	if m := runcMessage.FindAllStringSubmatch(o.Said, -1); len(m) > 0 {
-		if msg, err := strconv.Unquote(`"` + m[len(m)-1][1] + `"`); err == nil {
-			return msg
-		}
-		return m[len(m)-1][1]
-	}
-	for _, line := range slices.Backward(strings.Split(strings.TrimSpace(o.Said), "\n")) {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "command failed on node") {
-			return line
-		}
+	if msg := runckit.RuncComplaint(o.Said); msg != "" {
+		return msg
 	}
 	return o.Failure
 }
@@ -189,8 +180,9 @@ func (b *Bug) RevertPath() string {
 // bugs are the registered declarations, in registration order.
 var bugs []*Bug
 
-// Register checks a declaration and registers it as a scenario (and its
-// aliases); call it from the declaring file's init. A declaration Check
+// Register checks a declaration and registers it as a scenario under its
+// derived name, and its aliases as older names of it; call it from the
+// declaring file's init. A declaration Check
 // refuses panics: it is a programming error the unit tests catch.
 func Register(b *Bug) {
 	_, file, _, _ := runtime.Caller(1)
@@ -201,7 +193,7 @@ func Register(b *Bug) {
 	bugs = append(bugs, b)
 	scenario.Register(&bugScenario{b: b, name: b.Name()})
 	for _, a := range b.Aliases {
-		scenario.Register(&bugScenario{b: b, name: a})
+		scenario.Alias(a, b.Name())
 	}
 }
 

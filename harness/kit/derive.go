@@ -133,6 +133,10 @@ func Check(b *Bug) error {
 	if b.Sampling.Why == "" || b.Sampling.Fresh == "" {
 		bad("Sampling: say why its repetitions suffice (Why) and what each makes afresh (Fresh)")
 	}
+	// Without a rate to rule out, a racy bug's clean repetitions never end.
+	if !b.Sampling.Deterministic && (b.Sampling.RuleOut <= 0 || b.Sampling.RuleOut >= 1) {
+		bad("Sampling: a bug that is not Deterministic needs RuleOut, the reproduction rate measured on affected releases (0 < RuleOut < 1)")
+	}
 	for _, n := range b.Nodes {
 		if n != "local" && n != "qemu" {
 			bad("Nodes: %q is no node provider the kit runs (local, qemu)", n)

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -46,6 +47,7 @@ func TestCheckRefusesWhatIsMissing(t *testing.T) {
 		{"introduced after the last affected", func(b *Bug) { b.FirstAffected = "1.2.0" }, "no later than LastAffected"},
 		{"no trigger", func(b *Bug) { b.Trigger = nil }, "Control, Trigger and Classify"},
 		{"no sampling", func(b *Bug) { b.Sampling = report.Sampling{} }, "Sampling:"},
+		{"racy without a rate", func(b *Bug) { b.Sampling.Deterministic = false }, "needs RuleOut"},
 		{"an unknown node", func(b *Bug) { b.Nodes = []string{"kind"} }, `"kind" is no node provider`},
 		{"a revert without fixtures", func(b *Bug) { b.Revert = "revert.patch" }, "no Fixtures"},
 		{"a revert that is not there", func(b *Bug) { b.Revert = "revert.patch"; b.Fixtures = fstest.MapFS{} }, "fixtures live in runc-3952/"},
@@ -121,12 +123,12 @@ func TestDecideNeedsTheControl(t *testing.T) {
 }
 
 func TestComplaint(t *testing.T) {
-	said := `time="x" level=error msg="runc run failed: mkdir /proc/self/fd/3: not a directory" func="main.fatal()"` + "\ncommand failed on node local: runc run: exit status 1"
+	said := "command failed on node local: runc run: exit status 1\nrunc run failed: mkdir /proc/self/fd/3: not a directory"
 	if got := (Observation{Said: said}).Complaint(); got != "runc run failed: mkdir /proc/self/fd/3: not a directory" {
 		t.Errorf("Complaint = %q", got)
 	}
-	if got := (Observation{Said: "plain words\n", Failure: "f"}).Complaint(); got != "plain words" {
-		t.Errorf("Complaint of plain output = %q", got)
+	if got := (Observation{Failure: "f"}).Complaint(); got != "f" {
+		t.Errorf("Complaint without output = %q", got)
 	}
 }
 
@@ -138,5 +140,21 @@ func TestRepoDir(t *testing.T) {
 		if got := repoDir(file); got != want {
 			t.Errorf("repoDir(%s) = %s", file, got)
 		}
+	}
+}
+
+// The reproducer is valid shell, removes the markers on exit and runs the
+// bundles in the order the run did.
+func TestReproducerScript(t *testing.T) {
+	r := &Run{}
+	r.undo = []string{"rm -rf /run/relapse/run/x/markers", "rm -rf /run/relapse/run/x/markers"}
+	r.Script("mkdir -p /run/relapse/run/x/markers && echo t > /run/relapse/run/x/markers/m  # the marker",
+		"runc run --bundle control relapse-control  # control", "runc run --bundle fd7 relapse-fd7  # trigger")
+	script := r.script(valid())
+	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
+		t.Fatalf("sh -n: %v\n%s", err, script)
+	}
+	if !strings.Contains(script, "trap 'rm -rf /run/relapse/run/x/markers' EXIT") || strings.Index(script, "control") > strings.Index(script, "fd7") {
+		t.Errorf("script:\n%s", script)
 	}
 }

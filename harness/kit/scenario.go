@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -50,7 +51,9 @@ func (s *bugScenario) CheckNode(provider string) error {
 // and classifies. A control that did not run leaves nothing to compare
 // against: INCONCLUSIVE without asking Classify.
 func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
-	rk, err := runckit.New(ctx, env, runckit.Options{DebugLog: true})
+	o := s.b.Runc
+	o.DebugLog = true
+	rk, err := runckit.New(ctx, env, o)
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
@@ -70,6 +73,18 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 	v := Decide(s.b, control, trigger)
 	if trigger.Said != "" {
 		env.Evidence("what runc said to the trigger", trigger.Said)
+	}
+	// A fact of many lines (one per container tried) is evidence to
+	// read, not a line of the verdict.
+	for _, side := range []struct {
+		name string
+		o    Observation
+	}{{"control", control}, {"trigger", trigger}} {
+		for _, k := range slices.Sorted(maps.Keys(side.o.Facts)) {
+			if v := side.o.Facts[k]; strings.Contains(v, "\n") {
+				env.Evidence(side.name+": "+k, v)
+			}
+		}
 	}
 	if v.Result == report.Reproduced {
 		now := time.Now().UTC()

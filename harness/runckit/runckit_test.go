@@ -34,3 +34,20 @@ func TestParseInitReport(t *testing.T) {
 		t.Error("a report without ok must be refused")
 	}
 }
+
+func TestRuncComplaint(t *testing.T) {
+	out := `time="x" level=warning msg="w"` + "\n" +
+		`time="x" level=error msg="runc run failed: unable to start container process: error during container init: mkdir /proc/self/fd/3: not a directory" func="main.fatal()"` + "\n"
+	if got := RuncComplaint(out); got != "runc run failed: unable to start container process: error during container init: mkdir /proc/self/fd/3: not a directory" {
+		t.Errorf("RuncComplaint = %q", got)
+	}
+	if got := RuncComplaint(`level=error msg="a \"quoted\" path"`); got != `a "quoted" path` {
+		t.Errorf("RuncComplaint unquotes: %q", got)
+	}
+	if got := RuncComplaint("noise\nrunc run failed: mkdir /proc/self/fd/3: not a directory\n"); got != "runc run failed: mkdir /proc/self/fd/3: not a directory" {
+		t.Errorf("RuncComplaint without a log line = %q", got)
+	}
+	if got := RuncComplaint(""); got != "" {
+		t.Errorf("RuncComplaint of nothing = %q", got)
+	}
+}

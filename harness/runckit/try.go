@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,8 +68,8 @@ type InitReport struct {
 	Error      string `json:"error,omitempty"`
 	// Probes maps a syscall the init probed (probe=NAME) to its errno.
 	Probes map[string]int `json:"probes,omitempty"`
-	// Reads maps a path the init read (read=PATH) to its first line or
-	// "error: ...".
+	// Reads maps a file the init read (read=PATH) to its first 4 KiB, or
+	// to "error: " and why it could not.
 	Reads map[string]string `json:"reads,omitempty"`
 	// Cwd is the init's getcwd(2), "error: ..." outside its root.
 	Cwd string `json:"cwd,omitempty"`
@@ -161,7 +163,7 @@ func (k *Kit) phase(actx, ctx context.Context, t Try, o *Outcome, name, output s
 			o.fail(fmt.Sprintf("runc %s did not finish within the attempt's %s and no detector classified the stall", name, t.Timeout))
 			k.ProcessesEvidence(context.WithoutCancel(ctx), fmt.Sprintf("runc processes of this run after the deadline (attempt %d)", t.N))
 		} else {
-			o.fail("runc " + name + " failed: " + err.Error())
+			o.fail(k.failed(context.WithoutCancel(ctx), name, output, err))
 		}
 		k.DebugLogEvidence(context.WithoutCancel(ctx), fmt.Sprintf("runc --debug log after the failed %s (attempt %d)", name, t.N))
 		return false
@@ -188,6 +190,41 @@ func (k *Kit) phase(actx, ctx context.Context, t Try, o *Outcome, name, output s
 	_ = call.Kill()
 	<-done
 	return false
+}
+
+// failed says why a runc command failed in runc's own words, read from
+// its output file (the command line and exit status are in the timeline
+// already); err's text when runc said nothing.
+func (k *Kit) failed(ctx context.Context, name, output string, err error) string {
+	prefix := "runc " + name + " failed: "
+	out, rerr := k.Env.Node.ReadFile(ctx, output)
+	said := RuncComplaint(string(out))
+	if rerr != nil || said == "" {
+		return prefix + err.Error()
+	}
+	if strings.HasPrefix(said, prefix) {
+		return said
+	}
+	return prefix + said
+}
+
+// runcMessage is the message of one of runc's error log lines.
+var runcMessage = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
+
+// RuncComplaint is what runc said went wrong in output: the message of
+// its last error log line (runc without --log prints log lines), else
+// the last line it printed ("runc run failed: unable to start container
+// process: ..."); "" for no output.
+func RuncComplaint(output string) string {
+	if m := runcMessage.FindAllStringSubmatch(output, -1); len(m) > 0 {
+		last := m[len(m)-1][1]
+		if msg, err := strconv.Unquote(`"` + last + `"`); err == nil {
+			return msg
+		}
+		return last
+	}
+	lines := strings.Split(strings.TrimSpace(output), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // captureHang adds the waiting runc command and runc's own view.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/experiment"
 	"github.com/relapse-dev/relapse/harness/kit"
+	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/versions"
 	"github.com/relapse-dev/relapse/suites/suitekit"
@@ -41,6 +42,9 @@ var _ = Describe("kit bugs", func() {
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
 						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}}
+						if b.Node() != "local" {
+							o.Node = provision.Spec{Provider: b.Node()}
+						}
 						if c.Patch != "" {
 							o.Patches = map[string][]string{b.Component: {suitekit.RepoPath(c.Patch)}}
 						}

@@ -62,8 +62,9 @@ func reach(ctx context.Context, r *kit.Run, fds []int) (kit.Observation, error) 
 	if err != nil {
 		return kit.Observation{}, err
 	}
-	// Enough ".." to reach / from any working directory, then the marker.
-	rel := strings.Repeat("../", 24) + strings.TrimPrefix(marker, "/")
+	// Enough ".." to reach / from the leaked directory (/sys/fs/cgroup, or
+	// a cgroup below it), then the marker.
+	rel := strings.Repeat("../", 8) + strings.TrimPrefix(marker, "/")
 	try := func(name, cwd, label string) (kit.Container, error) {
 		return r.Container(ctx, name, label, []string{"read=" + rel},
 			func(s *specs.Spec) { s.Process.Cwd = cwd })
@@ -113,7 +114,7 @@ func markerSeen(c kit.Container, rel, token string) string {
 	switch got, ok := c.Init.Reads[rel]; {
 	case !c.Ran:
 		return "did not start: " + c.Complaint()
-	case ok && got == token:
+	case ok && strings.TrimSpace(got) == token:
 		return "read"
 	case ok:
 		return "not read (" + got + ")"
@@ -136,15 +137,15 @@ func classify(control, trigger kit.Observation) kit.Verdict {
 				"the control (process.cwd=/, the same relative path) could not read the marker: " + control.Fact("marker"),
 				fmt.Sprintf("with process.cwd=%s the container's init read the marker's random token through a relative path", via),
 				"the container's getcwd(2) there: " + trigger.Fact("cwd"),
-				"tries: " + strings.ReplaceAll(trigger.Fact("tries"), "\n", "; "),
+				"the descriptors tried before it are in the evidence \"trigger: tries\"",
 			}}
 	}
 	if trigger.Fact("reached") == "0" {
-		return kit.Verdict{Result: report.Inconclusive, Reason: "no trigger container got as far as its working directory: " + strings.ReplaceAll(trigger.Fact("tries"), "\n", "; ")}
+		return kit.Verdict{Result: report.Inconclusive, Reason: "no trigger container got as far as its working directory (evidence \"trigger: tries\" says what runc said)"}
 	}
-	reason := "no container started from /proc/self/fd/N (N = 3..10) reached the marker outside its root"
+	reason := fmt.Sprintf("no container started from /proc/self/fd/N (N = %d..%d) reached the marker outside its root", leakedFDs[0], leakedFDs[len(leakedFDs)-1])
 	if via := trigger.Fact("refused"); via != "" {
-		reason += fmt.Sprintf("; runc refused process.cwd=%s: %q", via, breakoutRefused)
+		return kit.Verdict{Result: report.NotReproduced, Reason: reason + fmt.Sprintf("; runc refused process.cwd=%s: %q", via, breakoutRefused)}
 	}
-	return kit.Verdict{Result: report.NotReproduced, Reason: reason + " (" + strings.ReplaceAll(trigger.Fact("tries"), "\n", "; ") + ")"}
+	return kit.Verdict{Result: report.NotReproduced, Reason: reason + ": runc init could use none of them as its working directory (no host directory leaked)"}
 }
