@@ -3,12 +3,10 @@ package kit
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
@@ -32,10 +30,10 @@ const holdSeconds = "600"
 // said and the Detached is nil; otherwise the caller deletes it (Delete)
 // and the run's cleanup does if it cannot.
 func (r *Run) Detached(ctx context.Context, name, label string, image Image, edit func(*specs.Spec)) (*Running, Observation, error) {
-	spec := r.Runc.Config(fixture.ConfigOptions{Args: []string{"/init", "sleep=" + holdSeconds}})
+	rootfs := ""
 	if image != nil {
-		rootfs := filepath.Join(r.Env.Dir, "rootfs-"+name)
-		if err := fixture.Rootfs(ctx, r.Env.Node, rootfs, r.Runc.InitBinary); err != nil {
+		var err error
+		if rootfs, err = r.Rootfs(ctx, name); err != nil {
 			return nil, Observation{}, err
 		}
 		for _, argv := range image {
@@ -44,18 +42,16 @@ func (r *Run) Detached(ctx context.Context, name, label string, image Image, edi
 			}
 			r.Script(fmt.Sprintf("(cd %s/rootfs && %s)", name, textutil.ShellQuote(argv...)))
 		}
-		root := *spec.Root
-		root.Path = rootfs
-		spec.Root = &root
 	}
-	if edit != nil {
-		edit(spec)
-	}
-	dir, err := r.Runc.Bundle(ctx, name, spec)
+	dir, err := r.bundle(ctx, name, label, []string{"sleep=" + holdSeconds}, func(s *specs.Spec) {
+		if rootfs != "" {
+			s.Root.Path = rootfs
+		}
+		if edit != nil {
+			edit(s)
+		}
+	})
 	if err != nil {
-		return nil, Observation{}, err
-	}
-	if err := r.Runc.SaveBundle(spec, name, label); err != nil {
 		return nil, Observation{}, err
 	}
 	r.Script(fmt.Sprintf("runc run --detach --pid-file %s.pid --bundle %s relapse-%s  # %s", name, name, name, label))

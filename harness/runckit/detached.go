@@ -36,7 +36,7 @@ func (k *Kit) RunDetached(ctx context.Context, n int, bundle string, timeout tim
 	pidFile := filepath.Join(k.Env.Dir, id+".pid")
 	// The init inherits runc's stdio. Its stdin is an empty file of the
 	// run's, never the host's /dev/null: a runc that chowns stdio it
-	// should not (runc#3674) then touches only the run's own file. Its
+	// should not then touches only the run's own file. Its
 	// output is a file, so waiting for runc does not wait for the init.
 	stdin := filepath.Join(k.Env.Dir, id+".stdin")
 	if err := k.Env.Node.WriteFile(ctx, stdin, nil, 0o600); err != nil {
