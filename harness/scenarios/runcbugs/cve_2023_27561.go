@@ -54,7 +54,7 @@ var cve202327561 = &kit.Bug{
 	Fixtures:      cve202327561Fixtures,
 	Sampling: report.Sampling{Deterministic: true,
 		Why:   "the mount destination is resolved the same way on every start: one container per side decides",
-		Fresh: "a control and a trigger container, each with its own root filesystem and runc state (~2 s)"},
+		Fresh: "a control and a trigger container, each with its own root filesystem, in a fresh runc state root (~2 s)"},
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return procAt(ctx, r, false) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return procAt(ctx, r, true) },
 	Classify: classify27561,

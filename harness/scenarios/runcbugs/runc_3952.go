@@ -48,26 +48,29 @@ var runc3952 = &kit.Bug{
 	Fixtures:      runc3952Fixtures,
 	Sampling: report.Sampling{Deterministic: true,
 		Why:   "the mode is computed the same way on every start: one container per side decides",
-		Fresh: "a control and a trigger container, each with its own root filesystem and runc state (~2 s)"},
+		Fresh: "a control and a trigger container, each with its own root filesystem, in a fresh runc state root (~2 s)"},
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return tmpMode(ctx, r, "mode=1777") },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return tmpMode(ctx, r, "") },
 	Classify: classify3952,
 }
 
-// tmpMode runs a container whose image has /tmp at 1777 under the kit's
-// tmpfs on /tmp, with option added to that mount's options (the control
-// names the mode, the trigger leaves it to runc), and reads the mode and
-// file system of the container's /tmp.
+// tmpMode runs a container whose image has /tmp at 1777 under a tmpfs on
+// /tmp, with option added to that mount's options (the control names the
+// mode, the trigger leaves it to runc), and reads the mode and file system
+// of the container's /tmp.
 func tmpMode(ctx context.Context, r *kit.Run, option string) (kit.Observation, error) {
 	name, label := "trigger", "trigger: tmpfs on the image's 1777 /tmp, no mode= option"
 	if option != "" {
 		name, label = "control", "control: the same tmpfs with "+option
 	}
+	options := []string{"nosuid", "nodev", "size=16m"}
+	if option != "" {
+		options = append(options, option)
+	}
 	c, obs, err := r.Detached(ctx, name, label, kit.Image{{"chmod", "1777", "tmp"}}, func(s *specs.Spec) {
-		i := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/tmp" })
-		if option != "" {
-			s.Mounts[i].Options = append(s.Mounts[i].Options, option)
-		}
+		// The bug's own tmpfs on /tmp, whatever the kit's config mounts there.
+		s.Mounts = append(slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/tmp" }),
+			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: options})
 	})
 	if c == nil || err != nil {
 		return obs, err
