@@ -38,14 +38,34 @@ func (r *Runc) OwnRoot(ctx context.Context, rn *run.Run) error {
 }
 
 func (r *Runc) command(args ...string) node.Cmd {
-	argv := []string{"--root", r.Root}
+	argv := r.argv(args...)
+	return r.Node.Command(argv[0], argv[1:]...)
+}
+
+// argv is a runc command line with this runc's global flags.
+func (r *Runc) argv(args ...string) []string {
+	argv := []string{r.Binary, "--root", r.Root}
 	if r.SystemdCgroup {
 		argv = append(argv, "--systemd-cgroup")
 	}
 	if r.DebugLog != "" {
 		argv = append(argv, "--debug", "--log", r.DebugLog)
 	}
-	return r.Node.Command(r.Binary, append(argv, args...)...)
+	return append(argv, args...)
+}
+
+// RunStdin runs a runc subcommand with its standard input opened from a
+// file on the node by the node's shell, and records it. runc then holds
+// that file itself as fd 0, as a container manager hands runc a
+// container process's stdio (a pipe in between would hide what runc does
+// to the file). Its output goes to output.
+func (r *Runc) RunStdin(ctx context.Context, stdin, output string, args ...string) error {
+	cmd := r.Node.Command("sh", append([]string{"-c", `exec "$@" <"$0"`, stdin}, r.argv(args...)...)...)
+	cmd.SetOutputFile(output)
+	start := time.Now()
+	err := cmd.Run(ctx)
+	r.record("runc "+args[0], cmd.String(), start, err)
+	return err
 }
 
 // run runs a runc subcommand, records it and returns its output.
