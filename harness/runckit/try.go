@@ -66,6 +66,9 @@ type InitReport struct {
 	Error      string `json:"error,omitempty"`
 	// Probes maps a syscall the init probed (probe=NAME) to its errno.
 	Probes map[string]int `json:"probes,omitempty"`
+	// Reads maps a file the init read (read=PATH) to its first 4 KiB, or
+	// to "error: " and why it could not.
+	Reads map[string]string `json:"reads,omitempty"`
 }
 
 // Try creates and starts one container and waits for its init to run,
