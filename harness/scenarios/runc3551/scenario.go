@@ -3,6 +3,7 @@ package runc3551
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -113,35 +114,42 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	}
 	defer func() { _ = c.Delete(context.WithoutCancel(ctx)) }()
 	scope := unit + ".scope"
-	deviceAllow := func(when string) {
+	deviceAllow := func(when string) string {
 		out, err := env.Node.Command("systemctl", "show", scope, "-p", "DevicePolicy", "-p", "DeviceAllow").Output(ctx)
-		if err == nil {
-			env.Evidence("systemctl show "+scope+" "+when, strings.TrimSpace(string(out)))
+		if err != nil {
+			return ""
 		}
+		env.Evidence("systemctl show "+scope+" "+when, strings.TrimSpace(string(out)))
+		return string(out)
 	}
-	execT := func() exec {
-		// script(1) gives runc a terminal on its side, as docker exec -it has.
-		cmd := []string{kit.Runc.Binary, "--root", kit.Runc.Root, "--systemd-cgroup", "exec", "-t", c.ID, "/init"}
+	execT := func(when string) exec {
+		// script(1) gives runc a terminal, as docker exec -it has; runc's
+		// own errors go to a file, where they are plain text.
+		errFile := filepath.Join(env.Dir, "exec-"+when+".err")
+		cmd := []string{kit.Runc.Binary, "--root", kit.Runc.Root, "--systemd-cgroup", "exec", "-t", c.ID, "/init", "2>" + errFile}
 		out, err := env.Node.Command("script", "-qec", strings.Join(cmd, " "), "/dev/null").Output(ctx)
-		e := exec{output: strings.TrimSpace(string(out))}
+		stderr, _ := env.Node.ReadFile(ctx, errFile)
+		e := exec{output: printable(string(out) + "\n" + string(stderr))}
 		e.ok = err == nil && strings.Contains(e.output, `"ok":true`)
 		if err != nil {
-			e.output += "\n" + err.Error()
+			e.output += "\n(" + printable(err.Error()) + ")"
 		}
+		env.Evidence("runc exec -t "+when+" the reload", e.output)
 		return e
 	}
 	deviceAllow("before the reload")
-	before := execT()
-	env.Evidence("runc exec -t before the reload", before.output)
+	before := execT("before")
 	if err := env.Node.Command("systemctl", "daemon-reload").Run(ctx); err != nil {
 		return report.Inconclusive, "", fmt.Errorf("systemctl daemon-reload: %w", err)
 	}
-	deviceAllow("after the reload")
-	after := execT()
-	env.Evidence("runc exec -t after the reload", after.output)
+	allow := deviceAllow("after the reload")
+	after := execT("after")
 	res, reason, f := judge(before, after)
+	if res == report.NotReproduced {
+		reason += "; " + ptsRule(allow)
+	}
 	if f != nil {
-		f.Reasons = append(f.Reasons, "the scope is "+scope)
+		f.Reasons = append(f.Reasons, "the scope is "+scope+"; "+ptsRule(allow))
 		env.Finding(*f)
 	}
 	return res, reason, nil
@@ -163,6 +171,26 @@ func judge(before, after exec) (report.Result, string, *report.Finding) {
 		return report.Reproduced, f.Summary, f
 	}
 	return report.Inconclusive, "`runc exec -t` failed after the reload, but not on /dev/pts: " + firstLine(after.output), nil
+}
+
+// ptsRule says whether systemd's DeviceAllow= for the scope grants the
+// pseudo-terminals (runc 1.1.4 writes "char-pts rwm"; 1.1.3 drops it).
+func ptsRule(show string) string {
+	if strings.Contains(show, "char-pts") {
+		return "its DeviceAllow= has char-pts"
+	}
+	return "its DeviceAllow= has no char-pts rule"
+}
+
+// printable drops terminal control characters (script's NULs and
+// carriage returns), keeping newlines and tabs.
+func printable(s string) string {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' {
+			return -1
+		}
+		return r
+	}, s))
 }
 
 func firstLine(s string) string { return strings.SplitN(strings.TrimSpace(s), "\n", 2)[0] }
