@@ -28,6 +28,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/bisect"
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/progress"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -547,6 +548,17 @@ func bisectCmd(ctx context.Context, args []string) int {
 	}
 	o := opts()
 	o.Good, o.Bad, o.Log = good["v"], bad["v"], stderrLog
+	// A bug declared with the kit knows its endpoints: the last affected
+	// release is bad, the first fixed good (with --source, the commits
+	// between them are searched for the fix).
+	if b, ok := kit.Lookup(o.Scenario); ok && len(o.Good) == 0 && len(o.Bad) == 0 {
+		bad, good := kit.Endpoints(b)
+		o.Bad, o.Good = []string{bad}, []string{good}
+		if o.Component == "" {
+			o.Component = b.Component
+		}
+		fmt.Fprintf(os.Stderr, "relapse: %s: bisecting between its declared endpoints, --bad %s --good %s\n", b.Name(), bad, good)
+	}
 	if o.Component == "" {
 		fmt.Fprintln(os.Stderr, "relapse: bisect needs --component (the one whose versions are searched)\nnothing on this host was changed.")
 		return exitUsage

@@ -32,7 +32,7 @@ var Layers = [][]string{
 	// What a scenario is.
 	{"harness/scenario"},
 	// Kits scenarios share: runc containers under a detector, clusters.
-	{"harness/runckit", "harness/cluster/...", "harness/clusterkit"},
+	{"harness/runckit", "harness/kit", "harness/cluster/...", "harness/clusterkit"},
 	// The scenarios.
 	{"harness/scenarios/..."},
 	// One run end to end.

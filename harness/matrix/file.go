@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/provision"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -28,7 +30,11 @@ type File struct {
 // Group is one entry of the file: list-valued dimensions to cross.
 type Group struct {
 	// Name, when set, prefixes the cells' IDs ("relapse-check").
-	Name     string `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Kit stands for the groups the kit derives from bug declarations
+	// (harness/kit Groups): "all" for every registered kit bug, or one
+	// bug's name. Such an entry has no other field.
+	Kit      string `json:"kit,omitempty"`
 	Scenario string `json:"scenario"`
 	// Speed is "fast" (make nightly runs it here) or "slow" (CI only).
 	Speed string `json:"speed,omitempty"`
@@ -151,7 +157,11 @@ const maxIDBytes = 255
 func (f *File) Expand() ([]Cell, error) {
 	var cells []Cell
 	seen := map[string]bool{}
-	for i, g := range f.Groups {
+	groups, err := withKitGroups(f.Groups)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range groups {
 		gc, err := g.expand()
 		if err != nil {
 			return nil, fmt.Errorf("cells[%d] (%s): %w", i, g.Scenario, err)
@@ -170,6 +180,37 @@ func (f *File) Expand() ([]Cell, error) {
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].ID < cells[j].ID })
 	return cells, nil
+}
+
+// withKitGroups replaces each `kit:` entry with the groups the kit
+// derives for its bugs, so a bug declared with the kit needs no hand
+// edit of the matrix file.
+func withKitGroups(groups []Group) ([]Group, error) {
+	var out []Group
+	for i, g := range groups {
+		if g.Kit == "" {
+			out = append(out, g)
+			continue
+		}
+		if !reflect.DeepEqual(g, Group{Kit: g.Kit}) {
+			return nil, fmt.Errorf("cells[%d]: a kit entry takes no other field (the kit derives its cells from each bug's declaration)", i)
+		}
+		bugs := kit.Bugs()
+		if g.Kit != "all" {
+			b, ok := kit.Lookup(g.Kit)
+			if !ok {
+				return nil, fmt.Errorf("cells[%d]: kit %q: want all or the name of a bug declared with the kit", i, g.Kit)
+			}
+			bugs = []*kit.Bug{b}
+		}
+		for _, b := range bugs {
+			for _, kg := range kit.Groups(b) {
+				out = append(out, Group{Name: kg.Name, Scenario: kg.Scenario, Speed: kg.Speed, Versions: kg.Versions,
+					Patches: kg.Patches, Provider: kg.Provider})
+			}
+		}
+	}
+	return out, nil
 }
 
 // dims are a group's dimensions, each with its values: components by

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -110,6 +111,37 @@ func TestSelectShardsPartitionTheCells(t *testing.T) {
 	}
 	if _, err := Select(cells, "zz", "", 1, 1, true); err == nil || !strings.Contains(err.Error(), "a\n") {
 		t.Errorf("unknown cell: err = %v, want the list of cells", err)
+	}
+}
+
+// Every bug declared with the kit has cells in the nightly, on both sides
+// of its fix, without a line of its own in the file.
+func TestNightlyHasEveryKitBug(t *testing.T) {
+	t.Chdir("../..")
+	_, cells, err := Load("ci/nightly.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range kit.Bugs() {
+		seen := map[string]bool{}
+		for _, c := range cells {
+			if c.Scenario == b.Name() {
+				seen[c.Versions[b.Component]] = true
+			}
+		}
+		if !seen[b.LastAffected] || !seen[b.FirstFixed] {
+			t.Errorf("%s: the nightly runs %v of %s, want %s (last affected) and %s (first fixed): keep `kit: all` in ci/nightly.yaml",
+				b.Name(), seen, b.Component, b.LastAffected, b.FirstFixed)
+		}
+	}
+}
+
+func TestKitEntryTakesNoOtherField(t *testing.T) {
+	if _, err := load(t, "cells:\n  - kit: all\n    speed: slow\n"); err == nil || !strings.Contains(err.Error(), "a kit entry takes no other field") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := load(t, "cells:\n  - kit: nope\n"); err == nil || !strings.Contains(err.Error(), `kit "nope": want all or the name of a bug`) {
+		t.Errorf("err = %v", err)
 	}
 }
 

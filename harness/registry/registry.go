@@ -16,6 +16,8 @@ type Set[T Named] struct {
 	kind  string
 	mu    sync.Mutex
 	items map[string]T
+	// aliases map an older name to the name an item is registered under.
+	aliases map[string]string
 }
 
 // New returns a set of things of a kind, holding items.
@@ -64,8 +66,29 @@ func (s *Set[T]) All() []T {
 func (s *Set[T]) Get(name string) (T, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if to, ok := s.aliases[name]; ok {
+		name = to
+	}
 	it, ok := s.items[name]
 	return it, ok
+}
+
+// Alias makes Get and Lookup find the item registered as name under alias
+// too (an older name scripts still use); Names and All list it once,
+// under name. An alias that is taken panics, as a second Add does.
+func (s *Set[T]) Alias(alias, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.items[alias]; taken {
+		panic(fmt.Sprintf("%s alias %q is the name of a %s", s.kind, alias, s.kind))
+	}
+	if _, taken := s.aliases[alias]; taken {
+		panic(fmt.Sprintf("%s alias %q registered twice", s.kind, alias))
+	}
+	if s.aliases == nil {
+		s.aliases = map[string]string{}
+	}
+	s.aliases[alias] = name
 }
 
 // Lookup finds a thing by name; the error names the kind and lists the

@@ -27,3 +27,21 @@ func TestSet(t *testing.T) {
 	}()
 	s.Add(thing("a"))
 }
+
+// An alias finds its item, and lists nothing of its own.
+func TestAlias(t *testing.T) {
+	s := New[thing]("scenario", "cve-2024-21626")
+	s.Alias("leaky-vessels", "cve-2024-21626")
+	if it, err := s.Lookup("leaky-vessels"); err != nil || it != "cve-2024-21626" {
+		t.Errorf("Lookup(alias) = %v, %v", it, err)
+	}
+	if names := s.Names(); len(names) != 1 {
+		t.Errorf("Names = %v, want the item once", names)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an alias that is an item's name must panic")
+		}
+	}()
+	s.Alias("cve-2024-21626", "cve-2024-21626")
+}

@@ -69,6 +69,8 @@ type InitReport struct {
 	// Reads maps a file the init read (read=PATH) to its first 4 KiB, or
 	// to "error: " and why it could not.
 	Reads map[string]string `json:"reads,omitempty"`
+	// Cwd is the init's getcwd(2), "error: ..." outside its root.
+	Cwd string `json:"cwd,omitempty"`
 }
 
 // Try creates and starts one container and waits for its init to run,

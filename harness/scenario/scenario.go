@@ -105,6 +105,10 @@ var Scenarios = registry.New[Scenario]("scenario")
 // Register adds a scenario; scenario packages call it from init.
 func Register(s Scenario) { Scenarios.Add(s) }
 
+// Alias makes Lookup find the scenario registered as name under an older
+// name too; Names lists it once.
+func Alias(alias, name string) { Scenarios.Alias(alias, name) }
+
 // Names lists the registered scenarios.
 func Names() []string { return Scenarios.Names() }
 

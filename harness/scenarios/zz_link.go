@@ -10,6 +10,7 @@ import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runc3551"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehangk8s"

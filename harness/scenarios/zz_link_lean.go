@@ -8,6 +8,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/cve202130465"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runc3551"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"

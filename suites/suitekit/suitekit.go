@@ -50,6 +50,10 @@ func repoRoot() string {
 	return ""
 }
 
+// RepoPath is the path of a file given from the repository's root (a kit
+// bug's revert patch beside its declaration).
+func RepoPath(rel string) string { return filepath.Join(repoRoot(), rel) }
+
 // Fixture is the path of a file under the repository's fixtures/.
 func Fixture(rel string) string { return filepath.Join(repoRoot(), "fixtures", rel) }
 

@@ -1,0 +1,241 @@
+package kit
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/runckit"
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// Bug declares one upstream bug. Fill it in one file, call Register from
+// that file's init, and put its fixtures beside it under a directory
+// named after the bug (embedded into Fixtures).
+type Bug struct {
+	// ID is the upstream id the bug is known by: a CVE ("CVE-2024-21626")
+	// or an issue ("runc#3952", "containerd#5261"). The CLI name is
+	// derived from it (Name).
+	ID string
+	// Aliases are older CLI names scripts may still use.
+	Aliases []string
+	// Fix names the upstream changes that fixed it ("runc#3961"); the
+	// first is the one a revert patch's "# Reverts-Fix:" header names.
+	Fix []string
+	// Advisory is the security advisory's URL, for a CVE.
+	Advisory string
+	Title    string
+	// Summary says what goes wrong, why, and what the fix changed.
+	Summary string
+	Links   []report.Link
+
+	// Component is the component whose version decides ("runc").
+	Component string
+	// FirstAffected is the first affected release ("" when the bug is
+	// older than anything relapse can build); IntroducedBy the change
+	// that brought it in, when known.
+	FirstAffected, IntroducedBy string
+	// LastAffected and FirstFixed are the releases on either side of the
+	// fix: the affected spec and cell run the first, the fixed ones the
+	// second (and the maintained releases).
+	LastAffected, FirstFixed string
+	// Revert, when set, is a patch in Fixtures that takes the fix out of
+	// FirstFixed: the fix-revert spec and canary cell run it.
+	Revert string
+	// Fixtures are the bug's files (embed.FS of its fixture directory).
+	Fixtures fs.FS
+
+	// Nodes are the node providers it runs on, the first the default
+	// ("local"; "qemu" for what needs its own kernel or systemd).
+	Nodes []string
+	// Slow keeps its specs out of `make test` and its cells out of `make
+	// nightly` (a VM node, a build from source).
+	Slow bool
+	// Runc says how the runc under test runs (SystemdCgroup for a bug of
+	// the systemd cgroup driver, which needs a qemu node).
+	Runc     runckit.Options
+	Sampling report.Sampling
+	Params   []scenario.Param
+
+	// Control runs what the trigger runs without the trigger; Trigger
+	// runs it armed. Each returns what it saw; an error is the harness's
+	// own failure.
+	Control, Trigger func(ctx context.Context, r *Run) (Observation, error)
+	// Classify decides from the two observations. It is pure, so unit
+	// tests feed it observations. It runs only when the control ran: a
+	// control that did not is INCONCLUSIVE before Classify is asked.
+	Classify func(control, trigger Observation) Verdict
+
+	// dir is the repository path of the directory the declaring file is
+	// in (Register reads it), where the revert patch lives for specs and
+	// cells that take patches by path.
+	dir string
+}
+
+// Observation is what one side (control or trigger) saw.
+type Observation struct {
+	// Ran is true when the container's init ran and reported.
+	Ran bool
+	// Facts are the bug's own observations ("marker": "read through fd 7").
+	Facts map[string]string
+	// Said is what runc or the container printed when it failed.
+	Said string
+	// Failure says why it did not run.
+	Failure string
+}
+
+// Fact is a fact's value, "" when absent.
+func (o Observation) Fact(name string) string { return o.Facts[name] }
+
+// runcMessage is the message of one of runc's log lines.
+var runcMessage = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
+
+// Complaint is what runc said went wrong, in its own words: the message
+// of its last error log line, else the last line it printed, else the
+// failure ("" when the side ran).
+func (o Observation) Complaint() string {
+	if m := runcMessage.FindAllStringSubmatch(o.Said, -1); len(m) > 0 {
+		if msg, err := strconv.Unquote(`"` + m[len(m)-1][1] + `"`); err == nil {
+			return msg
+		}
+		return m[len(m)-1][1]
+	}
+	for _, line := range slices.Backward(strings.Split(strings.TrimSpace(o.Said), "\n")) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "command failed on node") {
+			return line
+		}
+	}
+	return o.Failure
+}
+
+// Verdict is what Classify decided.
+type Verdict struct {
+	Result report.Result
+	// Reason is the one line the report's verdict says.
+	Reason string
+	// Kind names the finding a REPRODUCED verdict records; Reasons are
+	// its evidence, one line each.
+	Kind    string
+	Reasons []string
+}
+
+// Name is the CLI name derived from the upstream id: lower case, with
+// "#" and "/" made "-" ("CVE-2024-21626" -> "cve-2024-21626",
+// "runc#3952" -> "runc-3952").
+func (b *Bug) Name() string {
+	return strings.NewReplacer("#", "-", "/", "-", " ", "-").Replace(strings.ToLower(b.ID))
+}
+
+// FixID is the first fix ("" when none is declared).
+func (b *Bug) FixID() string {
+	if len(b.Fix) == 0 {
+		return ""
+	}
+	return b.Fix[0]
+}
+
+// Affected is the semver range the declaration implies.
+func (b *Bug) Affected() string {
+	fixed := strings.TrimPrefix(b.FirstFixed, "v")
+	if b.FirstAffected == "" {
+		return "< " + fixed
+	}
+	return ">= " + strings.TrimPrefix(b.FirstAffected, "v") + ", < " + fixed
+}
+
+// Security says whether the bug has an advisory.
+func (b *Bug) Security() bool { return b.Advisory != "" }
+
+// Report is the report's record of the bug. A security bug's summary
+// says its advisory is public and the bug fixed, and links it first.
+func (b *Bug) Report() report.Bug {
+	introduced := "always: older than any release relapse can build"
+	if b.FirstAffected != "" {
+		introduced = b.FirstAffected
+		if b.IntroducedBy != "" {
+			introduced += " (" + b.IntroducedBy + ")"
+		}
+	}
+	summary, links := b.Summary, b.Links
+	if b.Security() {
+		summary += fmt.Sprintf(" The advisory is public and the bug is fixed in %s: this report reproduces a disclosed, fixed vulnerability.", b.FirstFixed)
+		links = append([]report.Link{{Title: b.ID + " security advisory", URL: b.Advisory}}, links...)
+	}
+	return report.Bug{ID: b.ID, Fix: b.FixID(), Title: b.Title, Summary: summary, Links: links,
+		Component: b.Component, Affected: b.Affected(), Introduced: introduced,
+		Fixed: b.FirstFixed + " (" + strings.Join(b.Fix, ", ") + ")"}
+}
+
+// Node is the bug's default node provider.
+func (b *Bug) Node() string {
+	if len(b.Nodes) == 0 {
+		return "local"
+	}
+	return b.Nodes[0]
+}
+
+// RevertPath is the revert patch's path from the repository root ("" when
+// none): matrix files and specs take patches by path.
+func (b *Bug) RevertPath() string {
+	if b.Revert == "" {
+		return ""
+	}
+	return path.Join(b.dir, b.Name(), b.Revert)
+}
+
+// bugs are the registered declarations, in registration order.
+var bugs []*Bug
+
+// Register checks a declaration and registers it as a scenario under its
+// derived name, and its aliases as older names of it; call it from the
+// declaring file's init. A declaration Check
+// refuses panics: it is a programming error the unit tests catch.
+func Register(b *Bug) {
+	_, file, _, _ := runtime.Caller(1)
+	b.dir = repoDir(file)
+	if err := Check(b); err != nil {
+		panic(fmt.Sprintf("kit: bug %s: %v", b.ID, err))
+	}
+	bugs = append(bugs, b)
+	scenario.Register(&bugScenario{b: b, name: b.Name()})
+	for _, a := range b.Aliases {
+		scenario.Alias(a, b.Name())
+	}
+}
+
+// Bugs lists the registered declarations.
+func Bugs() []*Bug { return append([]*Bug(nil), bugs...) }
+
+// Lookup finds a registered bug by name or alias.
+func Lookup(name string) (*Bug, bool) {
+	for _, b := range bugs {
+		if b.Name() == name || slices.Contains(b.Aliases, name) {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// module is the module path a -trimpath build names files under.
+const module = "github.com/relapse-dev/relapse/"
+
+// repoDir is the repository path of the directory holding file, as the
+// compiler recorded it: an absolute path in an ordinary build, the
+// module path with -trimpath.
+func repoDir(file string) string {
+	dir := path.Dir(file)
+	if rel, ok := strings.CutPrefix(dir, module); ok {
+		return rel
+	}
+	if i := strings.Index(dir, "/harness/"); i >= 0 {
+		return dir[i+1:]
+	}
+	return dir
+}

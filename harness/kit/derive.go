@@ -1,0 +1,161 @@
+package kit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+
+	"golang.org/x/mod/semver"
+
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/versions"
+)
+
+// CaseKind says what a derived spec shows.
+type CaseKind int
+
+const (
+	// AffectedCase runs the last affected release: REPRODUCED.
+	AffectedCase CaseKind = iota
+	// FixedCase runs the first fixed or a maintained release: NOT REPRODUCED.
+	FixedCase
+	// FixRevertCase runs the first fixed release with the fix reverted:
+	// REPRODUCED.
+	FixRevertCase
+)
+
+// Case is one spec derived from a declaration.
+type Case struct {
+	// Name says what the spec runs ("1.1.11, the last affected release").
+	Name string
+	Kind CaseKind
+	// Version is the component's version, or the maintained selector: the
+	// spec runs every release it names.
+	Version string
+	// Patch is a patch's path from the repository root ("" for none).
+	Patch string
+	Want  report.Result
+}
+
+// Cases are the specs a declaration implies: the last affected release
+// reproduces, the first fixed and the maintained releases do not, and the
+// first fixed release with its fix reverted does again.
+func Cases(b *Bug) []Case {
+	cs := []Case{
+		{Name: b.LastAffected + ", the last affected release", Kind: AffectedCase, Version: b.LastAffected, Want: report.Reproduced},
+		{Name: b.FirstFixed + ", the first fixed release", Kind: FixedCase, Version: b.FirstFixed, Want: report.NotReproduced},
+		{Name: "every maintained release", Kind: FixedCase, Version: versions.SelectMaintained, Want: report.NotReproduced},
+	}
+	if b.Revert != "" {
+		cs = append(cs, Case{Name: b.FirstFixed + " with " + b.FixID() + " reverted", Kind: FixRevertCase,
+			Version: b.FirstFixed, Patch: b.RevertPath(), Want: report.Reproduced})
+	}
+	return cs
+}
+
+// Group is a matrix file entry a declaration implies (harness/matrix
+// turns each into its cells; ci/nightly.yaml's `kit: all` asks for all).
+type Group struct {
+	Name     string
+	Scenario string
+	Speed    string
+	Versions map[string][]string
+	Patches  map[string][]string
+	Provider []string
+}
+
+// Groups are the nightly's entries for a declaration: the last affected
+// and first fixed releases and what ships now (latest), and the fix
+// reverted as a canary.
+func Groups(b *Bug) []Group {
+	speed := "fast"
+	if b.Slow {
+		speed = "slow"
+	}
+	// The local node is the default: naming it would only lengthen IDs.
+	var provider []string
+	if b.Node() != "local" {
+		provider = []string{b.Node()}
+	}
+	gs := []Group{{Scenario: b.Name(), Speed: speed, Provider: provider,
+		Versions: map[string][]string{b.Component: {b.LastAffected, b.FirstFixed, versions.SelectLatest}}}}
+	if b.Revert != "" {
+		gs = append(gs, Group{Name: b.Name() + "-revert", Scenario: b.Name(), Speed: speed, Provider: provider,
+			Versions: map[string][]string{b.Component: {b.FirstFixed}},
+			Patches:  map[string][]string{b.Component: {b.RevertPath()}}})
+	}
+	return gs
+}
+
+// Endpoints are a bisection's ends: the last affected release is bad, the
+// first fixed good (`relapse bisect --bad ... --good ...`).
+func Endpoints(b *Bug) (bad, good string) { return b.LastAffected, b.FirstFixed }
+
+// upstreamID is a CVE or an issue of a tracker ("runc#3952").
+var upstreamID = regexp.MustCompile(`^(CVE-[0-9]{4}-[0-9]{4,}|[a-z][a-z0-9.-]*#[0-9]+)$`)
+
+// Check says what a declaration lacks or gets wrong, every problem at once.
+func Check(b *Bug) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !upstreamID.MatchString(b.ID) {
+		bad("ID %q: want the upstream id, a CVE (CVE-2024-21626) or an issue (runc#3952)", b.ID)
+	}
+	if strings.HasPrefix(b.ID, "CVE-") && b.Advisory == "" {
+		bad("a CVE needs its Advisory (the GHSA URL)")
+	}
+	if len(b.Fix) == 0 {
+		bad("Fix: name the upstream change that fixed it (runc#3961)")
+	}
+	if b.Title == "" || b.Summary == "" {
+		bad("Title and Summary: say what goes wrong and what the fix changed")
+	}
+	if b.Component != "runc" {
+		bad("Component %q: the kit runs runc bugs (want runc)", b.Component)
+	}
+	last, first := "v"+strings.TrimPrefix(b.LastAffected, "v"), "v"+strings.TrimPrefix(b.FirstFixed, "v")
+	switch {
+	case !semver.IsValid(last) || !semver.IsValid(first):
+		bad("LastAffected %q and FirstFixed %q: want release versions (1.1.11, 1.1.12)", b.LastAffected, b.FirstFixed)
+	case semver.Compare(last, first) >= 0:
+		bad("LastAffected %s is not before FirstFixed %s", b.LastAffected, b.FirstFixed)
+	}
+	if b.FirstAffected != "" {
+		if fa := "v" + strings.TrimPrefix(b.FirstAffected, "v"); !semver.IsValid(fa) || semver.Compare(fa, last) > 0 {
+			bad("FirstAffected %q: want a release no later than LastAffected %s", b.FirstAffected, b.LastAffected)
+		}
+	}
+	if b.Control == nil || b.Trigger == nil || b.Classify == nil {
+		bad("Control, Trigger and Classify are all needed")
+	}
+	if b.Sampling.Why == "" || b.Sampling.Fresh == "" {
+		bad("Sampling: say why its repetitions suffice (Why) and what each makes afresh (Fresh)")
+	}
+	for _, n := range b.Nodes {
+		if n != "local" && n != "qemu" {
+			bad("Nodes: %q is no node provider the kit runs (local, qemu)", n)
+		}
+	}
+	if b.Revert != "" {
+		errs = append(errs, checkRevert(b))
+	}
+	return errors.Join(errs...)
+}
+
+// checkRevert checks the revert patch is among the fixtures and takes out
+// the bug's own fix.
+func checkRevert(b *Bug) error {
+	if b.Fixtures == nil {
+		return fmt.Errorf("Revert %s: the bug has no Fixtures to hold it", b.Revert)
+	}
+	data, err := fs.ReadFile(b.Fixtures, b.Name()+"/"+b.Revert)
+	if err != nil {
+		return fmt.Errorf("Revert: %w (fixtures live in %s/)", err, b.Name())
+	}
+	if !strings.Contains(string(data), "# Reverts-Fix: "+b.FixID()+"\n") {
+		return fmt.Errorf("Revert %s: its header must say \"# Reverts-Fix: %s\"", b.Revert, b.FixID())
+	}
+	return nil
+}
