@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Detached is a container started with `runc run --detach` that stays
@@ -48,3 +50,39 @@ func (k *Kit) RunDetached(ctx context.Context, name, bundle string) (*Detached, 
 
 // Delete force-deletes the container, killing its processes.
 func (d *Detached) Delete(ctx context.Context) error { return d.kit.Runc.Delete(ctx, d.ID) }
+
+// lineWait bounds how long a detached container's init may take to print
+// a line it was asked for.
+const lineWait = 10 * time.Second
+
+// WaitLine waits for a line of the container's output holding want and
+// returns it.
+func (d *Detached) WaitLine(ctx context.Context, want string) (string, error) {
+	deadline := time.Now().Add(lineWait)
+	for {
+		out, err := d.kit.Env.Node.ReadFile(ctx, d.Output)
+		for _, line := range strings.Split(string(out), "\n") {
+			if err == nil && strings.Contains(line, want) {
+				return line, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("container %s printed no line with %s within %s: %q", d.ID, want, lineWait, out)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop sends the container's init SIGTERM, waits for its line holding
+// want (what it prints on the way out) and deletes the container.
+func (d *Detached) Stop(ctx context.Context, want string) (string, error) {
+	defer func() { _ = d.Delete(context.WithoutCancel(ctx)) }()
+	if err := d.kit.Env.Node.Kill(ctx, d.PID, int(syscall.SIGTERM)); err != nil {
+		return "", fmt.Errorf("stopping container %s: %w", d.ID, err)
+	}
+	return d.WaitLine(ctx, want)
+}

@@ -6,7 +6,6 @@ package scenarios
 
 import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/cve202130465"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runc3551"
