@@ -8,7 +8,6 @@ import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runc3551"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"

@@ -6,7 +6,6 @@ package scenarios
 
 import (
 	"github.com/relapse-dev/relapse/harness/scenario"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runc3551"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
