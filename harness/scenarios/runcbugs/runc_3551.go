@@ -123,9 +123,11 @@ func execAroundReload(ctx context.Context, r *kit.Run, armed bool) (kit.Observat
 // /dev/pts, NOT REPRODUCED when it works; the control must have exec'd
 // twice.
 func classifyPtsDenied(control, trigger kit.Observation) kit.Verdict {
-	pts := "its DeviceAllow= has no char-pts rule"
-	if strings.Contains(trigger.Fact("device-allow"), "char-pts") {
-		pts = "its DeviceAllow= has char-pts"
+	// The pseudo-terminals' rule: "char-pts" by name (1.1.4), "char-136"
+	// by major (later releases).
+	pts := "its DeviceAllow= has no rule for the pseudo-terminals (char-pts or char-136)"
+	if allow := trigger.Fact("device-allow"); strings.Contains(allow, "char-pts rwm") || strings.Contains(allow, "char-136 rwm") {
+		pts = "its DeviceAllow= keeps the pseudo-terminals' rule (char-pts or char-136)"
 	}
 	after := trigger.Fact("after")
 	switch {
