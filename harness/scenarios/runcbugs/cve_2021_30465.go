@@ -62,9 +62,7 @@ var cve202130465 = &kit.Bug{
 	Revert:       "revert-0ca91f44-v1.0.0-rc95.patch",
 	Fixtures:     cve202130465Fixtures,
 	Sampling: report.Sampling{RuleOut: 0.7,
-		Why: "a race: a repetition is 100 victim starts under the exchange. Measured here (2 cores, load average 20-33): rc94 escaped " +
-			"in 37 of 800 starts and in 8 of 8 repetitions (Wilson 95% 0.68-1.00), rc95 with 0ca91f44 reverted in 4 of 100 starts; at " +
-			"4.6% per start a repetition misses under 1% of the time",
+		Why:   "a race of 100 starts a repetition; here (2 cores, load 20-33) rc94 escaped in 37 of 800 starts, 8 of 8 repetitions",
 		Fresh: "fresh volumes, marker, attacker container and 101 victim starts in a fresh runc state root (~40 s)"},
 	Params:   []scenario.Param{scenario.IntParam("attempts", 100, 1, 1000, "victim starts while the attacker exchanges the destination")},
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return victims(ctx, r, false) },
@@ -184,5 +182,6 @@ func classifyMountEscape(control, trigger kit.Observation) kit.Verdict {
 	case 2*count("started") < count("attempts"):
 		return kit.Verdict{Result: report.Inconclusive, Reason: "fewer than half the victims started, so an escape had little chance to show: " + counts}
 	}
-	return kit.Verdict{Result: report.NotReproduced, Reason: fmt.Sprintf("no victim read the marker in %s starts: %s", rate, counts)}
+	return kit.Verdict{Result: report.NotReproduced, Reason: fmt.Sprintf("no victim read the marker in %d starts under %s exchanges (runc refused %d: %q)",
+		count("attempts"), trigger.Fact("swaps"), count("refused"), mountRefused)}
 }

@@ -43,7 +43,7 @@ func TestCVE202130465Classify(t *testing.T) {
 	}
 	checkVerdicts(t, cve202130465, []verdictCase{
 		{"an escape", control, under("escaped", "4", "started", "90", "failed", "6"), report.Reproduced, "4 of 100"},
-		{"none, with refusals", control, under("started", "90", "refused", "3", "failed", "7"), report.NotReproduced, `runc refused 3 ("possibly malicious path detected")`},
+		{"none, with refusals", control, under("started", "90", "refused", "3", "failed", "7"), report.NotReproduced, `runc refused 3: "possibly malicious path detected"`},
 		{"the control read it", kit.Observation{Ran: true, Facts: facts("marker", "read")}, under("escaped", "4"), report.Inconclusive, "without any attacker"},
 		{"no exchange", control, kit.Observation{Ran: true, Facts: facts("attempts", "100", "started", "100", "swaps", "0")}, report.Inconclusive, "no exchange"},
 		{"few starts", control, under("started", "30", "failed", "70"), report.Inconclusive, "fewer than half"},
