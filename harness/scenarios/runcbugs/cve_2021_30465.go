@@ -131,7 +131,7 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 	vdir := filepath.Join(r.Env.Dir, "bundles", "victim")
 	n := map[string]int{}
 	for i := 1; i <= r.Env.Params.Int("attempts") && ctx.Err() == nil; i++ {
-		o := rk.Try(ctx, runckit.Try{N: i, Bundle: vdir, Timeout: r.Env.Params.Duration("create-timeout"), Label: "victim while the attacker exchanges " + swapA})
+		o := rk.Try(ctx, runckit.Try{N: i, Bundle: vdir, Timeout: r.Env.Params.Duration("create-timeout"), Label: "victim, the exchange running"})
 		out, _ := r.Env.Node.ReadFile(ctx, rk.OutputFile(i))
 		n["attempts"]++
 		switch {
