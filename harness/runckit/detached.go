@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/relapse-dev/relapse/harness/poll"
 )
 
 // Detached is a container left running after `runc run --detach`: a bug
@@ -111,6 +114,40 @@ func (d *Detached) Delete(ctx context.Context) {
 	}
 	d.deleted = true
 	_ = d.within(context.WithoutCancel(ctx), func(ctx context.Context) error { return d.k.Runc.Delete(ctx, d.ID) })
+}
+
+// WaitLine waits, within the container's deadline, for a line of its
+// output holding want and returns it.
+func (d *Detached) WaitLine(ctx context.Context, want string) (string, error) {
+	var out []byte
+	var line string
+	err := poll.Within(ctx, d.timeout, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		var err error
+		if out, err = d.k.Env.Node.ReadFile(ctx, d.Output); err != nil {
+			return false, nil // not written yet
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, want) {
+				line = l
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("container %s printed no line with %s: %w (its output: %q)", d.ID, want, err, out)
+	}
+	return line, nil
+}
+
+// Stop sends the container's init SIGTERM, waits for its line holding
+// want (what it prints on the way out) and deletes the container.
+func (d *Detached) Stop(ctx context.Context, want string) (string, error) {
+	defer d.Delete(ctx)
+	if err := d.k.Env.Node.Kill(ctx, d.PID, int(syscall.SIGTERM)); err != nil {
+		return "", fmt.Errorf("stopping container %s: %w", d.ID, err)
+	}
+	return d.WaitLine(ctx, want)
 }
 
 // within runs f under the container's deadline.
