@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -93,6 +94,11 @@ run "relapse <command> -h" for a command's flags.
 // (-tags relapse_lean) leaves out.
 var matrixFileCmd, nightlyCmd func(ctx context.Context, args []string) int
 
+// bisectRelapses bisects the relapses of a store's latest night with the
+// cells of a matrix file (`relapse results --bisect-relapses`); set by
+// nightly.go too.
+var bisectRelapses func(ctx context.Context, stdout io.Writer, store, file string, deadline time.Duration) int
+
 // leanBuild says whether this binary is a lean build (-tags relapse_lean).
 func leanBuild() bool { return nightlyCmd == nil }
 
@@ -166,7 +172,7 @@ func dispatch(ctx context.Context, args []string) int {
 	case "matrix":
 		return matrix(ctx, args[1:])
 	case "results":
-		return resultsCmd(args[1:])
+		return resultsCmd(ctx, args[1:])
 	case "nightly":
 		if nightlyCmd == nil {
 			return notInLeanBuild("nightly")

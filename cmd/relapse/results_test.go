@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func results(t *testing.T, args ...string) (status int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut strings.Builder
 	o, e := textutil.NewLogWriter(&out), textutil.NewLogWriter(&errOut)
-	status = runResults(args, o, e)
+	status = runResults(context.Background(), args, o, e)
 	if err := o.Flush(); err != nil {
 		t.Fatal(err)
 	}

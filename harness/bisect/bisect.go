@@ -127,12 +127,23 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A selector (bad = latest) is an endpoint once the listing says what
-	// it is today.
+	if res.Candidates, err = endpoints(comp, served, labelled, time.Now()); err != nil {
+		return nil, err
+	}
+	probe := func(ctx context.Context, v string) Step { return runStep(ctx, o, v, "") }
+	err = search(ctx, res, labelled, probe, o.Log)
+	res.Seconds = time.Since(res.Started).Seconds()
+	return res, err
+}
+
+// endpoints resolves the labelled selectors (bad = latest) against the
+// proxy's listing, in place, and gives the candidates between the lowest
+// and the highest label.
+func endpoints(comp versions.Component, served []string, labelled map[string]Label, today time.Time) ([]string, error) {
 	for _, v := range slices.Collect(maps.Keys(labelled)) {
 		if sel, ok := versions.ParseSelector(v); ok {
 			label := labelled[v]
-			exact, _, err := comp.SelectFrom(served, sel, time.Now())
+			exact, _, err := comp.SelectFrom(served, sel, today)
 			if err != nil {
 				return nil, err
 			}
@@ -140,11 +151,7 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 			labelled[exact] = label
 		}
 	}
-	res.Candidates = candidates(served, comp.Pins, labelled)
-	probe := func(ctx context.Context, v string) Step { return runStep(ctx, o, v, "") }
-	err = search(ctx, res, labelled, probe, o.Log)
-	res.Seconds = time.Since(res.Started).Seconds()
-	return res, err
+	return candidates(served, comp.Pins, labelled), nil
 }
 
 func lookup(o Options) (scenario.Scenario, versions.Component, error) {
