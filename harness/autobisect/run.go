@@ -17,6 +17,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/bisect"
+	"github.com/relapse-dev/relapse/harness/redact"
 	"github.com/relapse-dev/relapse/harness/results"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -68,6 +69,8 @@ func Run(ctx context.Context, plans []Plan, o Options) ([]results.Bisection, err
 		if ctx.Err() != nil && b.Error == "" && !b.Found() {
 			b.Error = fmt.Sprintf("stopped at the bisection deadline (%s) after %d experiment(s)", o.Deadline, b.Experiments)
 		}
+		// A remote's URL (in Source, Missing, errors) may carry a token.
+		b = redact.Copy(b)
 		outs = append(outs, b)
 		if err := Attach(p, b, res); err != nil {
 			errs = append(errs, fmt.Errorf("attaching the bisection of %s to %s: %w", p.Row, p.CellDir, err))
