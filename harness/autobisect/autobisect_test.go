@@ -15,6 +15,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/matrix"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/results"
+	_ "github.com/relapse-dev/relapse/harness/scenarios"
 )
 
 // run is one night of a row: what its selector resolved to and the verdict.
@@ -283,25 +284,28 @@ func TestRunSaysWhatItNeeds(t *testing.T) {
 	git("add", "-A")
 	git("commit", "-q", "-m", "one")
 	head := git("rev-parse", "HEAD")
-	sel := "source:" + src
-	row := "runc-pipe-hang.runc-main"
+	sel, gitSel := "source:"+src, "git:"+src+"@main"
+	row, gitRow := "runc-pipe-hang.runc-main", "runc-pipe-hang.runc-git-main"
 	dir := store(t, map[string][]map[string]string{
 		row:                              {meta(row, sel, run{"v0.0.0-source-1", goodSHA, "NOT REPRODUCED"}), meta(row, sel, run{"v0.0.0-source-2", head, "REPRODUCED"})},
+		gitRow:                           {meta(row, gitSel, run{"v0.0.0-source-1", goodSHA, "NOT REPRODUCED"}), meta(row, gitSel, run{"v0.0.0-source-2", head, "REPRODUCED"})},
 		"runc-pipe-hang.runc-latest-1.4": {nil, meta("y", "latest-1.4", run{"v1.4.4", "", "REPRODUCED"})},
 	})
-	cells := append([]matrix.Cell{{ID: row, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": sel}}}, matrixCells...)
+	cells := append([]matrix.Cell{{ID: row, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": sel}},
+		{ID: gitRow, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": gitSel}}}, matrixCells...)
 	plans := Plans(compare(t, dir), cells)
 	calls := 0
-	outs, err := Run(context.Background(), plans, Options{Deadline: time.Hour, Bisect: fakeBisect(t, []string{"a", "b"}, 1, &calls)})
+	// The git: row's remote is fetched into this cache, as relapse's own.
+	outs, err := Run(context.Background(), plans, Options{Deadline: time.Hour, CacheDir: t.TempDir(), Bisect: fakeBisect(t, []string{"a", "b"}, 1, &calls)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls != 0 || len(outs) != 2 {
-		t.Fatalf("%d bisections ran for %d outcomes, want none for 2", calls, len(outs))
+	if calls != 0 || len(outs) != 3 {
+		t.Fatalf("%d bisections ran for %d outcomes, want none for 3", calls, len(outs))
 	}
 	for _, b := range outs {
 		want := "no earlier night"
-		if b.Selector == sel {
+		if b.Selector == sel || b.Selector == gitSel {
 			want = "the last good commit aaaaaaaaaaaa (night night-1) is not in " + src + " any more"
 		}
 		if !strings.Contains(b.Missing, want) || b.Found() {
