@@ -532,6 +532,7 @@ func bisectFlags(fs *flag.FlagSet) func() bisect.Options {
 	fs.StringVar(&o.Source, "source", "", "a git checkout of the component: search its commits between --good and --bad instead of releases")
 	fs.StringVar(&o.ReportsDir, "reports", "reports", "directory that receives each step's report and the bisection's page")
 	fs.IntVar(&o.Repeat, "repeat", 0, "repetitions per step (default: as the scenario's sampling needs)")
+	fs.DurationVar(&o.LockWait, "lock-wait", 0, "how long each step waits for the host lock another run holds")
 	vers, params := multiFlag{}, multiFlag{}
 	fs.Var(vers, "version", "another component's version, component=version, repeatable")
 	fs.Var(params, "param", "scenario parameter name=value, repeatable")
@@ -553,6 +554,9 @@ func bisectCmd(ctx context.Context, args []string) int {
 	}
 	o := opts()
 	o.Good, o.Bad, o.Log = good["v"], bad["v"], stderrLog
+	if err := checkLockWait(o.LockWait); err != nil {
+		return usageError(err)
+	}
 	if o.Component == "" {
 		fmt.Fprintln(os.Stderr, "relapse: bisect needs --component (the one whose versions are searched)\nnothing on this host was changed.")
 		return exitUsage

@@ -70,6 +70,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"repro param twice":       {[]string{"repro", "--param", "engine=runc", "--param", "engine=docker"}, "engine given twice"},
 		"bisect repeat":           {[]string{"bisect", "--component", "runc", "--good", "rc92", "--bad", "rc93", "--repeat", "-1"}, "repeat -1: want a number of repetitions"},
 		"bisect memory":           {[]string{"bisect", "--component", "runc", "--good", "rc92", "--bad", "rc93", "--provider", "qemu", "--memory", "-512"}, "memory -512 MiB"},
+		"bisect lock-wait":        {[]string{"bisect", "--component", "runc", "--good", "rc92", "--bad", "rc93", "--lock-wait", "-1s"}, "--lock-wait -1s: want how long to wait"},
 		"bisect stray argument":   {[]string{"bisect", "--component", "runc", "rc92"}, `unexpected argument "rc92"`},
 		"matrix stray argument":   {[]string{"matrix", "--scenario", "runc-pipe-hang", "extra"}, `unexpected argument "extra"`},
 		"matrix node flags":       {[]string{"matrix", "--scenario", "runc-pipe-hang", "--provider", "qemu", "--cpus", "-1"}, "cpus -1"},

@@ -184,6 +184,9 @@ func TestPlans(t *testing.T) {
 func fakeBisect(t *testing.T, candidates []string, firstBad int, calls *int) Bisector {
 	return func(ctx context.Context, o bisect.Options, self string) (*bisect.Result, error) {
 		*calls++
+		if o.LockWait <= 0 {
+			t.Errorf("lock wait %s: a step would be skipped whenever another run holds the host", o.LockWait)
+		}
 		res := &bisect.Result{Scenario: o.Scenario, Component: o.Component, Source: o.Source, Candidates: candidates,
 			Bug: report.Bug{ID: "containerd#5261", Title: "runc hangs exporting a large seccomp filter"}}
 		for i, v := range candidates {

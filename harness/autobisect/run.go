@@ -90,6 +90,10 @@ func runOne(ctx context.Context, p Plan, o Options) (results.Bisection, *bisect.
 	}
 	bo := p.Options
 	bo.ReportsDir, bo.CacheDir, bo.Log = filepath.Join(p.CellDir, results.ArtifactsName, results.BisectDir, stepsDir), o.CacheDir, o.Log
+	// A step waits for the host lock as a night's cells do (other runs
+	// share the host): as long as the bisections may take, which the
+	// deadline bounds anyway.
+	bo.LockWait = o.Deadline
 	if p.Search == OverCommits {
 		tree, missing, err := checkout(ctx, p, o.CacheDir)
 		switch {

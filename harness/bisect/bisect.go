@@ -35,7 +35,10 @@ type Options struct {
 	Params   map[string]string
 	Node     provision.Spec
 	// Repeat is the repetitions per step (0: as the scenario's sampling needs).
-	Repeat     int
+	Repeat int
+	// LockWait is how long each step waits for the host lock another run
+	// holds (0: a step finding it held is a skip).
+	LockWait   time.Duration
 	ReportsDir string
 	CacheDir   string
 	Log        io.Writer
@@ -313,7 +316,7 @@ func stepOptions(o Options, version, source string) experiment.Options {
 		vers[k] = v
 	}
 	opts := experiment.Options{Scenario: o.Scenario, Versions: vers, Params: o.Params, Node: o.Node, Repeat: o.Repeat,
-		ReportsDir: o.ReportsDir, CacheDir: o.CacheDir, Log: o.Log,
+		ReportsDir: o.ReportsDir, CacheDir: o.CacheDir, Log: o.Log, LockWait: o.LockWait,
 		Invocation: fmt.Sprintf("relapse bisect --scenario %s --component %s (step %s)", o.Scenario, o.Component, version)}
 	if source != "" {
 		opts.Sources = map[string]string{o.Component: source}
