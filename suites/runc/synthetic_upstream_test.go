@@ -41,12 +41,20 @@ var _ = Describe("a relapse on upstream main is bisected to its commit", suiteki
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(gexec.CleanupBuildArtifacts)
 
-		upstream, work := GinkgoT().TempDir(), GinkgoT().TempDir()
+		// The upstream is made the same every run - one path, fixed
+		// authors and dates, so the same commits - so relapse's git cache
+		// keeps one mirror of it and reuses the runc builds of its commits
+		// (a warm run builds nothing) instead of gathering a copy per run.
+		upstream, work := filepath.Join(os.TempDir(), "relapse-synthetic-upstream-runc"), GinkgoT().TempDir()
+		Expect(os.RemoveAll(upstream)).To(Succeed())
+		Expect(os.Mkdir(upstream, 0o755)).To(Succeed())
+		DeferCleanup(os.RemoveAll, upstream)
 		git := func(args ...string) string {
 			GinkgoHelper()
 			cmd := exec.CommandContext(ctx, "git", append([]string{"-C", upstream}, args...)...)
-			cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=upstream", "GIT_AUTHOR_EMAIL=upstream@localhost",
-				"GIT_COMMITTER_NAME=upstream", "GIT_COMMITTER_EMAIL=upstream@localhost")
+			cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=upstream", "GIT_AUTHOR_EMAIL=upstream@localhost", "GIT_AUTHOR_DATE=2026-12-01T00:00:00Z",
+				"GIT_COMMITTER_NAME=upstream", "GIT_COMMITTER_EMAIL=upstream@localhost", "GIT_COMMITTER_DATE=2026-12-01T00:00:00Z",
+				"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 			out, err := cmd.CombinedOutput()
 			Expect(err).NotTo(HaveOccurred(), "git %v: %s", args, out)
 			return strings.TrimSpace(string(out))
