@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -94,6 +95,11 @@ run "relapse <command> -h" for a command's flags.
 // (-tags relapse_lean) leaves out.
 var matrixFileCmd, nightlyCmd func(ctx context.Context, args []string) int
 
+// bisectRelapses bisects the relapses of a store's latest night with the
+// cells of a matrix file (`relapse results --bisect-relapses`); set by
+// nightly.go too.
+var bisectRelapses func(ctx context.Context, stdout io.Writer, store, file string, deadline time.Duration) int
+
 // leanBuild says whether this binary is a lean build (-tags relapse_lean).
 func leanBuild() bool { return nightlyCmd == nil }
 
@@ -167,7 +173,7 @@ func dispatch(ctx context.Context, args []string) int {
 	case "matrix":
 		return matrix(ctx, args[1:])
 	case "results":
-		return resultsCmd(args[1:])
+		return resultsCmd(ctx, args[1:])
 	case "nightly":
 		if nightlyCmd == nil {
 			return notInLeanBuild("nightly")
@@ -527,6 +533,7 @@ func bisectFlags(fs *flag.FlagSet) func() bisect.Options {
 	fs.StringVar(&o.Source, "source", "", "a git checkout of the component: search its commits between --good and --bad instead of releases")
 	fs.StringVar(&o.ReportsDir, "reports", "reports", "directory that receives each step's report and the bisection's page")
 	fs.IntVar(&o.Repeat, "repeat", 0, "repetitions per step (default: as the scenario's sampling needs)")
+	fs.DurationVar(&o.LockWait, "lock-wait", 0, "how long each step waits for the host lock another run holds")
 	vers, params := multiFlag{}, multiFlag{}
 	fs.Var(vers, "version", "another component's version, component=version, repeatable")
 	fs.Var(params, "param", "scenario parameter name=value, repeatable")
@@ -558,6 +565,9 @@ func bisectCmd(ctx context.Context, args []string) int {
 			o.Component = b.Component
 		}
 		fmt.Fprintf(os.Stderr, "relapse: %s: bisecting between its declared endpoints, --bad %s --good %s\n", b.Name(), bad, good)
+	}
+	if err := checkLockWait(o.LockWait); err != nil {
+		return usageError(err)
 	}
 	if o.Component == "" {
 		fmt.Fprintln(os.Stderr, "relapse: bisect needs --component (the one whose versions are searched)\nnothing on this host was changed.")

@@ -8,22 +8,25 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/autobisect"
 	matrixpkg "github.com/relapse-dev/relapse/harness/matrix"
 	"github.com/relapse-dev/relapse/harness/matrixjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	resultspkg "github.com/relapse-dev/relapse/harness/results"
 	"github.com/relapse-dev/relapse/harness/run"
+	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // The matrix-file commands run cluster cells (a bare cluster's Indexed
 // Job), so a lean build leaves them out.
 func init() {
-	matrixFileCmd, nightlyCmd = matrixFile, nightly
+	matrixFileCmd, nightlyCmd, bisectRelapses = matrixFile, nightly, bisectStore
 }
 
 // matrixSelection is what `matrix --file` and `nightly` share.
@@ -232,12 +235,17 @@ func nightly(ctx context.Context, args []string) int {
 	night := fs.String("night", "", "name of tonight (default: now, UTC)")
 	dash := fs.String("dashboard", "", "write the dashboard here (default: STORE/dashboard.html)")
 	canaryOK := fs.Bool("canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
+	bisect := fs.Bool("bisect-relapses", true, "bisect each RELAPSE a selector row raises tonight, between the last good and the new version (or commit), and attach the result to the cell")
+	bisectDeadline := fs.Duration("bisect-deadline", 3*time.Hour, "how long tonight's bisections may take together")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
 	f, cells, err := sel.cells(ctx)
 	if err != nil {
 		return selectionFailed(err)
+	}
+	if *bisect && *bisectDeadline <= 0 {
+		return usageError(fmt.Errorf("--bisect-deadline %s: want a positive duration such as 3h (or --bisect-relapses=false)", *bisectDeadline))
 	}
 	if *night == "" {
 		*night = resultspkg.NightName(time.Now())
@@ -269,9 +277,57 @@ func nightly(ctx context.Context, args []string) int {
 		return exitFailed
 	}
 	fmt.Printf("tonight's cells: %s\n", filepath.Join(*store, *night))
+	bisected := exitVerdict
+	if *bisect {
+		bisected = bisectNight(ctx, os.Stdout, *store, cells, *bisectDeadline)
+	}
 	status := compareAndShow(*store, *dash, f.Name, *canaryOK)
+	if status == exitVerdict && bisected != exitVerdict {
+		return bisected
+	}
 	if status == exitVerdict && runStatus == exitFailed {
 		return exitFailed
 	}
 	return status
+}
+
+// bisectStore is `relapse results --bisect-relapses`: the store's latest
+// night bisected with the cells of the matrix file it ran.
+func bisectStore(ctx context.Context, stdout io.Writer, store, file string, deadline time.Duration) int {
+	_, cells, err := matrixpkg.Load(file)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: --file: %v\nnothing was bisected.\n", textutil.Printable(err.Error()))
+		return exitUsage
+	}
+	return bisectNight(ctx, stdout, store, cells, deadline)
+}
+
+// bisectNight bisects every RELAPSE a selector row raised in the store's
+// latest night (autobisect) and attaches each outcome to its cell, for
+// the dashboard written after it. A bisection that did not find its
+// commit is a finding on the dashboard, not a failure of the night; one
+// that could not be attached is.
+func bisectNight(ctx context.Context, stdout io.Writer, store string, cells []matrixpkg.Cell, deadline time.Duration) int {
+	nights, byNight, err := resultspkg.Load(store)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: bisecting the night's relapses: %v\n", err)
+		return exitFailed
+	}
+	plans := autobisect.Plans(resultspkg.Compare(nights, byNight), cells)
+	if len(plans) == 0 {
+		return exitVerdict
+	}
+	fmt.Fprintf(stdout, "bisecting %d relapse(s), at most %s\n", len(plans), deadline)
+	outs, err := autobisect.Run(ctx, plans, autobisect.Options{Deadline: deadline, Log: stderrLog})
+	for i, b := range outs {
+		fmt.Fprintf(stdout, "  %s: %s\n", textutil.Printable(plans[i].Row), textutil.Printable(b.Line()))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: %v\n", err)
+		return exitFailed
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return exitVerdict
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,10 +19,10 @@ import (
 // run, so the night could not have caught one.
 const exitCanaryMissed = 5
 
-func resultsCmd(args []string) int {
+func resultsCmd(ctx context.Context, args []string) int {
 	// What results prints comes from cells of many machines and goes to a
 	// CI log (and GitHub's step summary): every line passes a LogWriter.
-	return toLog(func(stdout, stderr io.Writer) int { return runResults(args, stdout, stderr) })
+	return toLog(func(stdout, stderr io.Writer) int { return runResults(ctx, args, stdout, stderr) })
 }
 
 // toLog runs f with standard output and error made safe for a CI log,
@@ -40,6 +41,11 @@ type resultsFlags struct {
 	store, night, dash, site, name string
 	canaryOK                       bool
 	merge                          []string
+	// bisect: the latest night's relapses are bisected with the cells of
+	// file, within deadline.
+	bisect         bool
+	file           string
+	bisectDeadline time.Duration
 }
 
 func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
@@ -52,6 +58,9 @@ func parseResultsFlags(args []string, stderr io.Writer) (*resultsFlags, error) {
 	fs.StringVar(&f.site, "site", "", "also write a site to publish as it is: DIR/index.html (the dashboard) and every report it links to (DIR absent or empty)")
 	fs.StringVar(&f.name, "name", "relapse nightly", "the matrix's name on the dashboard")
 	fs.BoolVar(&f.canaryOK, "canary-ok", false, "a canary flagged RELAPSE is the night working, not failing")
+	fs.BoolVar(&f.bisect, "bisect-relapses", false, "bisect each RELAPSE a selector row raised in the latest night and attach the result to the cell (the cells' parameters come from --file)")
+	fs.StringVar(&f.file, "file", "ci/nightly.yaml", "the matrix file the night ran, for --bisect-relapses")
+	fs.DurationVar(&f.bisectDeadline, "bisect-deadline", 3*time.Hour, "how long the bisections may take together")
 	fs.Func("merge", "a matrix results directory (or one cell's) to merge as the night (repeatable)", func(v string) error {
 		f.merge = append(f.merge, v)
 		return nil
@@ -92,6 +101,14 @@ func (f *resultsFlags) check(rest []string) error {
 			return fmt.Errorf("--store %s: no results store there; merge a night into it first (--merge DIR)", f.store)
 		}
 	}
+	if f.bisect && f.bisectDeadline <= 0 {
+		return fmt.Errorf("--bisect-deadline %s: want a positive duration such as 3h", f.bisectDeadline)
+	}
+	if f.bisect {
+		if info, err := os.Stat(f.file); err != nil || !info.Mode().IsRegular() {
+			return fmt.Errorf("--file %s: no matrix file there; --bisect-relapses runs each relapsed cell as the matrix file the night ran says (ci/nightly.yaml)", f.file)
+		}
+	}
 	if f.site != "" {
 		if err := resultspkg.CheckSite(f.site); err != nil {
 			return fmt.Errorf("--site: %w", err)
@@ -107,7 +124,7 @@ func (f *resultsFlags) check(rest []string) error {
 
 // runResults is `relapse results`: usage errors exit 2 before anything is
 // written; a refused cell or store exits 1 naming the file.
-func runResults(args []string, stdout, stderr io.Writer) int {
+func runResults(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseResultsFlags(args, stderr)
 	if err != nil {
 		if ue := (resultsUsageError{}); errors.As(err, &ue) {
@@ -126,7 +143,21 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "merged %d cell(s) into night %s of %s\n", n, f.night, f.store)
 	}
-	return showComparison(stdout, stderr, f.store, f.dash, f.site, f.name, f.canaryOK)
+	bisected := exitVerdict
+	if f.bisect {
+		if bisectRelapses == nil {
+			return notInLeanBuild("results --bisect-relapses")
+		}
+		bisected = bisectRelapses(ctx, stdout, f.store, f.file, f.bisectDeadline)
+		if bisected == exitUsage || bisected == exitInterrupted {
+			return bisected
+		}
+	}
+	status := showComparison(stdout, stderr, f.store, f.dash, f.site, f.name, f.canaryOK)
+	if status == exitVerdict {
+		return bisected
+	}
+	return status
 }
 
 // compareAndShow compares the store's nights and writes the dashboard,
@@ -169,6 +200,12 @@ func showComparison(stdout, stderr io.Writer, store, dash, site, name string, ca
 	for _, r := range cmp.Rows {
 		if len(r.Flags) > 0 {
 			fmt.Fprintf(stdout, "  %-14s %s: %s\n", strings.Join(r.Flags, ","), textutil.Printable(r.Cell), textutil.Printable(strings.Join(r.Why, "; ")))
+		}
+		if e, ok := r.Entries[cmp.Latest()]; ok && e.Bisection != nil {
+			fmt.Fprintf(stdout, "  %-14s %s: %s\n", "", textutil.Printable(r.Cell), textutil.Printable(e.Bisection.Line()))
+			if e.BisectPage != "" {
+				fmt.Fprintf(stdout, "  %-14s %s\n", "", textutil.Printable(e.BisectPage))
+			}
 		}
 	}
 	status := exitVerdict

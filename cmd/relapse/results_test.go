@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func results(t *testing.T, args ...string) (status int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut strings.Builder
 	o, e := textutil.NewLogWriter(&out), textutil.NewLogWriter(&errOut)
-	status = runResults(args, o, e)
+	status = runResults(context.Background(), args, o, e)
 	if err := o.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +215,36 @@ func TestResultsExitStatus(t *testing.T) {
 				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", status, tc.want, tc.wantOut, stdout, stderr)
 			}
 		})
+	}
+}
+
+// relapse results --bisect-relapses bisects the latest night's relapses
+// once, attaching what it found or lacked; the night still exits 4. Here
+// the relapsed cell is not in the matrix file, so no experiment runs and
+// the attached outcome says what is missing.
+func TestResultsBisectsRelapsesOnce(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "store")
+	file := writeFile(t, "nightly.yaml", "cells:\n  - scenario: runc-pipe-hang\n    versions: {runc: [rc93]}\n")
+	const id = "runc-pipe-hang.runc-latest"
+	for i, n := range []struct{ version, verdict string }{{"v1.5.3", "NOT REPRODUCED"}, {"v1.5.4", "REPRODUCED"}} {
+		src := t.TempDir()
+		writeCell(t, src, id, true, map[string]string{"scenario": "runc-pipe-hang", "bug": "containerd#5261", "component": "runc",
+			"version": n.version, "version_runc": n.version, "verdict": n.verdict, "k": "1", "n": "1", "selector": "latest", "selected": "latest = " + n.version})
+		// Night 2 merged is already the RELAPSE (exit 4).
+		if status, _, stderr := results(t, "--store", store, "--merge", src, "--night", "night-"+string(rune('1'+i))); status != exitVerdict+exitMismatch*i {
+			t.Fatalf("merging night %d: exit %d\n%s", i+1, status, stderr)
+		}
+	}
+	status, stdout, stderr := results(t, "--store", store, "--bisect-relapses", "--file", file)
+	want := "not bisected: cell " + id + " is not in the matrix file"
+	if status != exitMismatch || !strings.Contains(stdout, "bisecting 1 relapse(s)") || !strings.Contains(stdout, want) {
+		t.Fatalf("exit %d, want 4 (the RELAPSE) and %q; stdout:\n%s\nstderr:\n%s", status, want, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(store, "night-2", id, "artifacts", "bisect", "bisection.json")); err != nil {
+		t.Errorf("nothing attached to the cell: %v", err)
+	}
+	status, stdout, _ = results(t, "--store", store, "--bisect-relapses", "--file", file)
+	if status != exitMismatch || strings.Contains(stdout, "bisecting") || !strings.Contains(stdout, want) {
+		t.Errorf("compared again: exit %d, stdout:\n%s\nwant the attached outcome shown, not a second bisection", status, stdout)
 	}
 }

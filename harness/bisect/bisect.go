@@ -35,7 +35,10 @@ type Options struct {
 	Params   map[string]string
 	Node     provision.Spec
 	// Repeat is the repetitions per step (0: as the scenario's sampling needs).
-	Repeat     int
+	Repeat int
+	// LockWait is how long each step waits for the host lock another run
+	// holds (0: a step finding it held is a skip).
+	LockWait   time.Duration
 	ReportsDir string
 	CacheDir   string
 	Log        io.Writer
@@ -127,12 +130,23 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A selector (bad = latest) is an endpoint once the listing says what
-	// it is today.
+	if res.Candidates, err = endpoints(comp, served, labelled, time.Now()); err != nil {
+		return nil, err
+	}
+	probe := func(ctx context.Context, v string) Step { return runStep(ctx, o, v, "") }
+	err = search(ctx, res, labelled, probe, o.Log)
+	res.Seconds = time.Since(res.Started).Seconds()
+	return res, err
+}
+
+// endpoints resolves the labelled selectors (bad = latest) against the
+// proxy's listing, in place, and gives the candidates between the lowest
+// and the highest label.
+func endpoints(comp versions.Component, served []string, labelled map[string]Label, today time.Time) ([]string, error) {
 	for _, v := range slices.Collect(maps.Keys(labelled)) {
 		if sel, ok := versions.ParseSelector(v); ok {
 			label := labelled[v]
-			exact, _, err := comp.SelectFrom(served, sel, time.Now())
+			exact, _, err := comp.SelectFrom(served, sel, today)
 			if err != nil {
 				return nil, err
 			}
@@ -140,11 +154,7 @@ func Releases(ctx context.Context, o Options) (*Result, error) {
 			labelled[exact] = label
 		}
 	}
-	res.Candidates = candidates(served, comp.Pins, labelled)
-	probe := func(ctx context.Context, v string) Step { return runStep(ctx, o, v, "") }
-	err = search(ctx, res, labelled, probe, o.Log)
-	res.Seconds = time.Since(res.Started).Seconds()
-	return res, err
+	return candidates(served, comp.Pins, labelled), nil
 }
 
 func lookup(o Options) (scenario.Scenario, versions.Component, error) {
@@ -306,7 +316,7 @@ func stepOptions(o Options, version, source string) experiment.Options {
 		vers[k] = v
 	}
 	opts := experiment.Options{Scenario: o.Scenario, Versions: vers, Params: o.Params, Node: o.Node, Repeat: o.Repeat,
-		ReportsDir: o.ReportsDir, CacheDir: o.CacheDir, Log: o.Log,
+		ReportsDir: o.ReportsDir, CacheDir: o.CacheDir, Log: o.Log, LockWait: o.LockWait,
 		Invocation: fmt.Sprintf("relapse bisect --scenario %s --component %s (step %s)", o.Scenario, o.Component, version)}
 	if source != "" {
 		opts.Sources = map[string]string{o.Component: source}

@@ -158,6 +158,9 @@ func bisectRun(ctx context.Context, git func(...string) (string, error), o Optio
 	if o.Repeat > 0 {
 		args = append(args, "--repeat", strconv.Itoa(o.Repeat))
 	}
+	if o.LockWait > 0 {
+		args = append(args, "--lock-wait", o.LockWait.String())
+	}
 	for k, v := range o.Versions {
 		args = append(args, "--version", k+"="+v)
 	}

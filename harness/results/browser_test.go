@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ func TestDashboardInBrowser(t *testing.T) {
 				}
 				if err := os.WriteFile(filepath.Join(rep, "report.html"), []byte("<p>report</p>"), 0o644); err != nil {
 					t.Fatal(err)
+				}
+				if v == "1.0.0-rc94" && n == 11 {
+					attachBisection(t, filepath.Join(d, id))
 				}
 			}
 			if n < 11 {
@@ -90,12 +94,36 @@ func TestDashboardInBrowser(t *testing.T) {
 		if l.ScrollWidth > l.Viewport || len(l.Overflow) > 0 {
 			t.Errorf("at %d px the page is %d px wide; overflowing:\n%s", width, l.ScrollWidth, strings.Join(l.Overflow, "\n"))
 		}
-		// Ten nights shown for four report-backed rows.
-		if len(l.Links) != 4*maxNights {
-			t.Errorf("at %d px: %d links, want %d (one per report-backed cell)", width, len(l.Links), 4*maxNights)
+		// Ten nights shown for four report-backed rows, and the
+		// relapse's bisection page and summary.
+		if len(l.Links) != 4*maxNights+2 {
+			t.Errorf("at %d px: %d links, want %d (one per report-backed cell, two for the bisection)", width, len(l.Links), 4*maxNights+2)
 		}
 		if bad := browser.Unresolved(page, l.Links); len(bad) > 0 {
 			t.Errorf("links that reach nothing: %v", bad)
+		}
+	}
+}
+
+// attachBisection attaches to a cell a bisection with the longest words
+// one shows: commits as git describe names them on a fork's branch.
+func attachBisection(t *testing.T, cell string) {
+	t.Helper()
+	dir := filepath.Join(cell, ArtifactsName, BisectDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := Bisection{Scenario: "runc-pipe-hang", Component: "runc", Selector: "git:https://github.com/someone/runc-with-a-long-fork-name@release-1.0-backports",
+		Good: "v1.0.0-rc93-1234-g0123456789ab", Bad: "v1.0.0-rc94-5678-gba9876543210", GoodNight: "2026-11-10T0217",
+		FirstBad: "0123456789ab (v1.0.0-rc94-backport-seccomp-export-bpf-before-reading-pipe-1-g0123456789ab)", LastGood: "ba9876543210 (v1.0.0-rc93-1233-gba9876543210)",
+		Experiments: 7, Seconds: 412}
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string][]byte{BisectionName: data, BisectPageName: []byte("<p>bisection</p>"), BisectSummaryName: []byte("### summary")} {
+		if err := os.WriteFile(filepath.Join(dir, name), text, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -264,6 +264,9 @@ func ReadCell(dir string) (Entry, error) {
 			e.Report = filepath.Join(dir, rel)
 		}
 	}
+	if err := readBisection(d, &e); err != nil {
+		return Entry{}, err
+	}
 	return e, nil
 }
 

@@ -33,6 +33,9 @@ func Dashboard(w io.Writer, name string, c *Comparison, dir string) error {
 			v.Bugs = append(v.Bugs, g)
 		}
 		rv := rowView{Row: r, Label: r.Label}
+		if e, ok := r.Entries[c.Latest()]; ok && e.Bisection != nil {
+			rv.Bisect = bisectView{Line: e.Bisection.Line(), Page: relLink(dir, e.BisectPage), Summary: relLink(dir, e.BisectSummary)}
+		}
 		for _, n := range v.Nights {
 			e, ok := r.Entries[n]
 			if !ok {
@@ -64,7 +67,8 @@ func shownNights(c *Comparison) []string {
 }
 
 // Linked are the report pages the dashboard links to: those of the
-// entries in the nights it shows.
+// entries in the nights it shows, and the latest night's bisection pages
+// (the directory of each is what a site copies).
 func Linked(c *Comparison) []string {
 	var pages []string
 	for _, r := range c.Rows {
@@ -72,6 +76,9 @@ func Linked(c *Comparison) []string {
 			if e, ok := r.Entries[n]; ok && e.ReportPage() != "" {
 				pages = append(pages, e.ReportPage())
 			}
+		}
+		if e, ok := r.Entries[c.Latest()]; ok && e.Bisection != nil && e.BisectPage != "" {
+			pages = append(pages, e.BisectPage)
 		}
 	}
 	sort.Strings(pages)
@@ -105,12 +112,21 @@ func cellOf(e Entry, dir string) cellView {
 		cv.Text, cv.Class = "RELAPSE", "relapse"
 	}
 	cv.Title = fmt.Sprintf("night %s: %s; expected %s; %s", e.Night, e.Meta["verdict"], e.Meta["expected"], e.Result)
-	if p := e.ReportPage(); p != "" {
-		if rel, err := filepath.Rel(dir, p); err == nil {
-			cv.Link = filepath.ToSlash(rel)
-		}
-	}
+	cv.Link = relLink(dir, e.ReportPage())
 	return cv
+}
+
+// relLink is the page p as a link from a page written in dir ("" for no
+// page).
+func relLink(dir, p string) string {
+	if p == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }
 
 // selectorCell adds to a selector row's cell what the selector resolved
@@ -190,8 +206,15 @@ type bugView struct {
 
 type rowView struct {
 	Row
-	Label string
-	Cells []cellView
+	Label  string
+	Cells  []cellView
+	Bisect bisectView
+}
+
+// bisectView is the latest night's bisection of a row: its line, and
+// links to its page and to the summary for the upstream tracker.
+type bisectView struct {
+	Line, Page, Summary string
 }
 
 type cellView struct {
@@ -230,6 +253,7 @@ td.v a{color:inherit}
 .flag.relapse,.flag.canary-missed{background:#6b0f1a;color:#fff}.flag.failing{background:#b3261e;color:#fff}
 .flag.flaky{background:#ffd166}.flag.newly-fixed{background:#2d6a4f;color:#fff}.flag.stale{background:#ccc}
 .why{color:#555;font-size:.82em}
+.bisect{font-size:.82em;font-weight:600;margin-top:.2em}
 .rate{display:block;font-weight:normal}
 td.changed{box-shadow:inset 3px 0 #1d4ed8}
 @media (max-width:1200px){col.label{width:17%} col.flags{width:11%} col.when{width:7%} td.v,th.night{font-size:.68em;padding:.3em .1em}}
@@ -243,7 +267,7 @@ td.changed{box-shadow:inset 3px 0 #1d4ed8}
 <colgroup><col class="label"><col class="flags"><col class="when"><col class="when">{{range $.Nights}}<col>{{end}}</colgroup>
 <tr><th>cell</th><th>flags</th><th>first fail</th><th>last pass</th>{{range $.Nights}}<th class="night">{{nightHead .}}</th>{{end}}</tr>
 {{range .Rows}}<tr><td><b>{{.Label}}</b><div class="why">{{.Cell}}</div></td>
-<td>{{range .Flags}}<span class="flag {{flagClass .}}">{{.}}</span>{{end}}{{range .Why}}<div class="why">{{.}}</div>{{end}}</td>
+<td>{{range .Flags}}<span class="flag {{flagClass .}}">{{.}}</span>{{end}}{{range .Why}}<div class="why">{{.}}</div>{{end}}{{with .Bisect}}{{if .Line}}<div class="bisect">{{.Line}}{{with .Page}} <a href="{{.}}">bisection</a>{{end}}{{with .Summary}} <a href="{{.}}">summary.md</a>{{end}}</div>{{end}}{{end}}</td>
 <td class="when">{{nightHead .FirstFail}}</td><td class="when">{{nightHead .LastPass}}</td>
 {{range .Cells}}<td class="v {{.Class}}{{if .Changed}} changed{{end}}" title="{{.Title}}">{{if .Link}}<a href="{{.Link}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{with .Rate}}<span class="rate">{{.}}</span>{{end}}{{if .Resolved}}<span class="rate">{{if .Changed}}&#9650;{{end}}{{.Resolved}}</span>{{end}}</td>{{end}}</tr>
 {{end}}</table></div>

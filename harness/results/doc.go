@@ -30,6 +30,12 @@
 //     left the host changed, with the night the failures began (first
 //     fail) and the last night it passed.
 //
+// A relapse in a selector row is bisected where it is raised (package
+// autobisect); the result is attached to the cell (artifacts/bisect/,
+// read back by ReadCell as strictly as the cell's own files), and the
+// dashboard shows its first bad version or commit, or what it lacked,
+// with links to its page and to summary.md for the upstream tracker.
+//
 // Dashboard renders bugs x versions x nights as one self-contained page;
 // Publish writes it with every report it links to, as a site to serve,
 // and the nights as Prow's jobs for TestGrid and Spyglass (WriteLogs:

@@ -31,6 +31,11 @@ type Entry struct {
 	// Report is the cell's report page (report.html), checked to be a
 	// regular file inside the cell; "" when it has none.
 	Report string
+	// Bisection is the automatic bisection attached to the cell when it
+	// relapsed (nil when none is); BisectPage and BisectSummary its page
+	// and tracker text, checked as Report is.
+	Bisection                 *Bisection
+	BisectPage, BisectSummary string
 }
 
 // Verdict is the entry's verdict ("" when the cell did not get one).
