@@ -299,6 +299,12 @@ func bisectStore(ctx context.Context, stdout io.Writer, store, file string, dead
 		fmt.Fprintf(os.Stderr, "relapse: --file: %v\nnothing was bisected.\n", textutil.Printable(err.Error()))
 		return exitUsage
 	}
+	// The night's cells as the night ran them: maintained expanded into
+	// one cell per line, so a relapsed line's cell is found by its ID.
+	night := matrixpkg.Night{List: matrixpkg.ProxyListing, Today: time.Now()}
+	if cells, err = night.Resolve(ctx, cells); err != nil {
+		fmt.Fprintf(os.Stderr, "relapse: resolving %s's versions: %v (cells that did not resolve cannot be bisected)\n", file, textutil.Printable(err.Error()))
+	}
 	return bisectNight(ctx, stdout, store, cells, deadline)
 }
 
