@@ -153,13 +153,16 @@ matrix: deps build
 # NIGHTLY_SOURCES=runc=DIR,containerd=DIR names the checkouts the file's
 # git:upstream@main cells build (absolute paths to git repositories);
 # without one those cells are INCONCLUSIVE, skipped with the reason.
+# A RELAPSE in a selector row is bisected at once; BISECT_DEADLINE (3h)
+# bounds all of the night's bisections.
 STORE     ?= $(CURDIR)/results-store
 CANARY_OK ?=
 NIGHTLY   ?= ci/nightly.yaml
 SPEED     ?= fast
 NIGHTLY_SOURCES ?=
+BISECT_DEADLINE ?=
 nightly: deps build
-	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok) $(if $(NIGHTLY_SOURCES),--sources $(NIGHTLY_SOURCES))
+	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok) $(if $(NIGHTLY_SOURCES),--sources $(NIGHTLY_SOURCES)) $(if $(BISECT_DEADLINE),--bisect-deadline $(BISECT_DEADLINE))
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
 # releases), or with BISECT_SOURCE=DIR over the commits of a checkout.
