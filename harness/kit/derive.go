@@ -153,14 +153,14 @@ func Check(b *Bug) error {
 // the bug's own fix.
 func checkRevert(b *Bug) error {
 	if b.Fixtures == nil {
-		return fmt.Errorf("Revert %s: the bug has no Fixtures to hold it", b.Revert)
+		return fmt.Errorf("revert patch %s: the bug has no Fixtures to hold it", b.Revert)
 	}
 	data, err := fs.ReadFile(b.Fixtures, b.Name()+"/"+b.Revert)
 	if err != nil {
-		return fmt.Errorf("Revert: %w (fixtures live in %s/)", err, b.Name())
+		return fmt.Errorf("revert patch: %w (fixtures live in %s/)", err, b.Name())
 	}
 	if !strings.Contains(string(data), "# Reverts-Fix: "+b.FixID()+"\n") {
-		return fmt.Errorf("Revert %s: its header must say \"# Reverts-Fix: %s\"", b.Revert, b.FixID())
+		return fmt.Errorf("revert patch %s: its header must say \"# Reverts-Fix: %s\"", b.Revert, b.FixID())
 	}
 	return nil
 }
