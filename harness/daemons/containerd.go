@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/oci"
+	ptypes "github.com/containerd/containerd/protobuf/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/relapse-dev/relapse/harness/node"
@@ -37,6 +39,9 @@ type Containerd struct {
 	Metrics string
 	// DebugSocket serves pprof (goroutine dumps) over a unix socket.
 	DebugSocket string
+	// ConfigVersion is the config layout the daemon was given (its own
+	// default version).
+	ConfigVersion int
 }
 
 // ContainerdOptions chooses what a relapse containerd uses.
@@ -46,30 +51,28 @@ type ContainerdOptions struct {
 	Runc   string
 	// Metrics, when set, enables the Prometheus endpoint (e.g. 127.0.0.1:1338).
 	Metrics string
+	// ConfigVersion is the config layout to write; 0 asks the binary
+	// (ContainerdConfigVersion).
+	ConfigVersion int
 }
 
 // StartContainerd starts containerd with private root, state and sockets
-// under dir, no CRI plugin, in ns; the shim it starts is the one in BinDir.
+// under dir, no CRI service, in ns, with a config in the layout the binary
+// itself writes (ContainerdConfig); the shim it starts is the one in BinDir.
 func StartContainerd(ctx context.Context, n node.Node, j *run.Journal, dir string, ns *sandbox.Netns, o ContainerdOptions) (*Containerd, func(context.Context) error, error) {
 	c := &Containerd{BinDir: o.BinDir, Runc: o.Runc, Metrics: o.Metrics, DebugSocket: filepath.Join(dir, "debug.sock")}
 	sock := filepath.Join(dir, "containerd.sock")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = %q
-
-[ttrpc]
-  address = %q
-
-[debug]
-  address = %q
-  level = "info"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc", c.DebugSocket)
-	if o.Metrics != "" {
-		config += fmt.Sprintf("\n[metrics]\n  address = %q\n", o.Metrics)
+	if o.ConfigVersion == 0 {
+		var err error
+		if o.ConfigVersion, err = ContainerdConfigVersion(ctx, n, o.BinDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	c.ConfigVersion = o.ConfigVersion
+	config, err := ContainerdConfig{Version: o.ConfigVersion, Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state"),
+		GRPC: sock, Debug: c.DebugSocket, Metrics: o.Metrics}.Render()
+	if err != nil {
+		return nil, nil, fmt.Errorf("containerd in %s: %w", o.BinDir, err)
 	}
 	if err := n.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return nil, nil, err
@@ -100,6 +103,58 @@ func (c *Containerd) Version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return v.Version + " (" + v.Revision + ")", nil
+}
+
+// Deprecations lists the deprecation warnings the daemon has raised since
+// it started ("ID: message"), as `ctr deprecations list` shows them; a
+// daemon before 1.7 reports none.
+func (c *Containerd) Deprecations(ctx context.Context) ([]string, error) {
+	resp, err := c.Client.IntrospectionService().Server(ctx, &ptypes.Empty{})
+	if err != nil {
+		return nil, fmt.Errorf("asking containerd for its deprecation warnings: %w", err)
+	}
+	var out []string
+	for _, d := range resp.Deprecations {
+		out = append(out, d.ID+": "+d.Message)
+	}
+	return out, nil
+}
+
+// ConfigReport says which config layout the daemon got and what it
+// warned about, for the report: a layout it had to migrate or a setting it
+// deprecates would show here.
+func (c *Containerd) ConfigReport(ctx context.Context) string {
+	what := fmt.Sprintf("config version %d (the layout `containerd config default` of this build writes)", c.ConfigVersion)
+	if log, err := c.Node.ReadFile(ctx, c.Log); err != nil {
+		what += "; its log could not be read: " + err.Error()
+	} else if complaints := ConfigComplaints(string(log)); len(complaints) > 0 {
+		what += "; it complained about the config: " + strings.Join(complaints, "; ")
+	} else {
+		what += "; read without a migration or unknown-key warning"
+	}
+	warnings, err := c.Deprecations(ctx)
+	switch {
+	case err != nil:
+		return what + "; " + err.Error()
+	case len(warnings) == 0:
+		return what + "; no deprecation warnings"
+	}
+	return what + "; deprecation warnings: " + strings.Join(warnings, "; ")
+}
+
+// configComplaint matches what containerd logs about a config it had to
+// convert or did not understand.
+var configComplaint = regexp.MustCompile(`Configuration migrated from version|Ignoring unknown key|Ambiguous .* plugin in v1 config`)
+
+// ConfigComplaints picks containerd's log lines about its config file.
+func ConfigComplaints(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if configComplaint.MatchString(line) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
 }
 
 // NewContainer creates a container on a root filesystem directory (no

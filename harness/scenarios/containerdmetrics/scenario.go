@@ -153,12 +153,16 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	ns, cgroup := sb.Netns, sb.Cgroup
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
-	if env.Report.Reproduce, err = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks")); err != nil {
+	configVersion, err := daemons.ContainerdConfigVersion(ctx, env.Node, ctrd.Path)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	if env.Report.Reproduce, err = manualSteps(ctrd, runcArt, configVersion, p("scrapers"), p("concurrency"), p("tasks")); err != nil {
 		return report.Inconclusive, "", err
 	}
 	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
-			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
+			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress, ConfigVersion: configVersion})
 		r.ctr = c
 		return c, stop, err
 	})
@@ -168,6 +172,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if v, err := r.ctr.Version(ctx); err == nil {
 		env.Stack("containerd (the build under test, as it reports itself)", v)
 	}
+	env.Condition("containerd config", r.ctr.ConfigReport(ctx))
 	if v, err := env.Node.Command(runcArt.Path, "--version").Output(ctx); err == nil {
 		env.Stack("runc (under containerd)", strings.ReplaceAll(strings.TrimSpace(string(v)), "\n", "; "))
 	}
