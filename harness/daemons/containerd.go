@@ -19,6 +19,7 @@ import (
 	ptypes "github.com/containerd/containerd/protobuf/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/sandbox"
@@ -155,6 +156,33 @@ func ConfigComplaints(log string) []string {
 		}
 	}
 	return out
+}
+
+// RuntimeReport says how containerd runs a started container's task: the
+// runtime the container names and the shim process serving it, whose
+// binary should be this version's containerd-shim-runc-v2 (a
+// distribution's shim earlier on PATH would otherwise win unseen).
+func (c *Containerd) RuntimeReport(ctx context.Context, ctr containerd.Container) string {
+	info, err := ctr.Info(ctx)
+	if err != nil {
+		return "container info: " + err.Error()
+	}
+	what := "runtime " + info.Runtime.Name
+	procs, err := c.Node.Processes(ctx)
+	if err != nil {
+		return what + "; processes: " + err.Error()
+	}
+	shims := evidence.Matching(func(p evidence.Process) bool {
+		return strings.HasPrefix(p.Comm, "containerd-shim") && len(p.Cmdline) > 0
+	})(evidence.ProcessesUnder(procs, c.Dir))
+	if len(shims) == 0 {
+		return what + "; no containerd-shim process found under " + c.Dir
+	}
+	shim := shims[0].Cmdline[0]
+	if filepath.Dir(shim) != filepath.Clean(c.BinDir) {
+		return fmt.Sprintf("%s; shim %s is NOT this containerd's (%s)", what, shim, c.BinDir)
+	}
+	return fmt.Sprintf("%s; shim %s (pid %d, %d shim process(es))", what, shim, shims[0].PID, len(shims))
 }
 
 // NewContainer creates a container on a root filesystem directory (no

@@ -79,6 +79,13 @@ func (Scenario) Components() []versions.Builder {
 	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe}
 }
 
+// Supports: what relapse can build; the metrics endpoint, the debug
+// socket's goroutine dump and the runc v2 shim are in every containerd
+// from 1.5 on, 2.x included.
+func (Scenario) Supports() []scenario.Support {
+	return []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable}
+}
+
 // DefaultVersions: runc 1.1.1 unless told otherwise, the runc containerd
 // v1.6.3 pins in script/setup/runc-version (v1.6.0-v1.6.2 pinned v1.1.0).
 func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.1"} }
@@ -199,6 +206,13 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		fmt.Sprintf("up to %d task create+start, %d at a time, while scraping", p("tasks"), p("concurrency")), churn, r.watch(det))
 	stopScraping()
 	scrapeStats := <-scrapes
+	// The tasks still run: the first one shows which runtime and shim ran
+	// them (bounded: a deadlocked containerd may not answer).
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if c, err := r.ctr.Client.LoadContainer(lctx, "t1"); err == nil {
+		env.Condition("containerd runtime", r.ctr.RuntimeReport(lctx, c))
+	}
+	lcancel()
 	env.Condition("scrapes", scrapeStats)
 	env.Condition("task create latency", fmt.Sprintf("p50 %s, p99 %s over %d creates; a create became a candidate after %s",
 		r.creates.Percentile(50).Round(time.Millisecond), r.creates.Percentile(99).Round(time.Millisecond), r.creates.Count(),

@@ -73,7 +73,7 @@ func engineChoices() []string {
 
 func engineHelp() string {
 	help := "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; " +
-		"containerd: task create/start through Debian's containerd"
+		"containerd: task create/start through containerd (Debian's 1.6.20, or the one a containerd version builds)"
 	if len(engineStarters) == 0 {
 		help += " (this relapse is a lean build that links runc only; `make build` makes bin/relapse with every engine)"
 	}
