@@ -23,6 +23,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/sandbox"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // ContainerdNamespace is the containerd namespace relapse's containers live in.
@@ -271,4 +272,18 @@ func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(body), nil
+}
+
+// CopyContainerdIn copies a containerd build's binaries (a ContainerdRecipe
+// artifact's directory on this machine) into dir on the node, where
+// StartContainerd takes them as BinDir: a VM node has none of this
+// machine's cache, and on any node the daemon and its shims then name the
+// run's directory.
+func CopyContainerdIn(ctx context.Context, n node.Node, build, dir string) error {
+	for name := range versions.ContainerdRecipe.Binaries {
+		if err := n.CopyIn(ctx, filepath.Join(build, name), filepath.Join(dir, name), 0o755); err != nil {
+			return fmt.Errorf("copying %s onto %s: %w", name, n.Name(), err)
+		}
+	}
+	return nil
 }

@@ -45,7 +45,10 @@ func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*conta
 	e := &containerdEngine{rootfs: h.kit.Rootfs, cgroup: cgroup, profile: profile, logs: env.Dir, note: env.Condition}
 	binDir, which := debianContainerd, "containerd (Debian's, the daemon driving runc)"
 	if built, ok := env.Artifacts["containerd"]; ok {
-		binDir, which = built.Path, "containerd (built, the daemon driving runc, as it reports itself)"
+		binDir, which = filepath.Join(env.Dir, "containerd-bin"), "containerd (built, the daemon driving runc, as it reports itself)"
+		if err := daemons.CopyContainerdIn(ctx, env.Node, built.Path, binDir); err != nil {
+			return nil, err
+		}
 	}
 	err := env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
