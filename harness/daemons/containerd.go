@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -15,11 +16,14 @@ import (
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/oci"
+	ptypes "github.com/containerd/containerd/protobuf/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/run"
 	"github.com/relapse-dev/relapse/harness/sandbox"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // ContainerdNamespace is the containerd namespace relapse's containers live in.
@@ -37,6 +41,9 @@ type Containerd struct {
 	Metrics string
 	// DebugSocket serves pprof (goroutine dumps) over a unix socket.
 	DebugSocket string
+	// ConfigVersion is the config layout the daemon was given (its own
+	// default version).
+	ConfigVersion int
 }
 
 // ContainerdOptions chooses what a relapse containerd uses.
@@ -46,30 +53,28 @@ type ContainerdOptions struct {
 	Runc   string
 	// Metrics, when set, enables the Prometheus endpoint (e.g. 127.0.0.1:1338).
 	Metrics string
+	// ConfigVersion is the config layout to write; 0 asks the binary
+	// (ContainerdConfigVersion).
+	ConfigVersion int
 }
 
 // StartContainerd starts containerd with private root, state and sockets
-// under dir, no CRI plugin, in ns; the shim it starts is the one in BinDir.
+// under dir, no CRI service, in ns, with a config in the layout the binary
+// itself writes (ContainerdConfig); the shim it starts is the one in BinDir.
 func StartContainerd(ctx context.Context, n node.Node, j *run.Journal, dir string, ns *sandbox.Netns, o ContainerdOptions) (*Containerd, func(context.Context) error, error) {
 	c := &Containerd{BinDir: o.BinDir, Runc: o.Runc, Metrics: o.Metrics, DebugSocket: filepath.Join(dir, "debug.sock")}
 	sock := filepath.Join(dir, "containerd.sock")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = %q
-
-[ttrpc]
-  address = %q
-
-[debug]
-  address = %q
-  level = "info"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc", c.DebugSocket)
-	if o.Metrics != "" {
-		config += fmt.Sprintf("\n[metrics]\n  address = %q\n", o.Metrics)
+	if o.ConfigVersion == 0 {
+		var err error
+		if o.ConfigVersion, err = ContainerdConfigVersion(ctx, n, o.BinDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	c.ConfigVersion = o.ConfigVersion
+	config, err := ContainerdConfig{Version: o.ConfigVersion, Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state"),
+		GRPC: sock, Debug: c.DebugSocket, Metrics: o.Metrics}.Render()
+	if err != nil {
+		return nil, nil, fmt.Errorf("containerd in %s: %w", o.BinDir, err)
 	}
 	if err := n.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return nil, nil, err
@@ -100,6 +105,85 @@ func (c *Containerd) Version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return v.Version + " (" + v.Revision + ")", nil
+}
+
+// Deprecations lists the deprecation warnings the daemon has raised since
+// it started ("ID: message"), as `ctr deprecations list` shows them; a
+// daemon before 1.7 reports none.
+func (c *Containerd) Deprecations(ctx context.Context) ([]string, error) {
+	resp, err := c.Client.IntrospectionService().Server(ctx, &ptypes.Empty{})
+	if err != nil {
+		return nil, fmt.Errorf("asking containerd for its deprecation warnings: %w", err)
+	}
+	var out []string
+	for _, d := range resp.Deprecations {
+		out = append(out, d.ID+": "+d.Message)
+	}
+	return out, nil
+}
+
+// ConfigReport says which config layout the daemon got and what it
+// warned about, for the report: a layout it had to migrate or a setting it
+// deprecates would show here.
+func (c *Containerd) ConfigReport(ctx context.Context) string {
+	what := fmt.Sprintf("config version %d (the layout `containerd config default` of this build writes)", c.ConfigVersion)
+	if log, err := c.Node.ReadFile(ctx, c.Log); err != nil {
+		what += "; its log could not be read: " + err.Error()
+	} else if complaints := ConfigComplaints(string(log)); len(complaints) > 0 {
+		what += "; it complained about the config: " + strings.Join(complaints, "; ")
+	} else {
+		what += "; read without a migration or unknown-key warning"
+	}
+	warnings, err := c.Deprecations(ctx)
+	switch {
+	case err != nil:
+		return what + "; " + err.Error()
+	case len(warnings) == 0:
+		return what + "; no deprecation warnings"
+	}
+	return what + "; deprecation warnings: " + strings.Join(warnings, "; ")
+}
+
+// configComplaint matches what containerd logs about a config it had to
+// convert or did not understand.
+var configComplaint = regexp.MustCompile(`Configuration migrated from version|Ignoring unknown key|Ambiguous .* plugin in v1 config`)
+
+// ConfigComplaints picks containerd's log lines about its config file.
+func ConfigComplaints(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if configComplaint.MatchString(line) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// RuntimeReport says how containerd runs a started container's task: the
+// runtime the container names and the shim process serving it, whose
+// binary should be this version's containerd-shim-runc-v2 (a
+// distribution's shim earlier on PATH would otherwise win unseen).
+func (c *Containerd) RuntimeReport(ctx context.Context, ctr containerd.Container) string {
+	info, err := ctr.Info(ctx)
+	if err != nil {
+		return "container info: " + err.Error()
+	}
+	what := "runtime " + info.Runtime.Name
+	procs, err := c.Node.Processes(ctx)
+	if err != nil {
+		return what + "; processes: " + err.Error()
+	}
+	shims := evidence.Matching(func(p evidence.Process) bool {
+		return strings.HasPrefix(p.Comm, "containerd-shim") && len(p.Cmdline) > 0
+	})(evidence.ProcessesUnder(procs, c.Dir))
+	if len(shims) == 0 {
+		return what + "; no containerd-shim process found under " + c.Dir
+	}
+	shim := shims[0].Cmdline[0]
+	if filepath.Dir(shim) != filepath.Clean(c.BinDir) {
+		return fmt.Sprintf("%s; shim %s is NOT this containerd's (%s)", what, shim, c.BinDir)
+	}
+	return fmt.Sprintf("%s; shim %s (pid %d, %d shim process(es))", what, shim, shims[0].PID, len(shims))
 }
 
 // NewContainer creates a container on a root filesystem directory (no
@@ -188,4 +272,18 @@ func httpGet(ctx context.Context, hc *http.Client, url string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(body), nil
+}
+
+// CopyContainerdIn copies a containerd build's binaries (a ContainerdRecipe
+// artifact's directory on this machine) into dir on the node, where
+// StartContainerd takes them as BinDir: a VM node has none of this
+// machine's cache, and on any node the daemon and its shims then name the
+// run's directory.
+func CopyContainerdIn(ctx context.Context, n node.Node, build, dir string) error {
+	for name := range versions.ContainerdRecipe.Binaries {
+		if err := n.CopyIn(ctx, filepath.Join(build, name), filepath.Join(dir, name), 0o755); err != nil {
+			return fmt.Errorf("copying %s onto %s: %w", name, n.Name(), err)
+		}
+	}
+	return nil
 }

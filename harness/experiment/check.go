@@ -169,6 +169,13 @@ func check(o *Options) (checked, error) {
 		if !ok {
 			requested, ok = defaultVersion(s, name)
 		}
+		if !ok && scenario.IsOptional(s, name) {
+			if len(c.patches[name]) > 0 {
+				return c, fmt.Errorf("--patch %s=...: scenario %s builds %s only when a %s version is given (%s=<version>); give one, or leave the patch out",
+					name, s.Name(), name, name, strings.ToUpper(name))
+			}
+			continue
+		}
 		if !ok {
 			return c, fmt.Errorf("scenario %s needs a %s version (e.g. %s=%s)\nknown %s versions:\n%s",
 				s.Name(), name, strings.ToUpper(name), rc.Target().Pins[0].Alias, name, rc.Target().Known())
@@ -181,10 +188,23 @@ func check(o *Options) (checked, error) {
 	// A plan a scenario refuses for its versions is refused here too when
 	// every version is known offline; a local tree's is known only once
 	// Prepare has read it.
-	if pc, ok := s.(scenario.PlanChecker); ok && len(o.Sources) == 0 {
-		if err := pc.CheckPlan(o.Node.Provider, c.params, exact); err != nil {
+	if len(o.Sources) == 0 {
+		if err := checkPlan(s, o.Node.Provider, c.params, exact); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// checkPlan refuses versions outside the ranges the scenario declares and
+// a plan its own check refuses; a version not known yet (a selector, a git
+// ref) is left to the check after resolution.
+func checkPlan(s scenario.Scenario, provider string, params scenario.Values, exact map[string]string) error {
+	if err := scenario.CheckSupport(s, exact); err != nil {
+		return err
+	}
+	if pc, ok := s.(scenario.PlanChecker); ok {
+		return pc.CheckPlan(provider, params, exact)
+	}
+	return nil
 }

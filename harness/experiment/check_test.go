@@ -1,6 +1,8 @@
 package experiment
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,5 +78,47 @@ func TestCheckIsOffline(t *testing.T) {
 	}
 	if err := Check(Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Repeat: 3}); err != nil {
 		t.Errorf("a good request: %v", err)
+	}
+}
+
+// A scenario's declared version ranges and its optional containerd are
+// checked offline, before anything is built: a bad combination is a usage
+// error naming what would be right.
+func TestCheckVersionsTheScenarioSupports(t *testing.T) {
+	patch := filepath.Join(t.TempDir(), "x.patch")
+	diff := "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"
+	if err := os.WriteFile(patch, []byte(diff), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	containerdEngine := map[string]string{"engine": "containerd"}
+	for name, tc := range map[string]struct {
+		o    Options
+		want string
+	}{
+		"containerd without go.mod": {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93", "containerd": "1.4.13"}, Params: containerdEngine},
+			"containerd 1.4.13 is outside >= 1.5.0"},
+		"runc without go.mod": {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "1.0.0-rc90"}},
+			"runc 1.0.0-rc90 is outside >= 1.0.0-rc91"},
+		"containerd for another engine": {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93", "containerd": "latest"}},
+			"only engine=containerd runs a containerd relapse builds"},
+		"patch of an unbuilt containerd": {Options{Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Params: containerdEngine,
+			Patches: map[string][]string{"containerd": {patch}}}, "builds containerd only when a containerd version is given"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := Check(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for name, o := range map[string]Options{
+		"Debian's containerd":       {Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}, Params: containerdEngine},
+		"a 2.x containerd":          {Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93", "containerd": "2.4.2"}, Params: containerdEngine},
+		"a selector, checked later": {Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "latest", "containerd": "latest"}, Params: containerdEngine},
+		"a git build of main":       {Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93", "containerd": "v2.5.0-beta.0.20261201000000-abcdefabcdef"}, Params: containerdEngine},
+		"runc alone":                {Scenario: "runc-pipe-hang", Versions: map[string]string{"runc": "rc93"}},
+	} {
+		if err := Check(o); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -120,7 +120,12 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 			resolved[name] = r
 			continue
 		}
-		if r, err = rc.Target().Resolve(ctx, c.requested[name]); err != nil {
+		requested, ok := c.requested[name]
+		if !ok {
+			// An optional component no version was given for is not built.
+			continue
+		}
+		if r, err = rc.Target().Resolve(ctx, requested); err != nil {
 			return nil, err
 		}
 		r.Patches = c.patches[name]
@@ -129,14 +134,12 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		}
 		resolved[name] = r
 	}
-	if pc, ok := s.(scenario.PlanChecker); ok {
-		exact := map[string]string{}
-		for name, r := range resolved {
-			exact[name] = r.Version
-		}
-		if err := pc.CheckPlan(o.Node.Provider, params, exact); err != nil {
-			return nil, err
-		}
+	exact := map[string]string{}
+	for name, r := range resolved {
+		exact[name] = r.Version
+	}
+	if err := checkPlan(s, o.Node.Provider, params, exact); err != nil {
+		return nil, err
 	}
 	if o.ReportsDir == "" {
 		o.ReportsDir = "reports"
@@ -486,7 +489,11 @@ func (p *Plan) run(ctx context.Context, env *scenario.Env) outcome {
 		}
 	}
 	for _, rc := range p.Scenario.Components() {
-		r := p.Resolved[rc.Target().Name]
+		r, ok := p.Resolved[rc.Target().Name]
+		if !ok {
+			// An optional component no version was given for.
+			continue
+		}
 		from := r.Sum
 		if r.Source != nil {
 			from = "local tree " + r.Source.Dir + " " + r.Source.Key

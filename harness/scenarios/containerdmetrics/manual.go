@@ -3,6 +3,7 @@ package containerdmetrics
 import (
 	"embed"
 
+	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/reproscript"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -19,6 +20,10 @@ type scriptData struct {
 	Containerd, Runc             versions.Artifact
 	Scrapers, Concurrency, Tasks int
 	MetricsAddress               string
+	// Config is containerd's config.toml in the layout of the version
+	// relapse ran, its paths under the script's directory ($here).
+	Config        string
+	ConfigVersion int
 }
 
 // scriptCleanup is what the script makes: containerd's config, root,
@@ -37,7 +42,12 @@ var scriptCleanup = reproscript.Cleanup{
 // while creating tasks, decides from /proc and the goroutine dump, and on
 // any exit (the shared prologue) kills every process it started - the
 // shims and the containers' inits included - and removes what it made.
-func manualSteps(ctrd, runc versions.Artifact, scrapers, concurrency, tasks int) (string, error) {
+func manualSteps(ctrd, runc versions.Artifact, configVersion, scrapers, concurrency, tasks int) (string, error) {
+	config, err := daemons.ContainerdConfig{Version: configVersion, Root: "$here/root", State: "$here/state", GRPC: "$here/c.sock",
+		Debug: "$here/debug.sock", Metrics: metricsAddress}.Render()
+	if err != nil {
+		return "", err
+	}
 	return script.Render(scriptData{Base: reproscript.Base{Cleanup: scriptCleanup}, Containerd: ctrd, Runc: runc,
-		Scrapers: scrapers, Concurrency: concurrency, Tasks: tasks, MetricsAddress: metricsAddress})
+		Scrapers: scrapers, Concurrency: concurrency, Tasks: tasks, MetricsAddress: metricsAddress, Config: config, ConfigVersion: configVersion})
 }

@@ -11,7 +11,7 @@ import (
 
 func TestManualStepsAreLintedShellWithTheRecipe(t *testing.T) {
 	script, err := manualSteps(versions.Artifact{Resolved: versions.Resolved{Version: "v1.6.2"}, BuildCommand: "true"},
-		versions.Artifact{Resolved: versions.Resolved{Version: "v1.1.1"}, BuildCommand: "true"}, 4, 8, 200)
+		versions.Artifact{Resolved: versions.Resolved{Version: "v1.1.1"}, BuildCommand: "true"}, 2, 4, 8, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,5 +28,30 @@ func TestManualStepsAreLintedShellWithTheRecipe(t *testing.T) {
 	}
 	if err := reproscript.Lint(context.Background(), script); err != nil {
 		t.Error(err)
+	}
+}
+
+// A containerd 2.3 or later gets its own layout: the server settings in
+// server plugins, as the daemon reads them without migrating.
+func TestManualStepsWriteTheLayoutOfTheContainerdThatRan(t *testing.T) {
+	script, err := manualSteps(versions.Artifact{Resolved: versions.Resolved{Version: "v2.4.2"}, BuildCommand: "true"},
+		versions.Artifact{Resolved: versions.Resolved{Version: "v1.1.1"}, BuildCommand: "true"}, 4, 4, 8, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"version = 4", `[plugins."io.containerd.server.v1.metrics"]`, `address = "127.0.0.1:1338"`,
+		`address = "$here/c.sock"`, "(version 4)"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	if strings.Contains(script, "\n[grpc]") {
+		t.Error("a version 4 config with a top-level [grpc] table")
+	}
+	if err := reproscript.Lint(context.Background(), script); err != nil {
+		t.Error(err)
+	}
+	if _, err := manualSteps(versions.Artifact{}, versions.Artifact{}, 9, 4, 8, 200); err == nil {
+		t.Error("a config version relapse does not know rendered a script")
 	}
 }

@@ -79,6 +79,13 @@ func (Scenario) Components() []versions.Builder {
 	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe}
 }
 
+// Supports: what relapse can build; the metrics endpoint, the debug
+// socket's goroutine dump and the runc v2 shim are in every containerd
+// from 1.5 on, 2.x included.
+func (Scenario) Supports() []scenario.Support {
+	return []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable}
+}
+
 // DefaultVersions: runc 1.1.1 unless told otherwise, the runc containerd
 // v1.6.3 pins in script/setup/runc-version (v1.6.0-v1.6.2 pinned v1.1.0).
 func (Scenario) DefaultVersions() map[string]string { return map[string]string{"runc": "1.1.1"} }
@@ -153,12 +160,16 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	ns, cgroup := sb.Netns, sb.Cgroup
 
 	ctrd, runcArt := env.Artifacts["containerd"], env.Artifacts["runc"]
-	if env.Report.Reproduce, err = manualSteps(ctrd, runcArt, p("scrapers"), p("concurrency"), p("tasks")); err != nil {
+	configVersion, err := daemons.ContainerdConfigVersion(ctx, env.Node, ctrd.Path)
+	if err != nil {
+		return report.Inconclusive, "", err
+	}
+	if env.Report.Reproduce, err = manualSteps(ctrd, runcArt, configVersion, p("scrapers"), p("concurrency"), p("tasks")); err != nil {
 		return report.Inconclusive, "", err
 	}
 	err = env.StartEngine("containerd", r.dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, r.dir, ns,
-			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress})
+			daemons.ContainerdOptions{BinDir: ctrd.Path, Runc: runcArt.Path, Metrics: metricsAddress, ConfigVersion: configVersion})
 		r.ctr = c
 		return c, stop, err
 	})
@@ -168,6 +179,7 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 	if v, err := r.ctr.Version(ctx); err == nil {
 		env.Stack("containerd (the build under test, as it reports itself)", v)
 	}
+	env.Condition("containerd config", r.ctr.ConfigReport(ctx))
 	if v, err := env.Node.Command(runcArt.Path, "--version").Output(ctx); err == nil {
 		env.Stack("runc (under containerd)", strings.ReplaceAll(strings.TrimSpace(string(v)), "\n", "; "))
 	}
@@ -194,6 +206,13 @@ func (s Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, st
 		fmt.Sprintf("up to %d task create+start, %d at a time, while scraping", p("tasks"), p("concurrency")), churn, r.watch(det))
 	stopScraping()
 	scrapeStats := <-scrapes
+	// The tasks still run: the first one shows which runtime and shim ran
+	// them (bounded: a deadlocked containerd may not answer).
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if c, err := r.ctr.Client.LoadContainer(lctx, "t1"); err == nil {
+		env.Condition("containerd runtime", r.ctr.RuntimeReport(lctx, c))
+	}
+	lcancel()
 	env.Condition("scrapes", scrapeStats)
 	env.Condition("task create latency", fmt.Sprintf("p50 %s, p99 %s over %d creates; a create became a candidate after %s",
 		r.creates.Percentile(50).Round(time.Millisecond), r.creates.Percentile(99).Round(time.Millisecond), r.creates.Count(),

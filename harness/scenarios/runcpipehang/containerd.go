@@ -19,8 +19,9 @@ import (
 
 func init() { registerEngine("containerd", (*hang).startContainerd) }
 
-// debianContainerd is where Debian's containerd (1.6.20) lives; its
-// version is recorded from the daemon itself.
+// debianContainerd is where Debian's containerd (1.6.20) lives, driven
+// when no containerd version is given; its version is recorded from the
+// daemon itself.
 const debianContainerd = "/usr/bin"
 
 // containerdEngine drives the runc under test through a relapse containerd
@@ -31,16 +32,27 @@ type containerdEngine struct {
 	cgroup  string
 	profile fixture.Profile
 	logs    string
+	// note records a condition of the run; runtimeNoted says the first
+	// started container's runtime and shim are recorded.
+	note         func(name, value string)
+	runtimeNoted bool
 }
 
 func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*containerdEngine, error) {
 	env, profile := h.env, h.profile
 	ns, cgroup := sb.Netns, sb.Cgroup
 	dir := filepath.Join(env.Dir, "containerd")
-	e := &containerdEngine{rootfs: h.kit.Rootfs, cgroup: cgroup, profile: profile, logs: env.Dir}
+	e := &containerdEngine{rootfs: h.kit.Rootfs, cgroup: cgroup, profile: profile, logs: env.Dir, note: env.Condition}
+	binDir, which := debianContainerd, "containerd (Debian's, the daemon driving runc)"
+	if built, ok := env.Artifacts["containerd"]; ok {
+		binDir, which = filepath.Join(env.Dir, "containerd-bin"), "containerd (built, the daemon driving runc, as it reports itself)"
+		if err := daemons.CopyContainerdIn(ctx, env.Node, built.Path, binDir); err != nil {
+			return nil, err
+		}
+	}
 	err := env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
 		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, dir, ns,
-			daemons.ContainerdOptions{BinDir: debianContainerd, Runc: h.kit.Runc.Binary})
+			daemons.ContainerdOptions{BinDir: binDir, Runc: h.kit.Runc.Binary})
 		e.ctr = c
 		return c, stop, err
 	})
@@ -48,8 +60,9 @@ func (h *hang) startContainerd(ctx context.Context, sb *sandbox.Sandbox) (*conta
 		return nil, err
 	}
 	if v, err := e.ctr.Version(ctx); err == nil {
-		env.Stack("containerd (Debian, the daemon driving runc)", v)
+		env.Stack(which, v)
 	}
+	env.Condition("containerd config", e.ctr.ConfigReport(ctx))
 	return e, nil
 }
 
@@ -70,8 +83,14 @@ func (e *containerdEngine) Start(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.ctr.Start(ctx, c, filepath.Join(e.logs, name+".log"))
-	return err
+	if _, err = e.ctr.Start(ctx, c, filepath.Join(e.logs, name+".log")); err != nil {
+		return err
+	}
+	if !e.runtimeNoted {
+		e.runtimeNoted = true
+		e.note("containerd runtime", e.ctr.RuntimeReport(ctx, c))
+	}
+	return nil
 }
 
 func (e *containerdEngine) PipeSize(ctx context.Context, name string) (int, error) {

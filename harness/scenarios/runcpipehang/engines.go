@@ -73,7 +73,7 @@ func engineChoices() []string {
 
 func engineHelp() string {
 	help := "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; " +
-		"containerd: task create/start through Debian's containerd"
+		"containerd: task create/start through containerd (Debian's 1.6.20, or the one a containerd version builds)"
 	if len(engineStarters) == 0 {
 		help += " (this relapse is a lean build that links runc only; `make build` makes bin/relapse with every engine)"
 	}
@@ -162,7 +162,11 @@ func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Resul
 	}
 	switch {
 	case finding != nil:
-		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+res.Stuck, h.attempts, finding.Summary), nil
+		// Starts run one at a time and the churn stops at the hang: the
+		// start that hung is the one after those that returned (the churn
+		// may count it failed rather than stuck when the engine's own
+		// deadline error reached it first, as containerd 2.x's does).
+		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+1, h.attempts, finding.Summary), nil
 	case ctx.Err() != nil:
 		return report.Inconclusive, "interrupted during the churn", nil
 	case res.Stuck > 0:

@@ -242,8 +242,13 @@ func TestBugAndParams(t *testing.T) {
 	if s.Name() != "runc-pipe-hang" || s.Bug().ID != "containerd#5261" || s.Bug().Fix != "runc#2871" || s.Bug().Component != "runc" {
 		t.Errorf("Name, Bug = %q, %+v", s.Name(), s.Bug())
 	}
-	if c := s.Components(); len(c) != 1 || c[0].Target().Name != "runc" {
-		t.Errorf("Components = %+v", c)
+	// runc always; containerd only when a version is given (engine=containerd).
+	var names []string
+	for _, c := range s.Components() {
+		names = append(names, c.Target().Name)
+	}
+	if strings.Join(names, " ") != "runc containerd" || strings.Join(s.OptionalComponents(), " ") != "containerd" {
+		t.Errorf("Components = %v, optional %v", names, s.OptionalComponents())
 	}
 	if unprivilegedPipeBytes != 8192 {
 		t.Errorf("unprivilegedPipeBytes = %d", unprivilegedPipeBytes)
@@ -280,5 +285,26 @@ func TestLinkedEnginesAreKnown(t *testing.T) {
 	}
 	if err := valid("runc"); err != nil {
 		t.Errorf("runc: %v", err)
+	}
+}
+
+// A containerd version means a containerd the run starts: only the
+// containerd engine does.
+func TestCheckPlanRefusesAContainerdNoEngineRuns(t *testing.T) {
+	for engine, ok := range map[string]bool{"containerd": true, "runc": false, "docker": false} {
+		params, err := scenario.ResolveParams(Scenario{}, map[string]string{"engine": engine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Scenario{}.CheckPlan("local", params, map[string]string{"runc": "v1.0.0-rc93", "containerd": "v2.4.2"})
+		if ok != (err == nil) {
+			t.Errorf("engine=%s with containerd 2.4.2: %v", engine, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "add engine=containerd (ENGINE=containerd), or leave the containerd version out") {
+			t.Errorf("engine=%s: %v does not say what would be right", engine, err)
+		}
+		if err := (Scenario{}).CheckPlan("local", params, map[string]string{"runc": "v1.0.0-rc93"}); err != nil {
+			t.Errorf("engine=%s without a containerd version: %v", engine, err)
+		}
 	}
 }

@@ -77,7 +77,33 @@ func (Scenario) Sampling() report.Sampling {
 		Fresh: "a new bundle and containers in a fresh runc state root (~1 s); with ENGINE=docker or containerd a fresh daemon too (~3-6 s)"}
 }
 
-func (Scenario) Components() []versions.Builder { return []versions.Builder{versions.RuncRecipe} }
+// Components: the runc under test, and for engine=containerd the
+// containerd driving it when a version is given (OptionalComponents).
+func (Scenario) Components() []versions.Builder {
+	return []versions.Builder{versions.RuncRecipe, versions.ContainerdRecipe}
+}
+
+// OptionalComponents: without a containerd version, engine=containerd
+// drives Debian's containerd and nothing is built; engine=runc and docker
+// need none.
+func (Scenario) OptionalComponents() []string { return []string{"containerd"} }
+
+// Supports: what relapse can build. The bug is runc's, so any containerd
+// that drives runc through the runc v2 shim shows it.
+func (Scenario) Supports() []scenario.Support {
+	return []scenario.Support{scenario.RuncBuildable, scenario.ContainerdBuildable}
+}
+
+// CheckPlan refuses a containerd version for an engine that does not run
+// it: the run would build a containerd and never start it.
+func (Scenario) CheckPlan(_ string, params scenario.Values, versions map[string]string) error {
+	if v, ok := versions["containerd"]; ok && params.String("engine") != "containerd" {
+		return fmt.Errorf("containerd %s was given with engine=%s: only engine=containerd runs a containerd relapse builds "+
+			"(engine=docker runs Debian's dockerd with its own containerd); add engine=containerd (ENGINE=containerd), or leave the containerd version out",
+			strings.TrimPrefix(v, "v"), params.String("engine"))
+	}
+	return nil
+}
 
 func (Scenario) Params() []scenario.Param {
 	return []scenario.Param{
