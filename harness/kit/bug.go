@@ -70,6 +70,11 @@ type Bug struct {
 	// tests feed it observations. It runs only when the control ran: a
 	// control that did not is INCONCLUSIVE before Classify is asked.
 	Classify func(control, trigger Observation) Verdict
+	// Examples are observations and what Classify must decide on them:
+	// the bug's verdict table, run for every bug by the unit tests
+	// (CheckExamples), beside the rule it tests. Check wants at least a
+	// REPRODUCED and a NOT REPRODUCED one.
+	Examples []Example
 
 	// dir is the repository path of the directory the declaring file is
 	// in (Register reads it), where the revert patch lives for specs and
@@ -87,6 +92,53 @@ type Observation struct {
 	Said string
 	// Failure says why it did not run.
 	Failure string
+}
+
+// Ran is an observation of a side that ran, with its facts as pairs
+// ("mode", "1777", ...): what a bug's Examples are written with.
+func Ran(kv ...string) Observation {
+	o := Observation{Ran: true, Facts: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Facts[kv[i]] = kv[i+1]
+	}
+	return o
+}
+
+// Refused is a side runc would not start, with what it printed.
+func Refused(said string) Observation {
+	return Observation{Failure: "runc did not start it", Said: said}
+}
+
+// Example is one row of a bug's verdict table.
+type Example struct {
+	Name             string
+	Control, Trigger Observation
+	Want             report.Result
+	// Says is a part of the verdict's reason the row expects.
+	Says string
+}
+
+// Expect is an Example: with control and trigger observed, the bug's
+// rule (Decide) reaches want, its reason saying says.
+func Expect(name string, control, trigger Observation, want report.Result, says string) Example {
+	return Example{Name: name, Control: control, Trigger: trigger, Want: want, Says: says}
+}
+
+// CheckExamples runs a bug's Examples through Decide and says, per
+// example, where the verdict differs; a REPRODUCED one must also name
+// its finding and give its evidence.
+func CheckExamples(b *Bug) []error {
+	var errs []error
+	for _, e := range b.Examples {
+		v := Decide(b, e.Control, e.Trigger)
+		if v.Result != e.Want || !strings.Contains(v.Reason, e.Says) {
+			errs = append(errs, fmt.Errorf("%s: %q: verdict %s: %s; want %s saying %q", b.Name(), e.Name, v.Result, v.Reason, e.Want, e.Says))
+		}
+		if v.Result == report.Reproduced && (v.Kind == "" || len(v.Reasons) == 0) {
+			errs = append(errs, fmt.Errorf("%s: %q: REPRODUCED without its finding: kind %q, reasons %q", b.Name(), e.Name, v.Kind, v.Reasons))
+		}
+	}
+	return errs
 }
 
 // Fact is a fact's value, "" when absent.

@@ -128,6 +128,13 @@ func Check(b *Bug) error {
 			bad("FirstAffected %q: want a release no later than LastAffected %s", b.FirstAffected, b.LastAffected)
 		}
 	}
+	wants := map[report.Result]bool{}
+	for _, e := range b.Examples {
+		wants[e.Want] = true
+	}
+	if !wants[report.Reproduced] || !wants[report.NotReproduced] {
+		bad("Examples: give the verdict table Classify must reach, with at least a REPRODUCED and a NOT REPRODUCED row (kit.Expect)")
+	}
 	if b.Control == nil || b.Trigger == nil || b.Classify == nil {
 		bad("Control, Trigger and Classify are all needed")
 	}

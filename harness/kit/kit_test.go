@@ -17,7 +17,29 @@ func valid() *Bug {
 		FirstAffected: "1.1.8", LastAffected: "1.1.8", FirstFixed: "1.1.9",
 		Sampling: report.Sampling{Deterministic: true, Why: "w", Fresh: "f"},
 		Control:  noop, Trigger: noop,
-		Classify: func(_, _ Observation) Verdict { return Verdict{Result: report.NotReproduced} }}
+		Classify: func(_, trigger Observation) Verdict {
+			if trigger.Fact("mode") == "777" {
+				return Verdict{Result: report.Reproduced, Reason: "lost", Kind: "k", Reasons: []string{"r"}}
+			}
+			return Verdict{Result: report.NotReproduced, Reason: "kept"}
+		},
+		Examples: []Example{
+			Expect("lost", Ran(), Ran("mode", "777"), report.Reproduced, "lost"),
+			Expect("kept", Ran(), Ran("mode", "1777"), report.NotReproduced, "kept"),
+		}}
+}
+
+// A verdict table row the rule does not reach is named, and one that
+// holds is not.
+func TestCheckExamples(t *testing.T) {
+	b := valid()
+	if errs := CheckExamples(b); len(errs) != 0 {
+		t.Fatalf("CheckExamples(valid) = %v", errs)
+	}
+	b.Examples = append(b.Examples, Expect("wrong", Ran(), Ran("mode", "777"), report.NotReproduced, "kept"))
+	if errs := CheckExamples(b); len(errs) != 1 || !strings.Contains(errs[0].Error(), `"wrong": verdict REPRODUCED`) {
+		t.Errorf("CheckExamples with a wrong row = %v, want the row named", errs)
+	}
 }
 
 func TestNameFromUpstreamID(t *testing.T) {
@@ -46,6 +68,8 @@ func TestCheckRefusesWhatIsMissing(t *testing.T) {
 		{"no versions", func(b *Bug) { b.LastAffected = "" }, "want release versions"},
 		{"introduced after the last affected", func(b *Bug) { b.FirstAffected = "1.2.0" }, "no later than LastAffected"},
 		{"no trigger", func(b *Bug) { b.Trigger = nil }, "Control, Trigger and Classify"},
+		{"no verdict table", func(b *Bug) { b.Examples = nil }, "at least a REPRODUCED and a NOT REPRODUCED row"},
+		{"no REPRODUCED row", func(b *Bug) { b.Examples = b.Examples[1:] }, "at least a REPRODUCED"},
 		{"no sampling", func(b *Bug) { b.Sampling = report.Sampling{} }, "Sampling:"},
 		{"racy without a rate", func(b *Bug) { b.Sampling.Deterministic = false }, "needs RuleOut"},
 		{"an unknown node", func(b *Bug) { b.Nodes = []string{"kind"} }, `"kind" is no node provider`},

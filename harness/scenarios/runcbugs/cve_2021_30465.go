@@ -34,12 +34,11 @@ var cve202130465Fixtures embed.FS
 // Inside the containers: the shared volume, the name exchanged with a
 // symlink to the volumes' directory, and the second volume's second mount.
 const (
-	sharedDest = "/shared"
-	viewDest   = "/shared/view"
-	swapA      = sharedDest + "/mnt"
-	swapB      = sharedDest + "/mnt-tmp"
-	// mountRefused is what a fixed runc says when a destination left the root.
-	mountRefused = "possibly malicious path detected"
+	sharedDest   = "/shared"
+	viewDest     = "/shared/view"
+	swapA        = sharedDest + "/mnt"
+	swapB        = sharedDest + "/mnt-tmp"
+	mountRefused = "possibly malicious path detected" // what a fixed runc says when a destination left the root
 )
 
 var cve202130465 = &kit.Bug{
@@ -68,6 +67,7 @@ var cve202130465 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return victims(ctx, r, false) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return victims(ctx, r, true) },
 	Classify: classifyMountEscape,
+	Examples: cve202130465Examples(),
 }
 
 // victims lays out the volumes and starts the victim: once without the
@@ -80,8 +80,7 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 	planted := filepath.Dir(marker)
 	volumes := filepath.Join(r.Env.Dir, "volumes")
 	shared, second := filepath.Join(volumes, "shared"), filepath.Join(volumes, "second")
-	// second/second -> planted is followed only once the second volume
-	// sits on the volumes' directory: the escape.
+	// second/second -> planted is followed only once the second volume sits on the volumes' directory: the escape.
 	layout := []string{"mkdir -p " + shared + "/mnt " + second, "ln -sfn " + volumes + " " + shared + "/mnt-tmp", "ln -sfn " + planted + " " + second + "/second"}
 	for _, l := range layout {
 		f := strings.Fields(l)
@@ -116,8 +115,7 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 	if err != nil {
 		return kit.Observation{}, err
 	}
-	// Numbered after every victim, so no victim reuses its id.
-	att, err := rk.RunDetached(ctx, r.Env.Params.Int("attempts")+1, dir, r.Env.Params.Duration("create-timeout"))
+	att, err := rk.RunDetached(ctx, r.Env.Params.Int("attempts")+1, dir, r.Env.Params.Duration("create-timeout")) // numbered after every victim
 	if err == nil {
 		// Its report line comes right before the exchange loop.
 		_, err = att.WaitLine(ctx, `"ok":true`)
@@ -180,9 +178,21 @@ func classifyMountEscape(control, trigger kit.Observation) kit.Verdict {
 			Reasons: []string{"the control victim, the same config without the attacker, did not read it: " + control.Fact("marker"), counts}}
 	case trigger.Fact("swaps") == "" || trigger.Fact("swaps") == "0":
 		return kit.Verdict{Result: report.Inconclusive, Reason: "the attacker made no exchange, so the race was not run: " + counts}
-	case 2*count("started") < count("attempts"):
-		return kit.Verdict{Result: report.Inconclusive, Reason: "fewer than half the victims started, so an escape had little chance to show: " + counts}
+	case 2*(count("started")+count("refused")) < count("attempts"): // a refusal is the race reached and caught
+		return kit.Verdict{Result: report.Inconclusive, Reason: "fewer than half the victims started or were refused, so an escape had little chance to show: " + counts}
 	}
 	return kit.Verdict{Result: report.NotReproduced, Reason: fmt.Sprintf("no victim read the marker in %d starts under %s exchanges (runc refused %d: %q)",
 		count("attempts"), trigger.Fact("swaps"), count("refused"), mountRefused)}
+}
+
+// cve202130465Examples is the verdict table Classify must reach (the unit tests run it).
+func cve202130465Examples() []kit.Example {
+	control := kit.Ran("marker", "error: open /shared/view/m: no such file or directory")
+	return []kit.Example{
+		kit.Expect("an escape", control, kit.Ran("attempts", "100", "swaps", "250000", "escaped", "4", "started", "90", "failed", "6"), report.Reproduced, "4 of 100"),
+		kit.Expect("none, with refusals", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "90", "refused", "3", "failed", "7"), report.NotReproduced, `runc refused 3: "possibly malicious path detected"`),
+		kit.Expect("the control read it", kit.Ran("marker", "read"), kit.Ran("attempts", "100", "swaps", "250000", "escaped", "4"), report.Inconclusive, "without any attacker"),
+		kit.Expect("no exchange", control, kit.Ran("attempts", "100", "started", "100", "swaps", "0"), report.Inconclusive, "no exchange"),
+		kit.Expect("few starts", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "30", "failed", "70"), report.Inconclusive, "fewer than half"),
+	}
 }

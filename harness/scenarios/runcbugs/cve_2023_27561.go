@@ -58,6 +58,7 @@ var cve202327561 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return procAt(ctx, r, false) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return procAt(ctx, r, true) },
 	Classify: classify27561,
+	Examples: cve202327561Examples(),
 }
 
 // procAt runs a container whose image has the planted directory and /proc
@@ -115,5 +116,18 @@ func classify27561(control, trigger kit.Observation) kit.Verdict {
 		return kit.Verdict{Result: report.Inconclusive, Reason: "runc did not start the trigger for another reason than the fix's: " + trigger.Complaint()}
 	default:
 		return kit.Verdict{Result: report.Inconclusive, Reason: fmt.Sprintf("the trigger started but /%s is on %q, not proc", planted, trigger.Fact("/"+planted))}
+	}
+}
+
+// cve202327561Examples is the verdict table Classify must reach (the unit tests run it).
+func cve202327561Examples() []kit.Example {
+	control := kit.Ran("/proc", "proc", "/"+planted, "ext2/ext3")
+	fixed := `time="2026-12-06T10:19:33Z" level=error msg="runc run failed: unable to start container process: error during container init: error mounting \"proc\" to rootfs at \"/proc\": filesystem \"proc\" must be mounted on ordinary directory"`
+	return []kit.Example{
+		kit.Expect("1.1.4: proc mounted on the planted directory", control, kit.Ran("/proc", "proc", "/"+planted, "proc", "mountinfo", "71 70 0:41 / /relapse-planted rw - proc proc rw"), report.Reproduced, "mounted proc on /relapse-planted"),
+		kit.Expect("1.1.5: refused", control, kit.Refused(fixed), report.NotReproduced, `filesystem "proc" must be mounted on ordinary directory`),
+		kit.Expect("refused for another reason", control, kit.Refused(`level=error msg="runc run failed: permission denied"`), report.Inconclusive, "runc run failed: permission denied"),
+		kit.Expect("started but no proc there", control, kit.Ran("/proc", "ext2/ext3", "/"+planted, "ext2/ext3"), report.Inconclusive, "not proc"),
+		kit.Expect("the control's /proc is no proc", kit.Ran("/proc", "tmpfs", "/"+planted, "ext2/ext3"), kit.Refused(fixed), report.Inconclusive, "want proc on /proc only"),
 	}
 }

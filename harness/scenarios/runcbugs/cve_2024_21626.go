@@ -53,6 +53,7 @@ var cve202421626 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return reach(ctx, r, nil) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return reach(ctx, r, leakedFDs) },
 	Classify: classify,
+	Examples: cve202421626Examples(),
 }
 
 // reach plants a marker and starts containers that try to read it through
@@ -149,4 +150,21 @@ func classify(control, trigger kit.Observation) kit.Verdict {
 		return kit.Verdict{Result: report.NotReproduced, Reason: reason + fmt.Sprintf("; runc refused process.cwd=%s: %q", via, breakoutRefused)}
 	}
 	return kit.Verdict{Result: report.NotReproduced, Reason: reason + ": no host directory leaked into runc init"}
+}
+
+// cve202421626Examples is the verdict table Classify must reach (the unit tests run it).
+func cve202421626Examples() []kit.Example {
+	control := kit.Ran("marker", "not read (error: no such file or directory)")
+	return []kit.Example{
+		kit.Expect("the marker read through fd 7", control, kit.Ran("marker", "read", "via", "/proc/self/fd/7", "reached", "5"),
+			report.Reproduced, "process.cwd=/proc/self/fd/7 read the marker"),
+		kit.Expect("every fd refused at its mkdir", control, kit.Observation{Facts: map[string]string{"reached": "8", "tries": "/proc/self/fd/3: did not start: mkdir /proc/self/fd/3: not a directory"}},
+			report.NotReproduced, "no container started from /proc/self/fd/3..8"),
+		kit.Expect("the breakout check refused", control, kit.Observation{Facts: map[string]string{"reached": "1", "refused": "/proc/self/fd/7"}},
+			report.NotReproduced, "runc refused process.cwd=/proc/self/fd/7"),
+		kit.Expect("nothing got to the cwd", control, kit.Observation{Facts: map[string]string{"reached": "0", "tries": "/proc/self/fd/3: did not start: permission denied"}},
+			report.Inconclusive, "no trigger container got as far as its working directory"),
+		kit.Expect("the control read it too", kit.Ran("marker", "read"), kit.Observation{Facts: map[string]string{"marker": "read"}},
+			report.Inconclusive, "the control container read the marker"),
+	}
 }

@@ -57,6 +57,7 @@ var runc3551 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return execAroundReload(ctx, r, false) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return execAroundReload(ctx, r, true) },
 	Classify: classifyPtsDenied,
+	Examples: runc3551Examples(),
 }
 
 // execAroundReload starts a container and runs `runc exec -t` into it
@@ -144,4 +145,22 @@ func classifyPtsDenied(control, trigger kit.Observation) kit.Verdict {
 			Reasons: []string{"the control's two execs, without a reload, both worked", "the trigger's exec before the reload worked", "after the reload " + pts}}
 	}
 	return kit.Verdict{Result: report.Inconclusive, Reason: "`runc exec -t` failed after the reload, but not on /dev/pts: " + (kit.Observation{Said: after}).Complaint()}
+}
+
+// runc3551Examples is the verdict table Classify must reach (the unit tests run it).
+func runc3551Examples() []kit.Example {
+	control := kit.Ran("before", "ok", "after", "ok")
+	denied := "time=\"...\" level=error msg=\"exec failed: unable to start container process: open /dev/pts/0: operation not permitted\""
+	return []kit.Example{
+		kit.Expect("denied after the reload", control, kit.Ran("before", "ok", "after", denied, "device-allow", "DeviceAllow=/dev/char/1:3 rwm"),
+			report.Reproduced, "open /dev/pts/0: operation not permitted"),
+		kit.Expect("works after the reload", control, kit.Ran("before", "ok", "after", "ok", "device-allow", "DeviceAllow=char-pts rwm"),
+			report.NotReproduced, "keeps the pseudo-terminals' rule"),
+		kit.Expect("works after the reload, by major", control, kit.Ran("before", "ok", "after", "ok", "device-allow", "DeviceAllow=char-136 rwm"),
+			report.NotReproduced, "keeps the pseudo-terminals' rule"),
+		kit.Expect("control's second exec failed", kit.Ran("before", "ok", "after", denied), kit.Ran("after", denied),
+			report.Inconclusive, "without any reload"),
+		kit.Expect("another failure", control, kit.Ran("before", "ok", "after", "container not running"), report.Inconclusive, "not on /dev/pts"),
+		kit.Expect("no systemd", kit.Observation{Failure: "PID 1 of node x is init, not systemd"}, kit.Observation{}, report.Inconclusive, "not systemd"),
+	}
 }

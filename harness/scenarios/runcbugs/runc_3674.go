@@ -59,6 +59,7 @@ var runc3674 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return execOwner(ctx, r, false) },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return execOwner(ctx, r, true) },
 	Classify: classify3674,
+	Examples: runc3674Examples(),
 }
 
 // execOwner runs `runc exec --user 1000:1000` in a running container with
@@ -127,5 +128,22 @@ func classify3674(control, trigger kit.Observation) kit.Verdict {
 		return kit.Verdict{Result: report.NotReproduced, Reason: fmt.Sprintf("/dev/null handed to `runc exec --user %s` as stdin kept its owner %s; %s", execUser, after, chowned)}
 	default:
 		return kit.Verdict{Result: report.Inconclusive, Reason: "the container's /dev/null changed owner, but not to the exec's user: " + before + " -> " + after}
+	}
+}
+
+// runc3674Examples is the verdict table Classify must reach (the unit tests run it).
+func runc3674Examples() []kit.Example {
+	control := kit.Ran("before", "0:0 644 regular empty file 0:0", "after", "1000:0 644 regular empty file 0:0")
+	null := func(before, after string) kit.Observation {
+		return kit.Ran("before", before+" 666 character special file 1:3", "after", after+" 666 character special file 1:3", "file", "/proc/1/root/dev/null")
+	}
+	return []kit.Example{
+		kit.Expect("1.1.4: /dev/null chowned", control, null("0:0", "1000:0"), report.Reproduced, "chowned it: 0:0 -> 1000:0"),
+		kit.Expect("1.1.5: /dev/null skipped", control, null("0:0", "0:0"), report.NotReproduced, "kept its owner 0:0"),
+		kit.Expect("already the exec user's", control, null("1000:0", "1000:0"), report.Inconclusive, "owned by the exec's user before"),
+		kit.Expect("stdin no null device", control, control, report.Inconclusive, "not a null device"),
+		kit.Expect("chowned to someone else", control, null("0:0", "5:0"), report.Inconclusive, "not to the exec's user"),
+		kit.Expect("the exec failed", control, kit.Observation{Failure: "runc exec failed", Said: "exec failed: no such user"}, report.Inconclusive, "no such user"),
+		kit.Expect("the control's exec failed", kit.Observation{Failure: "runc exec failed"}, null("0:0", "1000:0"), report.Inconclusive, "the control"),
 	}
 }

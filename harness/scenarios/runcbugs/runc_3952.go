@@ -52,6 +52,7 @@ var runc3952 = &kit.Bug{
 	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return tmpMode(ctx, r, "mode=1777") },
 	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return tmpMode(ctx, r, "") },
 	Classify: classify3952,
+	Examples: runc3952Examples(),
 }
 
 // tmpMode runs a container whose image has /tmp at 1777 under a tmpfs on
@@ -112,5 +113,19 @@ func classify3952(control, trigger kit.Observation) kit.Verdict {
 		return kit.Verdict{Result: report.NotReproduced, Reason: "the tmpfs on the image's 1777 /tmp kept the directory's mode, sticky bit included (1777)"}
 	default:
 		return kit.Verdict{Result: report.Inconclusive, Reason: "the trigger's /tmp has mode " + mode + ", neither the image's 1777 nor the bug's 0777"}
+	}
+}
+
+// runc3952Examples is the verdict table Classify must reach (the unit tests run it).
+func runc3952Examples() []kit.Example {
+	control := kit.Ran("mode", "1777", "fstype", "tmpfs")
+	return []kit.Example{
+		kit.Expect("1.1.8: the sticky bit lost", control, kit.Ran("mode", "777", "fstype", "tmpfs"), report.Reproduced, "is 0777"),
+		kit.Expect("1.1.9: the mode kept", control, kit.Ran("mode", "1777", "fstype", "tmpfs"), report.NotReproduced, "kept the directory's mode"),
+		kit.Expect("the control's mode= did not hold", kit.Ran("mode", "755", "fstype", "tmpfs"), kit.Ran("mode", "777", "fstype", "tmpfs"), report.Inconclusive, "the probe does not see the mount"),
+		kit.Expect("the stat saw the image's directory, not the tmpfs", control, kit.Ran("mode", "777", "fstype", "ext2/ext3"), report.Inconclusive, "not a tmpfs"),
+		kit.Expect("some other mode", control, kit.Ran("mode", "755", "fstype", "tmpfs"), report.Inconclusive, "neither the image's 1777"),
+		kit.Expect("the trigger did not start", control, kit.Refused(`time="x" level=error msg="runc run failed: no space left"`), report.Inconclusive, "runc run failed: no space left"),
+		kit.Expect("the control did not start", kit.Refused("boom"), kit.Ran("mode", "777", "fstype", "tmpfs"), report.Inconclusive, "the control"),
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Every bug declared here is registered under its derived name, has an
-// identity Check accepts, specs on both sides of the fix and nightly cells.
+// identity Check accepts, specs on both sides of the fix, nightly cells
+// and a verdict table its Classify reaches.
 func TestEveryBugHasIdentitySpecsAndCells(t *testing.T) {
 	if len(kit.Bugs()) == 0 {
 		t.Fatal("no kit bug is registered")
@@ -30,6 +31,9 @@ func TestEveryBugHasIdentitySpecsAndCells(t *testing.T) {
 			}
 			if len(kit.Groups(b)) == 0 {
 				t.Error("no nightly cells")
+			}
+			for _, err := range kit.CheckExamples(b) {
+				t.Error(err)
 			}
 		})
 	}
