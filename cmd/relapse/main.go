@@ -441,6 +441,11 @@ func listScenarios() int {
 		s, _ := scenario.Lookup(name)
 		b := s.Bug()
 		fmt.Printf("%s\n  bug: %s: %s\n  affected: %s %s; fixed: %s\n", name, bugName(b), b.Title, b.Component, b.Affected, b.Fixed)
+		if vs, ok := s.(scenario.VersionSupporter); ok {
+			for _, line := range vs.Support() {
+				fmt.Printf("  supports: %s\n", line)
+			}
+		}
 		for _, p := range s.Params() {
 			fmt.Printf("  --param %s=%s\t%s\n", p.Name, p.Default, p.Help)
 		}

@@ -167,7 +167,7 @@ func check(o *Options) (checked, error) {
 		}
 		requested, ok := o.Versions[name]
 		if !ok {
-			requested, ok = defaultVersion(s, name)
+			requested, ok = defaultVersion(s, name, exact)
 		}
 		if !ok {
 			return c, fmt.Errorf("scenario %s needs a %s version (e.g. %s=%s)\nknown %s versions:\n%s",
