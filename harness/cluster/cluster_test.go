@@ -146,3 +146,14 @@ func TestInsideAny(t *testing.T) {
 		}
 	}
 }
+
+// TestKubeletCgroupV1: only the kubelets that refuse cgroup v1 by default
+// are told to run on it; older ones never see a field they do not know.
+func TestKubeletCgroupV1(t *testing.T) {
+	for version, want := range map[string]string{"v1.19.3": "", "v1.30.14": "", "v1.34.9": "",
+		"v1.35.0": "failCgroupV1: false\n", "v1.37.2": "failCgroupV1: false\n"} {
+		if got := KubeletCgroupV1(version); got != want {
+			t.Errorf("KubeletCgroupV1(%s) = %q, want %q", version, got, want)
+		}
+	}
+}
