@@ -97,8 +97,9 @@ func exactVersion(version string) string {
 // Support says which versions cluster scenarios run and why.
 func (ScenarioBase) Support() []string {
 	return []string{
-		fmt.Sprintf("kubernetes 1.19-1.37 on bare clusters (local node or qemu VM node) and kind; containerd %s by default before 1.%d, containerd latest (2.x) from 1.%d and for selectors (containerd 2.x reads configuration version 3, which relapse writes for it)",
+		fmt.Sprintf("kubernetes 1.19-1.37 on bare clusters (local node or qemu VM node) and kind; containerd %s by default before 1.%d, containerd latest (2.x) from 1.%d and for selectors, its configuration in the layout its version reads (version 3 for 2.x)",
 			olderStackContainerd, newestStackKubelet, newestStackKubelet),
+		"measured: 1.19.3, 1.19.4 and 1.30.14 (containerd 1.6.20) on bare and kind clusters; 1.37.2 with containerd 2.4.2 on a bare cluster on the local node (2026-12-06)",
 		fmt.Sprintf("containerd >= 2.0 needs kubernetes >= 1.%d (2.0 removed CRI v1alpha2, kubelet's choice before 1.%d); kubernetes >= 1.%d needs containerd >= 1.6 (CRI v1 only)",
 			containerd2Kubelet, containerd2Kubelet, criV1OnlyKubelet),
 		"kubernetes >= 1.35 on this kind of host (cgroup v1 or hybrid): kubelet is told failCgroupV1: false, since 1.35 refuses cgroup v1 by default",
