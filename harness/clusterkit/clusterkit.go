@@ -97,9 +97,9 @@ func exactVersion(version string) string {
 // Support says which versions cluster scenarios run and why.
 func (ScenarioBase) Support() []string {
 	return []string{
-		fmt.Sprintf("kubernetes 1.19-1.37 on bare clusters (local node or qemu VM node) and kind; containerd %s by default before 1.%d, containerd latest (2.x) from 1.%d and for selectors, its configuration in the layout its version reads (version 3 for 2.x)",
-			olderStackContainerd, newestStackKubelet, newestStackKubelet),
-		"measured: 1.19.3, 1.19.4 and 1.30.14 (containerd 1.6.20) on bare and kind clusters; 1.37.2 with containerd 2.4.2 on a bare cluster on the local node (2026-12-06)",
+		fmt.Sprintf("kubernetes 1.19-1.37 on bare clusters (local node or qemu VM node), before 1.%d on kind (kubeadm 1.37 starts etcd with an etcd 3.6 flag; the node image has Debian's etcd 3.4.23); containerd %s by default before 1.%d, containerd latest (2.x) from 1.%d and for selectors, its configuration in the layout its version reads (version 3 for 2.x)",
+			newestStackKubelet, olderStackContainerd, newestStackKubelet, newestStackKubelet),
+		"measured: 1.19.3, 1.19.4 and 1.30.14 with Debian's containerd 1.6.20 binary on bare and kind clusters (before containerd was built); 1.37.2 with containerd 2.4.2 (built) on a bare cluster on the local node (2026-12-06)",
 		fmt.Sprintf("containerd >= 2.0 needs kubernetes >= 1.%d (2.0 removed CRI v1alpha2, kubelet's choice before 1.%d); kubernetes >= 1.%d needs containerd >= 1.6 (CRI v1 only)",
 			containerd2Kubelet, containerd2Kubelet, criV1OnlyKubelet),
 		"kubernetes >= 1.35 on this kind of host (cgroup v1 or hybrid): kubelet is told failCgroupV1: false, since 1.35 refuses cgroup v1 by default",
@@ -164,6 +164,9 @@ func (ScenarioBase) CheckPlan(provider string, params scenario.Values, versions 
 	}
 	if err := checkStack(versions["kubernetes"], versions["containerd"]); err != nil {
 		return err
+	}
+	if minor, exact := kubeMinor(versions["kubernetes"]); exact && minor >= newestStackKubelet && clusterProvider == "kind" {
+		return fmt.Errorf("cluster=kind runs Kubernetes before 1.%d only, not %s: kubeadm %s starts etcd with --feature-gates (an etcd 3.6 flag), and the kind node image carries Debian's etcd 3.4.23, which refuses it (measured with 1.37.2); use cluster=bare", newestStackKubelet, versions["kubernetes"], versions["kubernetes"])
 	}
 	return cluster.CheckRuntime(provider, params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd), clusterProvider, versions["kubernetes"])
 }

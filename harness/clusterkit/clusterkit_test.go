@@ -26,6 +26,8 @@ func TestCheckPlanRefusesWhatAVMCannotRun(t *testing.T) {
 		// pleg-not-healthy) run on containerd.
 		{"qemu", map[string]string{"cluster": "bare"}, "v1.30.14", ""},
 		{"local", map[string]string{"cluster": "kind"}, "v1.30.14", ""},
+		{"local", map[string]string{"cluster": "kind"}, "v1.37.2", "etcd 3.4.23, which refuses it"},
+		{"local", map[string]string{"cluster": "bare"}, "v1.37.2", ""},
 	}
 	for _, c := range cases {
 		err := s.CheckPlan(c.provider, scenario.ValuesOf(c.params), map[string]string{"kubernetes": c.version})
