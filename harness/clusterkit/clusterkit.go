@@ -99,7 +99,7 @@ func (ScenarioBase) Support() []string {
 	return []string{
 		fmt.Sprintf("kubernetes 1.19-1.37 on bare clusters (local node or qemu VM node), before 1.%d on kind (kubeadm 1.37 starts etcd with an etcd 3.6 flag; the node image has Debian's etcd 3.4.23); containerd %s by default before 1.%d, containerd latest (2.x) from 1.%d and for selectors, its configuration in the layout its version reads (version 3 for 2.x)",
 			newestStackKubelet, olderStackContainerd, newestStackKubelet, newestStackKubelet),
-		"measured: 1.19.3, 1.19.4 and 1.30.14 with Debian's containerd 1.6.20 binary on bare and kind clusters (before containerd was built); 1.37.2 with containerd 2.4.2 (built) on a bare cluster on the local node (2026-12-06)",
+		"measured: 1.19.3, 1.19.4 and 1.30.14 with Debian's containerd 1.6.20 binary on bare and kind clusters (before containerd was built); 1.37.2 on a bare cluster on the local node with containerd 2.4.2 (kubelet-extra-sandbox NOT REPRODUCED 0 of 4, pleg-not-healthy REPRODUCED, runc-pipe-hang-k8s with runc rc93 REPRODUCED) and with the built containerd 1.6.20 (a clean repetition) (2026-12-06)",
 		fmt.Sprintf("containerd >= 2.0 needs kubernetes >= 1.%d (2.0 removed CRI v1alpha2, kubelet's choice before 1.%d); kubernetes >= 1.%d needs containerd >= 1.6 (CRI v1 only)",
 			containerd2Kubelet, containerd2Kubelet, criV1OnlyKubelet),
 		"kubernetes >= 1.35 on this kind of host (cgroup v1 or hybrid): kubelet is told failCgroupV1: false, since 1.35 refuses cgroup v1 by default",
