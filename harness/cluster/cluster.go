@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/semver"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/relapse-dev/relapse/fixtures"
@@ -100,11 +101,18 @@ func JournalKubeletSysctls(ctx context.Context, env *scenario.Env) error {
 	return nil
 }
 
-// CRIConfig is the CRI plugin section of a containerd 1.6 configuration
-// (version 2) for a cluster: relapse's pause image, the runc under test as
-// the only runtime, relapse's CNI directories.
+// CRIConfig is the CRI plugin section of a containerd configuration for
+// a cluster: relapse's pause image, the runc under test as the only
+// runtime, relapse's CNI directories. Its layout follows the containerd
+// that reads it (ConfigVersion): containerd 2.0 split the CRI plugin into
+// an images, a runtime and a gRPC plugin and reads configuration version
+// 3; 1.x reads version 2, where one io.containerd.grpc.v1.cri plugin holds
+// everything.
 type CRIConfig struct {
-	Runc string
+	// ContainerdVersion is the version of the containerd that reads the
+	// configuration ("v2.4.2"; "" for a 1.x, such as Debian's).
+	ContainerdVersion string
+	Runc              string
 	// RuncRoot is runc's state root ("" for runc's default).
 	RuncRoot      string
 	SystemdCgroup bool
@@ -115,35 +123,83 @@ type CRIConfig struct {
 	Snapshotter string
 }
 
-// TOML renders the section. restrict_oom_score_adj is always on: the host
-// may not let containerd lower a container's oom_score_adj.
+// ContainerdConfigVersion is the configuration version a containerd reads
+// natively: 3 from 2.0 on (2.x migrates version 2 at every start and warns
+// that it is deprecated), 2 before. A version that cannot be read is taken
+// as 1.x, the containerd a node brings when none is built.
+func ContainerdConfigVersion(containerdVersion string) int {
+	v := containerdVersion
+	if !strings.HasPrefix(v, "v") {
+		v = "v" + v
+	}
+	if semver.IsValid(v) && semver.Compare(v, "v2.0.0-0") >= 0 {
+		return 3
+	}
+	return 2
+}
+
+// ConfigVersion is the configuration version the section is written for.
+func (c CRIConfig) ConfigVersion() int { return ContainerdConfigVersion(c.ContainerdVersion) }
+
+// criPlugins are the plugin tables a configuration version puts the CRI
+// settings in: images (snapshotter, sandbox image), runtime (runtimes,
+// CNI, the host tolerances).
+type criPlugins struct {
+	images, runtime string
+	// sandboxImage and hugetlb are the keys 2.x renamed.
+	sandboxImage, hugetlb string
+	// cniBinDir is bin_dir in 1.x; 2.x takes a list, bin_dirs.
+	cniBinDir func(string) string
+}
+
+func (c CRIConfig) plugins() criPlugins {
+	if c.ConfigVersion() >= 3 {
+		return criPlugins{images: `plugins."io.containerd.cri.v1.images"`, runtime: `plugins."io.containerd.cri.v1.runtime"`,
+			sandboxImage: "pinned_images.sandbox", hugetlb: "tolerate_missing_hugetlb_controller",
+			cniBinDir: func(d string) string { return fmt.Sprintf("bin_dirs = [%q]", d) }}
+	}
+	cri := `plugins."io.containerd.grpc.v1.cri"`
+	return criPlugins{images: cri, runtime: cri, sandboxImage: "sandbox_image", hugetlb: "tolerate_missing_hugepages_controller",
+		cniBinDir: func(d string) string { return fmt.Sprintf("bin_dir = %q", d) }}
+}
+
+// TOML renders the section, without the version line (Document adds it).
+// restrict_oom_score_adj is always on: the host may not let containerd
+// lower a container's oom_score_adj.
 func (c CRIConfig) TOML() string {
+	p := c.plugins()
 	var b strings.Builder
-	fmt.Fprintf(&b, `
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
-  restrict_oom_score_adj = true
-  tolerate_missing_hugepages_controller = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-`, PauseImage)
-	if c.Snapshotter != "" {
+	// The images table comes first: in 1.x it is the runtime's table too,
+	// and a table may be opened only once.
+	fmt.Fprintf(&b, "\n[%s]\n  %s = %q\n", p.images, p.sandboxImage, PauseImage)
+	if c.Snapshotter != "" && p.images != p.runtime {
+		fmt.Fprintf(&b, "  snapshotter = %q\n", c.Snapshotter)
+	}
+	if p.images != p.runtime {
+		fmt.Fprintf(&b, "\n[%s]\n", p.runtime)
+	}
+	fmt.Fprintf(&b, "  restrict_oom_score_adj = true\n  %s = true\n  [%s.containerd]\n", p.hugetlb, p.runtime)
+	if c.Snapshotter != "" && p.images == p.runtime {
 		fmt.Fprintf(&b, "    snapshotter = %q\n", c.Snapshotter)
 	}
 	fmt.Fprintf(&b, `    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    [%[1]s.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %q
-        SystemdCgroup = %v
-`, c.Runc, c.SystemdCgroup)
+      [%[1]s.containerd.runtimes.runc.options]
+        BinaryName = %[2]q
+        SystemdCgroup = %[3]v
+`, p.runtime, c.Runc, c.SystemdCgroup)
 	if c.RuncRoot != "" {
 		fmt.Fprintf(&b, "        Root = %q\n", c.RuncRoot)
 	}
-	fmt.Fprintf(&b, `  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %q
-    conf_dir = %q
-`, c.CNIBinDir, c.CNIConfDir)
+	fmt.Fprintf(&b, "  [%s.cni]\n    %s\n    conf_dir = %q\n", p.runtime, p.cniBinDir(c.CNIBinDir), c.CNIConfDir)
 	return b.String()
+}
+
+// Document is a whole configuration: the version line, extra (top-level
+// keys and other plugins' tables, in the same layout) and the CRI section.
+func (c CRIConfig) Document(extra string) string {
+	return fmt.Sprintf("version = %d\n", c.ConfigVersion()) + extra + c.TOML()
 }
 
 // CNI plugins a cluster can run its pods' network with.

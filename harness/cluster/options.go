@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,24 @@ type Options struct {
 	CNI string
 	// Runtime is kubelet's runtime (RuntimeContainerd when empty).
 	Runtime string
+	// ContainerdDir holds the ContainerdBinaries of ContainerdVersion,
+	// the containerd kubelet's CRI runs on ("" for the node's own).
+	ContainerdDir     string
+	ContainerdVersion string
+}
+
+// ContainerdBinaries are what a cluster's containerd is made of, all of
+// one build: the daemon, the shim it starts runc through, and ctr, which
+// imports the offline images.
+var ContainerdBinaries = []string{"containerd", "containerd-shim-runc-v2", "ctr"}
+
+// ContainerdBinary is the path of one of the ContainerdBinaries, the
+// node's own (on its PATH) when no build was given.
+func (o Options) ContainerdBinary(name string) string {
+	if o.ContainerdDir == "" {
+		return name
+	}
+	return filepath.Join(o.ContainerdDir, name)
 }
 
 // Dockershim reports whether kubelet runs its built-in docker support.
@@ -117,4 +136,20 @@ func WaitServiceAccount(ctx context.Context, client kubernetes.Interface) error 
 		return fmt.Errorf("no default service account after 2 min: %w", last)
 	}
 	return err
+}
+
+// cgroupV1FailsFrom is the first kubelet that refuses to start on a
+// cgroup v1 host unless told otherwise (failCgroupV1 defaults to true from
+// 1.35; the field exists from 1.31).
+const cgroupV1FailsFrom = 35
+
+// KubeletCgroupV1 is the KubeletConfiguration line that lets kubelet run
+// on a cgroup v1 or hybrid host (this kind of host: v1 controllers, cgroup2
+// only at /sys/fs/cgroup/unified), for the versions that refuse it by
+// default; "" for the others. On a cgroup v2 node kubelet ignores it.
+func KubeletCgroupV1(version string) string {
+	if Minor(version) < cgroupV1FailsFrom {
+		return ""
+	}
+	return "failCgroupV1: false\n"
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/semver"
+
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/cluster/bare"
 	"github.com/relapse-dev/relapse/harness/cluster/kind"
@@ -35,9 +37,76 @@ func describeProviders() string {
 // build and the nodes they run on.
 type ScenarioBase struct{}
 
-// Components: Kubernetes (the version the bug is about) and runc.
+// Components: Kubernetes (the version the bug is about), runc, and the
+// containerd kubelet's CRI runs on (after Kubernetes: its default follows it).
 func (ScenarioBase) Components() []versions.Builder {
-	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe}
+	return []versions.Builder{versions.KubernetesRecipe, versions.RuncRecipe, versions.ContainerdRecipe}
+}
+
+// Kubernetes and containerd versions that decide what a cluster can run.
+const (
+	// containerd2Kubelet is the first kubelet that speaks CRI v1 by
+	// preference: containerd 2.0 removed v1alpha2, the only CRI kubelet
+	// spoke before 1.20 and its first choice before 1.23.
+	containerd2Kubelet = 23
+	// criV1OnlyKubelet is the first kubelet that speaks CRI v1 only
+	// (v1alpha2 was removed in 1.26); containerd serves v1 from 1.6.
+	criV1OnlyKubelet = 26
+	// newestStackKubelet is the first Kubernetes whose cluster gets
+	// containerd 2.x by default: Kubernetes 1.35's release notes make it
+	// the last release to support containerd 1.x.
+	newestStackKubelet = 35
+	// olderStackContainerd is the containerd clusters of older Kubernetes
+	// get by default: the one Debian bookworm ships, which the bare
+	// clusters ran (Debian's own binary) before containerd was built.
+	olderStackContainerd = "1.6.20"
+)
+
+// DefaultVersionFor picks the containerd for the chosen Kubernetes:
+// containerd 2.x (latest) from 1.35 and for a selector or git ref (today's
+// Kubernetes), Debian bookworm's 1.6.20 for the releases before.
+func (ScenarioBase) DefaultVersionFor(component string, chosen map[string]string) (string, bool) {
+	if component != versions.Containerd.Name {
+		return "", false
+	}
+	if minor, exact := kubeMinor(chosen[versions.Kubernetes.Name]); exact && minor < newestStackKubelet {
+		return olderStackContainerd, true
+	}
+	return versions.SelectLatest, true
+}
+
+// kubeMinor is the minor of an exact Kubernetes version; exact is false
+// for a selector or git ref, which mean a version only once resolved.
+func kubeMinor(version string) (minor int, exact bool) {
+	if version == "" || versions.IsSelector(version) || strings.HasPrefix(version, versions.GitPrefix) {
+		return 0, false
+	}
+	return cluster.Minor(version), true
+}
+
+// exactVersion is an exact version as semver compares it ("" for a
+// selector or git ref, which mean a version only once resolved).
+func exactVersion(version string) string {
+	v := "v" + strings.TrimPrefix(version, "v")
+	if !semver.IsValid(v) {
+		return ""
+	}
+	return v
+}
+
+// Supports says which versions cluster scenarios run with and why.
+func (ScenarioBase) Supports() []scenario.Support {
+	return []scenario.Support{
+		{Component: "kubernetes", Why: fmt.Sprintf("1.19-1.37 on bare clusters (local node or qemu VM node), before 1.%d on kind (kubeadm 1.37 starts etcd with an etcd 3.6 flag; the node image has Debian's etcd 3.4.23); "+
+			"from 1.35 on this kind of host (cgroup v1 or hybrid) kubelet is told failCgroupV1: false, since 1.35 refuses cgroup v1 by default; "+
+			"runtime=dockershim: before 1.24, bare clusters on the local node (the containerd version is then unused)", newestStackKubelet)},
+		{Component: "containerd", Range: scenario.ContainerdBuildable.Range, Why: fmt.Sprintf("%s by default before kubernetes 1.%d, latest (2.x) from 1.%d and for selectors, its configuration in the layout its version reads; "+
+			"containerd >= 2.0 needs kubernetes >= 1.%d (2.0 removed CRI v1alpha2, kubelet's choice before 1.%d); kubernetes >= 1.%d needs containerd >= 1.6 (CRI v1 only); %s",
+			olderStackContainerd, newestStackKubelet, newestStackKubelet, containerd2Kubelet, containerd2Kubelet, criV1OnlyKubelet, scenario.ContainerdBuildable.Why)},
+		{Component: "kubernetes", Why: "measured: 1.19.3, 1.19.4 and 1.30.14 with Debian's containerd 1.6.20 binary on bare and kind clusters (before containerd was built); " +
+			"1.37.2 on a bare cluster on the local node with containerd 2.4.2 (kubelet-extra-sandbox NOT REPRODUCED 0 of 4, pleg-not-healthy REPRODUCED, " +
+			"runc-pipe-hang-k8s with runc rc93 REPRODUCED) and with the built containerd 1.6.20 (a clean repetition) (2026-12-06)"},
+	}
 }
 
 // CheckNode: bare clusters run on the local node (in namespaces of their
@@ -66,9 +135,16 @@ func (ScenarioBase) NodeDisks(ctx context.Context, env *scenario.Env) ([]provisi
 	if err != nil {
 		return nil, err
 	}
+	containerd, err := env.Artifact("containerd")
+	if err != nil {
+		return nil, err
+	}
 	files := map[string]string{"runc": runc.Path}
 	for _, name := range bare.NodeBinaries {
 		files[name] = filepath.Join(k8s.Path, name)
+	}
+	for _, name := range cluster.ContainerdBinaries {
+		files[name] = filepath.Join(containerd.Path, name)
 	}
 	image, built, err := vm.FilesDisk(ctx, env.CacheDir, "relapse-k8s", files)
 	if err != nil {
@@ -79,7 +155,7 @@ func (ScenarioBase) NodeDisks(ctx context.Context, env *scenario.Env) ([]provisi
 		how = "made for this build"
 	}
 	return []provision.NodeDisk{{Image: image, MountPoint: cluster.NodeBinDir,
-		What: fmt.Sprintf("Kubernetes %s (%s) and runc %s (%s)", k8s.Version, strings.Join(bare.NodeBinaries, ", "), runc.Version, how)}}, nil
+		What: fmt.Sprintf("Kubernetes %s (%s), runc %s and containerd %s (%s)", k8s.Version, strings.Join(bare.NodeBinaries, ", "), runc.Version, containerd.Version, how)}}, nil
 }
 
 // CheckPlan refuses combinations no cluster can run, before anything runs.
@@ -88,7 +164,32 @@ func (ScenarioBase) CheckPlan(provider string, params scenario.Values, versions 
 	if provider != "local" && clusterProvider != "bare" {
 		return fmt.Errorf("cluster=%s runs on the local node only (its node containers run on relapse's dockerd), not on PROVIDER=%s; use cluster=bare on a VM node", clusterProvider, provider)
 	}
+	if err := checkStack(versions["kubernetes"], versions["containerd"]); err != nil {
+		return err
+	}
+	if minor, exact := kubeMinor(versions["kubernetes"]); exact && minor >= newestStackKubelet && clusterProvider == "kind" {
+		return fmt.Errorf("cluster=kind runs Kubernetes before 1.%d only, not %s: kubeadm %s starts etcd with --feature-gates (an etcd 3.6 flag), and the kind node image carries Debian's etcd 3.4.23, which refuses it (measured with 1.37.2); use cluster=bare", newestStackKubelet, versions["kubernetes"], versions["kubernetes"])
+	}
 	return cluster.CheckRuntime(provider, params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd), clusterProvider, versions["kubernetes"])
+}
+
+// checkStack refuses a kubelet and a containerd that share no CRI
+// version. A selector or git ref passes here and is checked again once
+// resolved (Prepare calls CheckPlan with the resolved versions).
+func checkStack(kubernetes, containerd string) error {
+	minor, exact := kubeMinor(kubernetes)
+	c := exactVersion(containerd)
+	if !exact || c == "" {
+		return nil
+	}
+	if semver.Compare(c, "v2.0.0-0") >= 0 && minor < containerd2Kubelet {
+		return fmt.Errorf("containerd %s serves CRI v1 only, and kubelet %s speaks v1alpha2 (CRI v1 is kubelet's choice from 1.%d): use CONTAINERD=%s (or leave it out) with this Kubernetes, or KUBERNETES=1.%d or newer",
+			containerd, kubernetes, containerd2Kubelet, olderStackContainerd, containerd2Kubelet)
+	}
+	if semver.Compare(c, "v1.6.0") < 0 && minor >= criV1OnlyKubelet {
+		return fmt.Errorf("kubelet %s speaks CRI v1 only, which containerd serves from 1.6, not %s: use CONTAINERD=%s or newer, or leave it out", kubernetes, containerd, olderStackContainerd)
+	}
+	return nil
 }
 
 // Start brings up the run's cluster from its built artifacts, with the
@@ -102,7 +203,12 @@ func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*cluster.Clus
 	if err != nil {
 		return nil, cluster.Options{}, err
 	}
+	containerd, err := env.Artifact("containerd")
+	if err != nil {
+		return nil, cluster.Options{}, err
+	}
 	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI,
+		ContainerdDir: containerd.Path, ContainerdVersion: containerd.Version,
 		CNI:     env.Params.Optional(cluster.CNIParam.Name, cluster.CNIBridge),
 		Runtime: env.Params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd)}
 	p, err := Providers.Lookup(env.Params.String(ProviderParam.Name))

@@ -167,7 +167,7 @@ func check(o *Options) (checked, error) {
 		}
 		requested, ok := o.Versions[name]
 		if !ok {
-			requested, ok = defaultVersion(s, name)
+			requested, ok = defaultVersion(s, name, exact)
 		}
 		if !ok && scenario.IsOptional(s, name) {
 			if len(c.patches[name]) > 0 {

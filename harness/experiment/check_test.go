@@ -1,12 +1,16 @@
 package experiment
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/relapse-dev/relapse/harness/provision"
+	"github.com/relapse-dev/relapse/harness/report"
+	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 func TestCheckNodeRefusesWhatNoNodeTakes(t *testing.T) {
@@ -119,6 +123,52 @@ func TestCheckVersionsTheScenarioSupports(t *testing.T) {
 	} {
 		if err := Check(o); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// stackScenario builds Kubernetes and containerd; its containerd default
+// follows the Kubernetes chosen, as cluster scenarios' does.
+type stackScenario struct{}
+
+func (stackScenario) Name() string    { return "stack-defaults" }
+func (stackScenario) Bug() report.Bug { return report.Bug{Component: "kubernetes"} }
+func (stackScenario) Components() []versions.Builder {
+	return []versions.Builder{versions.KubernetesRecipe, versions.ContainerdRecipe}
+}
+func (stackScenario) Params() []scenario.Param  { return nil }
+func (stackScenario) Sampling() report.Sampling { return report.Sampling{} }
+func (stackScenario) DefaultVersions() map[string]string {
+	return map[string]string{"containerd": "1.7.30"}
+}
+func (stackScenario) Run(context.Context, *scenario.Env) (report.Result, string, error) {
+	return report.Inconclusive, "never run", nil
+}
+func (stackScenario) DefaultVersionFor(component string, chosen map[string]string) (string, bool) {
+	if component == "containerd" && chosen["kubernetes"] == "latest" {
+		return "latest", true
+	}
+	return "", false
+}
+
+// TestCheckDefaultFollowsEarlierComponents: a dependent default sees the
+// versions chosen before it, a version given wins over it, and the
+// static default stands where the dependent one has no answer.
+func TestCheckDefaultFollowsEarlierComponents(t *testing.T) {
+	for _, tc := range []struct {
+		given map[string]string
+		want  string
+	}{
+		{map[string]string{"kubernetes": "latest"}, "latest"},
+		{map[string]string{"kubernetes": "1.30.14"}, "1.7.30"},
+		{map[string]string{"kubernetes": "latest", "containerd": "2.4.2"}, "2.4.2"},
+	} {
+		c, err := check(&Options{Using: stackScenario{}, Versions: tc.given})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.given, err)
+		}
+		if got := c.requested["containerd"]; got != tc.want {
+			t.Errorf("%v: containerd %q, want %q", tc.given, got, tc.want)
 		}
 	}
 }

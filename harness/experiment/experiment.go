@@ -221,8 +221,14 @@ func loadPatches(paths []string) ([]versions.Patch, error) {
 }
 
 // defaultVersion is the version a scenario uses for a component the user
-// did not name (the runc under a containerd bug), if it has one.
-func defaultVersion(s scenario.Scenario, component string) (string, bool) {
+// did not name (the runc under a containerd bug), if it has one; chosen
+// are the versions of the components before it.
+func defaultVersion(s scenario.Scenario, component string, chosen map[string]string) (string, bool) {
+	if d, ok := s.(scenario.WithDependentDefaults); ok {
+		if v, ok := d.DefaultVersionFor(component, chosen); ok {
+			return v, true
+		}
+	}
 	d, ok := s.(scenario.WithDefaults)
 	if !ok {
 		return "", false

@@ -52,6 +52,15 @@ type WithDefaults interface {
 	DefaultVersions() map[string]string
 }
 
+// WithDependentDefaults is a scenario whose default version of a component
+// depends on the versions chosen for the components before it in
+// Components (the containerd a cluster's node runs follows its Kubernetes:
+// containerd 2.x serves no CRI v1alpha2, the only CRI kubelet spoke before
+// 1.20). chosen holds them normalized (a selector or git ref as given).
+type WithDependentDefaults interface {
+	DefaultVersionFor(component string, chosen map[string]string) (string, bool)
+}
+
 // NodeRequirer is a scenario that runs only on some node providers (the
 // systemd scenarios need systemd as PID 1, which only VM nodes have here).
 type NodeRequirer interface {

@@ -13,7 +13,9 @@ import (
 // changed, rather than letting the run fail half-way or decide nothing.
 type Support struct {
 	Component string
-	// Range is a semantic version constraint (">= 1.5.0").
+	// Range is a semantic version constraint (">= 1.5.0"); empty for a
+	// rule that is no range (which versions go together, what was
+	// measured), which CheckPlan enforces and Why states.
 	Range string
 	// Why says what stops other versions, for the refusal and for
 	// `relapse scenarios`.
@@ -62,7 +64,7 @@ func CheckSupport(s Scenario, versions map[string]string) error {
 	var problems []string
 	for _, want := range sup.Supports() {
 		given, ok := versions[want.Component]
-		if !ok {
+		if !ok || want.Range == "" {
 			continue
 		}
 		v, err := semver.NewVersion(strings.TrimPrefix(given, "v"))
@@ -103,6 +105,9 @@ func DescribeSupport(s Scenario) []string {
 	var lines []string
 	for _, want := range sup.Supports() {
 		line := fmt.Sprintf("%s %s: %s", want.Component, want.Range, want.Why)
+		if want.Range == "" {
+			line = want.Component + ": " + want.Why
+		}
 		if IsOptional(s, want.Component) {
 			line += " (built only when a " + want.Component + " version is given)"
 		}

@@ -77,10 +77,24 @@ var _ = Describe("kubernetes#92613 / kubernetes#92614 extra sandbox for complete
 		Entry("1.19.4, the fix", ComponentSemVerConstraint("kubernetes", "1.19.4"), SpecTimeout(40*time.Minute), "1.19.4"),
 		Entry("1.30.14", ComponentSemVerConstraint("kubernetes", "1.30.14"), SpecTimeout(40*time.Minute), "1.30.14"),
 	)
+
+	// Today's stack: the newest Kubernetes on containerd 2.x, whose CRI
+	// configuration is version 3 (the default containerd for 1.35 and on).
+	It("does not reproduce on 1.37.2 with containerd 2.x (configuration version 3)",
+		Label(suitekit.Fixed), ComponentSemVerConstraint("kubernetes", "1.37.2"), SpecTimeout(60*time.Minute), func(ctx SpecContext) {
+			res := run(ctx, "1.37.2")
+			suitekit.ExpectVerdict(res, report.NotReproduced)
+			Expect(res.Report.Verdict.Reason).To(ContainSubstring("0 IPs leaked"))
+			Expect(factValue(res.Report.Stack, "containerd configuration")).To(HavePrefix("version 3 "))
+			Expect(res.Report.Components).To(ContainElement(And(HaveField("Component", "containerd"), HaveField("Version", HavePrefix("v2.")))))
+			Expect(res.Report.Components).To(ContainElement(And(HaveField("Component", "kubernetes"), HaveField("Version", "v1.37.2"))))
+		})
 })
 
-func conditionValue(r *report.Report, name string) string {
-	for _, c := range r.Conditions {
+func conditionValue(r *report.Report, name string) string { return factValue(r.Conditions, name) }
+
+func factValue(facts []report.Fact, name string) string {
+	for _, c := range facts {
 		if c.Name == name {
 			return c.Value
 		}

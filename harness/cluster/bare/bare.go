@@ -160,12 +160,12 @@ func Start(ctx context.Context, env *scenario.Env, o cluster.Options) (*Bare, er
 	return b, nil
 }
 
-// recordStack records the versions of the daemons the cluster runs that
-// relapse does not build (Debian's etcd and, for the CRI, containerd).
+// recordStack records the versions of the daemons the cluster runs as
+// they print them (Debian's etcd and, for the CRI, containerd).
 func (b *Bare) recordStack(ctx context.Context, o cluster.Options) {
 	daemons := [][]string{{"etcd", "etcd", "--version"}}
 	if o.Runtime != cluster.RuntimeDockershim {
-		daemons = append(daemons, []string{"containerd (kubelet's CRI runtime)", "containerd", "--version"})
+		daemons = append(daemons, []string{"containerd (kubelet's CRI runtime)", o.ContainerdBinary("containerd"), "--version"})
 	}
 	for _, d := range daemons {
 		out, err := b.Node.Command(d[1], d[2:]...).Output(ctx)
@@ -365,14 +365,17 @@ func (b *Bare) startDocker(ctx context.Context, o cluster.Options) error {
 	return nil
 }
 
-// startContainerd runs Debian's containerd with the CRI plugin, the runc
-// under test as its runtime, and CNI through relapse's ledger wrapper.
+// startContainerd runs the cluster's containerd (the build of
+// o.ContainerdVersion, or the node's own) with the CRI plugin in the
+// layout that version reads, the runc under test as its runtime, and CNI
+// through relapse's ledger wrapper.
 func (b *Bare) startContainerd(ctx context.Context, o cluster.Options) error {
 	dir := b.path("containerd")
 	b.ContainerdSocket = filepath.Join(dir, "containerd.sock")
 	cni := cluster.CNIFiles{HostDir: b.path("cni"), NodeDir: b.path("cni")}
-	config := fmt.Sprintf(`version = 2
-root = %q
+	cri := cluster.CRIConfig{ContainerdVersion: o.ContainerdVersion, Runc: o.Runc, RuncRoot: filepath.Join(dir, "runc"),
+		CNIBinDir: cni.BinDir(), CNIConfDir: cni.ConfDir()}
+	config := cri.Document(fmt.Sprintf(`root = %q
 state = %q
 
 [grpc]
@@ -380,15 +383,20 @@ state = %q
 
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt")) +
-		cluster.CRIConfig{Runc: o.Runc, RuncRoot: filepath.Join(dir, "runc"), CNIBinDir: cni.BinDir(), CNIConfDir: cni.ConfDir()}.TOML()
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), b.ContainerdSocket, filepath.Join(dir, "opt")))
 	if err := b.Node.WriteFile(ctx, filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
+	b.env.Stack("containerd configuration", fmt.Sprintf("version %d (%s)", cri.ConfigVersion(), filepath.Join(dir, "config.toml")))
 	// The CRI plugin caches CNI results in /var/lib/cni whatever it is told.
+	// containerd finds its shim on PATH: the build's own comes first.
+	prelude := b.privateDirs("/var/lib/cni") + b.sharedPodLogs()
+	if o.ContainerdDir != "" {
+		prelude += "export PATH=" + textutil.ShellQuote(o.ContainerdDir) + ":$PATH\n"
+	}
 	d := &sandbox.Daemon{Node: b.Node, Name: "containerd", Dir: dir, Netns: b.Netns, Socket: b.ContainerdSocket,
-		Log: filepath.Join(dir, "containerd.log"), Argv: []string{"/usr/bin/containerd", "--config", filepath.Join(dir, "config.toml")},
-		Prelude: b.privateDirs("/var/lib/cni") + b.sharedPodLogs()}
+		Log: filepath.Join(dir, "containerd.log"), Argv: []string{o.ContainerdBinary("containerd"), "--config", filepath.Join(dir, "config.toml")},
+		Prelude: prelude}
 	stop, err := d.Start(ctx, b.env.Journal, b.within(60*time.Second))
 	if err != nil {
 		return err
@@ -409,7 +417,7 @@ func (b *Bare) cni(ctx context.Context, o cluster.Options) error {
 }
 
 // importImages builds the pause and busybox images and imports them.
-func (b *Bare) importImages(ctx context.Context, _ cluster.Options) error {
+func (b *Bare) importImages(ctx context.Context, o cluster.Options) error {
 	images, err := cluster.WorkloadImages(ctx, b.env.CacheDir)
 	if err != nil {
 		return err
@@ -430,7 +438,7 @@ func (b *Bare) importImages(ctx context.Context, _ cluster.Options) error {
 				return err
 			}
 		}
-		if err := b.Node.Command("ctr", "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
+		if err := b.Node.Command(o.ContainerdBinary("ctr"), "--address", b.ContainerdSocket, "-n", "k8s.io", "images", "import", archive).Run(ctx); err != nil {
 			return fmt.Errorf("importing %s: %w", img.Ref, err)
 		}
 	}
@@ -488,6 +496,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
 `, pki("ca.crt"), pki("kubelet-serving.crt"), pki("kubelet-serving.key"), cgroupRoot)
+	config += cluster.KubeletCgroupV1(o.Version)
 	args := []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
 		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
 		"--node-ip=" + nodeIP, "--v=2"}
@@ -598,7 +607,10 @@ func runtimeDescription(o cluster.Options) string {
 	if o.Dockershim() {
 		return "kubelet's dockershim on dockerd (Debian; runc through relapse-agent bounded-runtime, oom_score_adj raised to what the host grants), kubelet running CNI"
 	}
-	return "containerd (Debian) CRI"
+	if o.ContainerdDir == "" {
+		return "containerd (the node's own) CRI"
+	}
+	return fmt.Sprintf("containerd %s CRI (configuration version %d)", o.ContainerdVersion, cluster.ContainerdConfigVersion(o.ContainerdVersion))
 }
 
 // setup describes the cluster for the report.

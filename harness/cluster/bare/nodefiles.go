@@ -61,15 +61,21 @@ func prefixed(dir string, names []string) []string {
 // whoever logs in to look).
 var NodeBinaries = []string{"kubelet", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"}
 
-// useNodeBinaries points o at the node's copies of the Kubernetes build
-// and the runc under test (the disk NodeDisks made), after checking the
-// node has them.
+// useNodeBinaries points o at the node's copies of the Kubernetes build,
+// the runc under test and the containerd build (the disk NodeDisks made),
+// after checking the node has them.
 func (b *Bare) useNodeBinaries(ctx context.Context, o *cluster.Options) error {
 	bin, runc := cluster.NodeBinDir, filepath.Join(cluster.NodeBinDir, "runc")
 	if err := b.Node.Command("test", "-x", filepath.Join(bin, "kubelet"), "-a", "-x", runc).Run(ctx); err != nil {
 		return fmt.Errorf("node %s has no Kubernetes binaries in %s (the disk cluster scenarios give VM nodes): %w", b.Node.Name(), bin, err)
 	}
 	o.BinDir, o.Runc = bin, runc
+	if o.ContainerdDir != "" {
+		if err := b.Node.Command("test", "-x", filepath.Join(bin, "containerd")).Run(ctx); err != nil {
+			return fmt.Errorf("node %s has no containerd %s in %s (the disk cluster scenarios give VM nodes): %w", b.Node.Name(), o.ContainerdVersion, bin, err)
+		}
+		o.ContainerdDir = bin
+	}
 	return nil
 }
 

@@ -141,8 +141,8 @@ func BuildNodeImage(ctx context.Context, cacheRoot string, o cluster.Options, lo
 	if err != nil {
 		return NodeImage{}, err
 	}
-	inputs := []string{baseDir, kindVersion, nodeLayout, o.Version}
-	for _, f := range append(kubeBinaries(o.BinDir), o.Runc, "/usr/bin/etcd") {
+	inputs := []string{baseDir, kindVersion, nodeLayout, o.Version, o.ContainerdVersion}
+	for _, f := range append(append(kubeBinaries(o.BinDir), o.Runc, "/usr/bin/etcd"), containerdBinaries(o)...) {
 		st, err := os.Stat(f)
 		if err != nil {
 			return NodeImage{}, fmt.Errorf("node image input: %w", err)
@@ -178,6 +178,19 @@ func BuildNodeImage(ctx context.Context, cacheRoot string, o cluster.Options, lo
 	}
 	img.Dir, img.Tree, img.Cached, img.BaseCached = dir, filepath.Join(dir, "tree"), !built, baseCached
 	return img, nil
+}
+
+// containerdBinaries are the containerd build's files (none when the
+// node keeps Debian's).
+func containerdBinaries(o cluster.Options) []string {
+	if o.ContainerdDir == "" {
+		return nil
+	}
+	var out []string
+	for _, b := range cluster.ContainerdBinaries {
+		out = append(out, o.ContainerdBinary(b))
+	}
+	return out
 }
 
 func kubeBinaries(binDir string) []string {
@@ -394,14 +407,24 @@ func (b nodeBuild) runtime() error {
 	if err := b.copy(b.o.Runc, runcPath, 0o755); err != nil {
 		return err
 	}
+	// The containerd build replaces Debian's binaries where Debian's unit
+	// and PATH find them: the daemon, the shim it starts, ctr.
+	for _, name := range cluster.ContainerdBinaries {
+		if b.o.ContainerdDir == "" {
+			break
+		}
+		if err := b.copy(b.o.ContainerdBinary(name), "usr/bin/"+name, 0o755); err != nil {
+			return err
+		}
+	}
 	cni := cluster.CNIFiles{HostDir: b.path(cniDir), NodeDir: cniDir}
 	if err := cni.Write(); err != nil {
 		return err
 	}
 	// kind configures kubelet with the systemd driver from 1.24, cgroupfs before.
 	systemd := cluster.Minor(b.o.Version) >= 24
-	config := "version = 2\n" + cluster.CRIConfig{Runc: runcPath, SystemdCgroup: systemd, CNIBinDir: cni.BinDir(),
-		CNIConfDir: cni.ConfDir(), Snapshotter: "overlayfs"}.TOML()
+	config := cluster.CRIConfig{ContainerdVersion: b.o.ContainerdVersion, Runc: runcPath, SystemdCgroup: systemd, CNIBinDir: cni.BinDir(),
+		CNIConfDir: cni.ConfDir(), Snapshotter: "overlayfs"}.Document("")
 	if err := b.write("etc/containerd/config.toml", config, 0o644); err != nil {
 		return err
 	}

@@ -190,6 +190,9 @@ func (k *kindCluster) kindConfig() *v1alpha4.Cluster {
 		cfg.Nodes[0].ExtraMounts = []v1alpha4.Mount{{HostPath: filepath.Join(k.dir, "cri"), ContainerPath: criProxyDir}}
 		cfg.KubeadmConfigPatches = []string{fmt.Sprintf("kind: InitConfiguration\nnodeRegistration:\n  criSocket: unix://%s/cri-proxy.sock\n", criProxyDir)}
 	}
+	if line := cluster.KubeletCgroupV1(k.o.Version); line != "" {
+		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, "kind: KubeletConfiguration\n"+line)
+	}
 	return cfg
 }
 
@@ -385,11 +388,16 @@ func (k *kindCluster) describe() {
 	img := k.img
 	cached := map[bool]string{true: "cached", false: fmt.Sprintf("built in %.0f s", img.BuildSeconds)}[img.Cached]
 	sock := k.docker.Socket
+	containerd := "Debian's " + img.Packages["containerd"]
+	if k.o.ContainerdDir != "" {
+		containerd = k.o.ContainerdVersion + " (relapse's build over Debian's binaries)"
+	}
+	k.env.Stack("containerd configuration", fmt.Sprintf("version %d (/etc/containerd/config.toml in the node image)", cluster.ContainerdConfigVersion(k.o.ContainerdVersion)))
 	k.c.Setup = []report.Fact{
 		{Name: "cluster", Value: fmt.Sprintf("kind %s, one control-plane node %s, Kubernetes %s (kubeadm init), kubeProxyMode none, no kindnetd; CNI %s through relapse's ledger wrapper",
 			img.KindVersion, k.nodeName(), k.o.Version, cluster.CNIDescription(k.o.CNI))},
 		{Name: "kind node image", Value: fmt.Sprintf("%s (%s; %s): Debian %s root filesystem, containerd %s, systemd %s, libseccomp2 %s, runc under test at %s, kind's base files from %s@%s",
-			img.Ref, cached, img.Dir, "bookworm", img.Packages["containerd"], img.Packages["systemd"], img.Packages["libseccomp2"], runcPath, kindModule, img.KindVersion)},
+			img.Ref, cached, img.Dir, "bookworm", containerd, img.Packages["systemd"], img.Packages["libseccomp2"], runcPath, kindModule, img.KindVersion)},
 		{Name: "preloaded images", Value: strings.Join(img.Images, ", ") + "; not available offline: " + strings.Join(img.Skipped, ", ")},
 		{Name: "kind's docker", Value: fmt.Sprintf("dockerd (Debian) on %s in network namespace %s, node container runtime %s through relapse-agent %s (capabilities outside the host's bounding set dropped)", sock, "relapse-kind-"+k.env.Short(), hostRuntime, agent.BoundedRuntimeCommand)},
 		{Name: "kind config", Value: strings.TrimSpace(string(k.config))},
