@@ -60,6 +60,7 @@ var cve202130465 = &kit.Bug{
 	FirstFixed:   "1.0.0-rc95",
 	Revert:       "revert-0ca91f44-v1.0.0-rc95.patch",
 	Fixtures:     cve202130465Fixtures,
+	Slow:         true, // a race: 100 starts a repetition, several repetitions per fixed release
 	Sampling: report.Sampling{RuleOut: 0.7,
 		Why:   "a race of 100 starts a repetition; here (2 cores, load 20-33) rc94 escaped in 37 of 800 starts, 8 of 8 repetitions",
 		Fresh: "fresh volumes, marker, attacker container and 101 victim starts in a fresh runc state root (~40 s)"},
