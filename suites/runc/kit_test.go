@@ -36,6 +36,12 @@ var _ = Describe("kit bugs", func() {
 
 			for _, c := range kit.Cases(b) {
 				decorations := []any{Label(caseLabel(c.Kind)), SpecTimeout(15 * time.Minute)}
+				if versions.IsSelector(c.Version) {
+					// What ships changes with every release: each new one is a
+					// cold build, so `make test` stays bounded and the nightly
+					// and `make test-slow` follow it.
+					decorations = append(decorations, Label(suitekit.Slow))
+				}
 				if !versions.IsSelector(c.Version) {
 					decorations = append(decorations, ComponentSemVerConstraint(b.Component, c.Version))
 				}
