@@ -44,8 +44,12 @@ func expectContainerd2(r *report.Report) {
 
 // The bug is runc's: a containerd 2.x drives the runc under test as 1.x
 // did, so rc93 hangs under it and a fixed runc does not.
+//
+// The 2.x specs are slow: their containerd build takes ~7 min cold on a
+// loaded 2-core machine, which put `make test` over 30 minutes cold;
+// `make test-slow` and the nightly's containerd cells run today's 2.x.
 var _ = Describe("containerd#5261 / runc#2871 through containerd 2.x: runc init hangs under the runc v2 shim",
-	suitekit.BugLabels(runcpipehang.Bug, suitekit.Engine("containerd"), suitekit.Node("local")), Ordered, ContinueOnFailure, func() {
+	suitekit.BugLabels(runcpipehang.Bug, suitekit.Engine("containerd"), suitekit.Node("local"), suitekit.Slow), Ordered, ContinueOnFailure, func() {
 		var baseline suitekit.HostBaseline
 
 		BeforeAll(func() {
@@ -78,7 +82,7 @@ var _ = Describe("containerd#5261 / runc#2871 through containerd 2.x: runc init 
 
 // containerd#6772 stays fixed in 2.x, with the config in 2.x's own layout.
 var _ = Describe("containerd#6772 / containerd#6801 on containerd 2.x",
-	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local")), Ordered, ContinueOnFailure, func() {
+	suitekit.BugLabels(containerdmetrics.Bug, suitekit.Engine("containerd"), suitekit.Node("local"), suitekit.Slow), Ordered, ContinueOnFailure, func() {
 		var baseline suitekit.HostBaseline
 
 		BeforeAll(func() {
