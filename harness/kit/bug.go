@@ -213,11 +213,14 @@ func (b *Bug) Report() report.Bug {
 }
 
 // Node is the bug's default node provider.
-func (b *Bug) Node() string {
+func (b *Bug) Node() string { return b.nodes()[0] }
+
+// nodes are the providers it runs on: Nodes, or the local node alone.
+func (b *Bug) nodes() []string {
 	if len(b.Nodes) == 0 {
-		return "local"
+		return []string{"local"}
 	}
-	return b.Nodes[0]
+	return b.Nodes
 }
 
 // RevertPath is the revert patch's path from the repository root ("" when

@@ -37,10 +37,7 @@ func (s *bugScenario) Params() []scenario.Param {
 
 // CheckNode refuses a provider the bug does not run on.
 func (s *bugScenario) CheckNode(provider string) error {
-	nodes := s.b.Nodes
-	if len(nodes) == 0 {
-		nodes = []string{"local"}
-	}
+	nodes := s.b.nodes()
 	if provider == "" || slices.Contains(nodes, provider) {
 		return nil
 	}
