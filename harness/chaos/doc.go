@@ -10,6 +10,9 @@
 //   - DBusLoad starts and stops transient units through PID 1's D-Bus API
 //     at a rate, as runc's systemd cgroup driver does.
 //
+//   - Fault (fault.go) is the contract of the generic faults the chaos
+//     explorer composes into seeded schedules; kinds register themselves.
+//
 // Every change an injector makes is owned through package run: journaled
 // before it is made and undone on every exit path.
 package chaos
