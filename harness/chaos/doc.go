@@ -4,9 +4,11 @@
 //   - Sysctl lowers or raises a kernel parameter for a run (the rc93 hang
 //     needs fs.pipe-user-pages-soft at 1), journaled and put back through
 //     the run's ledger.
+//
 //   - Churn starts containers at a rate and concurrency up to a bound, as
 //     the seeds' loops did, and stops at the first start that does not
 //     return or when a detector has decided.
+//
 //   - DBusLoad starts and stops transient units through PID 1's D-Bus API
 //     at a rate, as runc's systemd cgroup driver does.
 //
