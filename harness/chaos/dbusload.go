@@ -32,8 +32,10 @@ type DBusLoad struct {
 // LoadRun is a running DBusLoad.
 type LoadRun struct {
 	stream *agent.Stream
-	mu     sync.Mutex
-	last   systemdbus.LoadProgress
+	// undo stops the load and the units it left (the ledger's entry).
+	undo run.Undo
+	mu   sync.Mutex
+	last systemdbus.LoadProgress
 }
 
 // Start begins the load on n and adds its undo to the ledger: stop the
@@ -52,22 +54,22 @@ func (l DBusLoad) Start(ctx context.Context, n node.Node, ledger *run.Ledger) (*
 		return nil, fmt.Errorf("starting D-Bus load on %s: %w", n.Name(), err)
 	}
 	run.stream = stream
+	run.undo = onceUndo(func(ctx context.Context) (string, error) {
+		run.Stop()
+		pattern := l.Prefix + "-*.service"
+		if err := n.Command("systemctl", "stop", pattern).Run(ctx); err != nil {
+			return "", err
+		}
+		_ = n.Command("systemctl", "reset-failed", pattern).Run(ctx)
+		left, _ := n.Command("systemctl", "list-units", "--no-legend", "--plain", "--all", pattern).Output(ctx)
+		if len(left) > 0 {
+			return "", fmt.Errorf("units left after stopping the load: %s", left)
+		}
+		p := run.Last()
+		return fmt.Sprintf("load stopped after %d units started, %d stopped, %d errors; no %s left", p.Started, p.Stopped, p.Errors, pattern), nil
+	})
 	ledger.Add(report.Change{Kind: "systemd-load", Target: n.Name(),
-		Applied: fmt.Sprintf("%g transient units/s (%s-N.service) for up to %s", l.Rate, l.Prefix, l.Duration)},
-		func(ctx context.Context) (string, error) {
-			run.Stop()
-			pattern := l.Prefix + "-*.service"
-			if err := n.Command("systemctl", "stop", pattern).Run(ctx); err != nil {
-				return "", err
-			}
-			_ = n.Command("systemctl", "reset-failed", pattern).Run(ctx)
-			left, _ := n.Command("systemctl", "list-units", "--no-legend", "--plain", "--all", pattern).Output(ctx)
-			if len(left) > 0 {
-				return "", fmt.Errorf("units left after stopping the load: %s", left)
-			}
-			p := run.Last()
-			return fmt.Sprintf("load stopped after %d units started, %d stopped, %d errors; no %s left", p.Started, p.Stopped, p.Errors, pattern), nil
-		})
+		Applied: fmt.Sprintf("%g transient units/s (%s-N.service) for up to %s", l.Rate, l.Prefix, l.Duration)}, run.undo)
 	return run, nil
 }
 
@@ -77,6 +79,10 @@ func (r *LoadRun) Last() systemdbus.LoadProgress {
 	defer r.mu.Unlock()
 	return r.last
 }
+
+// Undo stops the load and the units it left before the run ends (a
+// fault disarmed); the ledger's entry then finds it done.
+func (r *LoadRun) Undo(ctx context.Context) (string, error) { return r.undo(ctx) }
 
 // Stop ends the load (idempotent).
 func (r *LoadRun) Stop() { r.stream.Stop() }

@@ -49,14 +49,45 @@ type Target struct {
 	Daemon func(ctx context.Context) (int, error)
 	// Shims lists the PIDs of the engine's shims at the moment asked.
 	Shims func(ctx context.Context) ([]int, error)
+	// Wrapper is the runtime wrapper the engine runs as its runc
+	// (InstallWrapper), nil when the engine runs Runc itself.
+	Wrapper *Wrapper
+}
+
+// What a fault may need of its target, in FaultKind.Needs and NeedsOf.
+const (
+	NeedDaemon  = "daemon"  // Target.Daemon
+	NeedShims   = "shims"   // Target.Shims
+	NeedWrapper = "wrapper" // Target.Wrapper
+)
+
+// NeedsOf is what one fault needs of its target: its kind's Needs and,
+// for a kind whose faults differ (a strace on the daemon, the shims or
+// runc), the fault's own (a Needs method). The explorer draws again when
+// a drawn fault needs what its stack lacks, so a seed still draws the
+// same schedule for the same stack.
+func NeedsOf(f Fault) []string {
+	var needs []string
+	faultKindsMu.Lock()
+	needs = append(needs, faultKinds[f.Kind()].Needs...)
+	faultKindsMu.Unlock()
+	if own, ok := f.(interface{ Needs() []string }); ok {
+		for _, n := range own.Needs() {
+			if !slices.Contains(needs, n) {
+				needs = append(needs, n)
+			}
+		}
+	}
+	return needs
 }
 
 // FaultKind is a registered family of faults: how a seeded schedule
 // draws one and how a report's parameters are read back.
 type FaultKind struct {
 	Kind string
-	// Needs names what the target must have ("daemon", "shims"); the
-	// explorer draws only kinds its stack can take.
+	// Needs names what the target must have for every fault of the kind
+	// (NeedDaemon, NeedShims, NeedWrapper); the explorer draws only kinds
+	// its stack can take, and checks a drawn fault's own with NeedsOf.
 	Needs []string
 	// Draw picks one fault of the kind from rng.
 	Draw func(rng *rand.Rand) Fault

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/node/local"
@@ -24,10 +25,17 @@ type Sysctl struct {
 // checks it; it runs when the ledger is undone (the trigger disarmed, or
 // the run's end), and a killed run's entry is repaired by the next run.
 func (s Sysctl) Apply(ctx context.Context, r *run.Run) error {
+	_, err := s.apply(ctx, r)
+	return err
+}
+
+// apply is Apply returning the undo, for a fault disarmed before the run
+// ends; the ledger's entry then finds it done.
+func (s Sysctl) apply(ctx context.Context, r *run.Run) (run.Undo, error) {
 	n := r.Node
 	old, err := node.ReadSysctl(ctx, n, s.Key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	restore, err := r.Journal.Own("sysctl", n.Name(), map[string]string{"key": s.Key, "old": old, "new": s.Value},
 		func(ctx context.Context) error {
@@ -44,19 +52,31 @@ func (s Sysctl) Apply(ctx context.Context, r *run.Run) error {
 			return nil
 		})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	undo := func(ctx context.Context) (string, error) {
+	undo := onceUndo(func(ctx context.Context) (string, error) {
 		err := restore(ctx)
 		now, _ := node.ReadSysctl(ctx, n, s.Key)
 		return now, err
-	}
+	})
 	if err := node.WriteSysctl(ctx, n, s.Key, s.Value); err != nil {
 		_, _ = undo(context.WithoutCancel(ctx))
-		return err
+		return nil, err
 	}
 	r.Ledger.Add(report.Change{Kind: "sysctl", Target: s.Key, Before: old, Applied: s.Value}, undo)
-	return nil
+	return undo, nil
+}
+
+// onceUndo runs undo the first time it is called and returns that
+// outcome after: a fault's Disarm and the ledger may both call it.
+func onceUndo(undo run.Undo) run.Undo {
+	var once sync.Once
+	var after string
+	var err error
+	return func(ctx context.Context) (string, error) {
+		once.Do(func() { after, err = undo(ctx) })
+		return after, err
+	}
 }
 
 func init() {

@@ -48,7 +48,7 @@ type Daemon struct {
 // Stop.
 func (d *Daemon) Start(ctx context.Context, j *run.Journal, ready time.Duration) (stop func(context.Context) error, err error) {
 	// Checked before it starts: stopping it kills what names Dir, which
-	// killUnder allows only inside a run's directory.
+	// KillUnder allows only inside a run's directory.
 	if _, err := run.RunTarget("run a daemon in", d.Dir); err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (d *Daemon) stop(ctx context.Context) error {
 			<-done
 		}
 	}
-	if err := killUnder(ctx, d.Node, d.Dir); err != nil {
+	if err := KillUnder(ctx, d.Node, d.Dir); err != nil {
 		return err
 	}
 	if d.Netns != nil {
@@ -173,10 +173,10 @@ func (d *Daemon) stop(ctx context.Context) error {
 	return nil
 }
 
-// killUnder kills every process whose command line mentions dir (and the
+// KillUnder kills every process whose command line mentions dir (and the
 // runc inits below them), waiting until none is left. dir must be inside a
 // run's directory: "" or "/" would match nearly every process, PID 1 among them.
-func killUnder(ctx context.Context, n node.Node, dir string) error {
+func KillUnder(ctx context.Context, n node.Node, dir string) error {
 	dir, err := run.RunTarget("kill the processes under", dir)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func killUnder(ctx context.Context, n node.Node, dir string) error {
 
 func init() {
 	run.RegisterLocalRepairer("daemon", func(ctx context.Context, e run.Entry) (string, error) {
-		if err := killUnder(ctx, local.New(), e.Data["dir"]); err != nil {
+		if err := KillUnder(ctx, local.New(), e.Data["dir"]); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("killed %s and its processes under %s", e.Data["name"], e.Data["dir"]), nil
