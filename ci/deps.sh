@@ -34,6 +34,8 @@ for group in "${groups[@]}"; do
     "shellcheck:/usr/bin/shellcheck"          # actionlint checks the workflow's run: scripts with it
     "chromium-headless-shell:/usr/bin/chromium-headless-shell"  # the page tests render the dashboard and reports in it
     "e2fsprogs:/sbin/mkfs.ext4"               # the VM disk image test makes an ext4 image
+    "strace:/usr/bin/strace"                  # the chaos faults' syscall delays and errors (harness/chaos tests, relapse chaos)
+    "stress-ng:/usr/bin/stress-ng"            # the chaos pressure fault (harness/chaos tests, relapse chaos)
     # The only fonts the page tests render with (harness/browser pins them): DejaVu, widest first.
     "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     "fonts-dejavu-extra:/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf"

@@ -13,7 +13,16 @@
 //     at a rate, as runc's systemd cgroup driver does.
 //
 //   - Fault (fault.go) is the contract of the generic faults the chaos
-//     explorer composes into seeded schedules; kinds register themselves.
+//     explorer composes into seeded schedules; kinds register themselves:
+//     pipe-pages (Sysctl on fs.pipe-user-pages-soft), dbus-load
+//     (DBusLoad), pressure (stress-ng CPU, memory and I/O workers),
+//     strace-delay and strace-error (strace -e inject= on the daemon, the
+//     shims or runc), runtime-wrapper (a wrapper the engine runs as its
+//     runc that delays or fails chosen subcommands: InstallWrapper) and
+//     kill (a signal to the daemon, a shim or a runc init at a chosen
+//     point). What a fault runs lives in a directory of its own in the
+//     run's and names it on its command line, so a killed run's leftovers
+//     are found and stopped (journal kind chaos-process).
 //
 // Every change an injector makes is owned through package run: journaled
 // before it is made and undone on every exit path.

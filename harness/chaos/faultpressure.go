@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,11 +62,19 @@ func (f Pressure) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error) 
 	if err != nil {
 		return nil, err
 	}
+	var mu sync.Mutex
 	var disarmedAt time.Time
 	return &armed{
-		disarm: func(ctx context.Context) error { disarmedAt = time.Now(); return g.release(ctx) },
+		disarm: func(ctx context.Context) error {
+			mu.Lock()
+			disarmedAt = time.Now()
+			mu.Unlock()
+			return g.release(ctx)
+		},
 		saw: func() string {
+			mu.Lock()
 			end := disarmedAt
+			mu.Unlock()
 			if end.IsZero() {
 				end = time.Now()
 			}

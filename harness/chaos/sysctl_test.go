@@ -132,3 +132,31 @@ func TestSysctlApplyFailsWhenKeyUnreadable(t *testing.T) {
 		t.Errorf("a failed read left journal %+v / ledger %+v", entries, l.Records())
 	}
 }
+
+// pipe-pages sets the limit when armed and puts it back when disarmed;
+// the ledger then finds the change undone and does not write again.
+func TestPipePagesArmDisarm(t *testing.T) {
+	const path = "/proc/sys/fs/pipe-user-pages-soft"
+	n := &memNode{files: map[string]string{path: "16384\n"}}
+	r := testRun(t, n)
+	a, err := PipePages{Pages: 1}.Arm(context.Background(), r, Target{Node: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.files[path] != "1\n" {
+		t.Errorf("armed: %q, want 1", n.files[path])
+	}
+	if err := a.Disarm(context.Background()); err != nil || n.files[path] != "16384\n" {
+		t.Errorf("disarmed: %q, %v; want 16384 back", n.files[path], err)
+	}
+	n.files[path] = "7\n" // someone else's later change
+	if err := r.Ledger.UndoAll(context.Background()); err != nil || n.files[path] != "7\n" {
+		t.Errorf("the ledger after disarm wrote %q (%v); want it left alone", n.files[path], err)
+	}
+	if rec := r.Ledger.Records(); len(rec) != 1 || !rec[0].Restored || rec[0].After != "16384" {
+		t.Errorf("ledger records = %+v; want one, restored to 16384", rec)
+	}
+	if got := a.Saw(); got != "fs.pipe-user-pages-soft set to 1" {
+		t.Errorf("Saw = %q", got)
+	}
+}
