@@ -92,21 +92,6 @@ func (g *procGroup) start(ctx context.Context, argv []string) (string, error) {
 	return out, nil
 }
 
-// running says how many of the group's processes still run.
-func (g *procGroup) running() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	n := 0
-	for _, d := range g.done {
-		select {
-		case <-d:
-		default:
-			n++
-		}
-	}
-	return n
-}
-
 // stop sends the gentle signal to each process, gives it a few seconds to
 // exit, then kills whatever still names the directory.
 func (g *procGroup) stop(ctx context.Context) error {
