@@ -117,7 +117,7 @@ func TestStraceCommandLine(t *testing.T) {
 		t.Errorf("error inject = %s", got)
 	}
 	argv := strings.Join(d.straceArgv("/usr/bin/strace", "/run/relapse/run/x/strace-delay-1"), " ")
-	if argv != "/usr/bin/strace -f -qq -A -o /run/relapse/run/x/strace-delay-1/strace.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+" {
+	if argv != "/usr/bin/strace -f -b execve -qq -A -o /run/relapse/run/x/strace-delay-1/strace.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+" {
 		t.Errorf("strace argv = %s", argv)
 	}
 }

@@ -447,3 +447,30 @@ func TestKillReal(t *testing.T) {
 		t.Errorf("Saw = %q, want %q...", k.Saw(), want)
 	}
 }
+
+// strace on the shims reaches a shim that starts after arming (the
+// watcher attaches to it), and Disarm detaches it too.
+func TestStraceOnNewShimsReal(t *testing.T) {
+	r := realRun(t, "strace")
+	ctx := context.Background()
+	var mu sync.Mutex
+	var shims []int
+	tgt := Target{Node: r.Node, Dir: r.Dir, Shims: func(context.Context) ([]int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(shims), nil
+	}}
+	a, err := StraceFault{On: "shims", Syscall: "getpgid", Errno: "EIO", When: "1+"}.Arm(ctx, r, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, lines := startHelper(t, "syscalls")
+	mu.Lock()
+	shims = append(shims, h.Process.Pid)
+	mu.Unlock()
+	waitLine(t, lines, "getpgid call of the new shim failing with EIO", func(l string) bool { return strings.HasSuffix(l, syscall.EIO.Error()) })
+	if err := a.Disarm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkDetached(t, r, h, lines)
+}

@@ -21,11 +21,15 @@ import (
 // StraceFault injects a delay or an error into one system call of the
 // engine's processes with strace's fault injection (-e inject=), as
 // containerd's regression test for containerd#7496 delays the shim's
-// umount2: on the daemon (strace -f -p, every thread and every child it
-// starts), on the shims (those running when armed and each new one, found
-// every 250 ms), or on runc (every call runs under strace through the
-// runtime wrapper, detached from runc init at its exec so a create
-// returns).
+// umount2: on the daemon (strace -f -p: every thread), on the shims (those
+// running when armed and each new one, found every 250 ms), or on runc
+// (every call runs under strace through the runtime wrapper). strace
+// follows threads and forks but lets a child go when it execs (-b
+// execve): the daemon's fault stays off the shims it starts, a shim's off
+// runc, and runc's off runc init, so a create returns while the container
+// waits for its start. That keeps the kinds composable: ptrace allows one
+// tracer per process, so two strace faults on the same processes do not
+// compose (the second fails to arm; under the wrapper, the call fails).
 //
 // Disarm sends strace SIGTERM, on which it detaches from every tracee;
 // strace's that do not exit in 5 s are killed, and the kernel detaches
@@ -83,10 +87,11 @@ func (f StraceFault) inject() string {
 	return fmt.Sprintf("inject=%s:delay_enter=%d:when=%s", f.Syscall, f.Delay.Microseconds(), f.When)
 }
 
-// straceArgv is strace's command line before its tracees: -o into dir,
-// appended (several straces share it), only the injected call logged.
+// straceArgv is strace's command line before its tracees: threads and
+// forks followed up to an exec, -o into dir, appended (several straces
+// share it), only the injected call logged.
 func (f StraceFault) straceArgv(strace, dir string) []string {
-	return []string{strace, "-f", "-qq", "-A", "-o", filepath.Join(dir, "strace.log"),
+	return []string{strace, "-f", "-b", "execve", "-qq", "-A", "-o", filepath.Join(dir, "strace.log"),
 		"-e", "trace=" + f.Syscall, "-e", "signal=none", "-e", f.inject()}
 }
 
@@ -111,10 +116,9 @@ func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, erro
 		return fmt.Sprintf("delayed %d %s calls of %s by %s", n, f.Syscall, f.On, f.Delay)
 	}
 	if f.On == "runc" {
-		// -b execve: strace lets go of runc init when it execs, or strace
-		// (runc create to the shim) would wait for the container to end.
-		argv := append(f.straceArgv(strace, dir), "-b", "execve")
-		return armRule(ctx, t, f.Kind(), control.Rule{ID: ruleID(f.Kind()), Strace: argv},
+		// -b execve matters most here: without it strace (runc create, to
+		// the shim) would wait for runc init, that is for the container.
+		return armRule(ctx, t, f.Kind(), control.Rule{ID: ruleID(f.Kind()), Strace: f.straceArgv(strace, dir)},
 			func(int, int) string { return saw() }, "strace")
 	}
 	attach := func(pid int) []string { return append(f.straceArgv(strace, dir), "-p", strconv.Itoa(pid)) }
