@@ -24,8 +24,9 @@ func (f DBusLoadFault) Params() map[string]string {
 }
 
 func (f DBusLoadFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error) {
-	// The units' prefix names the run, so its undo stops only its own.
-	load := DBusLoad{Rate: float64(f.Rate), Duration: faultBound, Prefix: run.NamePrefix + "chaos-" + r.Short()}
+	// The units' prefix names the run and the fault, so its undo stops
+	// only its own (two loads of one schedule do not stop each other's).
+	load := DBusLoad{Rate: float64(f.Rate), Duration: faultBound, Prefix: ruleID(run.NamePrefix + "chaos-" + r.Short())}
 	lr, err := load.Start(ctx, t.Node, r.Ledger)
 	if err != nil {
 		return nil, fmt.Errorf("arming dbus-load: %w", err)

@@ -31,7 +31,7 @@ const helperEnv = "RELAPSE_CHAOS_TEST_HELPER"
 // TestMain runs the helper programs: "syscalls" calls getpgid(2) every
 // 10 ms and prints how long each call took and its error; "sleep" sleeps;
 // "shim" starts a child named "runc init" (as a shim's container init)
-// and sleeps. Each ends by itself after a minute, so none outlives a
+// and sleeps; "spawner" starts a sleep every 100 ms and prints its pid. Each ends by itself after a minute, so none outlives a
 // failed test.
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
@@ -54,6 +54,15 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Minute)
 	case "sleep":
 		time.Sleep(time.Minute)
+	case "spawner":
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			child := exec.Command("sleep", "60")
+			child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if child.Start() == nil {
+				fmt.Println(child.Process.Pid)
+				go func() { _ = child.Wait() }()
+			}
+		}
 	}
 	os.Exit(0)
 }
@@ -473,4 +482,37 @@ func TestStraceOnNewShimsReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDetached(t, r, h, lines)
+}
+
+// strace on the daemon lets go of a child at its exec: the processes a
+// daemon starts (shims, runc) are not traced by the daemon's fault, so a
+// fault on them can still attach (ptrace allows one tracer).
+func TestStraceLetsChildrenGoAtExec(t *testing.T) {
+	r := realRun(t, "strace")
+	ctx := context.Background()
+	h, lines := startHelper(t, "spawner")
+	a, err := StraceFault{On: "daemon", Syscall: "getpgid", Delay: time.Millisecond, When: "1+"}.Arm(ctx, r, selfTarget(r, h.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Disarm(ctx) }()
+	for len(lines) > 0 {
+		<-lines
+	}
+	// The second pid printed after arming is of a child forked while traced.
+	waitLine(t, lines, "a child", func(string) bool { return true })
+	child, _ := strconv.Atoi(waitLine(t, lines, "a second child", func(string) bool { return true }))
+	tgt := Target{Node: r.Node}
+	err = poll.Within(ctx, 10*time.Second, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		return err == nil && strings.HasPrefix(string(data), "sleep"), nil
+	})
+	if err != nil {
+		t.Fatalf("child %d did not exec sleep: %v", child, err)
+	}
+	parent, perr := TracerPID(ctx, tgt, h.Process.Pid)
+	traced, cerr := TracerPID(ctx, tgt, child)
+	if perr != nil || cerr != nil || parent == 0 || traced != 0 {
+		t.Errorf("TracerPid: daemon %d (%v), its child after exec %d (%v); want the daemon traced, the child not", parent, perr, traced, cerr)
+	}
 }

@@ -130,9 +130,9 @@ func (w *Wrapper) count(ctx context.Context, id, action, subcommand string) (act
 	return acted, calls
 }
 
-// ruleID names a fault's rule: its kind and a random suffix, unique in
-// the control file.
-func ruleID(kind string) string { return fmt.Sprintf("%s-%06x", kind, rand.Uint32()&0xffffff) }
+// ruleID names what one armed fault makes (a wrapper rule, units): name
+// and a random suffix, unique in the control file and the run.
+func ruleID(name string) string { return fmt.Sprintf("%s-%06x", name, rand.Uint32()&0xffffff) }
 
 // armRule adds a rule and returns the Armed that removes it; saw says
 // what it did from the call log.
