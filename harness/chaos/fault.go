@@ -42,8 +42,9 @@ type Target struct {
 	Node node.Node
 	// Runc is the runc binary the engine runs.
 	Runc string
-	// Dir is a directory the run owns on Node for the fault's own files
-	// (a wrapper runtime's control file, strace output).
+	// Dir is a directory in the run's on Node for the faults' own files
+	// (strace output, stress-ng's); made when missing. Each armed fault
+	// makes a private directory of its own in it.
 	Dir string
 	// Daemon is the engine daemon's PID (containerd), 0 with no daemon.
 	Daemon func(ctx context.Context) (int, error)

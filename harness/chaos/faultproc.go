@@ -23,10 +23,13 @@ func faultDir(ctx context.Context, t Target, kind string) (string, error) {
 }
 
 // makeDirIn makes a new private directory named after name in parent, a
-// directory of a run's.
+// directory in a run's (made, private, when missing).
 func makeDirIn(ctx context.Context, n node.Node, parent, name string) (string, error) {
 	if _, err := run.RunTarget("arm a fault in", parent); err != nil {
 		return "", err
+	}
+	if err := n.Command("mkdir", "-p", "-m", "0700", parent).Run(ctx); err != nil {
+		return "", fmt.Errorf("making %s for the faults: %w", parent, err)
 	}
 	out, err := n.Command("mktemp", "-d", "-p", parent, name+"-XXXXXX").Output(ctx)
 	if err != nil {

@@ -187,8 +187,10 @@ func journaled(t *testing.T, r *run.Run) int {
 	return len(es)
 }
 
+// selfTarget is a target whose daemon is pid daemon; its Dir does not
+// exist yet (the fault makes it).
 func selfTarget(r *run.Run, daemon int) Target {
-	return Target{Node: r.Node, Dir: r.Dir, Daemon: func(context.Context) (int, error) { return daemon, nil }}
+	return Target{Node: r.Node, Dir: filepath.Join(r.Dir, "faults"), Daemon: func(context.Context) (int, error) { return daemon, nil }}
 }
 
 // strace-delay on a process: its getpgid calls take at least the delay
