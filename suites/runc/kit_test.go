@@ -57,7 +57,7 @@ var _ = Describe("kit bugs", func() {
 						res := suitekit.Run(ctx, o)
 						suitekit.ExpectVerdict(res, c.Want)
 						if c.Want == report.Reproduced {
-							Expect(res.Report.Findings).To(ContainElement(HaveField("Detector", b.Name())), "the finding the classification named")
+							Expect(res.Report.Findings).To(ContainElement(HaveField("Detector", b.FindingDetector())), "the finding the classification named")
 						}
 					}
 				})...)
