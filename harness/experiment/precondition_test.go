@@ -20,7 +20,6 @@ type offHost struct{ scenario.Scenario }
 // pipeHang is containerd#5261's scenario (runc-pipe-hang), as the kit registered it.
 var pipeHang, _ = scenario.Lookup(runcpipehang.Name)
 
-
 func (offHost) Preconditions(scenario.Values) []scenario.Precondition {
 	return []scenario.Precondition{
 		{Name: "pipe limit", Check: func(context.Context, node.Node) error {
