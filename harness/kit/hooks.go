@@ -23,6 +23,9 @@ type Hooks struct {
 	// CheckPlan refuses parameters that make no sense with the versions
 	// or node given (a containerd version for an engine that runs none).
 	CheckPlan func(provider string, params scenario.Values, versions map[string]string) error
+	// Sysctls are the kernel parameters the trigger changes (and the run
+	// puts back): the suites check each reads as before after every spec.
+	Sysctls []string
 	// FindingBy names the detector that records the bug's finding, with
 	// the evidence only it has (the stuck process's /proc snapshot),
 	// while the trigger runs; the kit then records no second finding of

@@ -29,7 +29,7 @@ var _ = Describe("kit bugs", func() {
 		Describe(b.ID+": "+b.Title, suitekit.BugLabels(b.Report(), labels...), Ordered, ContinueOnFailure, func() {
 			var baseline suitekit.HostBaseline
 			BeforeAll(func() {
-				baseline = suitekit.TakeBaseline()
+				baseline = suitekit.TakeBaseline(b.Hooks.Sysctls...)
 				DeferCleanup(baseline.CheckClean)
 			})
 			AfterEach(func() { baseline.CheckClean() })

@@ -79,6 +79,7 @@ var Declaration = &kit.Bug{
 		Supports:      []scenario.Support{scenario.RuncBuildable, scenario.ContainerdBuildable},
 		Preconditions: Preconditions,
 		CheckPlan:     checkPlan,
+		Sysctls:       []string{SoftLimitKey},
 		// The detector's finding holds the stuck init's /proc snapshot.
 		FindingBy: (&pipewrite.Detector{}).Name(),
 	},
