@@ -47,7 +47,9 @@ var _ = Describe("kit bugs", func() {
 				}
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
-						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}}
+						// Another run on the host (a suite, a matrix) holds the host
+						// lock for minutes: wait for it rather than be INCONCLUSIVE.
+						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 15 * time.Minute}
 						if b.Node() != "local" {
 							o.Node = provision.Spec{Provider: b.Node()}
 						}
