@@ -23,10 +23,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
-var (
-	large         = fixture.Profile{Name: fixture.ProfileLarge, BPFBytes: 13080}
-	dockerDefault = fixture.Profile{Name: fixture.ProfileDockerDefault, BPFBytes: 7648}
-)
+var large = fixture.Profile{Name: fixture.ProfileLarge, BPFBytes: 13080}
 
 func ran(n, pipeSize int) *runckit.Outcome {
 	return &runckit.Outcome{Record: report.Attempt{N: n}, Started: true, Init: runckit.InitReport{OK: true, PipeSize: pipeSize}}
