@@ -48,8 +48,9 @@ var _ = Describe("kit bugs", func() {
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
 						// Another run on the host (a suite, a matrix) holds the host
-						// lock for minutes: wait for it rather than be INCONCLUSIVE.
-						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 15 * time.Minute}
+						// lock for minutes: wait for it rather than be INCONCLUSIVE,
+						// leaving the run 5 of the spec's 15 minutes.
+						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 10 * time.Minute}
 						if b.Node() != "local" {
 							o.Node = provision.Spec{Provider: b.Node()}
 						}
