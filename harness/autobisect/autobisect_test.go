@@ -26,7 +26,7 @@ type run struct {
 // meta is a selector cell's finished.json metadata, as relapse matrix
 // writes it.
 func meta(id, selector string, r run) map[string]string {
-	m := map[string]string{"cell": id, "scenario": "runc-pipe-hang", "bug": "containerd#5261", "fix": "runc#2871",
+	m := map[string]string{"cell": id, "scenario": oldName, "bug": "containerd#5261", "fix": "runc#2871",
 		"affected": ">= 1.0.0-rc93, < 1.0.0-rc94", "component": "runc", "version": r.version, "version_runc": r.version,
 		"version_containerd": "v1.7.30", "verdict": r.verdict, "k": "1", "n": "1", "selector": selector, "selected": selector + " = " + r.version}
 	if r.commit != "" {
@@ -86,9 +86,15 @@ func compare(t *testing.T, dir string) *results.Comparison {
 	return results.Compare(nights, byNight)
 }
 
+// The bug's cells were named after runc-pipe-hang until the kit named it
+// after its upstream id (containerd-5261, the old name an alias): the
+// rows carry the old nights over to the new name.
 const (
-	latestRow = "runc-pipe-hang.runc-latest"
-	gitRow    = "runc-pipe-hang.runc-git_src_runc_main"
+	oldName   = "runc-pipe-hang"
+	newName   = "containerd-5261"
+	latestRow = newName + ".runc-latest"
+	gitCell   = oldName + ".runc-git_src_runc_main"
+	gitRow    = newName + ".runc-git_src_runc_main"
 	gitSel    = "git:/src/runc@main"
 	goodSHA   = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	badSHA    = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -96,9 +102,9 @@ const (
 
 // matrixCells are the cells of the rows, as a matrix file gives them.
 var matrixCells = []matrix.Cell{
-	{ID: latestRow, Scenario: "runc-pipe-hang", Provider: "local", Repeat: 3,
+	{ID: latestRow, Scenario: newName, Provider: "local", Repeat: 3,
 		Versions: map[string]string{"runc": "latest", "containerd": "latest"}, Params: map[string]string{"engine": "containerd"}},
-	{ID: gitRow, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": gitSel}},
+	{ID: gitCell, Scenario: oldName, Provider: "local", Versions: map[string]string{"runc": gitSel}},
 }
 
 func planFor(t *testing.T, plans []Plan, row string) Plan {
@@ -116,14 +122,17 @@ func planFor(t *testing.T, plans []Plan, row string) Plan {
 // part of the hook, over a store with fake verdicts.
 func TestPlans(t *testing.T) {
 	canary := meta("runc-pipe-hang.runc-latest.patch-revert-2871", "latest", run{"v1.5.4", "", "REPRODUCED"})
+	relapsed := meta(latestRow, "latest", run{"v1.5.4", "", "REPRODUCED"})
+	relapsed["scenario"] = newName
 	canary["reverts"] = "runc#2871"
 	dir := store(t, map[string][]map[string]string{
-		// A release selector: v1.5.2 clean, v1.5.3 clean, v1.5.4 reproduced.
-		latestRow: {meta(latestRow, "latest", run{"v1.5.2", "", "NOT REPRODUCED"}), meta(latestRow, "latest", run{"v1.5.3", "", "NOT REPRODUCED"}),
-			meta(latestRow, "latest", run{"v1.5.4", "", "REPRODUCED"})},
+		// A release selector: v1.5.2 clean, v1.5.3 clean (under the old
+		// name), v1.5.4 reproduced (under the new one).
+		oldName + ".runc-latest": {meta("a", "latest", run{"v1.5.2", "", "NOT REPRODUCED"}), meta("a", "latest", run{"v1.5.3", "", "NOT REPRODUCED"})},
+		latestRow:                {nil, nil, relapsed},
 		// Upstream main: a new commit reproduced.
-		gitRow: {meta(gitRow, gitSel, run{"v1.6.0-0.dev", goodSHA, "NOT REPRODUCED"}), nil,
-			meta(gitRow, gitSel, run{"v1.6.0-0.dev", badSHA, "REPRODUCED"})},
+		gitCell: {meta(gitCell, gitSel, run{"v1.6.0-0.dev", goodSHA, "NOT REPRODUCED"}), nil,
+			meta(gitCell, gitSel, run{"v1.6.0-0.dev", badSHA, "REPRODUCED"})},
 		// A git row whose good night recorded no commit.
 		"runc-pipe-hang.runc-git_x_main": {meta("x", "git:/x@main", run{"v1.6.0-0.dev", "", "NOT REPRODUCED"}), nil,
 			meta("x", "git:/x@main", run{"v1.6.1-0.dev", badSHA, "REPRODUCED"})},
@@ -155,7 +164,7 @@ func TestPlans(t *testing.T) {
 	if p.Want.GoodNight != "night-2" || p.Night != "night-3" || !strings.HasSuffix(p.CellDir, filepath.Join("night-3", latestRow)) {
 		t.Errorf("latest row: good night %s, night %s, cell %s", p.Want.GoodNight, p.Night, p.CellDir)
 	}
-	if o.Scenario != "runc-pipe-hang" || o.Component != "runc" || o.Repeat != 3 || o.Params["engine"] != "containerd" || o.Node.Provider != "local" {
+	if o.Scenario != newName || o.Component != "runc" || o.Repeat != 3 || o.Params["engine"] != "containerd" || o.Node.Provider != "local" {
 		t.Errorf("latest row: options %+v, want the cell's scenario, repeats, parameters and node", o)
 	}
 	if o.Versions["containerd"] != "v1.7.30" || len(o.Versions) != 1 {
@@ -167,9 +176,9 @@ func TestPlans(t *testing.T) {
 		t.Errorf("git row: search %q remote %q ends %v %v, want the remote's commits of night 1 and night 3", p.Search, p.Remote, p.Options.Good, p.Options.Bad)
 	}
 	for row, want := range map[string]string{
-		"runc-pipe-hang.runc-git_x_main": "night night-1 of row runc-pipe-hang.runc-git_x_main recorded no runc commit",
-		"runc-pipe-hang.runc-latest-1.4": "no earlier night of row runc-pipe-hang.runc-latest-1.4 was NOT REPRODUCED",
-		"runc-pipe-hang.runc-latest-1.3": "cell runc-pipe-hang.runc-latest-1.3 is not in the matrix file",
+		newName + ".runc-git_x_main": "night night-1 of row " + newName + ".runc-git_x_main recorded no runc commit",
+		newName + ".runc-latest-1.4": "no earlier night of row " + newName + ".runc-latest-1.4 was NOT REPRODUCED",
+		newName + ".runc-latest-1.3": "cell runc-pipe-hang.runc-latest-1.3 is not in the matrix file",
 	} {
 		p := planFor(t, plans, row)
 		if p.Search != "" || !strings.Contains(p.Want.Missing, want) {
@@ -249,7 +258,7 @@ func TestRunAttachesTheFirstBadVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"### runc latest: containerd#5261 is back", "Night night-1 it resolved to `v1.5.1` and did not reproduce",
-		"**First bad version: `v1.5.4`** (last good: `v1.5.2`)", "relapse repro --scenario runc-pipe-hang --version runc=1.5.4 --version containerd=v1.7.30 --param engine=containerd",
+		"**First bad version: `v1.5.4`** (last good: `v1.5.2`)", "relapse repro --scenario " + newName + " --version runc=1.5.4 --version containerd=v1.7.30 --param engine=containerd",
 		"| step | version |"} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, summary)
@@ -295,7 +304,7 @@ func TestRunSaysWhatItNeeds(t *testing.T) {
 		"runc-pipe-hang.runc-latest-1.4": {nil, meta("y", "latest-1.4", run{"v1.4.4", "", "REPRODUCED"})},
 	})
 	cells := append([]matrix.Cell{{ID: row, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": sel}},
-		{ID: gitRow, Scenario: "runc-pipe-hang", Provider: "local", Versions: map[string]string{"runc": gitSel}}}, matrixCells...)
+		{ID: gitRow, Scenario: oldName, Provider: "local", Versions: map[string]string{"runc": gitSel}}}, matrixCells...)
 	plans := Plans(compare(t, dir), cells)
 	calls := 0
 	// The git: row's remote is fetched into this cache, as relapse's own.

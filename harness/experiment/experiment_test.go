@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/report"
-	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	"github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -48,10 +47,10 @@ func TestVerdictJudgesTheBugsComponent(t *testing.T) {
 }
 
 func TestRunNameOfABuiltComponent(t *testing.T) {
-	p := &Plan{Scenario: runcpipehang.Scenario{}, Resolved: map[string]versions.Resolved{"runc": {Component: "runc", Version: "v1.0.0-rc93"}}}
+	p := &Plan{Scenario: pipeHang, Resolved: map[string]versions.Resolved{"runc": {Component: "runc", Version: "v1.0.0-rc93"}}}
 	c, v := p.judged()
 	name := runName(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC), p.Scenario.Name(), c, v, "abc123")
-	if name != "20261201T210000-runc-pipe-hang-runc-1.0.0-rc93-abc123" {
+	if name != "20261201T210000-containerd-5261-runc-1.0.0-rc93-abc123" {
 		t.Errorf("run name = %s", name)
 	}
 	if !strings.HasSuffix(name, "abc123") {

@@ -15,7 +15,10 @@ import (
 
 // offHost is runc-pipe-hang on a host an interrupted script left off: its
 // pipe limit reads 1.
-type offHost struct{ runcpipehang.Scenario }
+type offHost struct{ scenario.Scenario }
+
+// pipeHang is containerd#5261's scenario (runc-pipe-hang), as the kit registered it.
+var pipeHang, _ = scenario.Lookup(runcpipehang.Name)
 
 func (offHost) Preconditions(scenario.Values) []scenario.Precondition {
 	return []scenario.Precondition{
@@ -31,7 +34,7 @@ func (offHost) Preconditions(scenario.Values) []scenario.Precondition {
 // requirement, with the cause and the command that fixes it in the reason,
 // and what held is recorded among the conditions.
 func TestUnmetPreconditionNamesTheCauseAndTheFix(t *testing.T) {
-	p := &Plan{Scenario: offHost{}}
+	p := &Plan{Scenario: offHost{pipeHang}}
 	env := &scenario.Env{Run: &run.Run{ID: "t", Node: local.New(), Report: &report.Report{}, Ledger: &run.Ledger{}}}
 	out, ok := p.checkPreconditions(context.Background(), env)
 	if ok {

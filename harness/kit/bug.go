@@ -61,6 +61,9 @@ type Bug struct {
 	Runc     runckit.Options
 	Sampling report.Sampling
 	Params   []scenario.Param
+	// Hooks are what it needs around its containers beyond the runc
+	// under test (hooks.go): most bugs need none.
+	Hooks Hooks
 
 	// Control runs what the trigger runs without the trigger; Trigger
 	// runs it armed. Each returns what it saw; an error is the harness's

@@ -146,8 +146,8 @@ func Check(b *Bug) error {
 		bad("Sampling: a bug that is not Deterministic needs RuleOut, the reproduction rate measured on affected releases (0 < RuleOut < 1)")
 	}
 	for _, n := range b.Nodes {
-		if n != "local" && n != "qemu" {
-			bad("Nodes: %q is no node provider the kit runs (local, qemu)", n)
+		if n != "local" && n != "qemu" && n != "vagrant" {
+			bad("Nodes: %q is no node provider the kit runs (local, qemu, vagrant)", n)
 		}
 	}
 	if b.Revert != "" {

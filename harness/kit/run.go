@@ -24,7 +24,10 @@ type Run struct {
 	Env      *scenario.Env
 	Runc     *runckit.Kit
 	Fixtures fs.FS
-	timeout  time.Duration
+	// Data is the bug's own state from its Control to its Trigger (a
+	// bundle both use, an engine the control started).
+	Data    any
+	timeout time.Duration
 	// trigger is true while Trigger runs.
 	trigger bool
 	n       int

@@ -11,7 +11,6 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/scenario"
-	"github.com/relapse-dev/relapse/harness/versions"
 )
 
 // bugScenario is a declaration as harness/scenario runs it.
@@ -23,10 +22,6 @@ type bugScenario struct {
 func (s *bugScenario) Name() string              { return s.name }
 func (s *bugScenario) Bug() report.Bug           { return s.b.Report() }
 func (s *bugScenario) Sampling() report.Sampling { return s.b.Sampling }
-
-func (s *bugScenario) Components() []versions.Builder {
-	return []versions.Builder{versions.RuncRecipe}
-}
 
 // Params are the bug's own and the kit's: how long one container may take.
 func (s *bugScenario) Params() []scenario.Param {
@@ -83,7 +78,7 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 			}
 		}
 	}
-	if v.Result == report.Reproduced {
+	if v.Result == report.Reproduced && s.b.Hooks.FindingBy == "" {
 		now := time.Now().UTC()
 		env.Finding(report.Finding{Detector: s.b.Name(), Kind: v.Kind, Summary: v.Reason, Reasons: v.Reasons,
 			At: now, OnsetAt: now, Samples: 1})

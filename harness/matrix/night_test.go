@@ -306,7 +306,7 @@ func TestSkippedCellReportsInconclusive(t *testing.T) {
 // latest-1.4), so its history row is "runc maintained 1.4" on every night
 // whatever 1.4 resolved to.
 func TestMaintainedCellRecordsItsSelector(t *testing.T) {
-	c := Cell{ID: "runc-pipe-hang.runc-maintained-1.4", Scenario: "runc-pipe-hang", Provider: "local",
+	c := Cell{ID: "containerd-5261.runc-maintained-1.4", Scenario: "containerd-5261", Provider: "local",
 		Versions: map[string]string{"runc": "latest-1.4"}, Requested: map[string]string{"runc": "maintained"}}
 	r := relapseOnFixedVersion()
 	r.Verdict.Version = "v1.4.4"

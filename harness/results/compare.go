@@ -138,19 +138,21 @@ func compareVersions(a, b string) int {
 // ID is expected to name the selector (runc-pipe-hang.runc-latest); a
 // cell ID that names the resolved version instead (runc-1.5.3) has it
 // replaced by the selector and the line (runc-maintained-1.5), so every
-// night of the selector lands in one row.
+// night of the selector lands in one row. A renamed bug's cells and
+// releases named by a pin alias continue under today's ID (rowCell).
 func rowKey(e Entry) string {
+	id := rowCell(e)
 	sel, v := e.Selector(), e.Meta["version"]
 	if sel == "" || v == "" {
-		return e.Cell
+		return id
 	}
 	for _, form := range []string{v, strings.TrimPrefix(v, "v")} {
-		if form == "" || !strings.Contains(e.Cell, form) {
+		if form == "" || !strings.Contains(id, form) {
 			continue
 		}
-		return strings.Replace(e.Cell, form, unsafeInName.ReplaceAllString(selectorLabel(e), "-"), 1)
+		return strings.Replace(id, form, unsafeInName.ReplaceAllString(selectorLabel(e), "-"), 1)
 	}
-	return e.Cell
+	return id
 }
 
 // unsafeInName is what a row key built from a selector label drops.

@@ -9,13 +9,16 @@ import (
 	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 )
 
+// pipeHang is containerd#5261's scenario (runc-pipe-hang), as the kit registered it.
+var pipeHang, _ = scenario.Lookup(runcpipehang.Name)
+
 var defaults = map[string]string{
 	"profile": "large", "attempts": "1", "soft-limit": "1",
 	"create-timeout": "20s", "engine": "runc", "hold": "0s", "baseline": "true",
 }
 
 func TestResolveParamsDefaultsAndOverrides(t *testing.T) {
-	s := runcpipehang.Scenario{}
+	s := pipeHang
 	tests := []struct {
 		name  string
 		given map[string]string
@@ -41,14 +44,14 @@ func TestResolveParamsDefaultsAndOverrides(t *testing.T) {
 }
 
 func TestResolveParamsRejects(t *testing.T) {
-	s := runcpipehang.Scenario{}
+	s := pipeHang
 	tests := []struct {
 		name  string
 		given map[string]string
 		want  string
 	}{
 		{"unknown param lists the known names", map[string]string{"bogus": "1"},
-			`scenario runc-pipe-hang has no parameter "bogus": its parameters are profile, attempts, soft-limit, create-timeout, engine, hold, baseline`},
+			`scenario containerd-5261 has no parameter "bogus": its parameters are create-timeout, profile, attempts, soft-limit, engine, hold, baseline`},
 		{"attempts=0", map[string]string{"attempts": "0"}, `parameter attempts="0": want an integer from 1 to 100`},
 		{"attempts=101", map[string]string{"attempts": "101"}, `parameter attempts="101": want an integer from 1 to 100`},
 		{"create-timeout=abc", map[string]string{"create-timeout": "abc"}, `parameter create-timeout="abc": want a positive duration such as 20s or 1m`},
@@ -72,7 +75,7 @@ func TestResolveParamsRejects(t *testing.T) {
 }
 
 func TestRuncPipeHangParamDefaultsAreValid(t *testing.T) {
-	for _, p := range (runcpipehang.Scenario{}).Params() {
+	for _, p := range pipeHang.Params() {
 		if p.Valid == nil {
 			t.Errorf("param %s has no validator", p.Name)
 			continue
@@ -87,37 +90,39 @@ func TestRuncPipeHangParamDefaultsAreValid(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	s, err := scenario.Lookup(runcpipehang.Name)
-	if err != nil || s.Name() != "runc-pipe-hang" {
+	// By its old name (an alias the kit registered) too.
+	s, err := scenario.Lookup("runc-pipe-hang")
+	if err != nil || s.Name() != runcpipehang.Name {
 		t.Fatalf("Lookup(runc-pipe-hang) = %v, %v", s, err)
 	}
 	if s.Bug().ID != "containerd#5261" {
 		t.Errorf("Bug().ID = %q", s.Bug().ID)
 	}
 	_, err = scenario.Lookup("nope")
-	want := `unknown scenario "nope": known scenarios are runc-pipe-hang`
+	want := `unknown scenario "nope": known scenarios are containerd-5261`
 	if err == nil || err.Error() != want {
 		t.Errorf("Lookup(nope) err = %v, want %q", err, want)
 	}
-	if names := scenario.Names(); !reflect.DeepEqual(names, []string{"runc-pipe-hang"}) {
-		t.Errorf("Names() = %q, want [runc-pipe-hang]", names)
+	// One name per bug: the old one is not listed.
+	if names := scenario.Names(); !reflect.DeepEqual(names, []string{"containerd-5261"}) {
+		t.Errorf("Names() = %q, want [containerd-5261]", names)
 	}
 }
 
 func TestRegisterTwicePanics(t *testing.T) {
 	defer func() {
 		r := recover()
-		if r != `scenario "runc-pipe-hang" registered twice` {
+		if r != `scenario "containerd-5261" registered twice` {
 			t.Errorf("recover() = %v, want the duplicate-registration panic", r)
 		}
 	}()
-	scenario.Register(runcpipehang.Scenario{})
+	scenario.Register(pipeHang)
 }
 
 // The typed getters read what the constructors declared, and refuse to
 // read a parameter as a type it was not declared with.
 func TestValuesTypedGetters(t *testing.T) {
-	v, err := scenario.ResolveParams(runcpipehang.Scenario{}, map[string]string{"attempts": "7", "hold": "2s", "baseline": "false"})
+	v, err := scenario.ResolveParams(pipeHang, map[string]string{"attempts": "7", "hold": "2s", "baseline": "false"})
 	if err != nil {
 		t.Fatal(err)
 	}

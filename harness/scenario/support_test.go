@@ -5,20 +5,19 @@ import (
 	"testing"
 
 	"github.com/relapse-dev/relapse/harness/scenario"
-	"github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 )
 
 // supported is runc-pipe-hang with ranges of its own, so the rule is
 // tested apart from what any scenario declares today.
 type supported struct {
-	runcpipehang.Scenario
+	scenario.Scenario
 	ranges []scenario.Support
 }
 
 func (s supported) Supports() []scenario.Support { return s.ranges }
 
 func TestCheckSupport(t *testing.T) {
-	s := supported{ranges: []scenario.Support{
+	s := supported{Scenario: pipeHang, ranges: []scenario.Support{
 		{Component: "containerd", Range: ">= 1.5.0, < 3.0.0", Why: "no go.mod before 1.5"},
 		{Component: "runc", Range: ">= 1.0.0-rc91", Why: "no go.mod before rc91"},
 	}}
@@ -57,21 +56,21 @@ func TestCheckSupport(t *testing.T) {
 			}
 		}
 	}
-	bad := supported{ranges: []scenario.Support{{Component: "runc", Range: "about 1.0", Why: "x"}}}
+	bad := supported{Scenario: pipeHang, ranges: []scenario.Support{{Component: "runc", Range: "about 1.0", Why: "x"}}}
 	if err := scenario.CheckSupport(bad, map[string]string{"runc": "v1.0.0"}); err == nil || !strings.Contains(err.Error(), `declares runc "about 1.0"`) {
 		t.Errorf("a malformed range: %v", err)
 	}
 }
 
 func TestDescribeSupportNamesOptionalComponents(t *testing.T) {
-	lines := scenario.DescribeSupport(runcpipehang.Scenario{})
+	lines := scenario.DescribeSupport(pipeHang)
 	joined := strings.Join(lines, "\n")
 	for _, want := range []string{"runc >= 1.0.0-rc91: ", "containerd >= 1.5.0: ", "(built only when a containerd version is given)"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("DescribeSupport lacks %q:\n%s", want, joined)
 		}
 	}
-	if !scenario.IsOptional(runcpipehang.Scenario{}, "containerd") || scenario.IsOptional(runcpipehang.Scenario{}, "runc") {
+	if !scenario.IsOptional(pipeHang, "containerd") || scenario.IsOptional(pipeHang, "runc") {
 		t.Error("runc-pipe-hang: containerd is optional, runc is not")
 	}
 }

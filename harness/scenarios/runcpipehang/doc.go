@@ -9,8 +9,13 @@
 // blocks `runc init` forever. (opencontainers/runc#2828 is a different
 // bug, runc init blocked opening exec.fifo.)
 //
-// The run: a control container with the host's limit (must start), then
-// the soft limit lowered and up to N containers created with a filter
-// larger than the pipe while the pipe-deadlock detector watches their
-// `runc init` - bare, or through dockerd or containerd (ENGINE=).
+// The bug is declared with the kit (containerd_5261.go: CLI name
+// containerd-5261, runc-pipe-hang its older alias; its specs, nightly
+// cells and bisection endpoints derived from the declaration). Its control
+// is a container with the host's limit (must start); its trigger lowers the
+// soft limit and creates up to N containers with a filter larger than the
+// pipe while the pipe-deadlock detector watches their `runc init`
+// (trigger.go) - bare, or through dockerd or containerd (ENGINE=,
+// engines.go). The package keeps those beside the declaration, and the
+// portable reproducer (manual.go).
 package runcpipehang

@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/detect/pipewrite"
+	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/runckit"
 	"github.com/relapse-dev/relapse/harness/sandbox"
+	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
 // engineUnderTest is an engine (dockerd, containerd) driving the runc
@@ -71,14 +74,16 @@ func engineChoices() []string {
 	return names
 }
 
-func engineHelp() string {
-	help := "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; " +
-		"containerd: task create/start through containerd (Debian's 1.6.20, or the one a containerd version builds)"
-	if len(engineStarters) == 0 {
-		help += " (this relapse is a lean build that links runc only; `make build` makes bin/relapse with every engine)"
-	}
-	return help
-}
+// engineHelp is the engine parameter's help. It is written before the
+// engines link themselves in (the declaration is a package variable), so
+// it names the lean build rather than asking what this binary has.
+const engineHelp = "runc: bare runc create/start; docker: the seed's docker run loop through dockerd -> containerd -> shim -> runc; " +
+	"containerd: task create/start through containerd (Debian's 1.6.20, or the one a containerd version builds); " +
+	"a lean build (-tags relapse_lean) links runc only (`make build` makes bin/relapse with every engine)"
+
+// validEngine checks an engine against those linked when it is asked
+// (after every engine's init), not when the declaration is made.
+func validEngine(v string) error { return scenario.NotLinkedChoice(allEngines, engineChoices())(v) }
 
 // startEngine starts the named engine in a sandbox of its own (network
 // namespace and cgroup parent) with the runc under test as its runtime.
@@ -100,42 +105,45 @@ func startDeadline(configured, control time.Duration) time.Duration {
 	return max(configured, 5*control)
 }
 
-// viaEngine is the seed's recipe through an engine: a baseline container,
-// then with the soft limit lowered, starts in a loop until one does not
-// return or the bound is reached, while the pipe-deadlock detector watches
-// every `runc init` under the engine.
-func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Result, string, error) {
-	env, profile := h.env, h.profile
-	startTimeout := h.timeout
-	if env.Params.Bool("baseline") {
-		name := h.env.Short() + "-base"
-		began := time.Now()
-		err := eng.Start(ctx, name)
-		took := time.Since(began)
-		// A start's deadline follows what a start took here without the
-		// trigger: a VM under emulation needs tens of seconds for what
-		// the host does in one, and a deadline is not evidence.
-		if scaled := startDeadline(h.timeout, took); scaled > h.timeout && err == nil {
-			startTimeout = scaled
-			env.Condition("start deadline", fmt.Sprintf("%s: 5x the control start (%s), above create-timeout %s",
-				scaled.Round(time.Second), took.Round(100*time.Millisecond), h.timeout))
-		}
-		size := 0
-		if err == nil {
-			size, err = eng.PipeSize(ctx, name)
-		}
-		outcome := fmt.Sprintf("ran; a pipe made inside the container holds %d bytes", size)
-		if err != nil {
-			outcome = "failed: " + err.Error()
-		}
-		env.Attempt(report.Attempt{N: 0, Label: "control: the host's own pipe limit, no trigger", Container: name, Outcome: outcome, Seconds: took.Seconds()})
-		if err != nil {
-			return report.Inconclusive, fmt.Sprintf("the baseline container (no trigger) did not run through %s: %v", eng.Name(), err), nil
-		}
+// engineControl starts one container through the engine at the host's
+// own pipe limit. A start's deadline follows what that start took: a VM
+// under emulation needs tens of seconds for what the host does in one,
+// and a deadline is not evidence.
+func (h *hang) engineControl(ctx context.Context) kit.Observation {
+	env, eng := h.env, h.eng
+	name := env.Short() + "-base"
+	began := time.Now()
+	err := eng.Start(ctx, name)
+	took := time.Since(began)
+	if scaled := startDeadline(h.timeout, took); scaled > h.timeout && err == nil {
+		h.startTimeout = scaled
+		env.Condition("start deadline", fmt.Sprintf("%s: 5x the control start (%s), above create-timeout %s",
+			scaled.Round(time.Second), took.Round(100*time.Millisecond), h.timeout))
 	}
-	churn := chaos.Churn{Concurrency: 1, Max: h.attempts, StartTimeout: startTimeout,
+	size := 0
+	if err == nil {
+		size, err = eng.PipeSize(ctx, name)
+	}
+	outcome := fmt.Sprintf("ran; a pipe made inside the container holds %d bytes", size)
+	if err != nil {
+		outcome = "failed: " + err.Error()
+	}
+	env.Attempt(report.Attempt{N: 0, Label: "control: the host's own pipe limit, no trigger", Container: name, Outcome: outcome, Seconds: took.Seconds()})
+	if err != nil {
+		return kit.Observation{Failure: fmt.Sprintf("the baseline container (no trigger) did not run through %s: %v", eng.Name(), err)}
+	}
+	return kit.Ran(factPipe, strconv.Itoa(size))
+}
+
+// engineTrigger is the seed's recipe through an engine: with the soft
+// limit lowered, starts in a loop until one does not return or the bound
+// is reached, while the pipe-deadlock detector watches every `runc init`
+// under the engine.
+func (h *hang) engineTrigger(ctx context.Context) (kit.Observation, error) {
+	env, eng, profile := h.env, h.eng, h.profile
+	churn := chaos.Churn{Concurrency: 1, Max: h.attempts, StartTimeout: h.startTimeout,
 		Start: func(ctx context.Context, i int) error {
-			return eng.Start(ctx, fmt.Sprintf("%s-%d", h.env.Short(), i+1))
+			return eng.Start(ctx, fmt.Sprintf("%s-%d", env.Short(), i+1))
 		}}
 	det := &pipewrite.Detector{Node: env.Node, Selector: &pipewrite.InitSelector{Under: eng.Dir()}}
 	var (
@@ -155,34 +163,36 @@ func (h *hang) viaEngine(ctx context.Context, eng engineUnderTest) (report.Resul
 		// Read what the last container saw while the trigger is still in
 		// force: its init may still be starting when the engine says it started.
 		if res.Started > 0 {
-			size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", h.env.Short(), res.Started))
+			size, sizeErr = eng.PipeSize(ctx, fmt.Sprintf("%s-%d", env.Short(), res.Started))
 		}
 	}); err != nil {
-		return report.Inconclusive, "", err
+		return kit.Observation{}, err
 	}
+	o := armedFacts(profile, eng.Name()+" starts returned")
+	o.Facts[factTried], o.Facts[factStarted] = strconv.Itoa(res.Started+res.Failed+res.Stuck), strconv.Itoa(res.Started)
 	switch {
 	case finding != nil:
 		// Starts run one at a time and the churn stops at the hang: the
 		// start that hung is the one after those that returned (the churn
 		// may count it failed rather than stuck when the engine's own
 		// deadline error reached it first, as containerd 2.x's does).
-		return report.Reproduced, fmt.Sprintf("%s start %d of %d did not return: %s", eng.Name(), res.Started+1, h.attempts, finding.Summary), nil
+		o.Facts[factHang], o.Facts[factHangAt] = finding.Summary, fmt.Sprintf("%s start %d of %d did not return", eng.Name(), res.Started+1, h.attempts)
 	case ctx.Err() != nil:
-		return report.Inconclusive, "interrupted during the churn", nil
+		return kit.Observation{Failure: "interrupted during the churn"}, nil
 	case res.Stuck > 0:
-		return report.Inconclusive, fmt.Sprintf("a %s start did not return but the detector did not classify the stall: %s", eng.Name(), res.StoppedBy), nil
+		o.Facts[factStuck] = res.StoppedBy
 	case res.Failed > 0:
-		return report.Inconclusive, fmt.Sprintf("%d %s starts failed: %s", res.Failed, eng.Name(), res.Errors[0]), nil
+		o.Facts[factFailed] = fmt.Sprintf("%d %s starts failed: %s", res.Failed, eng.Name(), res.Errors[0])
+	case sizeErr != nil:
+		o.Facts[factFailed] = fmt.Sprintf("could not read the pipe size the last container saw, so not whether the soft limit was in force: %v", sizeErr)
 	}
-	// The containers ran with the trigger in force: their own pipes say so.
-	if sizeErr != nil || size <= 0 || size > unprivilegedPipeBytes {
-		return report.Inconclusive, fmt.Sprintf("could not show the soft limit was in force for the containers (pipe size %d, %v)", size, sizeErr), nil
+	// Only the last container's pipe is read (the engine's log of each
+	// start costs a wait for its exit): it stands for the starts before it.
+	o.Facts[factPipe], o.Facts[factShrunk] = strconv.Itoa(size), "0"
+	if size > 0 && size <= unprivilegedPipeBytes {
+		o.Facts[factShrunk] = strconv.Itoa(res.Started)
 	}
-	if reason, armed := armedBy(profile, size); !armed {
-		return report.Inconclusive, reason, nil
-	}
-	return report.NotReproduced, fmt.Sprintf("%d of %d %s starts returned with a %d-byte seccomp filter while the containers' own pipes held %d bytes",
-		res.Started, h.attempts, eng.Name(), profile.BPFBytes, size), nil
+	return o, nil
 }
 
 // captureEngineHang records the engine's process tree around the stuck init,

@@ -44,14 +44,14 @@ func (Scenario) Name() string { return Name }
 // (kubelet's own pods and the control need full-size pipes) and no runc
 // init left stuck from elsewhere.
 func (Scenario) Preconditions(v scenario.Values) []scenario.Precondition {
-	return runcpipehang.Scenario{}.Preconditions(v)
+	return runcpipehang.Preconditions(v)
 }
 
 func (Scenario) Bug() report.Bug { return runcpipehang.Bug }
 
 // Sampling: the same deterministic hang, seen through kubelet.
 func (Scenario) Sampling() report.Sampling {
-	s := runcpipehang.Scenario{}.Sampling()
+	s := runcpipehang.Declaration.Sampling
 	s.Fresh = "a fresh cluster (bare ~10 s, kind ~50 s, VM node ~2.5 min) and new pods"
 	return s
 }
