@@ -47,6 +47,11 @@ type Bug struct {
 	// Revert, when set, is a patch in Fixtures that takes the fix out of
 	// FirstFixed: the fix-revert spec and canary cell run it.
 	Revert string
+	// AffectedUnbuildable says why no affected release can be built (the
+	// module proxy cannot build releases without a go.mod), "" when the
+	// last affected one builds. Revert is then the affected side: the
+	// specs and cells run it instead of LastAffected.
+	AffectedUnbuildable string
 	// Fixtures are the bug's files (embed.FS of its fixture directory).
 	Fixtures fs.FS
 

@@ -168,9 +168,9 @@ func TestNightlyFileLoads(t *testing.T) {
 			t.Errorf("invocation of %s names the default provider", c.ID)
 		}
 	}
-	// relapse-check, errnoret-revert (bare and podman), seed-systemd, and
-	// one per kit bug that declares a revert patch.
-	want := 4
+	// relapse-check, seed-systemd, and one per kit bug that declares a
+	// revert patch.
+	want := 2
 	for _, b := range kit.Bugs() {
 		if b.Revert != "" {
 			want++
