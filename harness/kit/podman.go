@@ -44,6 +44,13 @@ func podmanRunArgs(cgroup, name string) []string {
 		"--ulimit", "nofile=1024:4096", "--ulimit", "nproc=1024:4096", "--name", name}
 }
 
+// podmanScriptLine is the reproducer's `podman run` of a container: from
+// the report directory, podman's state in ./podman, the runc first in PATH.
+func podmanScriptLine(name, label string, args, opts []string) string {
+	argv := append(append(append(podmanGlobal("podman", `"$(command -v runc)"`, "$PWD/state"), podmanRunArgs("relapse-podman", "relapse-"+name)...), opts...), "--rootfs", name+"/rootfs", "/init")
+	return "podman " + strings.Join(append(argv, args...), " ") + "  # " + label
+}
+
 // setupPodman makes the podman state once per run and names podman and
 // conmon in the report's stack.
 func (r *Run) setupPodman(ctx context.Context) (*podmanEngine, error) {
@@ -101,8 +108,7 @@ func (r *Run) Podman(ctx context.Context, name, label string, args []string, sec
 	if err := fixture.Rootfs(ctx, local.New(), filepath.Join(env.ReportDir, name, "rootfs"), r.Runc.InitBinary); err != nil {
 		return Container{}, fmt.Errorf("saving the root filesystem of %s: %w", name, err)
 	}
-	script := append(append(append(podmanGlobal("podman", `"$(command -v runc)"`, "$PWD/state"), podmanRunArgs("relapse-podman", "relapse-"+name)...), scriptOpts...), "--rootfs", name+"/rootfs", "/init")
-	r.Script("podman " + strings.Join(append(script, args...), " ") + "  # " + label)
+	r.Script(podmanScriptLine(name, label, args, scriptOpts))
 
 	rec := report.Attempt{N: r.attempt(), Label: label, Container: id}
 	began := time.Now()
