@@ -159,6 +159,9 @@ func Check(b *Bug) error {
 	if b.Revert != "" {
 		errs = append(errs, checkRevert(b))
 	}
+	if b.Component == "runc" {
+		errs = append(errs, checkBuildable(b))
+	}
 	if b.AffectedUnbuildable != "" && b.Revert == "" {
 		bad("AffectedUnbuildable: with no affected release to build, the Revert patch is the affected side; declare it")
 	}
