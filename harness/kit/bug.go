@@ -66,6 +66,10 @@ type Bug struct {
 	Runc     runckit.Options
 	Sampling report.Sampling
 	Params   []scenario.Param
+	// CellParams are Params values every nightly cell runs with, each
+	// value a cell of its own ({"engine": {"runc", "podman"}}); the specs
+	// run the defaults.
+	CellParams map[string][]string
 
 	// Control runs what the trigger runs without the trigger; Trigger
 	// runs it armed. Each returns what it saw; an error is the harness's

@@ -66,6 +66,7 @@ type Group struct {
 	Versions map[string][]string
 	Patches  map[string][]string
 	Provider []string
+	Params   map[string][]string
 }
 
 // Groups are the nightly's entries for a declaration: the last affected
@@ -86,12 +87,12 @@ func Groups(b *Bug) []Group {
 	if b.AffectedUnbuildable != "" {
 		releases = releases[1:]
 	}
-	gs := []Group{{Scenario: b.Name(), Speed: speed, Provider: provider,
+	gs := []Group{{Scenario: b.Name(), Speed: speed, Provider: provider, Params: b.CellParams,
 		Versions: map[string][]string{b.Component: releases}}}
 	if b.Revert != "" {
 		gs = append(gs, Group{Name: b.Name() + "-revert", Scenario: b.Name(), Speed: speed, Provider: provider,
 			Versions: map[string][]string{b.Component: {b.FirstFixed}},
-			Patches:  map[string][]string{b.Component: {b.RevertPath()}}})
+			Patches:  map[string][]string{b.Component: {b.RevertPath()}}, Params: b.CellParams})
 	}
 	return gs
 }

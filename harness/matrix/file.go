@@ -237,7 +237,7 @@ func withKitGroups(groups []Group) ([]Group, error) {
 					}
 				}
 				out = append(out, Group{Name: kg.Name, Scenario: kg.Scenario, Speed: kg.Speed, Versions: vs,
-					Patches: kg.Patches, Provider: kg.Provider})
+					Patches: kg.Patches, Provider: kg.Provider, Params: kg.Params})
 			}
 		}
 	}

@@ -30,8 +30,7 @@ func init() { kit.Register(crio4491) }
 //go:embed cri-o-4491
 var crio4491Fixtures embed.FS
 
-// containersProfile is containers/common's profile (Debian's package).
-const containersProfile = "/usr/share/containers/seccomp.json"
+const containersProfile = "/usr/share/containers/seccomp.json" // containers/common's (Debian's package)
 
 var crio4491 = &kit.Bug{
 	ID:      "cri-o#4491",
@@ -59,10 +58,11 @@ var crio4491 = &kit.Bug{
 		Fresh: "a control and a trigger container in a fresh runc state root (~1 s); with engine=podman a fresh podman storage root too (~2 s)"},
 	Params: []scenario.Param{scenario.ChoiceParam("engine", "runc", "runc: bare `runc run` with Docker's default profile; "+
 		"podman: podman run with Debian's conmon and containers/common's profile, the runc under test as its runtime", "runc", "podman")},
-	Control:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return errnoStart(ctx, r, false) },
-	Trigger:  func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return errnoStart(ctx, r, true) },
-	Classify: classify4491,
-	Examples: crio4491Examples(),
+	CellParams: map[string][]string{"engine": {"runc", "podman"}},
+	Control:    func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return errnoStart(ctx, r, false) },
+	Trigger:    func(ctx context.Context, r *kit.Run) (kit.Observation, error) { return errnoStart(ctx, r, true) },
+	Classify:   classify4491,
+	Examples:   crio4491Examples(),
 }
 
 // errnoStart starts one container whose profile lacks its errnoRet rules
