@@ -47,7 +47,7 @@ func podmanRunArgs(cgroup, name string) []string {
 // podmanScriptLine is the reproducer's `podman run` of a container: from
 // the report directory, podman's state in ./podman, the runc first in PATH.
 func podmanScriptLine(name, label string, args, opts []string) string {
-	argv := append(append(append(podmanGlobal("podman", `"$(command -v runc)"`, "$PWD/state"), podmanRunArgs("relapse-podman", "relapse-"+name)...), opts...), "--rootfs", name+"/rootfs", "/init")
+	argv := append(append(append(podmanGlobal("$PWD/podman", `"$(command -v runc)"`, "$PWD/state"), podmanRunArgs("relapse-podman", "relapse-"+name)...), opts...), "--rootfs", name+"/rootfs", "/init")
 	return "podman " + strings.Join(append(argv, args...), " ") + "  # " + label
 }
 
@@ -71,7 +71,7 @@ func (r *Run) setupPodman(ctx context.Context) (*podmanEngine, error) {
 		return nil, err
 	}
 	// The reproducer keeps podman's state beside the report and removes it.
-	r.undo = append(r.undo, "podman "+strings.Join(podmanStore("podman"), " ")+" rm --all --force; rm -rf podman")
+	r.undo = append(r.undo, "podman "+strings.Join(podmanStore("$PWD/podman"), " ")+" rm --all --force; rm -rf podman")
 	r.podman = p
 	return p, nil
 }
