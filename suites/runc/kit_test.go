@@ -47,8 +47,9 @@ var _ = Describe("kit bugs", func() {
 				}
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
-						// Wait for another run's host lock, as the other runc specs do.
-						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 15 * time.Minute}
+						// Wait for another run's host lock, as the other runc specs do,
+						// within the spec's timeout.
+						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 10 * time.Minute}
 						if b.Node() != "local" {
 							o.Node = provision.Spec{Provider: b.Node()}
 						}
