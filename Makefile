@@ -29,7 +29,7 @@ RUNC      ?=
 CONTAINERD ?=
 KUBERNETES ?=
 # ENGINE=runc|docker|containerd for runc-pipe-hang, runc|podman for
-# runc-seccomp-errnoret (how runc is driven).
+# cri-o-4491 (how runc is driven).
 ENGINE    ?=
 # CLUSTER=bare|kind for the cluster scenarios (who makes the cluster).
 CLUSTER   ?=
@@ -69,7 +69,7 @@ deps-base:
 deps-engines:
 	@ci/deps.sh engines
 
-# podman and conmon from Debian: ENGINE=podman of runc-seccomp-errnoret.
+# podman and conmon from Debian: ENGINE=podman of cri-o-4491 (the kit's r.Podman).
 deps-podman:
 	@ci/deps.sh podman
 

@@ -8,7 +8,7 @@ set -euo pipefail
 #   engines  dockerd and Debian's containerd (ENGINE=docker|containerd, make test)
 #   test     what make test checks with (schema, workflow lint, browser)
 #   k8s, vm, bench  clusters, VM and Vagrant nodes, the load generator
-#   podman   podman and conmon (ENGINE=podman of runc-seccomp-errnoret)
+#   podman   podman and conmon (ENGINE=podman of cri-o-4491)
 # No argument means base, engines, podman and test: everything make test needs.
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(base engines podman test)

@@ -47,6 +47,11 @@ type Bug struct {
 	// Revert, when set, is a patch in Fixtures that takes the fix out of
 	// FirstFixed: the fix-revert spec and canary cell run it.
 	Revert string
+	// AffectedUnbuildable says why no affected release can be built (the
+	// module proxy cannot build releases without a go.mod), "" when the
+	// last affected one builds. Revert is then the affected side: the
+	// specs and cells run it instead of LastAffected.
+	AffectedUnbuildable string
 	// Fixtures are the bug's files (embed.FS of its fixture directory).
 	Fixtures fs.FS
 
@@ -64,6 +69,10 @@ type Bug struct {
 	// Hooks are what it needs around its containers beyond the runc
 	// under test (hooks.go): most bugs need none.
 	Hooks Hooks
+	// CellParams are Params values every nightly cell runs with, each
+	// value a cell of its own ({"engine": {"runc", "podman"}}); the specs
+	// run the defaults.
+	CellParams map[string][]string
 
 	// Control runs what the trigger runs without the trigger; Trigger
 	// runs it armed. Each returns what it saw; an error is the harness's

@@ -43,11 +43,13 @@ type Case struct {
 // reproduces, the first fixed and the maintained releases do not, and the
 // first fixed release with its fix reverted does again.
 func Cases(b *Bug) []Case {
-	cs := []Case{
-		{Name: b.LastAffected + ", the last affected release", Kind: AffectedCase, Version: b.LastAffected, Want: report.Reproduced},
-		{Name: b.FirstFixed + ", the first fixed release", Kind: FixedCase, Version: b.FirstFixed, Want: report.NotReproduced},
-		{Name: "every maintained release", Kind: FixedCase, Version: versions.SelectMaintained, Want: report.NotReproduced},
+	var cs []Case
+	if b.AffectedUnbuildable == "" {
+		cs = append(cs, Case{Name: b.LastAffected + ", the last affected release", Kind: AffectedCase, Version: b.LastAffected, Want: report.Reproduced})
 	}
+	cs = append(cs,
+		Case{Name: b.FirstFixed + ", the first fixed release", Kind: FixedCase, Version: b.FirstFixed, Want: report.NotReproduced},
+		Case{Name: "every maintained release", Kind: FixedCase, Version: versions.SelectMaintained, Want: report.NotReproduced})
 	if b.Revert != "" {
 		cs = append(cs, Case{Name: b.FirstFixed + " with " + b.FixID() + " reverted", Kind: FixRevertCase,
 			Version: b.FirstFixed, Patch: b.RevertPath(), Want: report.Reproduced})
@@ -64,6 +66,7 @@ type Group struct {
 	Versions map[string][]string
 	Patches  map[string][]string
 	Provider []string
+	Params   map[string][]string
 }
 
 // Groups are the nightly's entries for a declaration: the last affected
@@ -80,12 +83,16 @@ func Groups(b *Bug) []Group {
 	if b.Node() != "local" {
 		provider = []string{b.Node()}
 	}
-	gs := []Group{{Scenario: b.Name(), Speed: speed, Provider: provider,
-		Versions: map[string][]string{b.Component: {b.LastAffected, b.FirstFixed, versions.SelectMaintained}}}}
+	releases := []string{b.LastAffected, b.FirstFixed, versions.SelectMaintained}
+	if b.AffectedUnbuildable != "" {
+		releases = releases[1:]
+	}
+	gs := []Group{{Scenario: b.Name(), Speed: speed, Provider: provider, Params: b.CellParams,
+		Versions: map[string][]string{b.Component: releases}}}
 	if b.Revert != "" {
 		gs = append(gs, Group{Name: b.Name() + "-revert", Scenario: b.Name(), Speed: speed, Provider: provider,
 			Versions: map[string][]string{b.Component: {b.FirstFixed}},
-			Patches:  map[string][]string{b.Component: {b.RevertPath()}}})
+			Patches:  map[string][]string{b.Component: {b.RevertPath()}}, Params: b.CellParams})
 	}
 	return gs
 }
@@ -152,6 +159,12 @@ func Check(b *Bug) error {
 	}
 	if b.Revert != "" {
 		errs = append(errs, checkRevert(b))
+	}
+	if b.Component == "runc" {
+		errs = append(errs, checkBuildable(b))
+	}
+	if b.AffectedUnbuildable != "" && b.Revert == "" {
+		bad("AffectedUnbuildable: with no affected release to build, the Revert patch is the affected side; declare it")
 	}
 	return errors.Join(errs...)
 }

@@ -58,8 +58,18 @@ func (s *bugScenario) OptionalComponents() []string {
 	return names
 }
 
-// Supports is the bug's declared version ranges (scenario.Supporter).
-func (s *bugScenario) Supports() []scenario.Support { return s.b.Hooks.Supports }
+// Supports is what every kit bug runs with (the runc relapse can build,
+// so a version before it is refused before anything is built) and the
+// bug's own ranges (scenario.Supporter; `relapse scenarios` prints them).
+func (s *bugScenario) Supports() []scenario.Support {
+	out := []scenario.Support{scenario.RuncBuildable}
+	for _, sup := range s.b.Hooks.Supports {
+		if sup != scenario.RuncBuildable {
+			out = append(out, sup)
+		}
+	}
+	return out
+}
 
 // Preconditions are the bug's (scenario.Preconditioned).
 func (s *bugScenario) Preconditions(params scenario.Values) []scenario.Precondition {

@@ -35,6 +35,9 @@ type Run struct {
 	// steps are the reproducer's shell lines, in order; undo what its
 	// exit removes.
 	steps, undo []string
+	// podman is the podman state of a run whose containers run through
+	// podman (Podman), made on first use.
+	podman *podmanEngine
 }
 
 // Armed says whether the trigger is running (false: the control).

@@ -230,9 +230,14 @@ func withKitGroups(groups []Group) ([]Group, error) {
 					// (BugGroup), so a kit bug follows upstream main too.
 					vs = BugGroup(BugSpec{Scenario: kg.Scenario, Component: b.Component,
 						LastAffected: b.LastAffected, FirstFixed: b.FirstFixed}).Versions
+					if b.AffectedUnbuildable != "" {
+						// No affected release builds: the revert group
+						// is the affected side (kit.Groups says the same).
+						vs = map[string][]string{b.Component: vs[b.Component][1:]}
+					}
 				}
 				out = append(out, Group{Name: kg.Name, Scenario: kg.Scenario, Speed: kg.Speed, Versions: vs,
-					Patches: kg.Patches, Provider: kg.Provider})
+					Patches: kg.Patches, Provider: kg.Provider, Params: kg.Params})
 			}
 		}
 	}

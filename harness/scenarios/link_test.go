@@ -38,7 +38,7 @@ func TestLeanBuildKeepsTheRuncScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"runcpipehang", "runcerrnoret", "systemdcookie"} {
+	for _, p := range []string{"runcpipehang", "runcbugs", "systemdcookie"} {
 		if !slices.Contains(lean, p) {
 			t.Errorf("%s is not in the lean build (lean: %v)", p, lean)
 		}

@@ -9,7 +9,6 @@ import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehangk8s"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"

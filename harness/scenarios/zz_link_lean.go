@@ -7,7 +7,6 @@ package scenarios
 import (
 	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
-	_ "github.com/relapse-dev/relapse/harness/scenarios/runcerrnoret"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/systemdcookie"
 )
