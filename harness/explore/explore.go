@@ -160,7 +160,6 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 	began := time.Now()
 	budget, cancel := context.WithTimeout(ctx, o.Budget)
 	defer cancel()
-	defer func() { out.Elapsed = time.Since(began) }()
 	for i := 0; budget.Err() == nil; i++ {
 		trial := i
 		if o.Trial >= 0 {
@@ -185,7 +184,9 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 		shrunk, err := Shrink(ctx, sched, v.Step, ShrinkOptions{Replays: o.Replays, Need: o.Need, MaxRuns: o.ShrinkRuns},
 			func(ctx context.Context, s Schedule) (bool, error) {
 				rv, err := st.run(ctx, s)
-				return rv != nil && rv.Invariant == v.Invariant, err
+				same := rv != nil && rv.Invariant == v.Invariant
+				env.Logf("chaos shrink of trial %d: %d steps (%d faults) broke it again: %v", trial, len(s.Steps), s.Faults(), same)
+				return same, err
 			})
 		if err != nil {
 			return fmt.Errorf("shrinking trial %d: %w", trial, err)
@@ -195,6 +196,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 			out.Unconfirmed = append(out.Unconfirmed, *v)
 			continue
 		}
+		out.Elapsed = time.Since(began)
 		f := &Finding{Trial: trial, Violation: *v, TimeToFind: found, Schedule: sched, Shrunk: shrunk, Claims: claims,
 			Replay: fmt.Sprintf("relapse chaos --containerd %s --runc %s --seed %d --trial %d", o.Containerd, o.Runc, o.Seed, trial)}
 		out.Finding = f
@@ -208,6 +210,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 		}
 		return nil
 	}
+	out.Elapsed = time.Since(began)
 	record(env, out)
 	return nil
 }
