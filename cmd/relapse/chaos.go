@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/explore"
+	"github.com/relapse-dev/relapse/harness/report"
 )
 
 // The explorer drives containerd through its client, which a lean build
@@ -19,7 +20,8 @@ func init() { chaosCmd = chaos }
 
 // chaos is `relapse chaos`: seeded schedules against a pinned stack under
 // generic invariants; exit 0 when nothing broke, 1 with a confirmed
-// finding, 2 for bad input (nothing changed), 3 when the run itself failed.
+// finding, 2 for bad input (nothing changed), 3 when the run itself failed
+// or decided nothing.
 func chaos(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	var o explore.Options
@@ -41,31 +43,29 @@ func chaos(ctx context.Context, args []string) int {
 	if err := checkLockWait(o.LockWait); err != nil {
 		return usageError(err)
 	}
-	if o.Trial < -1 {
-		return usageError(fmt.Errorf("--trial %d: want a trial number from a report (0 or more)", o.Trial))
-	}
 	if err := o.Check(); err != nil {
 		return usageError(err)
 	}
 	o.Invocation = "relapse chaos " + strings.Join(args, " ")
 	o.Log = os.Stderr
-	out, err := explore.Run(ctx, o)
-	if out == nil {
+	out, res, err := explore.Run(ctx, o)
+	if res == nil {
 		// Nothing ran: the versions did not resolve or the plan was refused.
 		return usageError(err)
 	}
-	fmt.Println(explore.Summary(out))
-	if out.Report != "" {
-		fmt.Println("report:", out.Report)
-	}
+	v := res.Report.Verdict
+	fmt.Printf("%s: %s\n", v.Result, v.Reason)
+	fmt.Println("report:", res.Paths.HTML)
 	switch {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "relapse chaos: %v\n", err)
 		return exitInconclusive
 	case ctx.Err() != nil:
 		return exitInterrupted
-	case out.Finding != nil:
+	case out != nil && out.Finding != nil:
 		return exitFailed
+	case v.Result == report.NotReproduced:
+		return exitVerdict
 	}
-	return exitVerdict
+	return exitInconclusive
 }

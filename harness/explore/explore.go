@@ -2,10 +2,13 @@ package explore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
@@ -50,6 +53,10 @@ func (o Options) Check() error {
 		return fmt.Errorf("--budget %s: want how long to explore, more than 0 (e.g. 15m)", o.Budget)
 	case o.Replays < 1 || o.Need < 1 || o.Need > o.Replays:
 		return fmt.Errorf("--need %d of --replays %d: want 1 <= need <= replays", o.Need, o.Replays)
+	case o.Seed > 1<<31-1:
+		return fmt.Errorf("--seed %d: want 0 to %d", o.Seed, 1<<31-1)
+	case o.Trial < -1:
+		return fmt.Errorf("--trial %d: want a trial number from a report (0 or more)", o.Trial)
 	case o.ShrinkRuns < 0:
 		return fmt.Errorf("--shrink-runs %d: want 0 (no bound) or more", o.ShrinkRuns)
 	}
@@ -99,46 +106,115 @@ type Outcome struct {
 	Report      string      `json:"report"`
 }
 
-// explorer is the run's environment: the builds the stack needs, no bug
-// of its own (it runs under experiment.Plan.Hold).
-type explorer struct{}
+// Name is the explorer's scenario name: `relapse chaos` runs it, and so
+// may a matrix cell (scenario: chaos) or `relapse repro --scenario chaos`.
+const Name = "chaos"
 
-func (explorer) Name() string { return "chaos" }
-func (explorer) Bug() report.Bug {
-	return report.Bug{Title: "none: relapse chaos, seeded schedules against a pinned stack under generic invariants"}
+// Scenario is the explorer as a scenario: one repetition is one budgeted
+// exploration. REPRODUCED means an invariant broke and replays confirmed
+// it (the reason names the catalog bug that claims it, or "new"); NOT
+// REPRODUCED means nothing broke within the budget. It names no bug of
+// its own, so no affected range sets an expectation: on today's releases
+// a nightly row going to REPRODUCED is a RELAPSE for the night to flag.
+type Scenario struct{}
+
+func init() { scenario.Register(Scenario{}) }
+
+func (Scenario) Name() string { return Name }
+func (Scenario) Bug() report.Bug {
+	return report.Bug{ID: "chaos", Title: "relapse chaos: seeded schedules of workloads and faults against a pinned stack under generic invariants",
+		Summary: "Told nothing about a bug, the explorer composes create/start churn, exec storms, deletes, /v1/metrics scrapes and the " +
+			"registered chaos faults into seeded schedules, checks that every operation returns within a bound derived from the run's own " +
+			"latencies, that the daemon answers and that nothing is left after teardown, and shrinks and classifies a violation."}
 }
-func (explorer) Components() []versions.Builder {
+func (Scenario) Components() []versions.Builder {
 	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe}
 }
-func (explorer) Params() []scenario.Param  { return nil }
-func (explorer) Sampling() report.Sampling { return report.Sampling{Deterministic: true} }
-func (explorer) Run(context.Context, *scenario.Env) (report.Result, string, error) {
-	return "", "", errors.New("the chaos explorer runs under Plan.Hold")
+
+// Supports: what relapse can build (the daemon path runs containerd 1.5+).
+func (Scenario) Supports() []scenario.Support {
+	return []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable}
 }
 
-// Run explores until the budget ends or a violation is confirmed.
-func Run(ctx context.Context, o Options) (*Outcome, error) {
-	if err := o.Check(); err != nil {
-		return nil, err
+func (Scenario) Params() []scenario.Param {
+	return []scenario.Param{
+		scenario.DurationParam("budget", "15m", false, "how long to explore before the shrink"),
+		scenario.IntParam("seed", 1, 0, 1<<31-1, "seed of the schedules (a report's seed replays them)"),
+		scenario.IntParam("trial", -1, -1, 1<<31-1, "replay only this trial of the seed (-1: explore)"),
+		scenario.IntParam("replays", 2, 1, 20, "replays (n) of each shrink candidate"),
+		scenario.IntParam("need", 1, 1, 20, "violating replays (k of n) a shrink candidate needs to still count"),
+		scenario.IntParam("shrink-runs", 12, 0, 200, "bound on the replays a shrink spends (0: none)"),
+		scenario.StringParam("draft", "", "directory for a draft kit declaration of a new (unclaimed) finding", func(string) error { return nil }),
 	}
-	plan, err := experiment.Prepare(ctx, experiment.Options{Using: explorer{},
-		Versions:   map[string]string{"containerd": o.Containerd, "runc": o.Runc},
-		ReportsDir: o.ReportsDir, LockWait: o.LockWait, Log: o.Log, Invocation: o.Invocation})
-	if err != nil {
-		return nil, err
+}
+
+// Sampling: one exploration is one repetition; its own replays (k of n)
+// say how repeatable a finding is.
+func (Scenario) Sampling() report.Sampling {
+	return report.Sampling{Deterministic: true,
+		Why:   "one budgeted exploration decides; a finding is confirmed by its own k-of-n replays",
+		Fresh: "a fresh containerd with its own root for every trial and replay"}
+}
+
+// Run is one exploration.
+func (Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, string, error) {
+	p := env.Params
+	o := Options{Budget: p.Duration("budget"), Seed: uint64(p.Int("seed")), Trial: p.Int("trial"), Replays: p.Int("replays"),
+		Need: p.Int("need"), ShrinkRuns: p.Int("shrink-runs"), Draft: p.String("draft"),
+		Containerd: env.Artifacts["containerd"].Version, Runc: env.Artifacts["runc"].Version}
+	if o.Need > o.Replays {
+		return report.Inconclusive, "", fmt.Errorf("need %d of replays %d: want need <= replays", o.Need, o.Replays)
 	}
-	out := &Outcome{Seed: o.Seed, Budget: o.Budget, Bound: DefaultBound.String()}
 	kinds := chaos.FaultKinds()
+	out := &Outcome{Seed: o.Seed, Budget: o.Budget, Bound: DefaultBound.String()}
 	for _, k := range kinds {
 		out.Faults = append(out.Faults, k.Kind)
 	}
-	res, err := plan.Hold(ctx, func(ctx context.Context, env *scenario.Env) error {
-		return explore(ctx, env, o, kinds, out)
-	})
-	if res != nil {
+	if err := explore(ctx, env, o, kinds, out); err != nil {
+		return report.Inconclusive, "", err
+	}
+	switch {
+	case out.Finding != nil:
+		return report.Reproduced, Summary(out), nil
+	case ctx.Err() != nil:
+		return report.Inconclusive, "interrupted: " + Summary(out), nil
+	case out.Trials == 0:
+		return report.Inconclusive, "no trial completed within the budget", nil
+	}
+	return report.NotReproduced, Summary(out), nil
+}
+
+// Run explores through the experiment (builds, host lock, journal, the
+// report) and returns what chaos.json recorded.
+func Run(ctx context.Context, o Options) (*Outcome, *experiment.Result, error) {
+	if err := o.Check(); err != nil {
+		return nil, nil, err
+	}
+	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: Name,
+		Versions:   map[string]string{"containerd": o.Containerd, "runc": o.Runc},
+		Params:     o.params(),
+		ReportsDir: o.ReportsDir, LockWait: o.LockWait, Log: o.Log, Invocation: o.Invocation})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := plan.Execute(ctx)
+	if res == nil {
+		return nil, nil, err
+	}
+	out := &Outcome{Report: res.Paths.HTML}
+	if data, rerr := os.ReadFile(filepath.Join(res.Paths.Dir, "chaos.json")); rerr == nil {
+		if jerr := json.Unmarshal(data, out); jerr != nil {
+			return out, res, fmt.Errorf("reading back chaos.json: %w", jerr)
+		}
 		out.Report = res.Paths.HTML
 	}
-	return out, err
+	return out, res, err
+}
+
+// params are the scenario parameters o stands for.
+func (o Options) params() map[string]string {
+	return map[string]string{"budget": o.Budget.String(), "seed": strconv.FormatUint(o.Seed, 10), "trial": strconv.Itoa(o.Trial),
+		"replays": strconv.Itoa(o.Replays), "need": strconv.Itoa(o.Need), "shrink-runs": strconv.Itoa(o.ShrinkRuns), "draft": o.Draft}
 }
 
 func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.FaultKind, out *Outcome) error {

@@ -28,7 +28,7 @@ var _ = Describe("relapse chaos rediscovers containerd#6772 blind",
 
 		It("names containerd#6772 on 1.6.2 within a 15 minute budget", Label(suitekit.Affected), ComponentSemVerConstraint("containerd", "1.6.2"),
 			SpecTimeout(60*time.Minute), func(ctx SpecContext) {
-				out, err := explore.Run(ctx, explore.Options{Containerd: "1.6.2", Runc: "1.1.1", Budget: 15 * time.Minute, Seed: 1,
+				out, _, err := explore.Run(ctx, explore.Options{Containerd: "1.6.2", Runc: "1.1.1", Budget: 15 * time.Minute, Seed: 1,
 					Trial: -1, Replays: 2, Need: 1, ShrinkRuns: 6, ReportsDir: os.TempDir() + "/relapse-chaos-spec",
 					LockWait: lockWait, Log: GinkgoWriter})
 				Expect(err).NotTo(HaveOccurred())
