@@ -123,10 +123,18 @@ type Limits struct {
 	FaultShare float64
 	// MaxTasks bounds one churn's tasks.
 	MaxTasks int
+	// Has is what the stack offers faults ("daemon", "shims"): a kind
+	// needing more is not drawn, and a drawn fault whose own needs (a
+	// Needs method) exceed it is drawn again.
+	Has []string
 }
 
 // DefaultLimits keep one trial near a minute on a loaded 2-core machine.
-var DefaultLimits = Limits{MinSteps: 3, MaxSteps: 8, FaultShare: 0.25, MaxTasks: 80}
+var DefaultLimits = Limits{MinSteps: 3, MaxSteps: 8, FaultShare: 0.25, MaxTasks: 80, Has: []string{"daemon", "shims"}}
+
+// redraws bounds how often a fault the stack cannot take is drawn again
+// before the step becomes a workload step.
+const redraws = 8
 
 // Generate draws a schedule from seed: the same seed and kinds give the
 // same schedule on every machine (math/rand/v2's PCG is specified, and
@@ -136,13 +144,14 @@ func Generate(seed uint64, kinds []chaos.FaultKind, l Limits) Schedule {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
 	n := l.MinSteps + rng.IntN(l.MaxSteps-l.MinSteps+1)
 	s := Schedule{Seed: seed}
+	kinds = slices.DeleteFunc(slices.Clone(kinds), func(k chaos.FaultKind) bool { return !l.has(k.Needs) })
 	churns := 0
 	for range n {
 		if len(kinds) > 0 && rng.Float64() < l.FaultShare {
-			k := kinds[rng.IntN(len(kinds))]
-			f := k.Draw(rng)
-			s.Steps = append(s.Steps, Step{Action: ActionFault, Fault: f.Kind(), Params: f.Params()})
-			continue
+			if f := l.drawFault(rng, kinds); f != nil {
+				s.Steps = append(s.Steps, Step{Action: ActionFault, Fault: f.Kind(), Params: f.Params()})
+				continue
+			}
 		}
 		st := drawWorkload(rng, l)
 		if st.Action == ActionChurn {
@@ -154,6 +163,28 @@ func Generate(seed uint64, kinds []chaos.FaultKind, l Limits) Schedule {
 		s.Steps = append(s.Steps, drawChurn(rng, l))
 	}
 	return s
+}
+
+// has says whether the stack offers everything in needs.
+func (l Limits) has(needs []string) bool {
+	for _, n := range needs {
+		if !slices.Contains(l.Has, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// drawFault draws a fault the stack can take, or nil after redraws tries.
+func (l Limits) drawFault(rng *rand.Rand, kinds []chaos.FaultKind) chaos.Fault {
+	for range redraws {
+		f := kinds[rng.IntN(len(kinds))].Draw(rng)
+		if own, ok := f.(interface{ Needs() []string }); ok && !l.has(own.Needs()) {
+			continue
+		}
+		return f
+	}
+	return nil
 }
 
 func drawWorkload(rng *rand.Rand, l Limits) Step {

@@ -96,6 +96,33 @@ func TestSchedulesVaryAndStayInLimits(t *testing.T) {
 	}
 }
 
+// needyFault needs what no explorer stack has.
+type needyFault struct{ testPipePages }
+
+func (needyFault) Kind() string    { return "test-needy" }
+func (needyFault) Needs() []string { return []string{"wrapper"} }
+
+func TestFaultsTheStackCannotTakeAreNotDrawn(t *testing.T) {
+	needy := chaos.FaultKind{Kind: "test-needy", Draw: func(*rand.Rand) chaos.Fault { return needyFault{} },
+		Parse: func(map[string]string) (chaos.Fault, error) { return needyFault{}, nil }}
+	byKind := chaos.FaultKind{Kind: "test-needs-wrapper", Needs: []string{"wrapper"}, Draw: testKind.Draw, Parse: testKind.Parse}
+	for trial := range 100 {
+		s := Generate(TrialSeed(5, trial), []chaos.FaultKind{needy, byKind}, DefaultLimits)
+		if s.Faults() != 0 {
+			t.Fatalf("trial %d drew a fault needing a wrapper: %v", trial, s.Lines())
+		}
+	}
+	withWrapper := DefaultLimits
+	withWrapper.Has = append([]string{"wrapper"}, DefaultLimits.Has...)
+	drawn := 0
+	for trial := range 100 {
+		drawn += Generate(TrialSeed(5, trial), []chaos.FaultKind{needy, byKind}, withWrapper).Faults()
+	}
+	if drawn == 0 {
+		t.Error("a stack with a wrapper never drew the faults that need one")
+	}
+}
+
 func TestNoKindsNoFaults(t *testing.T) {
 	for trial := range 100 {
 		if s := Generate(TrialSeed(3, trial), nil, DefaultLimits); s.Faults() != 0 {
