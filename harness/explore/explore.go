@@ -264,6 +264,12 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 				env.Logf("chaos shrink of trial %d: %d steps (%d faults) broke it again: %v", trial, len(s.Steps), s.Faults(), same)
 				return same, err
 			})
+		if err != nil && ctx.Err() != nil {
+			// Interrupted while replaying: the violation stays on record,
+			// unconfirmed, with the seed and trial that replay it.
+			out.Unconfirmed = append(out.Unconfirmed, *v)
+			break
+		}
 		if err != nil {
 			return fmt.Errorf("shrinking trial %d: %w", trial, err)
 		}

@@ -48,8 +48,14 @@ func Summary(out *Outcome) string {
 			f.Named(), f.TimeToFind.Round(time.Second), f.Trial, out.Seed, f.Violation.Invariant,
 			len(f.Schedule.Steps), len(f.Shrunk.Schedule.Steps), f.Shrunk.Schedule.Faults(), f.Shrunk.Tally)
 	}
-	return fmt.Sprintf("no violation in %d trials over %s (seed %d, budget %s, %d unconfirmed)",
-		out.Trials, out.Elapsed.Round(time.Second), out.Seed, out.Budget, len(out.Unconfirmed))
+	line := fmt.Sprintf("no confirmed violation in %d trials over %s (seed %d, budget %s)",
+		out.Trials, out.Elapsed.Round(time.Second), out.Seed, out.Budget)
+	if n := len(out.Unconfirmed); n > 0 {
+		u := out.Unconfirmed[0]
+		line += fmt.Sprintf("; %d unconfirmed (no replay broke it again, or the shrink was interrupted), the first at step %d: %s: %s",
+			n, u.Step+1, u.Invariant, u.Detail)
+	}
+	return line
 }
 
 // Markdown renders the outcome.
