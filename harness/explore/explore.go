@@ -261,7 +261,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 			func(ctx context.Context, s Schedule) (bool, error) {
 				rv, err := st.run(ctx, s)
 				same := rv != nil && rv.Invariant == v.Invariant
-				env.Logf("chaos shrink of trial %d: %d steps (%d faults) broke it again: %v", trial, len(s.Steps), s.Faults(), same)
+				env.Logf("chaos shrink of trial %d: %v broke it again: %v", trial, s.Lines(), same)
 				return same, err
 			})
 		if err != nil && ctx.Err() != nil {

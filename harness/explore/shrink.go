@@ -23,8 +23,8 @@ type ShrinkOptions struct {
 	// Need of Replays runs break the invariant; it stops replaying as soon
 	// as the outcome is decided either way.
 	Replays, Need int
-	// MaxRuns bounds the replays the whole shrink may spend (each is a
-	// trial against the real stack).
+	// MaxRuns bounds the replays the candidates may spend (each is a
+	// trial against the real stack); the final n replays come on top.
 	MaxRuns int
 }
 
@@ -43,7 +43,8 @@ type Shrunk struct {
 // cannot have caused it), then removes one step at a time (faults first,
 // so the fewest faults remain, then workload steps from the front),
 // keeping a removal when the rest still violates in k of n replays. The
-// schedule it ends with is replayed in full so its k of n is reported.
+// schedule it ends with is replayed n times (beyond MaxRuns) so its k of
+// n is reported.
 func Shrink(ctx context.Context, s Schedule, violatedAt int, o ShrinkOptions, replay Replayer) (Shrunk, error) {
 	if o.Replays < 1 || o.Need < 1 || o.Need > o.Replays {
 		return Shrunk{}, fmt.Errorf("shrink: need %d of %d replays: want 1 <= k <= n", o.Need, o.Replays)
@@ -53,11 +54,13 @@ func Shrink(ctx context.Context, s Schedule, violatedAt int, o ShrinkOptions, re
 		s = Schedule{Seed: s.Seed, Steps: s.Steps[:violatedAt+1]}
 	}
 	budgetLeft := func() bool { return o.MaxRuns <= 0 || out.Runs < o.MaxRuns }
-	// still replays cand until k violations or n-k+1 passes decide it.
+	// still replays cand until k violations or n-k+1 passes decide it;
+	// the final replay (full) runs all n, outside MaxRuns, so the schedule
+	// reported always has its k of n.
 	still := func(cand Schedule, full bool) (Tally, error) {
 		var t Tally
 		for t.N < o.Replays && (full || (t.K < o.Need && t.N-t.K <= o.Replays-o.Need)) {
-			if !budgetLeft() {
+			if !full && !budgetLeft() {
 				out.Exhausted = true
 				break
 			}
