@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
@@ -246,6 +247,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 		}
 		sched := Generate(TrialSeed(o.Seed, trial), kinds, DefaultLimits)
 		env.Logf("chaos trial %d (schedule seed %d): %v", trial, sched.Seed, sched.Lines())
+		env.Event(fmt.Sprintf("chaos trial %d", trial), strings.Join(sched.Lines(), "; "))
 		v, err := st.run(budget, sched)
 		out.Trials++
 		if err != nil {
@@ -255,6 +257,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 			continue
 		}
 		found := time.Since(began)
+		env.Event(fmt.Sprintf("chaos trial %d: invariant broke", trial), fmt.Sprintf("%s at step %d after %s: %s", v.Invariant, v.Step+1, found.Round(time.Second), v.Detail))
 		env.Logf("chaos trial %d: %q broke at step %d after %s: %s", trial, v.Invariant, v.Step+1, found.Round(time.Second), v.Detail)
 		claims := Classify(v.Observed, Catalog())
 		shrunk, err := Shrink(ctx, sched, v.Step, ShrinkOptions{Replays: o.Replays, Need: o.Need, MaxRuns: o.ShrinkRuns},
