@@ -128,6 +128,12 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 		return nil, fmt.Errorf("trial %d: %w", t.n, err)
 	}
 	t.ctr = ctr
+	// Faults keep their own files (a wrapper's control file, strace
+	// output) in Target.Dir: the trial's directory, removed with the run.
+	if err := s.env.Node.Command("mkdir", "-p", t.target().Dir).Run(ctx); err != nil {
+		_ = stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+	}
 	scraping, stopScraping := context.WithCancel(ctx)
 	defer func() {
 		stopScraping()
@@ -220,7 +226,10 @@ func (t *trial) step(ctx, scraping context.Context, st Step) (*Violation, error)
 		}
 		a, err := f.Arm(ctx, t.env.Run, t.target())
 		if err != nil {
-			return nil, fmt.Errorf("arming %s: %w", st, err)
+			// One fault that cannot be armed here ends neither the trial
+			// nor the exploration; the report's errors say which and why.
+			t.env.Error(fmt.Sprintf("trial %d: step %s not armed: %v", t.n, st, err))
+			return nil, nil
 		}
 		t.mu.Lock()
 		t.armed = append(t.armed, a)
