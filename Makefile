@@ -53,7 +53,7 @@ RELAPSE   := $(BIN)/relapse
 # Builds use the installed Go; a toolchain switch mid-experiment would change what is measured.
 export GOTOOLCHAIN := local
 
-.PHONY: fuzz test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-fresh test-slow test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
+.PHONY: chaos fuzz test-debsrc actionlint nightly bisect all deps deps-base deps-engines deps-podman deps-vm deps-k8s test-noisy test-fresh test-slow test-k8s test-k8s-vm build generate lint repro matrix repair scenarios versions test unit suites test-vm bench vet clean
 
 all: build
 
@@ -163,6 +163,16 @@ NIGHTLY_SOURCES ?=
 BISECT_DEADLINE ?=
 nightly: deps build
 	$(RELAPSE) nightly --file $(NIGHTLY) --speed $(SPEED) --store $(STORE) --lock-wait 30m $(if $(CANARY_OK),--canary-ok) $(if $(NIGHTLY_SOURCES),--sources $(NIGHTLY_SOURCES)) $(if $(BISECT_DEADLINE),--bisect-deadline $(BISECT_DEADLINE))
+
+# The chaos explorer: seeded schedules of workloads and faults against a
+# pinned stack under generic invariants (make chaos CONTAINERD=1.6.2
+# RUNC=1.1.1 BUDGET=15m SEED=1). Exits 1 with a confirmed finding, 0 with
+# none; DRAFT=DIR writes a draft kit declaration of a new one.
+BUDGET ?= 15m
+SEED   ?= 1
+DRAFT  ?=
+chaos: deps deps-engines build
+	$(RELAPSE) chaos --containerd $(CONTAINERD) --runc $(RUNC) $(if $(KUBERNETES),--kubernetes $(KUBERNETES)) --budget $(BUDGET) --seed $(SEED) --reports $(REPORTS) --lock-wait 30m $(if $(DRAFT),--draft $(DRAFT))
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
 # releases), or with BISECT_SOURCE=DIR over the commits of a checkout.

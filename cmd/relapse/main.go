@@ -85,6 +85,7 @@ commands:
   results    merge cell results into the history store, compare nights, write the dashboard
   nightly    matrix + results in one: run a matrix file's cells, merge them as tonight, compare, dashboard
   bisect     find the release (or commit, with --source) where a bug came in or went away
+  chaos      explore a pinned stack with seeded schedules of workloads and faults under generic invariants
   repair     undo what a killed run left on this host (also done at every repro start)
 
 run "relapse <command> -h" for a command's flags.
@@ -94,6 +95,9 @@ run "relapse <command> -h" for a command's flags.
 // matrixFileCmd and nightlyCmd are set by nightly.go, which a lean build
 // (-tags relapse_lean) leaves out.
 var matrixFileCmd, nightlyCmd func(ctx context.Context, args []string) int
+
+// chaosCmd is set by chaos.go, which a lean build leaves out.
+var chaosCmd func(ctx context.Context, args []string) int
 
 // bisectRelapses bisects the relapses of a store's latest night with the
 // cells of a matrix file (`relapse results --bisect-relapses`); set by
@@ -181,6 +185,11 @@ func dispatch(ctx context.Context, args []string) int {
 		return nightlyCmd(ctx, args[1:])
 	case "bisect":
 		return bisectCmd(ctx, args[1:])
+	case "chaos":
+		if chaosCmd == nil {
+			return notInLeanBuild("chaos")
+		}
+		return chaosCmd(ctx, args[1:])
 	case "bisect-step":
 		return bisectStep(ctx, args[1:])
 	case "repair":

@@ -36,7 +36,7 @@ var Layers = [][]string{
 	// The scenarios.
 	{"harness/scenarios/..."},
 	// One run end to end.
-	{"harness/experiment", "harness/bisect", "harness/matrix", "harness/matrixjob", "harness/results", "harness/autobisect"},
+	{"harness/experiment", "harness/bisect", "harness/matrix", "harness/matrixjob", "harness/results", "harness/autobisect", "harness/explore"},
 	// Entry points: the CLI, the agent, the suites; and this package.
 	{"cmd/...", "suites/...", "harness/layers"},
 }

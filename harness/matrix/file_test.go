@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	// The chaos explorer is a scenario ci/nightly.yaml names; cmd/relapse links it.
+	_ "github.com/relapse-dev/relapse/harness/explore"
 	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"

@@ -1,0 +1,68 @@
+package explore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/sandbox"
+	"github.com/relapse-dev/relapse/harness/scenario"
+)
+
+// observe gathers what the detectors can see when an invariant broke (a
+// deadline alone is not evidence): a deep snapshot of every process of the
+// trial's containerd tree, the holders of each pipe one of them is
+// writing into, and containerd's goroutine dump. It records them on the
+// run's report too.
+func (t *trial) observe(ctx context.Context, v *Violation) scenario.Observed {
+	o := scenario.Observed{Invariant: v.Invariant, Detail: v.Detail, PipeHolders: map[uint64][]evidence.PipeHolder{}}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	env := t.env
+	procs, err := env.Node.Processes(ctx)
+	if err != nil {
+		env.Error(fmt.Sprintf("trial %d: listing processes after %q broke: %v", t.n, v.Invariant, err))
+	} else {
+		env.Evidence(fmt.Sprintf("trial %d: containerd's process tree when %q broke", t.n, v.Invariant), sandbox.ProcessTree(procs, t.dir))
+	}
+	for _, p := range evidence.ProcessesUnder(procs, t.dir) {
+		if p.Comm == "containerd" {
+			continue
+		}
+		snap, err := env.Node.InspectProcess(ctx, p.PID)
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		o.Processes = append(o.Processes, snap)
+		if snap.Syscall.Number != 1 || len(snap.Syscall.Args) == 0 {
+			continue // not in write(2)
+		}
+		if fd, ok := snap.FD(int(snap.Syscall.Args[0])); ok && fd.PipeInode != 0 {
+			if holders, err := env.Node.PipeHolders(ctx, fd.PipeInode); err == nil {
+				o.PipeHolders[fd.PipeInode] = holders
+			}
+		}
+	}
+	var lines []string
+	for _, s := range o.Processes {
+		lines = append(lines, s.Summary())
+	}
+	if len(lines) > 0 {
+		env.Evidence(fmt.Sprintf("trial %d: the engine's processes (state, syscall, wait channel)", t.n), strings.Join(lines, "\n"))
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer dcancel()
+	if dump, err := t.ctr.GoroutineDump(dctx); err != nil {
+		env.Error(fmt.Sprintf("trial %d: containerd's goroutines could not be dumped: %v", t.n, err))
+	} else {
+		o.GoroutineDump = dump
+		name := fmt.Sprintf("trial-%d-containerd-goroutines.txt", t.n)
+		if err := env.SaveFile(name, fmt.Sprintf("containerd's goroutine dump when %q broke in trial %d", v.Invariant, t.n), []byte(dump)); err != nil {
+			env.Error(err.Error())
+		}
+		env.Evidence(fmt.Sprintf("trial %d: containerd goroutines grouped by stack (full dump: %s)", t.n, name), evidence.SummarizeGoroutines(dump, 15))
+	}
+	return o
+}
