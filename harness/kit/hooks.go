@@ -31,6 +31,10 @@ type Hooks struct {
 	// while the trigger runs; the kit then records no second finding of
 	// its own for a REPRODUCED verdict.
 	FindingBy string
+	// Claims says whether evidence the chaos explorer gathered, told
+	// nothing about the bug, shows it (scenario.Claimer): pure, from the
+	// observation alone, with the reasons.
+	Claims func(scenario.Observed) (bool, []string)
 }
 
 // FindingDetector is the detector a REPRODUCED run's finding names: the
@@ -85,4 +89,13 @@ func (s *bugScenario) CheckPlan(provider string, params scenario.Values, version
 		return nil
 	}
 	return s.b.Hooks.CheckPlan(provider, params, versions)
+}
+
+// Claims is the bug's (scenario.Claimer); a bug that declares none claims
+// nothing.
+func (s *bugScenario) Claims(o scenario.Observed) (bool, []string) {
+	if s.b.Hooks.Claims == nil {
+		return false, nil
+	}
+	return s.b.Hooks.Claims(o)
 }

@@ -8,12 +8,12 @@ import (
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
 
-// Claims says whether evidence gathered elsewhere (the chaos explorer)
+// claims says whether evidence gathered elsewhere (the chaos explorer)
 // shows this bug: a `runc init` the pipe-deadlock detector's own
 // classification finds blocked writing into a full pipe only it can read.
 // One snapshot suffices here because the explorer snapshots only after an
 // operation outlived its bound: the write has made no progress since.
-func (Scenario) Claims(o scenario.Observed) (bool, []string) {
+func claims(o scenario.Observed) (bool, []string) {
 	for _, s := range o.Processes {
 		if !evidence.IsRuncInit(s.Process) {
 			continue

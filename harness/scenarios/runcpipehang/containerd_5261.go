@@ -74,6 +74,7 @@ var Declaration = &kit.Bug{
 			"(false: the verdict rests on the trigger's containers alone, their own pipes showing the limit was in force)"),
 	},
 	Hooks: kit.Hooks{
+		Claims: claims,
 		// engine=containerd drives Debian's containerd unless a version is given.
 		Optional:      []versions.Builder{versions.ContainerdRecipe},
 		Supports:      []scenario.Support{scenario.RuncBuildable, scenario.ContainerdBuildable},
