@@ -47,7 +47,8 @@ var _ = Describe("kit bugs", func() {
 				}
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
-						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}}
+						// LockWait: another run on this host (a nightly cell, a repro) is waited out, as the other suites' specs do.
+						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 15 * time.Minute}
 						if b.Node() != "local" {
 							o.Node = provision.Spec{Provider: b.Node()}
 						}
