@@ -47,8 +47,9 @@ var _ = Describe("kit bugs", func() {
 				}
 				It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 					for _, v := range releasesOf(ctx, c.Version) {
-						// LockWait: another run on this host (a nightly cell, a repro) is waited out, as the other suites' specs do.
-						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 15 * time.Minute}
+						// Another run on this host (a nightly cell, a repro) is waited out a while, as the other
+						// suites' specs do; well inside the spec's timeout, so a longer one fails naming its holder.
+						o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, LockWait: 5 * time.Minute}
 						if b.Node() != "local" {
 							o.Node = provision.Spec{Provider: b.Node()}
 						}
