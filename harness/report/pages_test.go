@@ -85,6 +85,7 @@ func pageCorpus() []pageCase {
 		{"pleg-not-healthy", plegNotHealthy()},
 		{"systemd-cookie-qemu", systemdCookie()},
 		{"errnoret-podman", errnoRet()},
+		{"racy-kit-bug-inconclusive", racyKitBug()},
 	}
 }
 
@@ -279,6 +280,39 @@ func errnoRet() *Report {
 		Reasons: []string{"podman run exited 126", "conmon log: error adding seccomp filter rule for syscall socket: requested action matches default action of filter"}, At: at(5), OnsetAt: at(4.9)}}
 	r.Attempts = []Attempt{{N: 0, Label: "control: the profile without the errnoRet rule", Container: "relapse-rc91-0", Outcome: "started", Seconds: 0.9, InitOutput: `{"clone3":1,"socket":0}`},
 		{N: 1, Container: "relapse-rc91-1", Outcome: "failed: error adding seccomp filter rule for syscall socket: requested action matches default action of filter: OCI runtime error", Seconds: 0.7}}
+	return r
+}
+
+// racyKitBug is CVE-2021-30465 on its first fixed release as make
+// test-slow saw it: three repetitions of a control and 100 victims under
+// the exchange, runc's long error chains with the run's paths, an
+// unexpected INCONCLUSIVE (the mismatch box above the glance). The glance
+// once listed the first 8 raw attempts and ended 1273-1370 px down.
+func racyKitBug() *Report {
+	r := notReproducedReport()
+	r.RunID = "20261206T124421-cve-2021-30465-runc-1.0.0-rc95-ea4ac2"
+	r.Scenario = "cve-2021-30465"
+	r.Bug = Bug{ID: "CVE-2021-30465", Fix: "runc 0ca91f44f166", Component: "runc", Affected: "< 1.0.0-rc95", Fixed: "1.0.0-rc95 (runc 0ca91f44f166)",
+		Title: "runc up to v1.0.0-rc94 follows a bind mount destination swapped for a symlink out of the container's root (symlink-exchange race)"}
+	counts := "of 100 starts under 710756 exchanges 0 escaped, 20 started without reaching it, runc's re-check caught 47, 33 raced in the walk before the check, 0 failed otherwise"
+	r.Verdict = Verdict{Result: Inconclusive, Component: "runc", Version: "v1.0.0-rc95", Cause: CauseUndecided, Rate: NewRate(0, 2), Expected: NotReproduced, Matches: false,
+		ExpectedWhy: "runc 1.0.0-rc95 is outside the affected range < 1.0.0-rc95 (fixed: 1.0.0-rc95 (runc 0ca91f44f166))",
+		Sampling:    Sampling{RuleOut: 0.7, Why: "a race of 100 starts a repetition"},
+		Reason:      "2 of 3 repetitions ran with the trigger in force and did not reproduce, but 1 could not decide (repetition 3: fewer than half the victims started or were caught by the fix, so an escape had little chance to show: " + counts + "): every repetition must be shown clean"}
+	seen := `{"ok":true,"pid":1,"no_new_privs":false,"cap_eff":"00000000a80425fb","pipe_size":65536,"reads":{"/shared/view/cve-2021-30465":"error: no such file or directory"},"cwd":"/"}`
+	r.Attempts = nil
+	for rep := 1; rep <= 3; rep++ {
+		r.Repetitions = append(r.Repetitions, Repetition{N: rep, Result: NotReproduced, Reason: "no victim read the marker: " + counts, Seconds: 12})
+		r.Attempts = append(r.Attempts, Attempt{Repetition: rep, Label: "control: the victim without the attacker", Outcome: "started and ran; a pipe made inside the container holds 65536 bytes", InitOutput: seen})
+		for n := 1; n <= 100; n++ {
+			a := Attempt{Repetition: rep, N: n, Label: "victim, the exchange running", Outcome: "started and ran; a pipe made inside the container holds 65536 bytes", InitOutput: seen}
+			if n%3 == 0 {
+				a.Outcome, a.InitOutput = fmt.Sprintf(`runc run failed: container_linux.go:380: starting container process caused: process_linux.go:545: container init caused: rootfs_linux.go:76: mounting "/run/relapse/run/ea4ac2-7yhsix6a/r%d/volumes/second" to rootfs at "/shared/mnt" caused: mount through procfd: possibly malicious path detected -- refusing to operate on /run/relapse/run/ea4ac2-7yhsix6a/r%d/rootfs/shared/mnt-tmp`, rep, rep), ""
+			}
+			r.Attempts = append(r.Attempts, a)
+		}
+	}
+	r.Repetitions[2].Result, r.Repetitions[2].Reason = Inconclusive, "fewer than half the victims started or were caught by the fix, so an escape had little chance to show: "+counts
 	return r
 }
 

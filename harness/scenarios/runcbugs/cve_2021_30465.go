@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,15 +32,17 @@ func init() { kit.Register(cve202130465) }
 //go:embed cve-2021-30465
 var cve202130465Fixtures embed.FS
 
-// Inside the containers: the shared volume, the name exchanged with a
-// symlink to the volumes' directory, and the second volume's second mount.
+// Inside the containers: the shared volume, the exchanged pair, the view.
 const (
-	sharedDest   = "/shared"
-	viewDest     = "/shared/view"
-	swapA        = sharedDest + "/mnt"
-	swapB        = sharedDest + "/mnt-tmp"
-	mountRefused = "possibly malicious path detected" // what a fixed runc says when a destination left the root
+	sharedDest = "/shared"
+	viewDest   = "/shared/view"
+	swapA      = sharedDest + "/mnt"
+	swapB      = sharedDest + "/mnt-tmp"
+	raced      = "/shared/mnt: invalid argument" // readlink found a directory where lstat saw the symlink: the walk before the check
 )
+
+// caughtBy: a fixed runc's re-check failing on the exchanged destination (rc95-1.1.x's WithProcfd, 1.2+'s re-open).
+var caughtBy = []string{"possibly malicious path detected", "resolving path inside rootfs failed", "open o_path procfd", "procfd verification failed", "was moved while re-opening"}
 
 var cve202130465 = &kit.Bug{
 	ID:       "CVE-2021-30465",
@@ -118,8 +121,7 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 	}
 	att, err := rk.RunDetached(ctx, r.Env.Params.Int("attempts")+1, dir, r.Env.Params.Duration("create-timeout")) // numbered after every victim
 	if err == nil {
-		// Its report line comes right before the exchange loop.
-		_, err = att.WaitLine(ctx, `"ok":true`)
+		_, err = att.WaitLine(ctx, `"ok":true`) // its report line comes right before the exchange loop
 	}
 	if err != nil {
 		return kit.Observation{}, err
@@ -127,8 +129,7 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 	r.Script("runc run --detach --bundle attacker relapse-attacker  # exchanges mnt and mnt-tmp until killed",
 		"for i in $(seq 100); do runc run --bundle victim relapse-victim-$i | grep -q "+token+" && echo ESCAPED; done",
 		"runc kill relapse-attacker TERM; runc delete --force relapse-attacker")
-	// The control's bundle (Run.Container wrote it), started again and again.
-	vdir := filepath.Join(r.Env.Dir, "bundles", "victim")
+	vdir := filepath.Join(r.Env.Dir, "bundles", "victim") // the control's bundle (Run.Container wrote it), started again and again
 	n := map[string]int{}
 	for i := 1; i <= r.Env.Params.Int("attempts") && ctx.Err() == nil; i++ {
 		o := rk.Try(ctx, runckit.Try{N: i, Bundle: vdir, Timeout: r.Env.Params.Duration("create-timeout"), Label: "victim, the exchange running"})
@@ -139,8 +140,10 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 			n["escaped"]++
 		case o.Started:
 			n["started"]++
-		case strings.Contains(string(out), mountRefused):
-			n["refused"]++
+		case slices.ContainsFunc(caughtBy, func(w string) bool { return strings.Contains(string(out), w) }):
+			n["caught"]++
+		case strings.Contains(string(out), raced):
+			n["raced"]++
 		default:
 			n["failed"]++
 		}
@@ -154,24 +157,22 @@ func victims(ctx context.Context, r *kit.Run, armed bool) (kit.Observation, erro
 		err = json.Unmarshal([]byte(line), &swaps)
 	}
 	obs := kit.Observation{Ran: n["escaped"]+n["started"] > 0, Said: swaps.Error, Facts: map[string]string{"swaps": strconv.FormatInt(swaps.Swaps, 10)}}
-	for _, k := range []string{"attempts", "escaped", "started", "refused", "failed"} {
+	for _, k := range []string{"attempts", "escaped", "started", "caught", "raced", "failed"} {
 		obs.Facts[k] = strconv.Itoa(n[k])
 	}
 	return obs, err
 }
 
-// classifyMountEscape: REPRODUCED when a victim under the exchange read
-// the marker; NOT REPRODUCED when the attacker exchanged throughout and
-// at least half the victims started (an escape shows only in a started
-// one) without any reading it.
+// classifyMountEscape: REPRODUCED when a victim under the exchange read the marker; NOT REPRODUCED when the
+// attacker exchanged and half the victims started or were caught (the window that escapes on rc94), none reading it.
 func classifyMountEscape(control, trigger kit.Observation) kit.Verdict {
 	if control.Fact("marker") == "read" {
 		return kit.Verdict{Result: report.Inconclusive, Reason: "the control victim read the marker without any attacker: the layout, not runc, exposes it"}
 	}
 	count := func(k string) int { v, _ := strconv.Atoi(trigger.Fact(k)); return v }
 	rate := report.NewRate(count("escaped"), count("attempts"))
-	counts := fmt.Sprintf("of %d starts under %s exchanges %d escaped, %d started without reaching it, runc refused %d (%q), %d failed otherwise",
-		count("attempts"), trigger.Fact("swaps"), count("escaped"), count("started"), count("refused"), mountRefused, count("failed"))
+	counts := fmt.Sprintf("of %d starts under %s exchanges %d escaped, %d started without reaching it, runc's re-check caught %d, %d raced in the walk before the check, %d failed otherwise",
+		count("attempts"), trigger.Fact("swaps"), count("escaped"), count("started"), count("caught"), count("raced"), count("failed"))
 	switch {
 	case count("escaped") > 0:
 		return kit.Verdict{Result: report.Reproduced, Kind: "mount-destination-swapped-outside-root",
@@ -179,11 +180,10 @@ func classifyMountEscape(control, trigger kit.Observation) kit.Verdict {
 			Reasons: []string{"the control victim, the same config without the attacker, did not read it: " + control.Fact("marker"), counts}}
 	case trigger.Fact("swaps") == "" || trigger.Fact("swaps") == "0":
 		return kit.Verdict{Result: report.Inconclusive, Reason: "the attacker made no exchange, so the race was not run: " + counts}
-	case 2*(count("started")+count("refused")) < count("attempts"): // a refusal is the race reached and caught
-		return kit.Verdict{Result: report.Inconclusive, Reason: "fewer than half the victims started or were refused, so an escape had little chance to show: " + counts}
+	case 2*(count("started")+count("caught")) < count("attempts"):
+		return kit.Verdict{Result: report.Inconclusive, Reason: "fewer than half the victims started or were caught by the fix, so an escape had little chance to show: " + counts}
 	}
-	return kit.Verdict{Result: report.NotReproduced, Reason: fmt.Sprintf("no victim read the marker in %d starts under %s exchanges (runc refused %d: %q)",
-		count("attempts"), trigger.Fact("swaps"), count("refused"), mountRefused)}
+	return kit.Verdict{Result: report.NotReproduced, Reason: "no victim read the marker: " + counts}
 }
 
 // cve202130465Examples is the verdict table Classify must reach (the unit tests run it).
@@ -191,9 +191,10 @@ func cve202130465Examples() []kit.Example {
 	control := kit.Ran("marker", "error: open /shared/view/m: no such file or directory")
 	return []kit.Example{
 		kit.Expect("an escape", control, kit.Ran("attempts", "100", "swaps", "250000", "escaped", "4", "started", "90", "failed", "6"), report.Reproduced, "4 of 100"),
-		kit.Expect("none, with refusals", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "90", "refused", "3", "failed", "7"), report.NotReproduced, `runc refused 3: "possibly malicious path detected"`),
+		kit.Expect("none, with refusals", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "90", "caught", "3", "raced", "7"), report.NotReproduced, "re-check caught 3, 7 raced"),
+		kit.Expect("caught more than started", control, kit.Ran("attempts", "100", "swaps", "700000", "started", "20", "caught", "47", "raced", "33"), report.NotReproduced, "20 started"),
 		kit.Expect("the control read it", kit.Ran("marker", "read"), kit.Ran("attempts", "100", "swaps", "250000", "escaped", "4"), report.Inconclusive, "without any attacker"),
 		kit.Expect("no exchange", control, kit.Ran("attempts", "100", "started", "100", "swaps", "0"), report.Inconclusive, "no exchange"),
-		kit.Expect("few starts", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "30", "failed", "70"), report.Inconclusive, "fewer than half"),
+		kit.Expect("few starts", control, kit.Ran("attempts", "100", "swaps", "250000", "started", "30", "caught", "10", "raced", "40", "failed", "20"), report.Inconclusive, "fewer than half"),
 	}
 }
