@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/oci"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/relapse-dev/relapse/harness/daemons"
 	"github.com/relapse-dev/relapse/harness/engine"
@@ -31,6 +32,7 @@ func init() {
 		Supports:  []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable},
 		Defaults:  map[string]string{"runc": DefaultRunc},
 		Start:     start,
+		Offers:    []string{NeedCRI},
 		Reproducer: "Run as root in the report directory (it holds containerd-config.toml), on the machine that ran it " +
 			"(the containerd build and the runc under test are named by their paths).",
 	})
@@ -46,7 +48,9 @@ type Kit struct {
 	Cgroup string
 	// Address is the daemon's socket, for ctr lines.
 	Address string
-	run     *kit.Run
+	// CRI is the daemon's CRI service, for a bug that Needs it (NeedCRI).
+	CRI cri.RuntimeServiceClient
+	run *kit.Run
 	// ctr and runc are the builds' paths on this machine, for the
 	// reproducer (the run's copies go with its directory).
 	ctr, runc string
@@ -77,9 +81,12 @@ func start(ctx context.Context, r *kit.Run) (any, error) {
 		return nil, err
 	}
 	k := &Kit{Rootfs: r.Runc.Rootfs, Cgroup: sb.Cgroup, run: r}
+	o := daemons.ContainerdOptions{BinDir: binDir, Runc: r.Runc.Runc.Binary}
+	if r.Needs(NeedCRI) {
+		o.CRI = criSection(art, r.Runc.Runc.Binary, dir)
+	}
 	err = env.StartEngine("containerd", dir, func() (engine.Managed, func(context.Context) error, error) {
-		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, dir, sb.Netns,
-			daemons.ContainerdOptions{BinDir: binDir, Runc: r.Runc.Runc.Binary})
+		c, stop, err := daemons.StartContainerd(ctx, env.Node, env.Journal, dir, sb.Netns, o)
 		k.Containerd = c
 		return c, stop, err
 	})
@@ -109,14 +116,23 @@ func start(ctx context.Context, r *kit.Run) (any, error) {
 		fmt.Sprintf("timeout 60 sh -c 'until [ -S %s ]; do sleep 0.1; done'", k.Address))
 	r.ScriptUndo("kill $CONTAINERD")
 	r.ScriptUndo("rm -rf " + dir)
+	if r.Needs(NeedCRI) {
+		if err := k.startCRI(ctx, r); err != nil {
+			return nil, err
+		}
+	}
 	return k, nil
 }
 
 // Ctr is a reproducer line running ctr of the build under test against
 // this daemon, in relapse's namespace.
 func (k *Kit) Ctr(args ...string) string {
-	return strings.Join(append([]string{k.ctr, "--address", k.Address, "--namespace", daemons.ContainerdNamespace}, args...), " ")
+	return joinArgs(append([]string{k.ctr, "--address", k.Address, "--namespace", daemons.ContainerdNamespace}, args...))
 }
+
+// joinArgs is a reproducer's command line (relapse's arguments need no
+// quoting: paths it made and words).
+func joinArgs(args []string) string { return strings.Join(args, " ") }
 
 // Task creates and starts a long-running task on the kit's root
 // filesystem (the fixture init, sleeping), under the run's cgroup parent,

@@ -41,6 +41,10 @@ type ContainerdConfig struct {
 	Debug string
 	// Metrics, when set, enables the Prometheus endpoint.
 	Metrics string
+	// CRI, when set, is the CRI plugin's tables in this layout
+	// (cluster.CRIConfig's TOML): the CRI service stays on, configured so,
+	// for a bug of the CRI plugin driven without a kubelet.
+	CRI string
 }
 
 // Known containerd config versions: relapse writes the layout of each.
@@ -59,11 +63,15 @@ const (
 // (on by default from 2.0) is turned off because it would load plugins
 // from the host's /opt/nri/plugins and /etc/nri/conf.d into the
 // containers under test.
-func disabledPlugins(version int) []string {
-	if version == ContainerdConfigV2 {
-		return []string{"io.containerd.grpc.v1.cri"}
+func disabledPlugins(version int, cri bool) []string {
+	var off []string
+	if !cri {
+		off = append(off, "io.containerd.grpc.v1.cri")
 	}
-	return []string{"io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"}
+	if version != ContainerdConfigV2 {
+		off = append(off, "io.containerd.nri.v1.nri")
+	}
+	return off
 }
 
 // Render writes the config.toml for the layout of c.Version; a version
@@ -73,7 +81,7 @@ func (c ContainerdConfig) Render() (string, error) {
 		"version":          c.Version,
 		"root":             c.Root,
 		"state":            c.State,
-		"disabled_plugins": disabledPlugins(c.Version),
+		"disabled_plugins": disabledPlugins(c.Version, c.CRI != ""),
 	}
 	grpc := map[string]any{"address": c.GRPC}
 	ttrpc := map[string]any{"address": c.GRPC + ".ttrpc"}
@@ -105,7 +113,7 @@ func (c ContainerdConfig) Render() (string, error) {
 	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
 		return "", fmt.Errorf("encoding containerd config: %w", err)
 	}
-	return b.String(), nil
+	return b.String() + c.CRI, nil
 }
 
 // defaultConfigVersion is the version line of `containerd config default`.

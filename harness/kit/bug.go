@@ -63,7 +63,11 @@ type Bug struct {
 	// Pins are the versions of the other components it runs with unless
 	// told otherwise ({"runc": "1.1.12"} for a containerd bug), over its
 	// engine's defaults.
-	Pins     map[string]string
+	Pins map[string]string
+	// Needs are what the bug needs of its engine beyond a bare daemon
+	// ("cri": containerd's CRI service and a pause image), among what the
+	// engine Offers.
+	Needs    []string
 	Sampling report.Sampling
 	Params   []scenario.Param
 

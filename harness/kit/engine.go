@@ -43,6 +43,9 @@ type Engine struct {
 	// Reproducer is the line the reproducer starts with, saying where to
 	// run it and with what ("Run as root in the report directory, ...").
 	Reproducer string
+	// Offers are what a bug may need of it beyond a bare daemon (Bug.Needs;
+	// Start asks r.Needs).
+	Offers []string
 }
 
 // engines are the registered engines by component.
@@ -70,14 +73,26 @@ func components() []string {
 	return append([]string{"runc"}, slices.Sorted(maps.Keys(engines))...)
 }
 
-// checkComponent says what is wrong with a bug's Component.
+// checkComponent says what is wrong with a bug's Component and Needs.
 func checkComponent(b *Bug) error {
-	if slices.Contains(components(), b.Component) {
-		return nil
+	if !slices.Contains(components(), b.Component) {
+		return fmt.Errorf("Component %q: the kit runs bugs of %s (an engine's package registers it: import it from the bug's package)",
+			b.Component, strings.Join(components(), ", "))
 	}
-	return fmt.Errorf("Component %q: the kit runs bugs of %s (an engine's package registers it: import it from the bug's package)",
-		b.Component, strings.Join(components(), ", "))
+	var offers []string
+	if e := engineOf(b); e != nil {
+		offers = e.Offers
+	}
+	for _, n := range b.Needs {
+		if !slices.Contains(offers, n) {
+			return fmt.Errorf("Needs %q: the %s engine offers %s", n, b.Component, orText(strings.Join(offers, ", "), "nothing beyond its daemon"))
+		}
+	}
+	return nil
 }
+
+// Needs says whether the bug needs what of its engine (Bug.Needs).
+func (r *Run) Needs(what string) bool { return slices.Contains(r.bug.Needs, what) }
 
 // Engine is what the bug's engine's Start returned (nil for a runc bug):
 // the engine package's accessor (ctrdkit.Of) asserts its type.

@@ -36,6 +36,7 @@ type Run struct {
 	engine any
 	// control is what the control saw, once it ran.
 	control Observation
+	bug     *Bug
 }
 
 // Armed says whether the trigger is running (false: the control).

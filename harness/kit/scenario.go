@@ -54,7 +54,7 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	r := &Run{Env: env, Runc: rk, Fixtures: s.b.Fixtures, timeout: env.Params.Duration("create-timeout")}
+	r := &Run{Env: env, Runc: rk, Fixtures: s.b.Fixtures, timeout: env.Params.Duration("create-timeout"), bug: s.b}
 	if e := engineOf(s.b); e != nil {
 		if r.engine, err = e.Start(ctx, r); err != nil {
 			return report.Inconclusive, "", fmt.Errorf("starting %s: %w", e.Component, err)
