@@ -56,7 +56,8 @@ const (
 
 // disabledPlugins are the plugins relapse turns off, per layout. CRI is
 // kubelet's API, and relapse's containerd serves no kubelet (the cluster
-// scenarios configure CRI themselves). From 2.0 only its gRPC service is
+// scenarios configure CRI themselves); a bug of the CRI plugin asks for it
+// (cri, with its tables in ContainerdConfig.CRI). From 2.0 only its gRPC service is
 // turned off: the images and runtime plugins it is built on also back the
 // pod sandbox controller, which logs "failed to load plugin" at every
 // start without them, while without the service nothing calls them. NRI
