@@ -76,7 +76,7 @@ func components() []string {
 // checkComponent says what is wrong with a bug's Component and Needs.
 func checkComponent(b *Bug) error {
 	if !slices.Contains(components(), b.Component) {
-		return fmt.Errorf("Component %q: the kit runs bugs of %s (an engine's package registers it: import it from the bug's package)",
+		return fmt.Errorf("field Component %q: the kit runs bugs of %s (an engine's package registers it: import it from the bug's package)",
 			b.Component, strings.Join(components(), ", "))
 	}
 	var offers []string
@@ -85,7 +85,7 @@ func checkComponent(b *Bug) error {
 	}
 	for _, n := range b.Needs {
 		if !slices.Contains(offers, n) {
-			return fmt.Errorf("Needs %q: the %s engine offers %s", n, b.Component, orText(strings.Join(offers, ", "), "nothing beyond its daemon"))
+			return fmt.Errorf("field Needs %q: the %s engine offers %s", n, b.Component, orText(strings.Join(offers, ", "), "nothing beyond its daemon"))
 		}
 	}
 	return nil

@@ -23,7 +23,7 @@ func withEngine(t *testing.T) *Engine {
 func TestCheckComponentAndNeeds(t *testing.T) {
 	b := valid()
 	b.Component = "testd"
-	if err := Check(b); err == nil || !strings.Contains(err.Error(), `Component "testd": the kit runs bugs of runc`) {
+	if err := Check(b); err == nil || !strings.Contains(err.Error(), `field Component "testd": the kit runs bugs of runc`) {
 		t.Errorf("Check with an unregistered engine = %v, want the components it runs", err)
 	}
 	withEngine(t)
@@ -31,7 +31,7 @@ func TestCheckComponentAndNeeds(t *testing.T) {
 		t.Errorf("Check with the engine registered = %v", err)
 	}
 	b.Needs = []string{"cri", "gpu"}
-	if err := Check(b); err == nil || !strings.Contains(err.Error(), `Needs "gpu": the testd engine offers cri`) {
+	if err := Check(b); err == nil || !strings.Contains(err.Error(), `field Needs "gpu": the testd engine offers cri`) {
 		t.Errorf("Check with a need the engine lacks = %v", err)
 	}
 	b.Component, b.Needs = "runc", []string{"cri"}

@@ -117,10 +117,10 @@ func podTeardown(ctx context.Context, r *kit.Run) (kit.Observation, error) {
 	})
 	obs := kit.Ran("shim", strconv.Itoa(shim.PID), "removed after", time.Since(began).Round(time.Millisecond).String(),
 		"attempts", strconv.Itoa(attempts), "bound", bound.String())
-	switch {
-	case err == nil:
+	switch err {
+	case nil:
 		obs.Facts["shim gone after"] = time.Since(removed).Round(time.Millisecond).String()
-	case err == poll.ErrDeadline:
+	case poll.ErrDeadline:
 		obs.Facts["shim alive after"] = time.Since(removed).Round(time.Millisecond).String()
 		env.DeferCleanup(fmt.Sprintf("kill the leaked shim (pid %d)", shim.PID), func(ctx context.Context) error {
 			return env.Node.Kill(ctx, shim.PID, 9)
