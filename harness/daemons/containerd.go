@@ -56,6 +56,9 @@ type ContainerdOptions struct {
 	// ConfigVersion is the config layout to write; 0 asks the binary
 	// (ContainerdConfigVersion).
 	ConfigVersion int
+	// CRI, when set, turns the CRI service on with these tables
+	// (ContainerdConfig.CRI).
+	CRI string
 }
 
 // StartContainerd starts containerd with private root, state and sockets
@@ -72,7 +75,7 @@ func StartContainerd(ctx context.Context, n node.Node, j *run.Journal, dir strin
 	}
 	c.ConfigVersion = o.ConfigVersion
 	config, err := ContainerdConfig{Version: o.ConfigVersion, Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state"),
-		GRPC: sock, Debug: c.DebugSocket, Metrics: o.Metrics}.Render()
+		GRPC: sock, Debug: c.DebugSocket, Metrics: o.Metrics, CRI: o.CRI}.Render()
 	if err != nil {
 		return nil, nil, fmt.Errorf("containerd in %s: %w", o.BinDir, err)
 	}

@@ -41,6 +41,10 @@ type ContainerdConfig struct {
 	Debug string
 	// Metrics, when set, enables the Prometheus endpoint.
 	Metrics string
+	// CRI, when set, is the CRI plugin's tables in this layout
+	// (cluster.CRIConfig's TOML): the CRI service stays on, configured so,
+	// for a bug of the CRI plugin driven without a kubelet.
+	CRI string
 }
 
 // Known containerd config versions: relapse writes the layout of each.
@@ -52,18 +56,23 @@ const (
 
 // disabledPlugins are the plugins relapse turns off, per layout. CRI is
 // kubelet's API, and relapse's containerd serves no kubelet (the cluster
-// scenarios configure CRI themselves). From 2.0 only its gRPC service is
+// scenarios configure CRI themselves); a bug of the CRI plugin asks for it
+// (cri, with its tables in ContainerdConfig.CRI). From 2.0 only its gRPC service is
 // turned off: the images and runtime plugins it is built on also back the
 // pod sandbox controller, which logs "failed to load plugin" at every
 // start without them, while without the service nothing calls them. NRI
 // (on by default from 2.0) is turned off because it would load plugins
 // from the host's /opt/nri/plugins and /etc/nri/conf.d into the
 // containers under test.
-func disabledPlugins(version int) []string {
-	if version == ContainerdConfigV2 {
-		return []string{"io.containerd.grpc.v1.cri"}
+func disabledPlugins(version int, cri bool) []string {
+	var off []string
+	if !cri {
+		off = append(off, "io.containerd.grpc.v1.cri")
 	}
-	return []string{"io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"}
+	if version != ContainerdConfigV2 {
+		off = append(off, "io.containerd.nri.v1.nri")
+	}
+	return off
 }
 
 // Render writes the config.toml for the layout of c.Version; a version
@@ -73,7 +82,7 @@ func (c ContainerdConfig) Render() (string, error) {
 		"version":          c.Version,
 		"root":             c.Root,
 		"state":            c.State,
-		"disabled_plugins": disabledPlugins(c.Version),
+		"disabled_plugins": disabledPlugins(c.Version, c.CRI != ""),
 	}
 	grpc := map[string]any{"address": c.GRPC}
 	ttrpc := map[string]any{"address": c.GRPC + ".ttrpc"}
@@ -105,7 +114,7 @@ func (c ContainerdConfig) Render() (string, error) {
 	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
 		return "", fmt.Errorf("encoding containerd config: %w", err)
 	}
-	return b.String(), nil
+	return b.String() + c.CRI, nil
 }
 
 // defaultConfigVersion is the version line of `containerd config default`.

@@ -165,3 +165,31 @@ func TestConfigComplaints(t *testing.T) {
 		t.Errorf("a clean log complains: %q", got)
 	}
 }
+
+// A config with a CRI section keeps the CRI service on (NRI stays off on
+// 2.x) and the section's tables parse beside relapse's own.
+func TestContainerdConfigWithCRI(t *testing.T) {
+	for _, tc := range []struct {
+		version int
+		cri     string
+		table   []string
+		off     []any
+	}{
+		{ContainerdConfigV2, "\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"relapse.local/pause:1\"\n",
+			[]string{"plugins", "io.containerd.grpc.v1.cri"}, nil},
+		{ContainerdConfigV4, "\n[plugins.\"io.containerd.cri.v1.images\"]\n  pinned_images.sandbox = \"relapse.local/pause:1\"\n",
+			[]string{"plugins", "io.containerd.cri.v1.images"}, []any{"io.containerd.nri.v1.nri"}},
+	} {
+		c := sample
+		c.Version, c.CRI = tc.version, tc.cri
+		doc := decoded(t, c)
+		table(t, doc, tc.table...)
+		off, _ := doc["disabled_plugins"].([]any)
+		if !reflect.DeepEqual(off, tc.off) {
+			t.Errorf("version %d with CRI: disabled_plugins %v, want %v", tc.version, off, tc.off)
+		}
+		if tc.version == ContainerdConfigV4 {
+			table(t, doc, "plugins", "io.containerd.server.v1.grpc")
+		}
+	}
+}

@@ -34,7 +34,8 @@ type Bug struct {
 	Summary string
 	Links   []report.Link
 
-	// Component is the component whose version decides ("runc").
+	// Component is the component whose version decides: "runc", or an
+	// engine's ("containerd"), whose bugs run under that engine (Engine).
 	Component string
 	// FirstAffected is the first affected release ("" when the bug is
 	// older than anything relapse can build); IntroducedBy the change
@@ -63,7 +64,15 @@ type Bug struct {
 	Slow bool
 	// Runc says how the runc under test runs (SystemdCgroup for a bug of
 	// the systemd cgroup driver, which needs a qemu node).
-	Runc     runckit.Options
+	Runc runckit.Options
+	// Pins are the versions of the other components it runs with unless
+	// told otherwise ({"runc": "1.1.12"} for a containerd bug), over its
+	// engine's defaults.
+	Pins map[string]string
+	// Needs are what the bug needs of its engine beyond a bare daemon
+	// ("cri": containerd's CRI service and a pause image), among what the
+	// engine Offers.
+	Needs    []string
 	Sampling report.Sampling
 	Params   []scenario.Param
 	// Hooks are what it needs around its containers beyond the runc
@@ -258,7 +267,12 @@ func Register(b *Bug) {
 		panic(fmt.Sprintf("kit: bug %s: %v", b.ID, err))
 	}
 	bugs = append(bugs, b)
-	scenario.Register(&bugScenario{b: b, name: b.Name()})
+	s := &bugScenario{b: b, name: b.Name()}
+	if e := engineOf(b); e != nil {
+		scenario.Register(&engineScenario{bugScenario: s, e: e})
+	} else {
+		scenario.Register(s)
+	}
 	for _, a := range b.Aliases {
 		scenario.Alias(a, b.Name())
 	}

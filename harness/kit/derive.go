@@ -120,8 +120,8 @@ func Check(b *Bug) error {
 	if b.Title == "" || b.Summary == "" {
 		bad("Title and Summary: say what goes wrong and what the fix changed")
 	}
-	if b.Component != "runc" {
-		bad("Component %q: the kit runs runc bugs (want runc)", b.Component)
+	if err := checkComponent(b); err != nil {
+		errs = append(errs, err)
 	}
 	last, first := "v"+strings.TrimPrefix(b.LastAffected, "v"), "v"+strings.TrimPrefix(b.FirstFixed, "v")
 	switch {

@@ -38,6 +38,11 @@ type Run struct {
 	// podman is the podman state of a run whose containers run through
 	// podman (Podman), made on first use.
 	podman *podmanEngine
+	// engine is what the bug's engine started (nil for a runc bug).
+	engine any
+	// control is what the control saw, once it ran.
+	control Observation
+	bug     *Bug
 }
 
 // Armed says whether the trigger is running (false: the control).
@@ -156,9 +161,13 @@ func (r *Run) Script(lines ...string) { r.steps = append(r.steps, lines...) }
 // ran them, from the report directory.
 func (r *Run) script(b *Bug) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n# Run as root in the report directory (it holds the bundles), with the runc under test first in PATH.\n"+
+	where := "Run as root in the report directory (it holds the bundles), with the runc under test first in PATH."
+	if e := engineOf(b); e != nil {
+		where = e.Reproducer
+	}
+	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n# %s\n"+
 		"# Affected (%s): the trigger's containers show what the control's do not; fixed (%s): they do not.\nset -x\n",
-		b.ID, b.Title, b.Affected(), b.FirstFixed)
+		b.ID, b.Title, where, b.Affected(), b.FirstFixed)
 	if len(r.undo) > 0 {
 		fmt.Fprintf(&s, "trap '%s' EXIT\n", strings.Join(slices.Compact(slices.Sorted(slices.Values(r.undo))), "; "))
 	}

@@ -49,12 +49,17 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 	if err != nil {
 		return report.Inconclusive, "", err
 	}
-	r := &Run{Env: env, Runc: rk, Fixtures: s.b.Fixtures, timeout: env.Params.Duration("create-timeout")}
+	r := &Run{Env: env, Runc: rk, Fixtures: s.b.Fixtures, timeout: env.Params.Duration("create-timeout"), bug: s.b}
+	if e := engineOf(s.b); e != nil {
+		if r.engine, err = e.Start(ctx, r); err != nil {
+			return report.Inconclusive, "", fmt.Errorf("starting %s: %w", e.Component, err)
+		}
+	}
 	control, err := s.b.Control(ctx, r)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("control: %w", err)
 	}
-	r.trigger = true
+	r.trigger, r.control = true, control
 	trigger, err := s.b.Trigger(ctx, r)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("trigger: %w", err)

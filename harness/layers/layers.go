@@ -31,8 +31,9 @@ var Layers = [][]string{
 	{"harness/chaos", "harness/detect", "harness/detect/..."},
 	// What a scenario is.
 	{"harness/scenario"},
-	// Kits scenarios share: runc containers under a detector, clusters.
-	{"harness/runckit", "harness/kit", "harness/cluster/...", "harness/clusterkit"},
+	// Kits scenarios share: runc containers under a detector, the kit and
+	// its engines, clusters.
+	{"harness/runckit", "harness/kit", "harness/ctrdkit", "harness/cluster/...", "harness/clusterkit"},
 	// The scenarios.
 	{"harness/scenarios/..."},
 	// One run end to end.

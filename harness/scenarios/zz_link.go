@@ -5,6 +5,7 @@
 package scenarios
 
 import (
+	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"

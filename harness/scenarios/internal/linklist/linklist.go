@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/relapse-dev/relapse/harness/kit"
 )
 
 // FileName links every scenario; LeanFileName those a lean build keeps.
@@ -127,27 +129,63 @@ func isHeavy(path string) bool {
 	return false
 }
 
-// ScenarioName reads the scenario's CLI name from its package under dir:
-// the string constant Name every scenario package declares.
-func ScenarioName(dir, pkg string) (string, error) {
+// ScenarioNames reads the CLI names of a scenario package under dir: the
+// string constant Name a scenario package declares, or, in a package of
+// bugs declared with the kit (harness/kit), each kit.Bug's name derived
+// from its ID.
+func ScenarioNames(dir, pkg string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, pkg, "*.go"))
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", pkg, err)
+		return nil, fmt.Errorf("reading %s: %w", pkg, err)
 	}
 	fset := token.NewFileSet()
+	var bugs []string
 	for _, path := range paths {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
 		f, err := parser.ParseFile(fset, path, nil, 0)
 		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", pkg, err)
+			return nil, fmt.Errorf("reading %s: %w", pkg, err)
 		}
 		if name, ok := nameConst(f); ok {
-			return name, nil
+			return []string{name}, nil
 		}
+		bugs = append(bugs, kitBugNames(f)...)
 	}
-	return "", fmt.Errorf("scenario package %s declares no string constant Name (its name on the command line)", pkg)
+	if len(bugs) > 0 {
+		sort.Strings(bugs)
+		return bugs, nil
+	}
+	return nil, fmt.Errorf("scenario package %s declares no string constant Name (its name on the command line) and no kit.Bug with an ID", pkg)
+}
+
+// kitBugNames are the names of the kit.Bug literals in a file, from their
+// ID fields (kit's own rule: "containerd#10036" -> containerd-10036).
+func kitBugNames(f *ast.File) []string {
+	var names []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Bug" || fmt.Sprint(sel.X) != "kit" {
+			return true
+		}
+		for _, el := range lit.Elts {
+			kv, ok := el.(*ast.KeyValueExpr)
+			if !ok || fmt.Sprint(kv.Key) != "ID" {
+				continue
+			}
+			if v, ok := kv.Value.(*ast.BasicLit); ok && v.Kind == token.STRING {
+				if id, err := strconv.Unquote(v.Value); err == nil {
+					names = append(names, (&kit.Bug{ID: id}).Name())
+				}
+			}
+		}
+		return true
+	})
+	return names
 }
 
 // nameConst is the value of a file's string constant Name, if it declares one.
@@ -222,11 +260,11 @@ func Files(dir string) (map[string]string, error) {
 		if slices.Contains(lean, p) {
 			continue
 		}
-		name, err := ScenarioName(dir, p)
+		names, err := ScenarioNames(dir, p)
 		if err != nil {
 			return nil, err
 		}
-		leftOut = append(leftOut, name)
+		leftOut = append(leftOut, names...)
 	}
 	sort.Strings(leftOut)
 	return map[string]string{

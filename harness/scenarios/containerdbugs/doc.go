@@ -1,0 +1,4 @@
+// Package containerdbugs holds the containerd bugs declared with the kit
+// (harness/kit): one file per bug, its fixtures in a directory beside it
+// named after the bug.
+package containerdbugs
