@@ -34,7 +34,9 @@ type Bug struct {
 	Summary string
 	Links   []report.Link
 
-	// Component is the component whose version decides ("runc").
+	// Component is the component whose version decides: "runc", or
+	// "kubernetes" for a kubelet bug, which runs on a one-node cluster
+	// (cluster.go).
 	Component string
 	// FirstAffected is the first affected release ("" when the bug is
 	// older than anything relapse can build); IntroducedBy the change
@@ -47,6 +49,11 @@ type Bug struct {
 	// Revert, when set, is a patch in Fixtures that takes the fix out of
 	// FirstFixed: the fix-revert spec and canary cell run it.
 	Revert string
+	// FixGate, when set, is the feature gate that turns the fix off
+	// ("ExecProbeTimeout"): the gate-off spec runs FirstFixed with it
+	// false and must reproduce, the analogue of a revert for a fix
+	// that shipped behind a gate.
+	FixGate string
 	// Fixtures are the bug's files (embed.FS of its fixture directory).
 	Fixtures fs.FS
 
@@ -246,7 +253,7 @@ func Register(b *Bug) {
 		panic(fmt.Sprintf("kit: bug %s: %v", b.ID, err))
 	}
 	bugs = append(bugs, b)
-	scenario.Register(&bugScenario{b: b, name: b.Name()})
+	scenario.Register(scenarioFor(b))
 	for _, a := range b.Aliases {
 		scenario.Alias(a, b.Name())
 	}

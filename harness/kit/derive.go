@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -24,6 +25,9 @@ const (
 	// FixRevertCase runs the first fixed release with the fix reverted:
 	// REPRODUCED.
 	FixRevertCase
+	// GateOffCase runs the first fixed release with the fix's feature
+	// gate off (Bug.FixGate): REPRODUCED.
+	GateOffCase
 )
 
 // Case is one spec derived from a declaration.
@@ -36,7 +40,10 @@ type Case struct {
 	Version string
 	// Patch is a patch's path from the repository root ("" for none).
 	Patch string
-	Want  report.Result
+	// Params are scenario parameters the case sets (the gate-off case's
+	// feature gates).
+	Params map[string]string
+	Want   report.Result
 }
 
 // Cases are the specs a declaration implies: the last affected release
@@ -51,6 +58,10 @@ func Cases(b *Bug) []Case {
 	if b.Revert != "" {
 		cs = append(cs, Case{Name: b.FirstFixed + " with " + b.FixID() + " reverted", Kind: FixRevertCase,
 			Version: b.FirstFixed, Patch: b.RevertPath(), Want: report.Reproduced})
+	}
+	if b.FixGate != "" {
+		cs = append(cs, Case{Name: b.FirstFixed + " with feature gate " + b.FixGate + " off", Kind: GateOffCase,
+			Version: b.FirstFixed, Params: map[string]string{FeatureGatesParam: b.FixGate + "=false"}, Want: report.Reproduced})
 	}
 	return cs
 }
@@ -113,8 +124,11 @@ func Check(b *Bug) error {
 	if b.Title == "" || b.Summary == "" {
 		bad("Title and Summary: say what goes wrong and what the fix changed")
 	}
-	if b.Component != "runc" {
-		bad("Component %q: the kit runs runc bugs (want runc)", b.Component)
+	if !slices.Contains(components, b.Component) {
+		bad("Component %q: the kit runs bugs of %s", b.Component, strings.Join(components, ", "))
+	}
+	if b.FixGate != "" && b.Component != "kubernetes" {
+		bad("FixGate %q: only a kubelet bug (Component kubernetes) has feature gates the kit can turn off", b.FixGate)
 	}
 	last, first := "v"+strings.TrimPrefix(b.LastAffected, "v"), "v"+strings.TrimPrefix(b.FirstFixed, "v")
 	switch {

@@ -19,12 +19,16 @@ import (
 )
 
 // Run is what a bug's Control and Trigger get: the run, the runc under
-// test on its node and the bug's fixtures.
+// test on its node (a runc bug) or the cluster (a kubelet bug: Cluster,
+// cluster.go), and the bug's fixtures.
 type Run struct {
 	Env      *scenario.Env
 	Runc     *runckit.Kit
 	Fixtures fs.FS
-	timeout  time.Duration
+	// clusterRun holds a kubelet bug's cluster (empty in a lean build,
+	// which links no cluster bug).
+	clusterRun
+	timeout time.Duration
 	// trigger is true while Trigger runs.
 	trigger bool
 	n       int
@@ -32,10 +36,20 @@ type Run struct {
 	// steps are the reproducer's shell lines, in order; undo what its
 	// exit removes.
 	steps, undo []string
+	// control is what the control saw, for the trigger (ControlSaw).
+	control Observation
+	// intro says where and how the reproducer runs ("" for a runc bug's:
+	// the report directory, the runc under test first in PATH).
+	intro string
 }
 
 // Armed says whether the trigger is running (false: the control).
 func (r *Run) Armed() bool { return r.trigger }
+
+// ControlSaw is what the control observed, while the trigger runs: a
+// trigger scales its waits from what the control measured on this node
+// (how long a pod took to start), never from a fixed wall-clock bound.
+func (r *Run) ControlSaw() Observation { return r.control }
 
 // Container is one container a side ran.
 type Container struct {
@@ -150,9 +164,13 @@ func (r *Run) Script(lines ...string) { r.steps = append(r.steps, lines...) }
 // ran them, from the report directory.
 func (r *Run) script(b *Bug) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n# Run as root in the report directory (it holds the bundles), with the runc under test first in PATH.\n"+
-		"# Affected (%s): the trigger's containers show what the control's do not; fixed (%s): they do not.\nset -x\n",
-		b.ID, b.Title, b.Affected(), b.FirstFixed)
+	intro := r.intro
+	if intro == "" {
+		intro = "Run as root in the report directory (it holds the bundles), with the runc under test first in PATH."
+	}
+	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n%s\n"+
+		"# Affected (%s): the trigger shows what the control does not; fixed (%s): it does not.\nset -x\n",
+		b.ID, b.Title, commentLines(intro), b.Affected(), b.FirstFixed)
 	if len(r.undo) > 0 {
 		fmt.Fprintf(&s, "trap '%s' EXIT\n", strings.Join(slices.Compact(slices.Sorted(slices.Values(r.undo))), "; "))
 	}
@@ -160,4 +178,16 @@ func (r *Run) script(b *Bug) string {
 		s.WriteString(l + "\n")
 	}
 	return s.String()
+}
+
+// commentLines makes text shell comments: "# " before each line that is
+// not one already.
+func commentLines(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "#") {
+			lines[i] = "# " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -1,0 +1,27 @@
+package kit
+
+// components are the components whose bugs the kit runs: runc's on the
+// node (the bug's runc under test), kubelet's ("kubernetes") on a
+// one-node cluster made from the run's Kubernetes, containerd and runc
+// (cluster.go).
+var components = []string{"runc", "kubernetes"}
+
+// FeatureGatesParam is the parameter a kubelet bug's scenario takes for
+// kubelet's feature gates ("ExecProbeTimeout=false"): the gate-off case
+// sets it (harness/cluster's FeatureGatesParam is the parameter itself;
+// this package names it without importing the cluster, so that runc
+// bugs stay in the lean build).
+const FeatureGatesParam = "feature-gates"
+
+// BugsOf lists the registered bugs of one component, in registration
+// order: each suite runs its own component's (suites/runc runc's,
+// suites/kubernetes kubelet's).
+func BugsOf(component string) []*Bug {
+	var out []*Bug
+	for _, b := range bugs {
+		if b.Component == component {
+			out = append(out, b)
+		}
+	}
+	return out
+}
