@@ -106,3 +106,24 @@ func TestClusterScript(t *testing.T) {
 		}
 	}
 }
+
+// The gate-off canary is a nightly cell of its own, and only gate off
+// counts as the fix turned off.
+func TestGateOffGroupAndTurnsFixOff(t *testing.T) {
+	b := kubelet()
+	b.FixGate = "ExecProbeTimeout"
+	gs := Groups(b)
+	last := gs[len(gs)-1]
+	if last.Name != "kubernetes-94080-gate-off" || last.Versions["kubernetes"][0] != "1.20.0" || last.Params[FeatureGatesParam][0] != "ExecProbeTimeout=false" {
+		t.Errorf("gate-off group = %+v", last)
+	}
+	for v, want := range map[string]bool{"ExecProbeTimeout=false": true, "A=true, ExecProbeTimeout=0": true,
+		"ExecProbeTimeout=true": false, "": false, "Other=false": false} {
+		if got := b.TurnsFixOff(v); got != want {
+			t.Errorf("TurnsFixOff(%q) = %t", v, got)
+		}
+	}
+	if valid().TurnsFixOff("ExecProbeTimeout=false") {
+		t.Error("a bug without a gate turned off")
+	}
+}

@@ -1,5 +1,10 @@
 package kit
 
+import (
+	"strconv"
+	"strings"
+)
+
 // components are the components whose bugs the kit runs: runc's on the
 // node (the bug's runc under test), kubelet's ("kubernetes") on a
 // one-node cluster made from the run's Kubernetes, containerd and runc
@@ -24,4 +29,21 @@ func BugsOf(component string) []*Bug {
 		}
 	}
 	return out
+}
+
+// TurnsFixOff says whether a value of FeatureGatesParam turns the bug's
+// fix gate off ("ExecProbeTimeout=false"): such a run reproduces past the
+// fix on purpose, a canary like a revert.
+func (b *Bug) TurnsFixOff(featureGates string) bool {
+	if b.FixGate == "" {
+		return false
+	}
+	for _, pair := range strings.Split(featureGates, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
+		if name == b.FixGate {
+			off, err := strconv.ParseBool(value)
+			return err == nil && !off
+		}
+	}
+	return false
 }

@@ -74,6 +74,9 @@ type Group struct {
 	Speed    string
 	Versions map[string][]string
 	Patches  map[string][]string
+	// Params are scenario parameters per name (the gate-off canary's
+	// feature gates).
+	Params   map[string][]string
 	Provider []string
 }
 
@@ -97,6 +100,11 @@ func Groups(b *Bug) []Group {
 		gs = append(gs, Group{Name: b.Name() + "-revert", Scenario: b.Name(), Speed: speed, Provider: provider,
 			Versions: map[string][]string{b.Component: {b.FirstFixed}},
 			Patches:  map[string][]string{b.Component: {b.RevertPath()}}})
+	}
+	if b.FixGate != "" {
+		gs = append(gs, Group{Name: b.Name() + "-gate-off", Scenario: b.Name(), Speed: speed, Provider: provider,
+			Versions: map[string][]string{b.Component: {b.FirstFixed}},
+			Params:   map[string][]string{FeatureGatesParam: {b.FixGate + "=false"}}})
 	}
 	return gs
 }
