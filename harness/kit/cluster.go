@@ -217,7 +217,7 @@ func (w PodWatch) Timeline() string {
 func (r *Run) WatchPod(ctx context.Context, name string, window, every time.Duration) PodWatch {
 	var w PodWatch
 	start := time.Now()
-	r.Script(fmt.Sprintf("timeout %d kubectl get pod %s -w  # watch Ready and RESTARTS for %s", int(window.Seconds()), name, window))
+	r.Script(fmt.Sprintf("timeout %d kubectl get pod %s -w  # watch Ready and RESTARTS for %s", int(window.Seconds()), name, window.Round(time.Second)))
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for time.Since(start) < window {
