@@ -114,8 +114,12 @@ func conclude(env *scenario.Env, b *Bug, control, trigger Observation) Verdict {
 // run, and a REPRODUCED verdict must name its finding.
 func Decide(b *Bug, control, trigger Observation) Verdict {
 	if !control.Ran {
-		return Verdict{Result: report.Inconclusive, Reason: "the control (the same container without the trigger) did not run: " +
-			orText(control.Failure, "no reason recorded") + "; this runc or bundle does not work here, so the trigger's outcome would prove nothing"}
+		unit, broken := "container", "this runc or bundle does not work here"
+		if b.Component == "kubernetes" {
+			unit, broken = "pod", "this cluster does not run the pod"
+		}
+		return Verdict{Result: report.Inconclusive, Reason: "the control (the same " + unit + " without the trigger) did not run: " +
+			orText(control.Failure, "no reason recorded") + "; " + broken + ", so the trigger's outcome would prove nothing"}
 	}
 	v := b.Classify(control, trigger)
 	if v.Result == report.Reproduced && v.Kind == "" {
@@ -130,3 +134,4 @@ func orText(s, alt string) string {
 	}
 	return s
 }
+
