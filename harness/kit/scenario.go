@@ -134,4 +134,3 @@ func orText(s, alt string) string {
 	}
 	return s
 }
-
