@@ -54,6 +54,10 @@ type Bug struct {
 	// false and must reproduce, the analogue of a revert for a fix
 	// that shipped behind a gate.
 	FixGate string
+	// FixGateLockedFrom is the first release that locks FixGate on
+	// (kubelet then refuses to start with it off): a gate-off run is
+	// refused from there, as before FirstFixed, which has no such gate.
+	FixGateLockedFrom string
 	// Fixtures are the bug's files (embed.FS of its fixture directory).
 	Fixtures fs.FS
 

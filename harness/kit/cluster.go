@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/semver"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -82,6 +83,35 @@ func (s *clusterScenario) CheckNode(provider string) error {
 		return err
 	}
 	return checkNode(s.b, provider)
+}
+
+// CheckPlan: what clusters can run (clusterkit), and a fix's gate turned
+// off only where kubelet has it and lets it be turned off: from FirstFixed
+// (before, kubelet refuses an unknown gate) to before FixGateLockedFrom
+// (from there kubelet refuses to start with it off).
+func (s *clusterScenario) CheckPlan(provider string, params scenario.Values, chosen map[string]string) error {
+	if err := s.ScenarioBase.CheckPlan(provider, params, chosen); err != nil {
+		return err
+	}
+	gates := params.Optional(cluster.FeatureGatesParam.Name, "")
+	v := "v" + strings.TrimPrefix(chosen[versions.Kubernetes.Name], "v")
+	if !s.b.TurnsFixOff(gates) || !semver.IsValid(v) {
+		return nil
+	}
+	until := "every later release"
+	if s.b.FixGateLockedFrom != "" {
+		until = "before " + s.b.FixGateLockedFrom
+	}
+	from, locked := "v"+strings.TrimPrefix(s.b.FirstFixed, "v"), "v"+strings.TrimPrefix(s.b.FixGateLockedFrom, "v")
+	switch {
+	case semver.Compare(v, from) < 0:
+		return fmt.Errorf("%s=%s: kubelet %s has no gate %s (it came with the fix in %s) and refuses an unknown one; turn it off on a release from %s to %s (the gate-off canary runs %s)",
+			cluster.FeatureGatesParam.Name, gates, chosen[versions.Kubernetes.Name], s.b.FixGate, s.b.FirstFixed, s.b.FirstFixed, until, s.b.FirstFixed)
+	case s.b.FixGateLockedFrom != "" && semver.Compare(v, locked) >= 0:
+		return fmt.Errorf("%s=%s: kubelet %s locks %s on (from %s) and refuses to start with it off; turn it off on a release from %s to %s (the gate-off canary runs %s)",
+			cluster.FeatureGatesParam.Name, gates, chosen[versions.Kubernetes.Name], s.b.FixGate, s.b.FixGateLockedFrom, s.b.FirstFixed, until, s.b.FirstFixed)
+	}
+	return nil
 }
 
 // Run makes the cluster, then runs the sides.

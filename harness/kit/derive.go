@@ -145,6 +145,10 @@ func Check(b *Bug) error {
 	case semver.Compare(last, first) >= 0:
 		bad("LastAffected %s is not before FirstFixed %s", b.LastAffected, b.FirstFixed)
 	}
+	if l := "v" + strings.TrimPrefix(b.FixGateLockedFrom, "v"); b.FixGateLockedFrom != "" &&
+		(b.FixGate == "" || !semver.IsValid(l) || semver.Compare(l, first) <= 0) {
+		bad("FixGateLockedFrom %q: want the release after FirstFixed %s that locked FixGate %q on", b.FixGateLockedFrom, b.FirstFixed, b.FixGate)
+	}
 	if b.FirstAffected != "" {
 		if fa := "v" + strings.TrimPrefix(b.FirstAffected, "v"); !semver.IsValid(fa) || semver.Compare(fa, last) > 0 {
 			bad("FirstAffected %q: want a release no later than LastAffected %s", b.FirstAffected, b.LastAffected)

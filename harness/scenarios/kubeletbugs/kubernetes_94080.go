@@ -73,7 +73,10 @@ func init() {
 		LastAffected: "1.19.16",
 		FirstFixed:   "1.20.0",
 		FixGate:      "ExecProbeTimeout",
-		Nodes:        []string{"local", "qemu"},
+		// GA and on from 1.20, LockToDefault from 1.35 (kubelet 1.37.2
+		// panics reading a configuration that turns it off).
+		FixGateLockedFrom: "1.35.0",
+		Nodes:             []string{"local", "qemu"},
 		// A cluster, and a Kubernetes build of about an hour cold.
 		Slow: true,
 		Sampling: report.Sampling{Deterministic: true,
