@@ -5,6 +5,7 @@ package kit
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relapse-dev/relapse/harness/cluster"
 	"github.com/relapse-dev/relapse/harness/report"
@@ -125,5 +126,28 @@ func TestGateOffGroupAndTurnsFixOff(t *testing.T) {
 	}
 	if valid().TurnsFixOff("ExecProbeTimeout=false") {
 		t.Error("a bug without a gate turned off")
+	}
+}
+
+// A watch's timeline keeps the looks where something changed and the
+// last one; not-Ready time and restarts come from the samples.
+func TestPodWatchTimeline(t *testing.T) {
+	w := PodWatch{Samples: []PodSample{
+		{At: 0, Ready: true, Phase: "Running"},
+		{At: time.Second, Ready: true, Phase: "Running"},
+		{At: 2 * time.Second, Ready: true, Restarts: 1, Phase: "Running"},
+		{At: 3 * time.Second, Ready: false, Restarts: 1, Phase: "Running"},
+		{At: 4 * time.Second, Ready: false, Restarts: 1, Phase: "Running"},
+	}, Failed: 1}
+	if got := w.NotReady(time.Second); got != 2*time.Second {
+		t.Errorf("NotReady = %s", got)
+	}
+	if w.Restarts() != 1 || (PodWatch{}).Restarts() != 0 {
+		t.Errorf("Restarts = %d", w.Restarts())
+	}
+	want := "+0s     Ready=true  restarts=0 phase=Running\n+2s     Ready=true  restarts=1 phase=Running\n" +
+		"+3s     Ready=false restarts=1 phase=Running\n+4s     Ready=false restarts=1 phase=Running\n(1 looks could not read the pod)\n"
+	if got := w.Timeline(); got != want {
+		t.Errorf("Timeline =\n%s\nwant\n%s", got, want)
 	}
 }
