@@ -45,8 +45,14 @@ func kitBugSpecs(b *kit.Bug, sysctls []string) {
 		})
 		AfterEach(func() { baseline.CheckClean() })
 
+		// A cold runc build takes a minute or two; a cold Kubernetes
+		// build about an hour on two shared cores (58 min for 1.37.2).
+		timeout := 15 * time.Minute
+		if b.Component == versions.Kubernetes.Name {
+			timeout = 90 * time.Minute
+		}
 		for _, c := range kit.Cases(b) {
-			decorations := []any{Label(caseLabel(c.Kind)), SpecTimeout(15 * time.Minute)}
+			decorations := []any{Label(caseLabel(c.Kind)), SpecTimeout(timeout)}
 			if versions.IsSelector(c.Version) {
 				// What ships changes with every release: each new one is a
 				// cold build, so `make test` stays bounded and the nightly
