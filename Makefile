@@ -108,7 +108,8 @@ RELAPSE_LEAN := $(BIN)/relapse-lean
 $(RELAPSE_LEAN): $(RELAPSE_SOURCES)
 	$(GO) build -tags relapse_lean -o $(RELAPSE_LEAN) ./cmd/relapse
 
-CLUSTER_SCENARIOS := pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s
+# kubernetes-%: the kubelet bugs declared with the kit (harness/scenarios/kubeletbugs).
+CLUSTER_SCENARIOS := pleg-not-healthy kubelet-extra-sandbox runc-pipe-hang-k8s kubernetes-%
 ENGINE_CLIENTS = $(filter docker containerd,$(ENGINE))$(filter containerd-%,$(SCENARIO))
 REPRO_BIN = $(if $(ENGINE_CLIENTS)$(filter $(CLUSTER_SCENARIOS),$(SCENARIO)),$(RELAPSE),$(RELAPSE_LEAN))
 

@@ -47,6 +47,9 @@ type Options struct {
 	// the containerd kubelet's CRI runs on ("" for the node's own).
 	ContainerdDir     string
 	ContainerdVersion string
+	// FeatureGates are kubelet's feature gates, set in its configuration
+	// (FeatureGatesParam); none when empty.
+	FeatureGates map[string]bool
 }
 
 // ContainerdBinaries are what a cluster's containerd is made of, all of

@@ -207,7 +207,11 @@ func Start(ctx context.Context, env *scenario.Env, stallCRI bool) (*cluster.Clus
 	if err != nil {
 		return nil, cluster.Options{}, err
 	}
-	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI,
+	gates, err := cluster.ParseFeatureGates(env.Params.Optional(cluster.FeatureGatesParam.Name, ""))
+	if err != nil {
+		return nil, cluster.Options{}, err
+	}
+	opts := cluster.Options{BinDir: k8s.Path, Version: k8s.Version, Runc: runc.Path, StallCRI: stallCRI, FeatureGates: gates,
 		ContainerdDir: containerd.Path, ContainerdVersion: containerd.Version,
 		CNI:     env.Params.Optional(cluster.CNIParam.Name, cluster.CNIBridge),
 		Runtime: env.Params.Optional(cluster.RuntimeParam.Name, cluster.RuntimeContainerd)}

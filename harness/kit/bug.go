@@ -34,8 +34,10 @@ type Bug struct {
 	Summary string
 	Links   []report.Link
 
-	// Component is the component whose version decides: "runc", or an
-	// engine's ("containerd"), whose bugs run under that engine (Engine).
+	// Component is the component whose version decides: "runc"; an
+	// engine's ("containerd"), whose bugs run under that engine (Engine);
+	// or "kubernetes" for a kubelet bug, which runs on a one-node cluster
+	// (cluster.go).
 	Component string
 	// FirstAffected is the first affected release ("" when the bug is
 	// older than anything relapse can build); IntroducedBy the change
@@ -53,6 +55,15 @@ type Bug struct {
 	// last affected one builds. Revert is then the affected side: the
 	// specs and cells run it instead of LastAffected.
 	AffectedUnbuildable string
+	// FixGate, when set, is the feature gate that turns the fix off
+	// ("ExecProbeTimeout"): the gate-off spec runs FirstFixed with it
+	// false and must reproduce, the analogue of a revert for a fix
+	// that shipped behind a gate.
+	FixGate string
+	// FixGateLockedFrom is the first release that locks FixGate on
+	// (kubelet then refuses to start with it off): a gate-off run is
+	// refused from there, as before FirstFixed, which has no such gate.
+	FixGateLockedFrom string
 	// Fixtures are the bug's files (embed.FS of its fixture directory).
 	Fixtures fs.FS
 
@@ -267,12 +278,7 @@ func Register(b *Bug) {
 		panic(fmt.Sprintf("kit: bug %s: %v", b.ID, err))
 	}
 	bugs = append(bugs, b)
-	s := &bugScenario{b: b, name: b.Name()}
-	if e := engineOf(b); e != nil {
-		scenario.Register(&engineScenario{bugScenario: s, e: e})
-	} else {
-		scenario.Register(s)
-	}
+	scenario.Register(scenarioFor(b))
 	for _, a := range b.Aliases {
 		scenario.Alias(a, b.Name())
 	}

@@ -24,6 +24,9 @@ const (
 	// FixRevertCase runs the first fixed release with the fix reverted:
 	// REPRODUCED.
 	FixRevertCase
+	// GateOffCase runs the first fixed release with the fix's feature
+	// gate off (Bug.FixGate): REPRODUCED.
+	GateOffCase
 )
 
 // Case is one spec derived from a declaration.
@@ -36,7 +39,10 @@ type Case struct {
 	Version string
 	// Patch is a patch's path from the repository root ("" for none).
 	Patch string
-	Want  report.Result
+	// Params are scenario parameters the case sets (the gate-off case's
+	// feature gates).
+	Params map[string]string
+	Want   report.Result
 }
 
 // Cases are the specs a declaration implies: the last affected release
@@ -54,6 +60,10 @@ func Cases(b *Bug) []Case {
 		cs = append(cs, Case{Name: b.FirstFixed + " with " + b.FixID() + " reverted", Kind: FixRevertCase,
 			Version: b.FirstFixed, Patch: b.RevertPath(), Want: report.Reproduced})
 	}
+	if b.FixGate != "" {
+		cs = append(cs, Case{Name: b.FirstFixed + " with feature gate " + b.FixGate + " off", Kind: GateOffCase,
+			Version: b.FirstFixed, Params: map[string]string{FeatureGatesParam: b.FixGate + "=false"}, Want: report.Reproduced})
+	}
 	return cs
 }
 
@@ -65,8 +75,10 @@ type Group struct {
 	Speed    string
 	Versions map[string][]string
 	Patches  map[string][]string
-	Provider []string
+	// Params are scenario parameters per name (a bug's CellParams, the
+	// gate-off canary's feature gates).
 	Params   map[string][]string
+	Provider []string
 }
 
 // Groups are the nightly's entries for a declaration: the last affected
@@ -93,6 +105,11 @@ func Groups(b *Bug) []Group {
 		gs = append(gs, Group{Name: b.Name() + "-revert", Scenario: b.Name(), Speed: speed, Provider: provider,
 			Versions: map[string][]string{b.Component: {b.FirstFixed}},
 			Patches:  map[string][]string{b.Component: {b.RevertPath()}}, Params: b.CellParams})
+	}
+	if b.FixGate != "" {
+		gs = append(gs, Group{Name: b.Name() + "-gate-off", Scenario: b.Name(), Speed: speed, Provider: provider,
+			Versions: map[string][]string{b.Component: {b.FirstFixed}},
+			Params:   map[string][]string{FeatureGatesParam: {b.FixGate + "=false"}}})
 	}
 	return gs
 }
@@ -123,12 +140,19 @@ func Check(b *Bug) error {
 	if err := checkComponent(b); err != nil {
 		errs = append(errs, err)
 	}
+	if b.FixGate != "" && b.Component != "kubernetes" {
+		bad("FixGate %q: only a kubelet bug (Component kubernetes) has feature gates the kit can turn off", b.FixGate)
+	}
 	last, first := "v"+strings.TrimPrefix(b.LastAffected, "v"), "v"+strings.TrimPrefix(b.FirstFixed, "v")
 	switch {
 	case !semver.IsValid(last) || !semver.IsValid(first):
 		bad("LastAffected %q and FirstFixed %q: want release versions (1.1.11, 1.1.12)", b.LastAffected, b.FirstFixed)
 	case semver.Compare(last, first) >= 0:
 		bad("LastAffected %s is not before FirstFixed %s", b.LastAffected, b.FirstFixed)
+	}
+	if l := "v" + strings.TrimPrefix(b.FixGateLockedFrom, "v"); b.FixGateLockedFrom != "" &&
+		(b.FixGate == "" || !semver.IsValid(l) || semver.Compare(l, first) <= 0) {
+		bad("FixGateLockedFrom %q: want the release after FirstFixed %s that locked FixGate %q on", b.FixGateLockedFrom, b.FirstFixed, b.FixGate)
 	}
 	if b.FirstAffected != "" {
 		if fa := "v" + strings.TrimPrefix(b.FirstAffected, "v"); !semver.IsValid(fa) || semver.Compare(fa, last) > 0 {

@@ -7,13 +7,16 @@
 //
 //   - the CLI entry: Register makes a scenario named after the upstream id
 //     (Name: "CVE-2024-21626" -> cve-2024-21626, "runc#3952" -> runc-3952);
-//   - the Ginkgo specs: Cases (suites/runc/kit_test.go iterates them);
+//   - the Ginkgo specs: Cases (suitekit.KitBugs iterates them, in
+//     suites/runc for runc bugs and suites/kubernetes for kubelet bugs);
 //   - the nightly cells: Groups (ci/nightly.yaml's `kit: all` entry);
 //   - the bisection endpoints: Endpoints;
 //   - the report's bug record, whose summary.md follows the tracker's bug
 //     form (harness/report), with the advisory for a CVE;
 //   - the link files and make's lists: kit bugs live in a package already
-//     linked (harness/scenarios/runcbugs), one file each.
+//     linked (harness/scenarios/runcbugs, and kubeletbugs for the bugs of
+//     Component "kubernetes", which run on a one-node cluster: cluster.go),
+//     one file each.
 //
 // Check says what a declaration lacks; a unit test runs it over every
 // registered bug, so a bug without identity, specs or cells fails the

@@ -64,13 +64,23 @@ func RegisterEngine(e *Engine) {
 	engines[e.Component] = e
 }
 
+// nodeScenario is a bug run on the node: under its engine when its
+// component has one, else with the runc under test alone.
+func nodeScenario(b *Bug) scenario.Scenario {
+	s := &bugScenario{b: b, name: b.Name()}
+	if e := engineOf(b); e != nil {
+		return &engineScenario{bugScenario: s, e: e}
+	}
+	return s
+}
+
 // engineOf is the engine a bug runs under (nil for a runc bug).
 func engineOf(b *Bug) *Engine { return engines[b.Component] }
 
 // components are what a Component may name: runc and the registered
 // engines.
 func components() []string {
-	return append([]string{"runc"}, slices.Sorted(maps.Keys(engines))...)
+	return append(slices.Clone(nodeComponents), slices.Sorted(maps.Keys(engines))...)
 }
 
 // checkComponent says what is wrong with a bug's Component and Needs.
@@ -125,9 +135,3 @@ func (s *engineScenario) DefaultVersions() map[string]string {
 // ScriptUndo adds a line the reproducer runs on exit (stopping a daemon
 // it started, removing what it made).
 func (r *Run) ScriptUndo(line string) { r.undo = append(r.undo, line) }
-
-// ControlSaw is what the control observed, for a trigger that derives its
-// bounds from it (a deadline from the control's own latency, so a loaded
-// machine's slowness is not taken for the bug); empty while the control
-// runs.
-func (r *Run) ControlSaw() Observation { return r.control }

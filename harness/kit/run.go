@@ -19,14 +19,18 @@ import (
 )
 
 // Run is what a bug's Control and Trigger get: the run, the runc under
-// test on its node and the bug's fixtures.
+// test on its node (a runc bug) or the cluster (a kubelet bug: Cluster,
+// cluster.go), and the bug's fixtures.
 type Run struct {
 	Env      *scenario.Env
 	Runc     *runckit.Kit
 	Fixtures fs.FS
 	// Data is the bug's own state from its Control to its Trigger (a
 	// bundle both use, an engine the control started).
-	Data    any
+	Data any
+	// clusterRun holds a kubelet bug's cluster (empty in a lean build,
+	// which links no cluster bug).
+	clusterRun
 	timeout time.Duration
 	// trigger is true while Trigger runs.
 	trigger bool
@@ -40,13 +44,22 @@ type Run struct {
 	podman *podmanEngine
 	// engine is what the bug's engine started (nil for a runc bug).
 	engine any
-	// control is what the control saw, once it ran.
+	// control is what the control saw, for the trigger (ControlSaw).
 	control Observation
 	bug     *Bug
+	// intro says where and how the reproducer runs ("" for a runc bug's:
+	// the report directory, the runc under test first in PATH; an
+	// engine's Reproducer line).
+	intro string
 }
 
 // Armed says whether the trigger is running (false: the control).
 func (r *Run) Armed() bool { return r.trigger }
+
+// ControlSaw is what the control observed, while the trigger runs: a
+// trigger scales its waits from what the control measured on this node
+// (how long a pod took to start), never from a fixed wall-clock bound.
+func (r *Run) ControlSaw() Observation { return r.control }
 
 // Container is one container a side ran.
 type Container struct {
@@ -161,13 +174,16 @@ func (r *Run) Script(lines ...string) { r.steps = append(r.steps, lines...) }
 // ran them, from the report directory.
 func (r *Run) script(b *Bug) string {
 	var s strings.Builder
-	where := "Run as root in the report directory (it holds the bundles), with the runc under test first in PATH."
-	if e := engineOf(b); e != nil {
-		where = e.Reproducer
+	intro := r.intro
+	if e := engineOf(b); intro == "" && e != nil {
+		intro = e.Reproducer
 	}
-	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n# %s\n"+
-		"# Affected (%s): the trigger's containers show what the control's do not; fixed (%s): they do not.\nset -x\n",
-		b.ID, b.Title, where, b.Affected(), b.FirstFixed)
+	if intro == "" {
+		intro = "Run as root in the report directory (it holds the bundles), with the runc under test first in PATH."
+	}
+	fmt.Fprintf(&s, "#!/bin/sh\n# %s: %s\n%s\n"+
+		"# Affected (%s): the trigger shows what the control does not; fixed (%s): it does not.\nset -x\n",
+		b.ID, b.Title, commentLines(intro), b.Affected(), b.FirstFixed)
 	if len(r.undo) > 0 {
 		fmt.Fprintf(&s, "trap '%s' EXIT\n", strings.Join(slices.Compact(slices.Sorted(slices.Values(r.undo))), "; "))
 	}
@@ -175,4 +191,16 @@ func (r *Run) script(b *Bug) string {
 		s.WriteString(l + "\n")
 	}
 	return s.String()
+}
+
+// commentLines makes text shell comments: "# " before each line that is
+// not one already.
+func commentLines(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "#") {
+			lines[i] = "# " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -32,11 +32,16 @@ func (s *bugScenario) Params() []scenario.Param {
 
 // CheckNode refuses a provider the bug does not run on.
 func (s *bugScenario) CheckNode(provider string) error {
-	nodes := s.b.nodes()
+	return checkNode(s.b, provider)
+}
+
+// checkNode refuses a provider b does not run on.
+func checkNode(b *Bug, provider string) error {
+	nodes := b.nodes()
 	if provider == "" || slices.Contains(nodes, provider) {
 		return nil
 	}
-	return fmt.Errorf("%s runs on node %s, not %q", s.name, strings.Join(nodes, " or "), provider)
+	return fmt.Errorf("%s runs on node %s, not %q", b.Name(), strings.Join(nodes, " or "), provider)
 }
 
 // Run sets up the runc under test, runs the control, then the trigger,
@@ -55,21 +60,35 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 			return report.Inconclusive, "", fmt.Errorf("starting %s: %w", e.Component, err)
 		}
 	}
-	control, err := s.b.Control(ctx, r)
+	return r.sides(ctx, s.b)
+}
+
+// sides runs the control, then the trigger, keeps the reproducer and
+// concludes: the same for every kind of bug once its Run is set up.
+func (r *Run) sides(ctx context.Context, b *Bug) (report.Result, string, error) {
+	control, err := b.Control(ctx, r)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("control: %w", err)
 	}
 	r.trigger, r.control = true, control
-	trigger, err := s.b.Trigger(ctx, r)
+	trigger, err := b.Trigger(ctx, r)
 	if err != nil {
 		return report.Inconclusive, "", fmt.Errorf("trigger: %w", err)
 	}
 	if r.steps != nil {
-		env.Report.Reproduce = r.script(s.b)
+		r.Env.Report.Reproduce = r.script(b)
 	}
-	v := Decide(s.b, control, trigger)
+	v := conclude(r.Env, b, control, trigger)
+	return v.Result, v.Reason, nil
+}
+
+// conclude decides (Decide) and records what every kit bug's report
+// shows whatever runs it: what the trigger was told, the sides' facts of
+// many lines as evidence, and the finding of a REPRODUCED verdict.
+func conclude(env *scenario.Env, b *Bug, control, trigger Observation) Verdict {
+	v := Decide(b, control, trigger)
 	if trigger.Said != "" {
-		env.Evidence("what runc said to the trigger", trigger.Said)
+		env.Evidence("what "+b.Component+" said to the trigger", trigger.Said)
 	}
 	// A fact of many lines (one per container tried) is evidence to
 	// read, not a line of the verdict.
@@ -83,20 +102,24 @@ func (s *bugScenario) Run(ctx context.Context, env *scenario.Env) (report.Result
 			}
 		}
 	}
-	if v.Result == report.Reproduced && s.b.Hooks.FindingBy == "" {
+	if v.Result == report.Reproduced && b.Hooks.FindingBy == "" {
 		now := time.Now().UTC()
-		env.Finding(report.Finding{Detector: s.b.Name(), Kind: v.Kind, Summary: v.Reason, Reasons: v.Reasons,
+		env.Finding(report.Finding{Detector: b.Name(), Kind: v.Kind, Summary: v.Reason, Reasons: v.Reasons,
 			At: now, OnsetAt: now, Samples: 1})
 	}
-	return v.Result, v.Reason, nil
+	return v
 }
 
 // Decide is the kit's rule around a bug's Classify: the control must have
 // run, and a REPRODUCED verdict must name its finding.
 func Decide(b *Bug, control, trigger Observation) Verdict {
 	if !control.Ran {
-		return Verdict{Result: report.Inconclusive, Reason: "the control (the same container without the trigger) did not run: " +
-			orText(control.Failure, "no reason recorded") + "; this runc or bundle does not work here, so the trigger's outcome would prove nothing"}
+		unit, broken := "container", "this runc or bundle does not work here"
+		if b.Component == "kubernetes" {
+			unit, broken = "pod", "this cluster does not run the pod"
+		}
+		return Verdict{Result: report.Inconclusive, Reason: "the control (the same " + unit + " without the trigger) did not run: " +
+			orText(control.Failure, "no reason recorded") + "; " + broken + ", so the trigger's outcome would prove nothing"}
 	}
 	v := b.Classify(control, trigger)
 	if v.Result == report.Reproduced && v.Kind == "" {

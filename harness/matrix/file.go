@@ -41,8 +41,9 @@ type Group struct {
 	// Canary marks cells that simulate a relapse on purpose: the night
 	// must flag them. A cell is one exactly when one of its patches
 	// reverts the bug's own fix (a "# Reverts-Fix:" header naming the
-	// scenario's fix), so the field may be left out; when given it must
-	// agree.
+	// scenario's fix) or, for a kit bug whose fix shipped behind a
+	// feature gate, its parameters turn that gate off; so the field may
+	// be left out; when given it must agree.
 	Canary *bool `json:"canary,omitempty"`
 	// Versions lists versions per component.
 	Versions map[string][]string `json:"versions,omitempty"`
@@ -236,6 +237,11 @@ func withKitGroups(groups []Group) ([]Group, error) {
 						vs = map[string][]string{b.Component: vs[b.Component][1:]}
 					}
 				}
+				if len(kg.Patches) == 0 && len(kg.Params) > 0 {
+					// A canary of parameters (the fix's gate off) runs
+					// what the kit named, like a revert.
+					vs = kg.Versions
+				}
 				out = append(out, Group{Name: kg.Name, Scenario: kg.Scenario, Speed: kg.Speed, Versions: vs,
 					Patches: kg.Patches, Provider: kg.Provider, Params: kg.Params})
 			}
@@ -402,18 +408,39 @@ func (g Group) canary() (bool, error) {
 				return false, fmt.Errorf("%s patch %s: %w (paths are relative to the directory relapse runs in)", comp, path, err)
 			}
 			if fix != "" && p.RevertsFix == fix {
-				reverts = path
+				reverts = "patch " + path
 			}
 		}
+	}
+	if reverts == "" {
+		reverts = g.gateOff()
 	}
 	switch {
 	case g.Canary == nil:
 	case *g.Canary && reverts == "":
 		return false, fmt.Errorf("canary: true, but no patch of the group reverts %s, the bug's fix (a canary is a cell whose patch has the header \"# Reverts-Fix: %s\")", fix, fix)
 	case !*g.Canary && reverts != "":
-		return false, fmt.Errorf("canary: false, but patch %s reverts %s, the bug's fix: such a cell relapses on purpose and is a canary (leave canary out)", reverts, fix)
+		return false, fmt.Errorf("canary: false, but %s reverts %s, the bug's fix: such a cell relapses on purpose and is a canary (leave canary out)", reverts, fix)
 	}
 	return reverts != "", nil
+}
+
+// gateOff is the parameter setting with which every cell of the group
+// turns its kit bug's fix gate off ("feature-gates=ExecProbeTimeout=false";
+// "" when not): a fix that shipped behind a gate is reverted by turning
+// the gate off, so such cells are canaries too.
+func (g Group) gateOff() string {
+	b, ok := kit.Lookup(g.Scenario)
+	values := g.Params[kit.FeatureGatesParam]
+	if !ok || len(values) == 0 {
+		return ""
+	}
+	for _, v := range values {
+		if !b.TurnsFixOff(v) {
+			return ""
+		}
+	}
+	return kit.FeatureGatesParam + "=" + strings.Join(values, "|")
 }
 
 // withDim says whether name could be a dimension of the group's scenario.

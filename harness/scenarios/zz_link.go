@@ -8,6 +8,7 @@ import (
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/containerdmetrics"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/extrasandbox"
+	_ "github.com/relapse-dev/relapse/harness/scenarios/kubeletbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/plegnotready"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcbugs"
 	_ "github.com/relapse-dev/relapse/harness/scenarios/runcpipehang"

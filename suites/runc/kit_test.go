@@ -2,6 +2,6 @@ package runc_test
 
 import "github.com/relapse-dev/relapse/suites/suitekit"
 
-// The runc bugs declared with the kit: their specs derive from each
-// declaration (suitekit.KitBugs).
+// The specs of every runc bug declared with the kit (harness/kit),
+// derived from its declaration (suitekit.KitBugs).
 var _ = suitekit.KitBugs("runc")

@@ -496,7 +496,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
 `, pki("ca.crt"), pki("kubelet-serving.crt"), pki("kubelet-serving.key"), cgroupRoot)
-	config += cluster.KubeletCgroupV1(o.Version)
+	config += cluster.KubeletCgroupV1(o.Version) + cluster.KubeletFeatureGates(o.FeatureGates)
 	args := []string{filepath.Join(o.BinDir, "kubelet"), "--config=" + b.path("kubelet", "config.yaml"),
 		"--kubeconfig=" + pki("kubelet.kubeconfig"), "--root-dir=" + b.path("kubelet", "root"), "--hostname-override=" + NodeName,
 		"--node-ip=" + nodeIP, "--v=2"}

@@ -190,8 +190,8 @@ func (k *kindCluster) kindConfig() *v1alpha4.Cluster {
 		cfg.Nodes[0].ExtraMounts = []v1alpha4.Mount{{HostPath: filepath.Join(k.dir, "cri"), ContainerPath: criProxyDir}}
 		cfg.KubeadmConfigPatches = []string{fmt.Sprintf("kind: InitConfiguration\nnodeRegistration:\n  criSocket: unix://%s/cri-proxy.sock\n", criProxyDir)}
 	}
-	if line := cluster.KubeletCgroupV1(k.o.Version); line != "" {
-		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, "kind: KubeletConfiguration\n"+line)
+	if lines := cluster.KubeletCgroupV1(k.o.Version) + cluster.KubeletFeatureGates(k.o.FeatureGates); lines != "" {
+		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, "kind: KubeletConfiguration\n"+lines)
 	}
 	return cfg
 }

@@ -10,10 +10,10 @@ import (
 // identity Check accepts, specs on both sides of the fix, nightly cells
 // and a verdict table its Classify reaches.
 func TestEveryBugHasIdentitySpecsAndCells(t *testing.T) {
-	if len(kit.Bugs()) == 0 {
+	if len(kit.BugsOf("runc")) == 0 {
 		t.Fatal("no kit bug is registered")
 	}
-	for _, b := range kit.Bugs() {
+	for _, b := range kit.BugsOf("runc") {
 		t.Run(b.Name(), func(t *testing.T) {
 			for _, err := range kit.Verify(b) {
 				t.Error(err)
