@@ -3,6 +3,7 @@ package ctrdkit
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/engine"
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/kit"
+	"github.com/relapse-dev/relapse/harness/node/agent"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -82,6 +84,13 @@ func start(ctx context.Context, r *kit.Run) (any, error) {
 	}
 	k := &Kit{Rootfs: r.Runc.Rootfs, Cgroup: sb.Cgroup, run: r}
 	o := daemons.ContainerdOptions{BinDir: binDir, Runc: r.Runc.Runc.Binary}
+	if n := env.Node; n.Provider() != "local" {
+		// A VM node's socket is not reachable from here: the node's
+		// agent relays the client's connections to it.
+		o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return agent.Dial(ctx, n, nil, network, addr)
+		}
+	}
 	if r.Needs(NeedCRI) {
 		o.CRI = criSection(art, r.Runc.Runc.Binary, dir)
 	}
@@ -130,6 +139,13 @@ func (k *Kit) Ctr(args ...string) string {
 	return joinArgs(append([]string{k.ctr, "--address", k.Address, "--namespace", daemons.ContainerdNamespace}, args...))
 }
 
+// CtrRun is a reproducer line running container id on the kit's root
+// filesystem with the runc under test: ctr run with flags, then args.
+func (k *Kit) CtrRun(flags []string, id string, args ...string) string {
+	line := append(append([]string{"run"}, flags...), "--runc-binary", k.runc, "--rootfs", "$PWD/rootfs", id)
+	return k.Ctr(append(line, args...)...)
+}
+
 // joinArgs is a reproducer's command line (relapse's arguments need no
 // quoting: paths it made and words).
 func joinArgs(args []string) string { return strings.Join(args, " ") }
@@ -142,7 +158,7 @@ func (k *Kit) Task(ctx context.Context, id string) (containerd.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id, err)
 	}
-	k.run.Script(k.Ctr("run", "-d", "--rootfs", "--runc-binary", k.runc, "$PWD/rootfs", id, "/init", "sleep=3600"))
+	k.run.Script(k.CtrRun([]string{"-d"}, id, "/init", "sleep=3600"))
 	task, err := c.NewTask(ctx, cio.NullIO)
 	if err != nil {
 		return nil, fmt.Errorf("creating task %s: %w", id, err)

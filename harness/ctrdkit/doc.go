@@ -10,6 +10,9 @@
 // the run's directory, its own network namespace and cgroup parent, the
 // config layout its own build writes. Kit adds what bugs share: a
 // long-running task on the kit's root filesystem, the reproducer's ctr
-// lines, and the shims of the run. Another engine (kubelet) follows the
+// lines, the shims of the run, the task events the daemon publishes
+// (WatchTasks: how a bug shows an event it did not send) and a task's exit
+// status. On a VM node the client reaches the daemon's socket through the
+// node's agent. Another engine (kubelet) follows the
 // same shape: a package of its own registering a kit.Engine.
 package ctrdkit

@@ -18,6 +18,8 @@ import (
 	"github.com/containerd/containerd/oci"
 	ptypes "github.com/containerd/containerd/protobuf/types"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/relapse-dev/relapse/harness/evidence"
 	"github.com/relapse-dev/relapse/harness/node"
@@ -59,6 +61,10 @@ type ContainerdOptions struct {
 	// CRI, when set, turns the CRI service on with these tables
 	// (ContainerdConfig.CRI).
 	CRI string
+	// Dial, when set, connects the client to the daemon's socket: a VM
+	// node's socket cannot be dialed from here directly (agent.Dial
+	// reaches it through the node's agent).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // StartContainerd starts containerd with private root, state and sockets
@@ -90,7 +96,17 @@ func StartContainerd(ctx context.Context, n node.Node, j *run.Journal, dir strin
 	if err != nil {
 		return nil, nil, err
 	}
-	c.Client, err = containerd.New(sock, containerd.WithDefaultNamespace(ContainerdNamespace), containerd.WithTimeout(30*time.Second))
+	clientOpts := []containerd.ClientOpt{containerd.WithDefaultNamespace(ContainerdNamespace), containerd.WithTimeout(30 * time.Second)}
+	if o.Dial != nil {
+		// Dial options replace the client's own: plain text (a unix
+		// socket) and the node's way to the socket. Not blocking: the
+		// socket is there (Start waited for it), and the first call
+		// says what failed.
+		clientOpts = append(clientOpts, containerd.WithDialOpts([]grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return o.Dial(ctx, "unix", sock) })}))
+	}
+	c.Client, err = containerd.New(sock, clientOpts...)
 	if err != nil {
 		_ = stop(context.WithoutCancel(ctx))
 		return nil, nil, fmt.Errorf("containerd client: %w", err)
