@@ -277,7 +277,7 @@ test-debsrc: deps deps-vm
 # (~7-14 min each version on 2 cores, then cached); the PLEG spec alone
 # waits out the 3-minute threshold (~6 min warm).
 test-k8s: deps deps-k8s
-	$(GO) test -count=1 -p 1 -timeout 80m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s'
+	$(GO) test -count=1 -p 1 -timeout 80m ./suites/kubernetes -ginkgo.v -ginkgo.label-filter='k8s || (component:kubernetes && !k8s-vm)'
 	$(GO) test -count=1 -tags relapse_k8s -run '^TestK8sHost' -timeout 60m -v ./harness/cluster/kind ./harness/versions
 
 # Bare clusters on a qemu VM node (software emulation here): the cluster
