@@ -234,6 +234,8 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 	st := newStack(env, sb, rootfs, env.Artifacts["containerd"].Path, env.Artifacts["runc"].Path, DefaultBound)
 	env.Condition("invariants", fmt.Sprintf("%s; %s; %s; %s; %s; bound: %s", InvCreate, InvExec, InvDelete, InvDaemon, InvLeftovers, DefaultBound))
 	env.Condition("fault kinds drawn from", fmt.Sprint(out.Faults))
+	env.Condition("runtime wrapper", "containerd runs fixtures/runtimewrapper as its runc in every trial: it execs the runc under test, "+
+		"delaying, failing or stracing the calls a runtime-wrapper or strace (on=runc) fault chooses, and counts creates for kill at=creates")
 	began := time.Now()
 	budget, cancel := context.WithTimeout(ctx, o.Budget)
 	defer cancel()

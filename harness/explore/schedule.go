@@ -130,7 +130,10 @@ type Limits struct {
 }
 
 // DefaultLimits keep one trial near a minute on a loaded 2-core machine.
-var DefaultLimits = Limits{MinSteps: 3, MaxSteps: 8, FaultShare: 0.25, MaxTasks: 80, Has: []string{"daemon", "shims"}}
+// The stack offers faults the daemon, its shims and the runtime wrapper
+// every trial installs between containerd and runc.
+var DefaultLimits = Limits{MinSteps: 3, MaxSteps: 8, FaultShare: 0.25, MaxTasks: 80,
+	Has: []string{chaos.NeedDaemon, chaos.NeedShims, chaos.NeedWrapper}}
 
 // redraws bounds how often a fault the stack cannot take is drawn again
 // before the step becomes a workload step.

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/containers"
+	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -110,6 +111,8 @@ type trial struct {
 	dir   string
 	ctr   *daemons.Containerd
 	begin time.Time
+	// wrapper is the runtime wrapper containerd runs as its runc.
+	wrapper *chaos.Wrapper
 
 	mu      sync.Mutex
 	tasks   map[string]containerd.Task
@@ -122,18 +125,27 @@ type trial struct {
 func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err error) {
 	t := &trial{stack: s, n: s.trials.Add(1), tasks: map[string]containerd.Task{}, begin: time.Now()}
 	t.dir = filepath.Join(s.env.Dir, fmt.Sprintf("trial-%d", t.n))
+	// Faults keep their own files (strace output, stress-ng's) in
+	// Target.Dir: the trial's directory, removed with the run.
+	if err := s.env.Node.Command("mkdir", "-p", "-m", "0700", t.target().Dir).Run(ctx); err != nil {
+		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+	}
+	// containerd runs the runtime wrapper as its runc, so the faults that
+	// act on runc calls (delays, failures, strace on runc, kills after N
+	// creates) have something to act through; with no rule it only execs
+	// the runc under test, which keeps its pid and process tree. A fresh
+	// one per trial: no rule or call count carries over to a replay.
+	w, err := chaos.InstallWrapper(ctx, s.env.Node, t.dir, s.runc, s.env.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+	}
+	t.wrapper = w
 	ctr, stop, err := daemons.StartContainerd(ctx, s.env.Node, s.env.Journal, t.dir, s.sb.Netns,
-		daemons.ContainerdOptions{BinDir: s.bin, Runc: s.runc, Metrics: metricsAddress})
+		daemons.ContainerdOptions{BinDir: s.bin, Runc: w.Path, Metrics: metricsAddress})
 	if err != nil {
 		return nil, fmt.Errorf("trial %d: %w", t.n, err)
 	}
 	t.ctr = ctr
-	// Faults keep their own files (a wrapper's control file, strace
-	// output) in Target.Dir: the trial's directory, removed with the run.
-	if err := s.env.Node.Command("mkdir", "-p", t.target().Dir).Run(ctx); err != nil {
-		_ = stop(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
-	}
 	scraping, stopScraping := context.WithCancel(ctx)
 	defer func() {
 		stopScraping()
@@ -170,15 +182,19 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 		t.env.Logf("trial %d: %v: the daemon and teardown invariants are not checked", t.n, err)
 		return nil, nil
 	}
+	// Teardown asks what a bug-free stack owes once its faults are gone:
+	// a fault that fails every runc delete leaves tasks behind on any
+	// containerd, so the faults are removed first; a hang they caused
+	// stays a hang.
+	stopScraping()
+	t.scrapes.Wait()
+	t.disarm(ctx)
 	if v := t.answers(ctx); v != nil {
 		return t.violated(ctx, v, len(sched.Steps)), nil
 	}
-	stopScraping()
-	t.scrapes.Wait()
-	if v := t.deleteAll(ctx, 4); v != nil {
+	if v := t.cleanUp(ctx, 4); v != nil {
 		return t.violated(ctx, v, len(sched.Steps)), nil
 	}
-	t.disarm(ctx)
 	if v := t.leftovers(ctx); v != nil {
 		return t.violated(ctx, v, len(sched.Steps)), nil
 	}
@@ -241,7 +257,7 @@ func (t *trial) step(ctx, scraping context.Context, st Step) (*Violation, error)
 
 func (t *trial) target() chaos.Target {
 	return chaos.Target{Node: t.env.Node, Runc: t.runc, Dir: filepath.Join(t.dir, "faults"),
-		Daemon: t.daemonPID,
+		Wrapper: t.wrapper, Daemon: t.daemonPID,
 		Shims: func(ctx context.Context) ([]int, error) {
 			procs, err := t.under(ctx)
 			var pids []int
@@ -471,6 +487,58 @@ func (t *trial) deleteAll(ctx context.Context, c int) *Violation {
 	return nil
 }
 
+// cleanUp removes every container the daemon lists, as a client's garbage
+// collection does: the ones a step left behind too (a start or delete a
+// fault failed leaves a created or stopped task that the trial's own list
+// no longer holds). A task already stopped is not killed again.
+func (t *trial) cleanUp(ctx context.Context, c int) *Violation {
+	lctx, cancel := context.WithTimeout(ctx, t.bound.Of(t.lat[opDelete]))
+	ctrs, err := t.ctr.Client.Containers(lctx)
+	cancel()
+	if err != nil {
+		if lctx.Err() != nil && ctx.Err() == nil {
+			return &Violation{Invariant: InvDelete, Detail: fmt.Sprintf("listing the containers did not return within %s (%v)", t.bound.Of(t.lat[opDelete]).Round(time.Millisecond), err)}
+		}
+		t.env.Error(fmt.Sprintf("trial %d: listing the containers at teardown: %v", t.n, err))
+		return nil
+	}
+	late := t.bounded(ctx, opDelete, len(ctrs), c, func(ctx context.Context, i int) error {
+		ctr := ctrs[i]
+		task, err := ctr.Task(ctx, nil)
+		switch {
+		case errdefs.IsNotFound(err):
+		case err != nil:
+			return err
+		default:
+			exited, err := task.Wait(ctx)
+			if err != nil {
+				return err
+			}
+			if st, err := task.Status(ctx); err == nil && st.Status != containerd.Stopped {
+				if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+					return err
+				}
+				select {
+				case <-exited:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+		}
+		t.mu.Lock()
+		delete(t.tasks, ctr.ID())
+		t.mu.Unlock()
+		return ctr.Delete(ctx)
+	})
+	if late != "" {
+		return &Violation{Invariant: InvDelete, Detail: late}
+	}
+	return nil
+}
+
 // scrape starts loops that GET /v1/metrics until ctx ends.
 func (t *trial) scrape(ctx context.Context, loops int) {
 	hc := t.ctr.MetricsClient()
@@ -522,9 +590,20 @@ func (t *trial) leftovers(ctx context.Context) *Violation {
 		return len(left) == 0, nil
 	}
 	if err := poll.Within(ctx, t.bound.Of(t.lat[opDelete]), 200*time.Millisecond, check); err != nil && ctx.Err() == nil {
-		return &Violation{Invariant: InvLeftovers, Detail: strings.Join(left, "; ")}
+		t.env.Evidence(fmt.Sprintf("trial %d: what was left after teardown", t.n), strings.Join(left, "\n"))
+		return &Violation{Invariant: InvLeftovers, Detail: summarise(left, 5)}
 	}
 	return nil
+}
+
+// summarise is the first few of many leftovers and how many there were:
+// one trial can leave a hundred shims, and the line goes to a log and a
+// report's first screen (the observed evidence keeps them all).
+func summarise(left []string, first int) string {
+	if len(left) <= first {
+		return strings.Join(left, "; ")
+	}
+	return fmt.Sprintf("%d left: %s; ... %d more", len(left), strings.Join(left[:first], "; "), len(left)-first)
 }
 
 // leftMounts lists mounts under the trial's directory in containerd's own
