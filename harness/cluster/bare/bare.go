@@ -522,6 +522,7 @@ protectKernelDefaults: false
 	// Paths kubelet uses whatever it is told: private in its mount
 	// namespace; the pod logs directory is the same in containerd's.
 	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/containers") + b.sharedPodLogs()
+	b.KubeletLog = b.path("kubelet-daemon", "kubelet-daemon.log")
 	return b.daemon(ctx, "kubelet-daemon", args, prelude, b.httpOK("http://127.0.0.1:10248/healthz"))
 }
 
