@@ -43,6 +43,7 @@ type clusterTrial struct {
 // hostNetnsDir is where containerd's CRI pins a pod sandbox's network
 // namespace (a bind mount of nsfs on a file named cni-<uuid>), unless
 // told to keep them under its state directory, which relapse never is.
+// For a bare cluster it is inside containerd's private /run.
 const hostNetnsDir = "/var/run/netns"
 
 // run runs sched once on the cluster; a nil Violation means every
@@ -406,9 +407,15 @@ func (t *clusterTrial) settled(ctx context.Context) *Violation {
 	return t.nodeReady(time.Now())
 }
 
-// netnsEntries are the cni-* entries of the host's netns directory.
+// netnsEntries are the cni-* entries of the netns directory as the
+// cluster's containerd sees it: through /proc/PID/root, its own mount
+// namespace, where relapse's daemons have a private /run.
 func (t *clusterTrial) netnsEntries(ctx context.Context) []string {
-	out, err := t.env.Node.Command("sh", "-c", `cd `+hostNetnsDir+` 2>/dev/null && ls -1`).Output(ctx)
+	dir := hostNetnsDir
+	if pid, err := t.daemonPID(ctx); err == nil {
+		dir = fmt.Sprintf("/proc/%d/root%s", pid, hostNetnsDir)
+	}
+	out, err := t.env.Node.Command("sh", "-c", `cd "$1" 2>/dev/null && ls -1`, "ls", dir).Output(ctx)
 	if err != nil {
 		return nil
 	}
@@ -458,7 +465,7 @@ func (t *clusterTrial) leftNow(ctx context.Context) []string {
 		}
 	}
 	for _, name := range newEntries(t.netnsBefore, t.netnsEntries(ctx)) {
-		left = append(left, "netns file "+filepath.Join(hostNetnsDir, name))
+		left = append(left, "netns file "+filepath.Join(hostNetnsDir, name)+" (in containerd's mount namespace)")
 	}
 	if err := t.c.Pull(ctx, t.c.IPAMDir); err != nil {
 		return append(left, "host-local's directory: "+err.Error())
