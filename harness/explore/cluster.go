@@ -114,10 +114,11 @@ func (s *stack) invariants() []string {
 type clusterStack struct {
 	env *scenario.Env
 	c   *cluster.Cluster
-	// dir is the cluster containerd's directory: its shims' command lines
-	// name it (their -address), and its runc inits are their children.
-	dir string
-	cri cri.RuntimeServiceClient
+	// engineDir is the cluster containerd's directory: its shims'
+	// command lines name it (their -address), and its runc inits are
+	// their children.
+	engineDir string
+	cri       cri.RuntimeServiceClient
 	timings
 	trials atomic.Int64
 }
@@ -135,7 +136,7 @@ func newClusterStack(ctx context.Context, env *scenario.Env, b Bound) (*clusterS
 		return nil, fmt.Errorf("CRI client of the cluster's containerd: %w", err)
 	}
 	env.DeferCleanup("close the explorer's CRI client", func(context.Context) error { return conn.Close() })
-	return &clusterStack{env: env, c: c, dir: filepath.Dir(c.ContainerdSocket), cri: cri.NewRuntimeServiceClient(conn),
+	return &clusterStack{env: env, c: c, engineDir: filepath.Dir(c.ContainerdSocket), cri: cri.NewRuntimeServiceClient(conn),
 		timings: newTimings(b, opPodStart, opPodDelete, opCRIExec, opCRIVer)}, nil
 }
 
@@ -159,7 +160,7 @@ func (s *clusterStack) processes(ctx context.Context) ([]evidence.Process, error
 		return nil, err
 	}
 	var out []evidence.Process
-	for _, p := range evidence.ProcessesUnder(procs, s.dir) {
+	for _, p := range evidence.ProcessesUnder(procs, s.engineDir) {
 		if p.Comm != "kubelet" {
 			out = append(out, p)
 		}
@@ -177,7 +178,7 @@ func (s *clusterStack) daemonPID(ctx context.Context) (int, error) {
 			return p.PID, nil
 		}
 	}
-	return 0, fmt.Errorf("the cluster's containerd (%s) is not running", s.dir)
+	return 0, fmt.Errorf("the cluster's containerd (%s) is not running", s.engineDir)
 }
 
 // target is the cluster's containerd and its shims, for the faults.

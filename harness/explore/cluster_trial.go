@@ -484,7 +484,7 @@ func (t *clusterTrial) observe(ctx context.Context, v *Violation) scenario.Obser
 	o := scenario.Observed{Invariant: v.Invariant, Detail: v.Detail, PipeHolders: map[uint64][]evidence.PipeHolder{}}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	snapshotProcesses(ctx, t.env, t.n, t.clusterStack.dir, v.Invariant, &o, "containerd", "kubelet")
+	snapshotProcesses(ctx, t.env, t.n, t.engineDir, v.Invariant, &o, "containerd", "kubelet")
 	t.env.Evidence(fmt.Sprintf("trial %d: pods and warning events when %q broke", t.n, v.Invariant), cluster.PodTable(ctx, t.c))
 	t.env.Evidence(fmt.Sprintf("trial %d: the node's events", t.n), cluster.NodeEvents(ctx, t.c))
 	if st := t.watch.Last(); st.Status != "" {
