@@ -273,7 +273,7 @@ func (t *clusterTrial) deletePods(ctx context.Context, c int) *Violation {
 		return nil
 	}
 	late := t.bounded(ctx, opPodDelete, len(pods), c, func(ctx context.Context, i int) error {
-		return t.deletePod(ctx, pods[i].Name, nil)
+		return t.deletePod(ctx, pods[i].Name)
 	})
 	if late != "" {
 		return &Violation{Invariant: InvPodDelete, Detail: late}
@@ -286,8 +286,8 @@ func (t *clusterTrial) deleteAll(ctx context.Context) *Violation { return t.dele
 
 // deletePod deletes a pod and waits until the API no longer has it
 // (kubelet confirmed its containers and sandbox stopped).
-func (t *clusterTrial) deletePod(ctx context.Context, name string, grace *int64) error {
-	err := t.c.Client.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: grace})
+func (t *clusterTrial) deletePod(ctx context.Context, name string) error {
+	err := t.c.Client.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -301,20 +301,20 @@ func (t *clusterTrial) deletePod(ctx context.Context, name string, grace *int64)
 }
 
 // clear removes the pods an earlier trial left (one whose invariant
-// broke stops without its teardown), forcibly: a trial starts from an
-// empty node. A pod that does not go even so is a cluster the explorer
-// cannot go on with.
+// broke stops without its teardown), through kubelet like any delete (a
+// forced delete would leave their teardown running into this trial's
+// checks): a trial starts from an empty node. A pod that does not go is a
+// cluster the explorer cannot go on with.
 func (t *clusterTrial) clear(ctx context.Context) error {
 	pods, err := t.pods(ctx)
 	if err != nil || len(pods) == 0 {
 		return err
 	}
-	now := int64(0)
 	within := max(t.deadline(opPodDelete), 2*time.Minute)
 	cctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for _, p := range pods {
-		if err := t.deletePod(cctx, p.Name, &now); err != nil {
+		if err := t.deletePod(cctx, p.Name); err != nil {
 			return fmt.Errorf("clearing the pods of an earlier trial: pod %s not gone within %s: %w\n%s", p.Name, within, err, cluster.PodTable(ctx, t.c))
 		}
 	}
