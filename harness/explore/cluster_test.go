@@ -255,3 +255,22 @@ func TestCheckPlanOfACluster(t *testing.T) {
 		}
 	}
 }
+
+// A cluster finding's draft names the Kubernetes it ran on and where a
+// kubelet bug would go instead.
+func TestDraftOfAClusterFinding(t *testing.T) {
+	f := &Finding{Trial: 2, Violation: Violation{Invariant: InvNodeReady, Detail: "NotReady for 3m"},
+		Replay: "relapse chaos --containerd 2.4.2 --runc 1.5.3 --kubernetes 1.37.2 --seed 1 --trial 2"}
+	data, err := RenderDraft(f, Options{Containerd: "2.4.2", Runc: "1.5.3", Kubernetes: "1.37.2", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a one-node cluster of Kubernetes 1.37.2", "package kubeletbugs", "Invariant: " + InvNodeReady, "--kubernetes 1.37.2"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("draft lacks %q:\n%s", want, data)
+		}
+	}
+	if data, _ := RenderDraft(f, Options{Containerd: "2.4.2", Runc: "1.5.3"}); strings.Contains(string(data), "Kubernetes") {
+		t.Errorf("a containerd finding's draft names no Kubernetes:\n%s", data)
+	}
+}
