@@ -66,7 +66,10 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 		t.disarm(ctx, t.env, t.n)
 		t.watch.Stop()
 	}()
-	if v := t.warmUp(ctx); v != nil {
+	if v, err := t.warmUp(ctx); v != nil || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("trial %d: %w", t.n, err)
+		}
 		return t.violated(ctx, v, -1), nil
 	}
 	for i, st := range sched.Steps {
@@ -114,16 +117,43 @@ func (t *clusterTrial) violated(ctx context.Context, v *Violation, step int) *Vi
 }
 
 // warmUp starts, execs into and deletes a pod twice, so the bounds start
-// from this cluster's speed now.
-func (t *clusterTrial) warmUp(ctx context.Context) *Violation {
-	for range 2 {
+// from this cluster's speed now. With the first pod running it checks
+// that the leftover detectors see it (its netns, its IP, its shim): a
+// detector blind on this stack would pass every teardown.
+func (t *clusterTrial) warmUp(ctx context.Context) (*Violation, error) {
+	for i := range 2 {
 		for _, st := range []Step{{Action: ActionChurn, Params: map[string]string{"tasks": "1", "concurrency": "1", "profile": "none"}},
 			{Action: ActionExecStorm, Params: map[string]string{"execs": "1", "concurrency": "1"}},
 			{Action: ActionDelete, Params: map[string]string{"concurrency": "1"}}} {
+			if i == 0 && st.Action == ActionExecStorm {
+				if err := t.leftoversSeen(ctx); err != nil {
+					return nil, err
+				}
+			}
 			if v, _ := t.step(ctx, ctx, st); v != nil {
-				return v
+				return v, nil
 			}
 		}
+	}
+	return nil, nil
+}
+
+// leftoversSeen is the leftover detectors' control: with one pod
+// running, each kind of leftover must be seen once.
+func (t *clusterTrial) leftoversSeen(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	seen := strings.Join(t.leftNow(ctx), "\n")
+	var blind []string
+	for kind, mark := range map[string]string{"its sandbox's netns": "netns pinned", "its IP": "IP ", "its shim": "containerd-shim"} {
+		if !strings.Contains(seen, mark) {
+			blind = append(blind, kind)
+		}
+	}
+	if len(blind) > 0 {
+		slices.Sort(blind)
+		return fmt.Errorf("the leftover detectors are blind on this cluster: with a pod running they did not see %s (they saw: %s)", strings.Join(blind, ", "), seen)
 	}
 	return nil
 }
