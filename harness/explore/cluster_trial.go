@@ -104,6 +104,9 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 			return t.violated(ctx, v, end), nil
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, nil // the budget ended the teardown: nothing was judged
+	}
 	t.env.Logf("trial %d: every invariant held in %s; bounds now: %s %s, %s %s, %s %s", t.n, time.Since(t.begin).Round(time.Second),
 		opPodStart, t.deadline(opPodStart).Round(time.Millisecond), opPodDelete, t.deadline(opPodDelete).Round(time.Millisecond),
 		opCRIExec, t.deadline(opCRIExec).Round(time.Millisecond))
