@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -339,13 +340,15 @@ func (t *clusterTrial) deletePod(ctx context.Context, name string) error {
 // clear removes the pods an earlier trial left (one whose invariant
 // broke stops without its teardown), through kubelet like any delete (a
 // forced delete would leave their teardown running into this trial's
-// checks): a trial starts from an empty node. A pod that does not go is a
+// checks), once the runc processes they left are killed: a trial starts
+// from an empty node. A pod that does not go is a
 // cluster the explorer cannot go on with.
 func (t *clusterTrial) clear(ctx context.Context) error {
 	pods, err := t.pods(ctx)
 	if err != nil || len(pods) == 0 {
 		return err
 	}
+	t.killHungRunc(ctx)
 	within := max(t.deadline(opPodDelete), 2*time.Minute)
 	cctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
@@ -355,6 +358,23 @@ func (t *clusterTrial) clear(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// killHungRunc kills the runc processes (runc init among them) an
+// earlier trial's violation left: one hung in a write would hold its pod,
+// and so every later trial, forever. A healthy node has none between
+// trials.
+func (t *clusterTrial) killHungRunc(ctx context.Context) {
+	procs, err := t.processes(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range procs {
+		if strings.HasPrefix(p.Comm, "runc") {
+			t.env.Logf("trial %d: killing %d %s (%s), left by an earlier trial", t.n, p.PID, p.Comm, p.CommandLine())
+			_ = t.env.Node.Kill(ctx, p.PID, int(syscall.SIGKILL))
+		}
+	}
 }
 
 // criContainers are the running containers of the explorer's pods.
