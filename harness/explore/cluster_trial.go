@@ -52,10 +52,14 @@ const hostNetnsDir = "/var/run/netns"
 func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, err error) {
 	t := &clusterTrial{clusterStack: s, n: s.trials.Add(1), begin: time.Now()}
 	t.trialDir = filepath.Join(s.env.Dir, fmt.Sprintf("trial-%d", t.n))
-	if err := s.env.Node.Command("mkdir", "-p", filepath.Join(t.trialDir, "faults")).Run(ctx); err != nil {
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+	err = s.env.Node.Command("mkdir", "-p", filepath.Join(t.trialDir, "faults")).Run(ctx)
+	if err == nil {
+		err = t.clear(ctx)
 	}
-	if err := t.clear(ctx); err != nil {
+	switch {
+	case ctx.Err() != nil:
+		return nil, nil // the budget (or the run) ended before the trial began
+	case err != nil:
 		return nil, fmt.Errorf("trial %d: %w", t.n, err)
 	}
 	t.netnsBefore = t.netnsEntries(ctx)
