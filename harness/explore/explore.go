@@ -157,7 +157,7 @@ func (Scenario) Params() []scenario.Param {
 func (Scenario) Sampling() report.Sampling {
 	return report.Sampling{Deterministic: true,
 		Why:   "one budgeted exploration decides; a finding is confirmed by its own k-of-n replays",
-		Fresh: "a fresh containerd with its own root for every trial and replay"}
+		Fresh: "a fresh containerd with its own root for every trial and replay; with --kubernetes one cluster for the run, its pods cleared before every trial"}
 }
 
 // Run is one exploration.
