@@ -75,7 +75,7 @@ var clusterParam = scenario.ChoiceParam(clusterkit.ProviderParam.Name, "bare",
 // clusterSupport says which Kubernetes the explorer drives.
 var clusterSupport = scenario.Support{Component: versions.Kubernetes.Name,
 	Why: "with --kubernetes: a bare one-node cluster on the local node, the Kubernetes releases clusterkit runs with containerd 1.6 or later " +
-		"(the explorer's execs and stats go through CRI v1); measured with 1.37.2 and containerd 2.4.2"}
+		"(the explorer's execs and stats go through CRI v1); measured with 1.37.2 and containerd 2.4.2, 1.19.16 and containerd 1.6.20 (2026-12-06)"}
 
 // CheckPlan refuses, before anything is built, a cluster the explorer
 // cannot drive: off the local node, or with a containerd that serves no
