@@ -19,6 +19,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/detect"
 	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/scenario"
 )
@@ -249,7 +250,7 @@ func (t *clusterTrial) waitReady(ctx context.Context, name string) error {
 		if err != nil {
 			return false, nil
 		}
-		if podIsReady(p) {
+		if kit.PodReady(p) {
 			return true, nil
 		}
 		if why = podFailing(p); why == nil && looks%4 == 0 {
@@ -261,16 +262,6 @@ func (t *clusterTrial) waitReady(ctx context.Context, name string) error {
 		return fmt.Errorf("pod %s: %w", name, err)
 	}
 	return why
-}
-
-// podIsReady says whether the pod's Ready condition is True.
-func podIsReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // startingReasons are the waiting reasons of a container on its way up.
