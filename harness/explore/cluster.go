@@ -3,15 +3,12 @@ package explore
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/semver"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
@@ -130,8 +127,7 @@ func newClusterStack(ctx context.Context, env *scenario.Env, b Bound) (*clusterS
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient("unix://"+c.ContainerdSocket, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.Dial(ctx, "unix", c.ContainerdSocket) }))
+	conn, err := c.CRIConn()
 	if err != nil {
 		return nil, fmt.Errorf("CRI client of the cluster's containerd: %w", err)
 	}
