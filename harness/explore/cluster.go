@@ -2,6 +2,7 @@ package explore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/clusterkit"
 	"github.com/relapse-dev/relapse/harness/detect/nodeready"
 	"github.com/relapse-dev/relapse/harness/evidence"
+	"github.com/relapse-dev/relapse/harness/fixture"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
@@ -132,6 +134,9 @@ func newClusterStack(ctx context.Context, env *scenario.Env, b Bound) (*clusterS
 		return nil, fmt.Errorf("CRI client of the cluster's containerd: %w", err)
 	}
 	env.DeferCleanup("close the explorer's CRI client", func(context.Context) error { return conn.Close() })
+	if err := writeProfiles(ctx, c); err != nil {
+		return nil, err
+	}
 	return &clusterStack{env: env, c: c, engineDir: filepath.Dir(c.ContainerdSocket), cri: cri.NewRuntimeServiceClient(conn),
 		timings: newTimings(b, opPodStart, opPodDelete, opCRIExec, opCRIVer)}, nil
 }
@@ -213,4 +218,29 @@ func notReadyTooLong(ws []nodeready.Window, bound time.Duration, now time.Time) 
 		}
 	}
 	return nodeready.Window{}, false
+}
+
+// localhostProfile is the file name, in kubelet's seccomp directory, of
+// the profile a churn step names.
+func localhostProfile(profile string) string { return "relapse-chaos-" + profile + ".json" }
+
+// writeProfiles gives kubelet the seccomp profiles the containerd
+// explorer's churn uses (fixture.ProfileNames: Docker's default and a
+// large one), as Localhost profiles: the same filters, so a bug that
+// needs a large one (containerd#5261's pipe) can be met on a cluster too.
+func writeProfiles(ctx context.Context, c *cluster.Cluster) error {
+	for _, name := range fixture.ProfileNames {
+		p, err := fixture.LoadProfile(name, fixture.Config("rootfs", fixture.ConfigOptions{NoNewPrivileges: true}))
+		if err != nil {
+			return err
+		}
+		data, err := json.MarshalIndent(p.Seccomp, "", "  ")
+		if err != nil {
+			return fmt.Errorf("seccomp profile %s: %w", name, err)
+		}
+		if err := c.Node.WriteFile(ctx, filepath.Join(c.SeccompDir, localhostProfile(name)), data, 0o644); err != nil {
+			return fmt.Errorf("giving kubelet the seccomp profile %s: %w", name, err)
+		}
+	}
+	return nil
 }

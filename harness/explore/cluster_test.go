@@ -193,12 +193,14 @@ func TestPodFailing(t *testing.T) {
 	}
 }
 
-// A churn's pod carries what the step drew: the runtime's default seccomp
-// profile for a profile, no privilege escalation for nnp.
+// A churn's pod carries what the step drew: the cluster's copy of the
+// seccomp profile it names (a Localhost profile), no privilege escalation
+// for nnp.
 func TestPodForCarriesTheStep(t *testing.T) {
-	p := podFor("chaos-1-1", "docker-default", true)
+	p := podFor("chaos-1-1", "large", true)
 	sc := p.Spec.Containers[0].SecurityContext
-	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || *sc.AllowPrivilegeEscalation {
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeLocalhost ||
+		*sc.SeccompProfile.LocalhostProfile != "relapse-chaos-large.json" || *sc.AllowPrivilegeEscalation {
 		t.Fatalf("docker-default, nnp: %+v", sc)
 	}
 	if p.Labels[podLabel] == "" || p.Spec.Containers[0].ImagePullPolicy != corev1.PullNever {

@@ -194,15 +194,16 @@ func (t *clusterTrial) pods(ctx context.Context) ([]corev1.Pod, error) {
 }
 
 // podFor is a churn's pod: busybox sleeping, with what users give theirs
-// (the runtime's default seccomp profile or none, no privilege
-// escalation or not). The short grace period keeps deletes about the
-// runtime, not about sleep ignoring SIGTERM.
+// (a seccomp profile, the cluster's copy of the one the step names, or
+// none; no privilege escalation or not). The short grace period keeps
+// deletes about the runtime, not about sleep ignoring SIGTERM.
 func podFor(name, profile string, nnp bool) *corev1.Pod {
 	grace := int64(1)
 	escalate := !nnp
 	sc := &corev1.SecurityContext{AllowPrivilegeEscalation: &escalate}
 	if profile != "" && profile != "none" {
-		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+		file := localhostProfile(profile)
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &file}
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{podLabel: "pod"}},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways, AutomountServiceAccountToken: new(bool),
