@@ -28,4 +28,18 @@ var _ = Describe("relapse chaos on a one-node cluster", Label("bug:chaos", "k8s"
 			suitekit.ExpectVerdict(res, report.NotReproduced)
 			Expect(res.Report.Verdict.Reason).To(MatchRegexp(`no confirmed violation in [1-9][0-9]* trials`))
 		})
+
+	// Told nothing about containerd#5261, the explorer meets it on a
+	// cluster with runc rc93: a pipe-pages fault and a churn with the large
+	// seccomp profile leave runc inits blocked on their own pipe, deleted
+	// pods do not go, and runc-pipe-hang's pipe-write classifier claims the
+	// evidence (measured: trial 0 of seed 1, 1 min 43 s, 2 of 2 replays).
+	It("rediscovers containerd#5261 blind on Kubernetes 1.37.2, containerd 2.4.2, runc rc93",
+		Label(suitekit.Affected, "bug:"+suitekit.IssueLabel("containerd#5261")), ComponentSemVerConstraint("kubernetes", "1.37.2"), SpecTimeout(40*time.Minute), func(ctx SpecContext) {
+			res := suitekit.Run(ctx, experiment.Options{Scenario: explore.Name,
+				Versions: map[string]string{"kubernetes": "1.37.2", "containerd": "2.4.2", "runc": "v1.0.0-rc93"},
+				Params:   map[string]string{"budget": "6m", "seed": "1", "shrink-runs": "3"}})
+			suitekit.ExpectVerdict(res, report.Reproduced)
+			Expect(res.Report.Verdict.Reason).To(HavePrefix("containerd#5261 after"))
+		})
 })
