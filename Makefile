@@ -172,7 +172,7 @@ nightly: deps build
 BUDGET ?= 15m
 SEED   ?= 1
 DRAFT  ?=
-chaos: deps deps-engines build
+chaos: deps deps-engines $(if $(KUBERNETES),deps-k8s) build
 	$(RELAPSE) chaos --containerd $(CONTAINERD) --runc $(RUNC) $(if $(KUBERNETES),--kubernetes $(KUBERNETES)) --budget $(BUDGET) --seed $(SEED) --reports $(REPORTS) --lock-wait 30m $(if $(DRAFT),--draft $(DRAFT))
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over

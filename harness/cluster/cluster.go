@@ -43,6 +43,9 @@ type Cluster struct {
 	// (the command line's first word: bare clusters run the build itself,
 	// kind nodes their copy of it).
 	Runc string
+	// KubeletLog is kubelet's log file on Node ("" when the provider
+	// keeps it elsewhere, as kind's node containers do).
+	KubeletLog string
 	// Proxy stands between kubelet and containerd when asked for.
 	Proxy *CRIProxy
 	// Setup describes the cluster for the report.

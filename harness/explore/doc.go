@@ -7,6 +7,12 @@
 // bound derived from the run's own latencies, the daemon answers, and
 // nothing (runc init, shim, mount, cgroup) is left after teardown.
 //
+// With a Kubernetes version the trials run against one one-node cluster
+// (cluster.go): pods instead of tasks, execs and stats through the
+// cluster containerd's CRI, the fault kinds aimed at its shims; the node
+// must stay Ready, pods must start and go within bounds of their own, and
+// no CNI netns or host-local IP may be left once every pod is deleted.
+//
 // A violation is not a verdict by itself: the explorer gathers what the
 // detectors can see (process snapshots with their syscalls and pipes,
 // containerd's goroutine dump), shrinks the schedule to the fewest steps

@@ -23,13 +23,14 @@ type draftData struct {
 	Finding    *Finding
 	Containerd string
 	Runc       string
+	Kubernetes string
 	Seed       uint64
 }
 
 // RenderDraft renders the draft kit declaration of a new finding.
 func RenderDraft(f *Finding, o Options) ([]byte, error) {
 	var b bytes.Buffer
-	if err := draftTmpl.Execute(&b, draftData{Finding: f, Containerd: o.Containerd, Runc: o.Runc, Seed: o.Seed}); err != nil {
+	if err := draftTmpl.Execute(&b, draftData{Finding: f, Containerd: o.Containerd, Runc: o.Runc, Kubernetes: o.Kubernetes, Seed: o.Seed}); err != nil {
 		return nil, fmt.Errorf("rendering the draft: %w", err)
 	}
 	return b.Bytes(), nil

@@ -48,8 +48,6 @@ func (o Options) Check() error {
 		return errors.New("--containerd is required: the explorer drives runc through containerd (e.g. --containerd 1.6.2); runc alone is not explored yet")
 	case o.Runc == "":
 		return errors.New("--runc is required (e.g. --runc 1.1.1, or v1.0.0-rc93)")
-	case o.Kubernetes != "":
-		return fmt.Errorf("--kubernetes %s: the explorer does not drive a cluster yet (its node-Ready invariant is not built); leave it out", o.Kubernetes)
 	case o.Budget <= 0:
 		return fmt.Errorf("--budget %s: want how long to explore, more than 0 (e.g. 15m)", o.Budget)
 	case o.Replays < 1 || o.Need < 1 || o.Need > o.Replays:
@@ -129,12 +127,16 @@ func (Scenario) Bug() report.Bug {
 			"latencies, that the daemon answers and that nothing is left after teardown, and shrinks and classifies a violation."}
 }
 func (Scenario) Components() []versions.Builder {
-	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe}
+	return []versions.Builder{versions.ContainerdRecipe, versions.RuncRecipe, versions.KubernetesRecipe}
 }
+
+// OptionalComponents: Kubernetes is built (and a cluster made) only with
+// --kubernetes.
+func (Scenario) OptionalComponents() []string { return []string{versions.Kubernetes.Name} }
 
 // Supports: what relapse can build (the daemon path runs containerd 1.5+).
 func (Scenario) Supports() []scenario.Support {
-	return []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable}
+	return []scenario.Support{scenario.ContainerdBuildable, scenario.RuncBuildable, clusterSupport}
 }
 
 func (Scenario) Params() []scenario.Param {
@@ -146,6 +148,7 @@ func (Scenario) Params() []scenario.Param {
 		scenario.IntParam("need", 1, 1, 20, "violating replays (k of n) a shrink candidate needs to still count"),
 		scenario.IntParam("shrink-runs", 12, 0, 200, "bound on the replays a shrink spends (0: none)"),
 		scenario.StringParam("draft", "", "directory for a draft kit declaration of a new (unclaimed) finding", func(string) error { return nil }),
+		clusterParam,
 	}
 }
 
@@ -154,7 +157,7 @@ func (Scenario) Params() []scenario.Param {
 func (Scenario) Sampling() report.Sampling {
 	return report.Sampling{Deterministic: true,
 		Why:   "one budgeted exploration decides; a finding is confirmed by its own k-of-n replays",
-		Fresh: "a fresh containerd with its own root for every trial and replay"}
+		Fresh: "a fresh containerd with its own root for every trial and replay; with --kubernetes one cluster for the run, its pods cleared before every trial"}
 }
 
 // Run is one exploration.
@@ -162,7 +165,7 @@ func (Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, stri
 	p := env.Params
 	o := Options{Budget: p.Duration("budget"), Seed: uint64(p.Int("seed")), Trial: p.Int("trial"), Replays: p.Int("replays"),
 		Need: p.Int("need"), ShrinkRuns: p.Int("shrink-runs"), Draft: p.String("draft"),
-		Containerd: env.Artifacts["containerd"].Version, Runc: env.Artifacts["runc"].Version}
+		Containerd: env.Artifacts["containerd"].Version, Runc: env.Artifacts["runc"].Version, Kubernetes: env.Artifacts[versions.Kubernetes.Name].Version}
 	if o.Need > o.Replays {
 		return report.Inconclusive, "", fmt.Errorf("need %d of replays %d: want need <= replays", o.Need, o.Replays)
 	}
@@ -192,7 +195,7 @@ func Run(ctx context.Context, o Options) (*Outcome, *experiment.Result, error) {
 		return nil, nil, err
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: Name,
-		Versions:   map[string]string{"containerd": o.Containerd, "runc": o.Runc},
+		Versions:   o.versions(),
 		Params:     o.params(),
 		ReportsDir: o.ReportsDir, LockWait: o.LockWait, Log: o.Log, Invocation: o.Invocation})
 	if err != nil {
@@ -212,6 +215,25 @@ func Run(ctx context.Context, o Options) (*Outcome, *experiment.Result, error) {
 	return out, res, err
 }
 
+// versions are the components o asks for: a cluster's Kubernetes only
+// with --kubernetes.
+func (o Options) versions() map[string]string {
+	v := map[string]string{"containerd": o.Containerd, "runc": o.Runc}
+	if o.Kubernetes != "" {
+		v[versions.Kubernetes.Name] = o.Kubernetes
+	}
+	return v
+}
+
+// replay is the command line that replays one trial of the run.
+func (o Options) replay(trial int) string {
+	k8s := ""
+	if o.Kubernetes != "" {
+		k8s = " --kubernetes " + o.Kubernetes
+	}
+	return fmt.Sprintf("relapse chaos --containerd %s --runc %s%s --seed %d --trial %d", o.Containerd, o.Runc, k8s, o.Seed, trial)
+}
+
 // params are the scenario parameters o stands for.
 func (o Options) params() map[string]string {
 	return map[string]string{"budget": o.Budget.String(), "seed": strconv.FormatUint(o.Seed, 10), "trial": strconv.Itoa(o.Trial),
@@ -219,20 +241,11 @@ func (o Options) params() map[string]string {
 }
 
 func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.FaultKind, out *Outcome) error {
-	initBin, err := fixture.BuildInit(ctx, env.CacheDir)
+	st, err := explorerFor(ctx, env, o)
 	if err != nil {
 		return err
 	}
-	rootfs := filepath.Join(env.Dir, "rootfs")
-	if err := fixture.Rootfs(ctx, env.Node, rootfs, initBin); err != nil {
-		return err
-	}
-	sb, err := sandbox.New(ctx, env.Run, "")
-	if err != nil {
-		return err
-	}
-	st := newStack(env, sb, rootfs, env.Artifacts["containerd"].Path, env.Artifacts["runc"].Path, DefaultBound)
-	env.Condition("invariants", fmt.Sprintf("%s; %s; %s; %s; %s; bound: %s", InvCreate, InvExec, InvDelete, InvDaemon, InvLeftovers, DefaultBound))
+	env.Condition("invariants", fmt.Sprintf("%s; bound: %s", strings.Join(st.invariants(), "; "), DefaultBound))
 	env.Condition("fault kinds drawn from", fmt.Sprint(out.Faults))
 	env.Condition("runtime wrapper", "containerd runs fixtures/runtimewrapper as its runc in every trial: it execs the runc under test, "+
 		"delaying, failing or stracing the calls a runtime-wrapper or strace (on=runc) fault chooses, and counts creates for kill at=creates")
@@ -247,7 +260,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 			}
 			trial = o.Trial
 		}
-		sched := Generate(TrialSeed(o.Seed, trial), kinds, DefaultLimits)
+		sched := Generate(TrialSeed(o.Seed, trial), kinds, st.limits())
 		env.Logf("chaos trial %d (schedule seed %d): %v", trial, sched.Seed, sched.Lines())
 		env.Event(fmt.Sprintf("chaos trial %d", trial), strings.Join(sched.Lines(), "; "))
 		v, err := st.run(budget, sched)
@@ -285,7 +298,7 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 		}
 		out.Elapsed = time.Since(began)
 		f := &Finding{Trial: trial, Violation: *v, TimeToFind: found, Schedule: sched, Shrunk: shrunk, Claims: claims,
-			Replay: fmt.Sprintf("relapse chaos --containerd %s --runc %s --seed %d --trial %d", o.Containerd, o.Runc, o.Seed, trial)}
+			Replay: o.replay(trial)}
 		out.Finding = f
 		record(env, out)
 		if o.Draft != "" && len(claims) == 0 {
@@ -300,4 +313,25 @@ func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.Fa
 	out.Elapsed = time.Since(began)
 	record(env, out)
 	return nil
+}
+
+// explorerFor is what the run's trials run against: a one-node cluster
+// with --kubernetes, containerd alone (a fresh one per trial) otherwise.
+func explorerFor(ctx context.Context, env *scenario.Env, o Options) (explorer, error) {
+	if o.Kubernetes != "" {
+		return newClusterStack(ctx, env, DefaultBound)
+	}
+	initBin, err := fixture.BuildInit(ctx, env.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	rootfs := filepath.Join(env.Dir, "rootfs")
+	if err := fixture.Rootfs(ctx, env.Node, rootfs, initBin); err != nil {
+		return nil, err
+	}
+	sb, err := sandbox.New(ctx, env.Run, "")
+	if err != nil {
+		return nil, err
+	}
+	return newStack(env, sb, rootfs, env.Artifacts["containerd"].Path, env.Artifacts["runc"].Path, DefaultBound), nil
 }

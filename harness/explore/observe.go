@@ -3,6 +3,7 @@ package explore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,14 +22,35 @@ func (t *trial) observe(ctx context.Context, v *Violation) scenario.Observed {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	env := t.env
+	snapshotProcesses(ctx, t.env, t.n, t.dir, v.Invariant, &o, "containerd")
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer dcancel()
+	if dump, err := t.ctr.GoroutineDump(dctx); err != nil {
+		env.Error(fmt.Sprintf("trial %d: containerd's goroutines could not be dumped: %v", t.n, err))
+	} else {
+		o.GoroutineDump = dump
+		name := fmt.Sprintf("trial-%d-containerd-goroutines.txt", t.n)
+		if err := env.SaveFile(name, fmt.Sprintf("containerd's goroutine dump when %q broke in trial %d", v.Invariant, t.n), []byte(dump)); err != nil {
+			env.Error(err.Error())
+		}
+		env.Evidence(fmt.Sprintf("trial %d: containerd goroutines grouped by stack (full dump: %s)", t.n, name), evidence.SummarizeGoroutines(dump, 15))
+	}
+	return o
+}
+
+// snapshotProcesses records, into o and the report, a deep snapshot of
+// every process under dir (the daemons named in skip left out): state,
+// syscall, wait channel, and the holders of each pipe one of them is
+// writing into, which is what the catalog's claimers read.
+func snapshotProcesses(ctx context.Context, env *scenario.Env, trial int64, dir, invariant string, o *scenario.Observed, skip ...string) {
 	procs, err := env.Node.Processes(ctx)
 	if err != nil {
-		env.Error(fmt.Sprintf("trial %d: listing processes after %q broke: %v", t.n, v.Invariant, err))
+		env.Error(fmt.Sprintf("trial %d: listing processes after %q broke: %v", trial, invariant, err))
 	} else {
-		env.Evidence(fmt.Sprintf("trial %d: containerd's process tree when %q broke", t.n, v.Invariant), sandbox.ProcessTree(procs, t.dir))
+		env.Evidence(fmt.Sprintf("trial %d: the engine's process tree when %q broke", trial, invariant), sandbox.ProcessTree(procs, dir))
 	}
-	for _, p := range evidence.ProcessesUnder(procs, t.dir) {
-		if p.Comm == "containerd" {
+	for _, p := range evidence.ProcessesUnder(procs, dir) {
+		if slices.Contains(skip, p.Comm) {
 			continue
 		}
 		snap, err := env.Node.InspectProcess(ctx, p.PID)
@@ -50,19 +72,6 @@ func (t *trial) observe(ctx context.Context, v *Violation) scenario.Observed {
 		lines = append(lines, s.Summary())
 	}
 	if len(lines) > 0 {
-		env.Evidence(fmt.Sprintf("trial %d: the engine's processes (state, syscall, wait channel)", t.n), strings.Join(lines, "\n"))
+		env.Evidence(fmt.Sprintf("trial %d: the engine's processes (state, syscall, wait channel)", trial), strings.Join(lines, "\n"))
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer dcancel()
-	if dump, err := t.ctr.GoroutineDump(dctx); err != nil {
-		env.Error(fmt.Sprintf("trial %d: containerd's goroutines could not be dumped: %v", t.n, err))
-	} else {
-		o.GoroutineDump = dump
-		name := fmt.Sprintf("trial-%d-containerd-goroutines.txt", t.n)
-		if err := env.SaveFile(name, fmt.Sprintf("containerd's goroutine dump when %q broke in trial %d", v.Invariant, t.n), []byte(dump)); err != nil {
-			env.Error(err.Error())
-		}
-		env.Evidence(fmt.Sprintf("trial %d: containerd goroutines grouped by stack (full dump: %s)", t.n, name), evidence.SummarizeGoroutines(dump, 15))
-	}
-	return o
 }

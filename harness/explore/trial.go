@@ -81,8 +81,7 @@ type stack struct {
 	rootfs string
 	bin    string
 	runc   string
-	bound  Bound
-	lat    map[string]*measure.Latencies
+	timings
 	trials atomic.Int64
 
 	profMu   sync.Mutex
@@ -97,11 +96,8 @@ const (
 )
 
 func newStack(env *scenario.Env, sb *sandbox.Sandbox, rootfs, bin, runc string, b Bound) *stack {
-	lat := map[string]*measure.Latencies{}
-	for _, op := range []string{opCreate, opExec, opDelete, opVersion} {
-		lat[op] = &measure.Latencies{}
-	}
-	return &stack{env: env, sb: sb, rootfs: rootfs, bin: bin, runc: runc, bound: b, lat: lat, profiles: map[string]*specs.LinuxSeccomp{}}
+	return &stack{env: env, sb: sb, rootfs: rootfs, bin: bin, runc: runc, timings: newTimings(b, opCreate, opExec, opDelete, opVersion),
+		profiles: map[string]*specs.LinuxSeccomp{}}
 }
 
 // trial is one schedule against a fresh containerd.
@@ -114,10 +110,10 @@ type trial struct {
 	// wrapper is the runtime wrapper containerd runs as its runc.
 	wrapper *chaos.Wrapper
 
-	mu      sync.Mutex
-	tasks   map[string]containerd.Task
-	next    int
-	armed   []chaos.Armed
+	mu    sync.Mutex
+	tasks map[string]containerd.Task
+	next  int
+	armedFaults
 	scrapes sync.WaitGroup
 }
 
@@ -150,7 +146,7 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 	defer func() {
 		stopScraping()
 		t.scrapes.Wait()
-		t.disarm(ctx)
+		t.disarm(ctx, t.env, t.n)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if serr := stop(sctx); serr != nil && err == nil {
@@ -188,7 +184,7 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 	// stays a hang.
 	stopScraping()
 	t.scrapes.Wait()
-	t.disarm(ctx)
+	t.disarm(ctx, t.env, t.n)
 	if v := t.answers(ctx); v != nil {
 		return t.violated(ctx, v, len(sched.Steps)), nil
 	}
@@ -236,21 +232,7 @@ func (t *trial) step(ctx, scraping context.Context, st Step) (*Violation, error)
 		t.scrape(scraping, st.Int("loops", 1))
 		return nil, nil
 	case ActionFault:
-		f, err := chaos.ParseFault(st.Fault, st.Params)
-		if err != nil {
-			return nil, err
-		}
-		a, err := f.Arm(ctx, t.env.Run, t.target())
-		if err != nil {
-			// One fault that cannot be armed here ends neither the trial
-			// nor the exploration; the report's errors say which and why.
-			t.env.Error(fmt.Sprintf("trial %d: step %s not armed: %v", t.n, st, err))
-			return nil, nil
-		}
-		t.mu.Lock()
-		t.armed = append(t.armed, a)
-		t.mu.Unlock()
-		return nil, nil
+		return nil, t.arm(ctx, t.env, t.n, st, t.target())
 	}
 	return nil, fmt.Errorf("unknown action %q", st.Action)
 }
@@ -268,19 +250,6 @@ func (t *trial) target() chaos.Target {
 			}
 			return pids, err
 		}}
-}
-
-func (t *trial) disarm(ctx context.Context) {
-	t.mu.Lock()
-	armed := t.armed
-	t.armed = nil
-	t.mu.Unlock()
-	for i := len(armed) - 1; i >= 0; i-- {
-		if err := armed[i].Disarm(context.WithoutCancel(ctx)); err != nil {
-			t.env.Error(fmt.Sprintf("trial %d: disarming a fault: %v", t.n, err))
-		}
-		t.env.Logf("trial %d: fault: %s", t.n, armed[i].Saw())
-	}
 }
 
 // under lists the live processes of this trial's containerd tree.
@@ -369,51 +338,6 @@ func (t *trial) running() []containerd.Task {
 		out = append(out, task)
 	}
 	return out
-}
-
-// bounded runs op on each of n items, c at a time, each within the bound
-// of its operation; the first that outlives it is returned as late.
-func (t *trial) bounded(ctx context.Context, op string, n, c int, do func(ctx context.Context, i int) error) (late string) {
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		slot = make(chan struct{}, max(c, 1))
-	)
-	for i := range n {
-		if ctx.Err() != nil {
-			break
-		}
-		mu.Lock()
-		stop := late != ""
-		mu.Unlock()
-		if stop {
-			break
-		}
-		slot <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slot }()
-			d := t.bound.Of(t.lat[op])
-			octx, cancel := context.WithTimeout(ctx, d)
-			defer cancel()
-			start := time.Now()
-			err := do(octx, i)
-			took := time.Since(start)
-			switch {
-			case err == nil:
-				t.lat[op].Add(took)
-			case octx.Err() != nil && ctx.Err() == nil:
-				mu.Lock()
-				if late == "" {
-					late = fmt.Sprintf("%s %d of %d did not return within %s (%s)", op, i+1, n, d.Round(time.Millisecond), err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return late
 }
 
 // execStorm runs short execs into the running tasks, round robin.

@@ -522,6 +522,7 @@ protectKernelDefaults: false
 	// Paths kubelet uses whatever it is told: private in its mount
 	// namespace; the pod logs directory is the same in containerd's.
 	prelude := b.privateDirs("/var/lib/kubelet", "/var/log/containers") + b.sharedPodLogs()
+	b.KubeletLog = b.path("kubelet-daemon", "kubelet-daemon.log")
 	return b.daemon(ctx, "kubelet-daemon", args, prelude, b.httpOK("http://127.0.0.1:10248/healthz"))
 }
 
@@ -591,6 +592,11 @@ func (b *Bare) waitNodeReady(ctx context.Context, o cluster.Options) error {
 	}
 	cfg.Dial = b.Netns.DialContext
 	cfg.Timeout = 30 * time.Second
+	// client-go's default of 5 requests a second (burst 10) throttles a
+	// scenario that watches the node and many pods at once (the chaos
+	// explorer's churn), and the wait would count in what it measures;
+	// the API server is this run's own.
+	cfg.QPS, cfg.Burst = 50, 100
 	if b.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}

@@ -12,16 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	batchv1 "k8s.io/api/batch/v1"
 	batchv1beta1 "k8s.io/api/batch/v1beta1"
@@ -229,8 +226,7 @@ func waitJobs(ctx context.Context, c *cluster.Cluster, want int, within time.Dur
 
 // sandboxes lists every pod sandbox containerd has, ready or not.
 func sandboxes(ctx context.Context, c *cluster.Cluster) ([]detect.Sandbox, error) {
-	conn, err := grpc.NewClient("unix://"+c.ContainerdSocket, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.Dial(ctx, "unix", c.ContainerdSocket) }))
+	conn, err := c.CRIConn()
 	if err != nil {
 		return nil, err
 	}
