@@ -118,22 +118,16 @@ func injectedCalls(log string) int {
 	return strings.Count(log, "(DELAYED)") + strings.Count(log, "(INJECTED)")
 }
 
-// sawLine says what the fault did, n calls so far.
-func (f StraceFault) sawLine(n int) string {
-	if f.Errno != "" {
-		return fmt.Sprintf("failed %d %s calls of %s with %s", n, f.Syscall, f.On, f.Errno)
-	}
-	return fmt.Sprintf("delayed %d %s calls of %s by %s", n, f.Syscall, f.On, f.Delay)
-}
-
-// lookStrace finds strace on the target's node.
-func (f StraceFault) lookStrace(ctx context.Context, t Target) (string, error) {
+// prepare finds strace on the target's node and makes the fault's
+// directory.
+func (f StraceFault) prepare(ctx context.Context, t Target) (strace, dir string, err error) {
 	out, err := t.Node.Command("sh", "-c", "command -v strace").Output(ctx)
-	strace := strings.TrimSpace(string(out))
+	strace = strings.TrimSpace(string(out))
 	if err != nil || strace == "" {
-		return "", fmt.Errorf("arming %s: strace is not installed on %s (Debian's strace: ci/deps.sh test)", f.Kind(), t.Node.Name())
+		return "", "", fmt.Errorf("arming %s: strace is not installed on %s (Debian's strace: ci/deps.sh test)", f.Kind(), t.Node.Name())
 	}
-	return strace, nil
+	dir, err = faultDir(ctx, t, f.Kind())
+	return strace, dir, err
 }
 
 func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error) {
@@ -154,11 +148,7 @@ func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, erro
 
 // armRunc runs every runc call under strace through the runtime wrapper.
 func (f StraceFault) armRunc(ctx context.Context, t Target) (Armed, error) {
-	strace, err := f.lookStrace(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := faultDir(ctx, t, f.Kind())
+	strace, dir, err := f.prepare(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +198,7 @@ func (f StraceFault) ArmOn(ctx context.Context, r *run.Run, t Target, pids ...in
 // process group, and with watchShims attaches to every shim that starts
 // later too.
 func (f StraceFault) arm(ctx context.Context, r *run.Run, t Target, pids []int, watchShims bool) (*StraceArmed, error) {
-	strace, err := f.lookStrace(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := faultDir(ctx, t, f.Kind())
+	strace, dir, err := f.prepare(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +246,11 @@ func (a *StraceArmed) Calls(ctx context.Context) int {
 func (a *StraceArmed) Saw() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return a.f.sawLine(a.Calls(ctx))
+	n, f := a.Calls(ctx), a.f
+	if f.Errno != "" {
+		return fmt.Sprintf("failed %d %s calls of %s with %s", n, f.Syscall, f.On, f.Errno)
+	}
+	return fmt.Sprintf("delayed %d %s calls of %s by %s", n, f.Syscall, f.On, f.Delay)
 }
 
 // attach starts one strace on pid and waits until the kernel says pid is
