@@ -116,9 +116,17 @@ func TestStraceCommandLine(t *testing.T) {
 	if got := e.inject(); got != "inject=openat:error=EMFILE:when=2+5" {
 		t.Errorf("error inject = %s", got)
 	}
-	argv := strings.Join(d.straceArgv("/usr/bin/strace", "/run/relapse/run/x/strace-delay-1"), " ")
+	argv := strings.Join(d.straceArgv("/usr/bin/strace", straceLog("/run/relapse/run/x/strace-delay-1")), " ")
 	if argv != "/usr/bin/strace -f -b execve -qq -A -o /run/relapse/run/x/strace-delay-1/strace.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+" {
 		t.Errorf("strace argv = %s", argv)
+	}
+	// A reproducer runs the same strace and waits as Arm does.
+	want := []string{
+		"strace -f -b execve -qq -A -o strace-7.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+ -p $SHIM &  # the fault",
+		`timeout 30 sh -c 'until grep -Eq "^TracerPid:\s+[1-9]" /proc/$SHIM/status; do sleep 0.1; done'`,
+	}
+	if got := d.Reproducer("$SHIM", "strace-7.log"); !slices.Equal(got, want) {
+		t.Errorf("Reproducer = %q, want %q", got, want)
 	}
 }
 

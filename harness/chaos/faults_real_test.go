@@ -222,6 +222,43 @@ func TestStraceDelayReal(t *testing.T) {
 	checkDetached(t, r, h, lines)
 }
 
+// ArmOn: the fault on one chosen process, owned as Arm's (one strace,
+// journaled), counting the calls it delayed in its log.
+func TestStraceArmOnReal(t *testing.T) {
+	r := realRun(t, "strace")
+	ctx := context.Background()
+	h, lines := startHelper(t, "syscalls")
+	f := StraceFault{On: "shim", Syscall: "getpgid", Delay: 200 * time.Millisecond, When: "1+"}
+	a, err := f.ArmOn(ctx, r, Target{Node: r.Node, Dir: filepath.Join(r.Dir, "faults")}, h.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if journaled(t, r) != 1 || len(under(t, r.Dir)) != 1 {
+		t.Errorf("armed: %d journal entries and processes %v under the run's directory; want one strace, journaled", journaled(t, r), under(t, r.Dir))
+	}
+	waitLine(t, lines, "getpgid call of 200 ms or more", func(l string) bool {
+		us, _ := strconv.Atoi(strings.Fields(l)[0])
+		return us >= 200000
+	})
+	if err := a.Disarm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkDetached(t, r, h, lines)
+	// Every traced call was delayed, but the one disarm may have cut in
+	// its delay (strace detaches before it prints the result).
+	log, err := os.ReadFile(a.Log())
+	traced := strings.Count(string(log), "getpgid(")
+	if n := a.Calls(ctx); err != nil || n == 0 || n > traced || n < traced-1 {
+		t.Errorf("Calls = %d, want the %d traced getpgid calls of the log or one fewer (%v):\n%s", n, traced, err, log)
+	}
+	if saw := a.Saw(); !strings.HasSuffix(saw, "getpgid calls of shim by 200ms") {
+		t.Errorf("Saw = %q", saw)
+	}
+	if _, err := f.ArmOn(ctx, r, Target{Node: r.Node, Dir: r.Dir}); err == nil {
+		t.Error("ArmOn with no pid armed")
+	}
+}
+
 // checkDetached: no strace left, nothing journaled, the tracee untraced
 // and still running.
 func checkDetached(t *testing.T, r *run.Run, h *exec.Cmd, lines <-chan string) {

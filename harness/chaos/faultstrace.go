@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/fixtures/runtimewrapper/control"
+	"github.com/relapse-dev/relapse/harness/node"
 	"github.com/relapse-dev/relapse/harness/poll"
 	"github.com/relapse-dev/relapse/harness/run"
 )
@@ -87,42 +88,80 @@ func (f StraceFault) inject() string {
 	return fmt.Sprintf("inject=%s:delay_enter=%d:when=%s", f.Syscall, f.Delay.Microseconds(), f.When)
 }
 
+// straceLog is where the straces of a fault armed in dir write.
+func straceLog(dir string) string { return filepath.Join(dir, "strace.log") }
+
 // straceArgv is strace's command line before its tracees: threads and
-// forks followed up to an exec, -o into dir, appended (several straces
+// forks followed up to an exec, -o into log, appended (several straces
 // share it), only the injected call logged.
-func (f StraceFault) straceArgv(strace, dir string) []string {
-	return []string{strace, "-f", "-b", "execve", "-qq", "-A", "-o", filepath.Join(dir, "strace.log"),
+func (f StraceFault) straceArgv(strace, log string) []string {
+	return []string{strace, "-f", "-b", "execve", "-qq", "-A", "-o", log,
 		"-e", "trace=" + f.Syscall, "-e", "signal=none", "-e", f.inject()}
 }
 
-func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error) {
-	out, err := t.Node.Command("sh", "-c", "command -v strace").Output(ctx)
-	strace := strings.TrimSpace(string(out))
-	if err != nil || strace == "" {
-		return nil, fmt.Errorf("arming %s: strace is not installed on %s (Debian's strace: ci/deps.sh test)", f.Kind(), t.Node.Name())
+// Reproducer is the shell lines that arm the fault on the process pid
+// names (a number or a shell expression) as Arm does, writing log, and
+// wait, as Arm does, until the kernel says it is traced: a call before
+// that would not be touched.
+func (f StraceFault) Reproducer(pid, log string) []string {
+	argv := append(f.straceArgv("strace", log), "-p", pid)
+	return []string{
+		strings.Join(argv, " ") + " &  # the fault",
+		fmt.Sprintf(`timeout 30 sh -c 'until grep -Eq "^TracerPid:\s+[1-9]" /proc/%s/status; do sleep 0.1; done'`, pid),
 	}
-	dir, err := faultDir(ctx, t, f.Kind())
+}
+
+// injectedCalls counts the calls strace delayed or failed in its log: each
+// ends "(DELAYED)" or "(INJECTED)" (the whole line, or the resumed half of
+// an interrupted one), and only the injected call is traced.
+func injectedCalls(log string) int {
+	return strings.Count(log, "(DELAYED)") + strings.Count(log, "(INJECTED)")
+}
+
+// prepare finds strace on the target's node and makes the fault's
+// directory.
+func (f StraceFault) prepare(ctx context.Context, t Target) (strace, dir string, err error) {
+	out, err := t.Node.Command("sh", "-c", "command -v strace").Output(ctx)
+	strace = strings.TrimSpace(string(out))
+	if err != nil || strace == "" {
+		return "", "", fmt.Errorf("arming %s: strace is not installed on %s (Debian's strace: ci/deps.sh test)", f.Kind(), t.Node.Name())
+	}
+	dir, err = faultDir(ctx, t, f.Kind())
+	return strace, dir, err
+}
+
+func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error) {
+	if f.On == "runc" {
+		return f.armRunc(ctx, t)
+	}
+	pids, err := f.tracees(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	saw := func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		log, _ := t.Node.ReadFile(ctx, filepath.Join(dir, "strace.log"))
-		n := strings.Count(string(log), "(DELAYED)") + strings.Count(string(log), "(INJECTED)")
-		if f.Errno != "" {
-			return fmt.Sprintf("failed %d %s calls of %s with %s", n, f.Syscall, f.On, f.Errno)
-		}
-		return fmt.Sprintf("delayed %d %s calls of %s by %s", n, f.Syscall, f.On, f.Delay)
+	a, err := f.arm(ctx, r, t, pids, f.On == "shims")
+	if err != nil {
+		// Not a nil *StraceArmed in a non-nil Armed.
+		return nil, err
 	}
-	if f.On == "runc" {
-		// -b execve matters most here: without it strace (runc create, to
-		// the shim) would wait for runc init, that is for the container.
-		return armRule(ctx, t, f.Kind(), control.Rule{ID: ruleID(f.Kind()), Strace: f.straceArgv(strace, dir)},
-			func(int, int) string { return saw() }, "strace")
+	return a, nil
+}
+
+// armRunc runs every runc call under strace through the runtime wrapper.
+func (f StraceFault) armRunc(ctx context.Context, t Target) (Armed, error) {
+	strace, dir, err := f.prepare(ctx, t)
+	if err != nil {
+		return nil, err
 	}
-	attach := func(pid int) []string { return append(f.straceArgv(strace, dir), "-p", strconv.Itoa(pid)) }
-	var pids []int
+	a := &StraceArmed{f: f, node: t.Node, log: straceLog(dir)}
+	// -b execve matters most here: without it strace (runc create, to
+	// the shim) would wait for runc init, that is for the container.
+	return armRule(ctx, t, f.Kind(), control.Rule{ID: ruleID(f.Kind()), Strace: f.straceArgv(strace, a.log)},
+		func(int, int) string { return a.Saw() }, "strace")
+}
+
+// tracees are the pids a fault on the daemon or the shims attaches to
+// when armed.
+func (f StraceFault) tracees(ctx context.Context, t Target) ([]int, error) {
 	if f.On == "daemon" {
 		if t.Daemon == nil {
 			return nil, fmt.Errorf("arming %s on the daemon: the stack has no daemon", f.Kind())
@@ -131,15 +170,39 @@ func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, erro
 		if err != nil {
 			return nil, fmt.Errorf("arming %s: the daemon's pid: %w", f.Kind(), err)
 		}
-		pids = []int{pid}
-	} else {
-		if t.Shims == nil {
-			return nil, fmt.Errorf("arming %s on the shims: the stack has no shims", f.Kind())
-		}
-		if pids, err = t.Shims(ctx); err != nil {
-			return nil, fmt.Errorf("arming %s: the shims' pids: %w", f.Kind(), err)
-		}
+		return []int{pid}, nil
 	}
+	if t.Shims == nil {
+		return nil, fmt.Errorf("arming %s on the shims: the stack has no shims", f.Kind())
+	}
+	pids, err := t.Shims(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("arming %s: the shims' pids: %w", f.Kind(), err)
+	}
+	return pids, nil
+}
+
+// ArmOn arms the fault on the processes pids alone, not on the daemon or
+// every shim: a scenario's fault on the one process its bug is about (the
+// sandbox shim whose umount2 containerd#7496 delays). It is owned as
+// Arm's is: journaled, stopped by Disarm, the run's end, or the repair
+// after a killed run. f.On only names the processes in Saw.
+func (f StraceFault) ArmOn(ctx context.Context, r *run.Run, t Target, pids ...int) (*StraceArmed, error) {
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("arming %s: no process to trace", f.Kind())
+	}
+	return f.arm(ctx, r, t, pids, false)
+}
+
+// arm starts one strace per pid in a new fault directory, as one journaled
+// process group, and with watchShims attaches to every shim that starts
+// later too.
+func (f StraceFault) arm(ctx context.Context, r *run.Run, t Target, pids []int, watchShims bool) (*StraceArmed, error) {
+	strace, dir, err := f.prepare(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	attach := func(pid int) []string { return append(f.straceArgv(strace, straceLog(dir)), "-p", strconv.Itoa(pid)) }
 	what := fmt.Sprintf("strace %s on the %s", f.inject(), f.On)
 	// SIGTERM makes strace detach from its tracees and exit.
 	g, err := ownProcs(ctx, r, t.Node, dir, what, syscall.SIGTERM, nil)
@@ -152,13 +215,42 @@ func (f StraceFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, erro
 		}
 	}
 	stopWatch := func() {}
-	if f.On == "shims" {
+	if watchShims {
 		stopWatch = f.watchShims(ctx, t, g, pids, attach)
 	}
-	return &armed{
-		disarm: func(ctx context.Context) error { stopWatch(); return g.release(ctx) },
-		saw:    saw,
-	}, nil
+	a := &StraceArmed{f: f, node: t.Node, log: straceLog(dir)}
+	a.disarm = func(ctx context.Context) error { stopWatch(); return g.release(ctx) }
+	return a, nil
+}
+
+// StraceArmed is a strace fault in effect, with what its straces logged.
+type StraceArmed struct {
+	armed
+	f    StraceFault
+	node node.Node
+	log  string
+}
+
+// Log is the file on the target's node the fault's straces write: one
+// line per traced call, for a report's evidence.
+func (a *StraceArmed) Log() string { return a.log }
+
+// Calls counts the calls the fault has delayed or failed so far, so a
+// caller can tell the fault was in force.
+func (a *StraceArmed) Calls(ctx context.Context) int {
+	log, _ := a.node.ReadFile(ctx, a.log)
+	return injectedCalls(string(log))
+}
+
+// Saw says what the fault did so far.
+func (a *StraceArmed) Saw() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, f := a.Calls(ctx), a.f
+	if f.Errno != "" {
+		return fmt.Sprintf("failed %d %s calls of %s with %s", n, f.Syscall, f.On, f.Errno)
+	}
+	return fmt.Sprintf("delayed %d %s calls of %s by %s", n, f.Syscall, f.On, f.Delay)
 }
 
 // attach starts one strace on pid and waits until the kernel says pid is

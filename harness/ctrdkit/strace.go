@@ -5,60 +5,36 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/relapse-dev/relapse/harness/poll"
+	"github.com/relapse-dev/relapse/harness/chaos"
 )
 
-// SyscallDelay is strace delaying one syscall of a shim: the fault
-// upstream's regression tests inject for a slow host (containerd's
-// issue7496 test delays umount2 past the CRI plugin's timeout).
-type SyscallDelay struct {
-	k       *Kit
-	syscall string
-	log     string
-}
-
-// DelaySyscall attaches strace to the shim pid's threads (not to the runc
-// processes it starts: --detach-on=execve) and delays every call of
-// syscall by delay until the shim exits or the run ends; strace's output
-// becomes evidence. It returns once strace has attached.
-func (k *Kit) DelaySyscall(ctx context.Context, pid int, syscall string, delay time.Duration) (*SyscallDelay, error) {
+// DelaySyscall delays every call of syscall by the shim pid by delay, the
+// fault upstream's regression tests inject for a slow host (containerd's
+// issue7496 test delays umount2 past the CRI plugin's timeout). It is the
+// chaos explorer's strace-delay fault armed on that one process: strace
+// follows the shim's threads but lets go of the runc processes it starts
+// (at their exec), and it is journaled, so a killed run's strace is
+// stopped by the next run's repair instead of staying attached to the
+// shim. It returns once the kernel says the shim is traced; strace stops
+// when the run ends, and its log becomes evidence.
+func (k *Kit) DelaySyscall(ctx context.Context, pid int, syscall string, delay time.Duration) (*chaos.StraceArmed, error) {
 	env := k.run.Env
-	d := &SyscallDelay{k: k, syscall: syscall, log: filepath.Join(env.Dir, fmt.Sprintf("strace-%d.log", pid))}
-	args := []string{"-p", strconv.Itoa(pid), "-f", "--detach-on=execve", "--trace=" + syscall,
-		"-e", fmt.Sprintf("inject=%s:delay_enter=%dms", syscall, delay.Milliseconds())}
-	p, err := env.Node.Command("strace", args...).SetOutputFile(d.log).Start(context.WithoutCancel(ctx))
+	f := chaos.StraceFault{On: "shim", Syscall: syscall, Delay: delay, When: "1+"}
+	a, err := f.ArmOn(ctx, env.Run, chaos.Target{Node: env.Node, Dir: filepath.Join(env.Dir, "faults")}, pid)
 	if err != nil {
-		return nil, fmt.Errorf("strace: %w", err)
+		return nil, fmt.Errorf("delaying %s of the shim (pid %d): %w", syscall, pid, err)
 	}
+	k.run.Script(f.Reproducer(strconv.Itoa(pid), fmt.Sprintf("strace-%d.log", pid))...)
+	// Registered after ArmOn's own cleanup, so it runs first: strace is
+	// stopped, its log complete, before it is read.
 	env.DeferCleanup(fmt.Sprintf("stop strace on the shim (pid %d)", pid), func(ctx context.Context) error {
-		_ = p.Kill()
-		_ = p.Wait()
-		if log, err := env.Node.ReadFile(ctx, d.log); err == nil {
+		err := a.Disarm(ctx)
+		if log, rerr := env.Node.ReadFile(ctx, a.Log()); rerr == nil {
 			env.Evidence(fmt.Sprintf("strace on the shim (pid %d, %s delayed %s)", pid, syscall, delay), string(log))
 		}
-		return nil
+		return err
 	})
-	k.run.Script(fmt.Sprintf("strace %s 2> strace-%d.log &  # the fault", strings.Join(args, " "), pid))
-	// strace says when it has attached; a call before that is not delayed.
-	return d, poll.Within(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		log, _ := env.Node.ReadFile(ctx, d.log)
-		return strings.Contains(string(log), "attached"), nil
-	})
-}
-
-// Delayed counts the calls strace has delayed so far: its lines of the
-// syscall ending "(DELAYED)" (the resumed half of an interrupted line, or
-// the whole line), so a caller can tell the fault was in force.
-func (d *SyscallDelay) Delayed(ctx context.Context) int {
-	log, _ := d.k.Node.ReadFile(ctx, d.log)
-	n := 0
-	for _, line := range strings.Split(string(log), "\n") {
-		if strings.Contains(line, d.syscall) && strings.HasSuffix(strings.TrimSpace(line), "(DELAYED)") {
-			n++
-		}
-	}
-	return n
+	return a, nil
 }

@@ -94,6 +94,7 @@ func Run(ctx context.Context, o experiment.Options) *experiment.Result {
 		o.ReportsDir = ReportsDir()
 	}
 	o.Log = GinkgoWriter
+	o.LockWait = lockWait(o.LockWait)
 	o.Invocation = "the Ginkgo spec \"" + CurrentSpecReport().FullText() + "\" (rerun it with the command below)"
 	plan, err := experiment.Prepare(ctx, o)
 	Expect(err).NotTo(HaveOccurred(), "preparing %s", o.Scenario)

@@ -9,6 +9,7 @@ import (
 
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/ctrdkit"
 	"github.com/relapse-dev/relapse/harness/kit"
 	"github.com/relapse-dev/relapse/harness/poll"
@@ -89,7 +90,7 @@ func podTeardown(ctx context.Context, r *kit.Run) (kit.Observation, error) {
 	if err != nil || !ok {
 		return kit.Observation{Failure: fmt.Sprintf("no shim found for sandbox %s: %v", id, err)}, nil
 	}
-	var delay *ctrdkit.SyscallDelay
+	var delay *chaos.StraceArmed
 	if r.Armed() {
 		if delay, err = k.DelaySyscall(ctx, shim.PID, "umount2", env.Params.Duration("umount-delay")); err != nil {
 			return kit.Observation{Failure: err.Error()}, nil
@@ -129,7 +130,7 @@ func podTeardown(ctx context.Context, r *kit.Run) (kit.Observation, error) {
 	}
 	if delay != nil {
 		// The trigger was in force only if a umount2 was delayed.
-		obs.Facts["delayed umounts"] = strconv.Itoa(delay.Delayed(ctx))
+		obs.Facts["delayed umounts"] = strconv.Itoa(delay.Calls(ctx))
 	}
 	return obs, nil
 }
