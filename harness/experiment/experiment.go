@@ -848,6 +848,13 @@ func (p *Plan) verdict(rep *report.Report, out outcome) report.Verdict {
 		if err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 		}
+		// A fix turned off by a setting (a kubelet feature gate) is
+		// taken out as surely as by a revert patch.
+		if fs, ok := p.Scenario.(scenario.FixSwitcher); ok {
+			if how := fs.FixTurnedOff(p.Params); how != "" {
+				expected, why = report.ExpectTurnedOff(bug, v.Version, how)
+			}
+		}
 		v.Expected, v.ExpectedWhy = expected, why
 		v.Matches = v.Result == expected
 	}

@@ -151,3 +151,20 @@ func TestPodWatchTimeline(t *testing.T) {
 		t.Errorf("Timeline =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// A run whose feature gates turn the fix gate off says how (the verdict
+// then expects the bug back); any other setting turns nothing off.
+func TestFixTurnedOff(t *testing.T) {
+	b := kubelet()
+	b.FixGate = "ExecProbeTimeout"
+	s := scenarioFor(b).(*clusterScenario)
+	for gates, want := range map[string]string{"ExecProbeTimeout=false": "kubelet feature gate ExecProbeTimeout=false",
+		"ExecProbeTimeout=true": "", "Other=false": ""} {
+		if got := s.FixTurnedOff(scenario.ValuesOf(map[string]string{FeatureGatesParam: gates})); got != want {
+			t.Errorf("FixTurnedOff(%q) = %q, want %q", gates, got, want)
+		}
+	}
+	if got := s.FixTurnedOff(scenario.ValuesOf(nil)); got != "" {
+		t.Errorf("no feature gates turned %q off", got)
+	}
+}

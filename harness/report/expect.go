@@ -62,3 +62,10 @@ func BeforeRange(constraint string, v *semver.Version) bool {
 	}
 	return true
 }
+
+// ExpectTurnedOff is Expect for a run whose settings turn the bug's fix
+// off (how says which: "kubelet feature gate ExecProbeTimeout=false"): the
+// bug is expected back whatever the version says, as with a revert.
+func ExpectTurnedOff(bug Bug, version, how string) (Result, string) {
+	return Reproduced, fmt.Sprintf("%s %s runs with its fix %s turned off (%s), so the bug is expected back", bug.Component, strings.TrimPrefix(version, "v"), bug.Fix, how)
+}

@@ -76,6 +76,16 @@ type PlanChecker interface {
 	CheckPlan(provider string, params Values, versions map[string]string) error
 }
 
+// FixSwitcher is a scenario whose parameters can turn its bug's fix off
+// at run time (a kubelet fix behind a feature gate): such a run is a
+// canary, expected to reproduce on a fixed release as a build with the fix
+// reverted is, and its verdict must not count as a relapse.
+type FixSwitcher interface {
+	// FixTurnedOff says how params turn the bug's fix off ("kubelet
+	// feature gate ExecProbeTimeout=false"), "" when they do not.
+	FixTurnedOff(params Values) string
+}
+
 // NodeSizer is a scenario whose node needs more memory than a VM
 // provider's default (a whole Kubernetes cluster runs on it).
 type NodeSizer interface {

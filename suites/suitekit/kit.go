@@ -48,8 +48,13 @@ func kitBugSpecs(b *kit.Bug, sysctls []string) {
 		// A cold runc build takes a minute or two; a cold Kubernetes
 		// build about an hour on two shared cores (58 min for 1.37.2).
 		timeout := 15 * time.Minute
+		// Another run on the host (a suite, a matrix, a 15-min chaos run
+		// and its shrinking) holds the host lock for minutes: wait for it
+		// rather than be INCONCLUSIVE. A cluster spec's timeout leaves
+		// room to wait out a whole chaos run.
+		lockWait := 10 * time.Minute
 		if b.Component == versions.Kubernetes.Name {
-			timeout = 90 * time.Minute
+			timeout, lockWait = 90*time.Minute, 40*time.Minute
 		}
 		for _, c := range kit.Cases(b) {
 			decorations := []any{Label(caseLabel(c.Kind)), SpecTimeout(timeout)}
@@ -63,9 +68,7 @@ func kitBugSpecs(b *kit.Bug, sysctls []string) {
 			}
 			It(c.Name+" is "+string(c.Want), append(decorations, func(ctx SpecContext) {
 				for _, v := range releasesOf(ctx, b, c.Version) {
-					// Another run on the host (a suite, a matrix) holds the host
-					// lock for minutes: wait for it rather than be INCONCLUSIVE.
-					o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, Params: maps.Clone(c.Params), LockWait: 10 * time.Minute}
+					o := experiment.Options{Scenario: b.Name(), Versions: map[string]string{b.Component: v}, Params: maps.Clone(c.Params), LockWait: lockWait}
 					if b.Node() != "local" {
 						o.Node = provision.Spec{Provider: b.Node()}
 					}
