@@ -31,6 +31,10 @@ type Churn struct {
 	StartTimeout time.Duration
 	// StuckFactor scales the measured latency (default 10).
 	StuckFactor float64
+	// Relieve, when set, is called when a start outlives its deadline:
+	// it removes the faults in force and says whether there were any,
+	// and the start gets its deadline again (chaos.Deadline).
+	Relieve func() bool
 	// Measured receives every completed start's latency (a fresh one when nil).
 	Measured *measure.Latencies
 	// Start starts number i; it must honour ctx.
@@ -214,13 +218,13 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			deadline := measured.Scaled(c.StartTimeout, factor)
-			sctx, scancel := context.WithTimeout(flights, deadline)
-			defer scancel()
+			dl := NewDeadline(flights, measured.Scaled(c.StartTimeout, factor), c.Relieve)
+			defer dl.Stop()
+			sctx := dl.Context()
 			start := time.Now()
 			err := startRecovering(sctx, c.Start, i)
 			lat := time.Since(start)
-			if err == nil {
+			if err == nil && !dl.Relieved() {
 				measured.Add(lat)
 			}
 			mu.Lock()
@@ -234,9 +238,9 @@ func (c Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v: abandoned after %s", i, errStuck, lat.Round(time.Millisecond)))
 			case sctx.Err() != nil:
 				res.Stuck++
-				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v within %s", i, errStuck, deadline.Round(time.Millisecond)))
+				res.Errors = append(res.Errors, fmt.Sprintf("start %d: %v %s", i, errStuck, dl.Within()))
 				select {
-				case halt <- fmt.Sprintf("start %d did not return within %s", i, deadline.Round(time.Millisecond)):
+				case halt <- fmt.Sprintf("start %d did not return %s", i, dl.Within()):
 				default:
 				}
 			default:

@@ -226,7 +226,7 @@ func (t *clusterTrial) churn(ctx context.Context, st Step) *Violation {
 	}
 	n := min(st.Int("tasks", 1), maxPods-len(live))
 	profile, nnp := st.Params["profile"], st.Params["nnp"] == "true"
-	late := t.bounded(ctx, opPodStart, n, st.Int("concurrency", 1), func(ctx context.Context, _ int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opPodStart, n, st.Int("concurrency", 1), func(ctx context.Context, _ int) error {
 		t.mu.Lock()
 		t.next++
 		name := fmt.Sprintf("chaos-%d-%d", t.n, t.next)
@@ -307,7 +307,7 @@ func (t *clusterTrial) deletePods(ctx context.Context, c int) *Violation {
 		t.env.Error(fmt.Sprintf("trial %d: %v", t.n, err))
 		return nil
 	}
-	late := t.bounded(ctx, opPodDelete, len(pods), c, func(ctx context.Context, i int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opPodDelete, len(pods), c, func(ctx context.Context, i int) error {
 		return t.deletePod(ctx, pods[i].Name)
 	})
 	if late != "" {
@@ -397,7 +397,7 @@ func (t *clusterTrial) execStorm(ctx context.Context, st Step) *Violation {
 	if err != nil || len(ids) == 0 {
 		return nil
 	}
-	late := t.bounded(ctx, opCRIExec, st.Int("execs", 1), st.Int("concurrency", 1), func(ctx context.Context, i int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opCRIExec, st.Int("execs", 1), st.Int("concurrency", 1), func(ctx context.Context, i int) error {
 		resp, err := t.cri.ExecSync(ctx, &cri.ExecSyncRequest{ContainerId: ids[i%len(ids)], Cmd: []string{"true"},
 			Timeout: int64(t.deadline(opCRIExec).Seconds()) + 1})
 		if err == nil && resp.ExitCode != 0 {
@@ -429,7 +429,7 @@ func (t *clusterTrial) scrape(ctx context.Context, loops int) {
 
 // answers asks the cluster's containerd its CRI version within the bound.
 func (t *clusterTrial) answers(ctx context.Context) *Violation {
-	late := t.bounded(ctx, opCRIVer, 1, 1, func(ctx context.Context, _ int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opCRIVer, 1, 1, func(ctx context.Context, _ int) error {
 		_, err := t.cri.Version(ctx, &cri.VersionRequest{})
 		return err
 	})

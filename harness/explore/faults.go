@@ -14,6 +14,9 @@ import (
 type armedFaults struct {
 	armMu sync.Mutex
 	armed []chaos.Armed
+	// had says a fault was armed in this trial: an operation late then
+	// may be late because of it (relief).
+	had bool
 }
 
 // arm arms the fault of step st against target. A fault that cannot be
@@ -31,8 +34,26 @@ func (a *armedFaults) arm(ctx context.Context, env *scenario.Env, trial int64, s
 	}
 	a.armMu.Lock()
 	a.armed = append(a.armed, armed)
+	a.had = true
 	a.armMu.Unlock()
 	return nil
+}
+
+// relief is what a chaos.Deadline calls when an operation outlives its
+// bound: with faults armed in this trial it removes them all (the rest
+// of the trial runs without them) and says so, and the operation gets its
+// bound again; a trial without faults has nothing to remove.
+func (a *armedFaults) relief(ctx context.Context, env *scenario.Env, trial int64) func() bool {
+	return func() bool {
+		a.armMu.Lock()
+		had := a.had
+		a.armMu.Unlock()
+		if had {
+			env.Logf("trial %d: an operation outlived its bound with faults armed: removing them, it gets its bound again", trial)
+			a.disarm(ctx, env, trial)
+		}
+		return had
+	}
 }
 
 // disarm undoes every armed fault, newest first, and logs what each saw.

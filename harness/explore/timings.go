@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/chaos"
 	"github.com/relapse-dev/relapse/harness/measure"
 )
 
@@ -29,10 +30,11 @@ func newTimings(b Bound, ops ...string) timings {
 func (t timings) deadline(op string) time.Duration { return t.bound.Of(t.lat[op]) }
 
 // bounded runs op on each of n items, c at a time, each within the bound
-// of its operation; the first that outlives it is returned as late. An
+// of its operation (given once more after relieve removed the faults in
+// force: chaos.Deadline); the first that outlives it is returned as late. An
 // operation that fails before its deadline is no violation (a fault may
 // make it fail); only one that does not return is.
-func (t timings) bounded(ctx context.Context, op string, n, c int, do func(ctx context.Context, i int) error) (late string) {
+func (t timings) bounded(ctx context.Context, relieve func() bool, op string, n, c int, do func(ctx context.Context, i int) error) (late string) {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -53,19 +55,18 @@ func (t timings) bounded(ctx context.Context, op string, n, c int, do func(ctx c
 		go func() {
 			defer wg.Done()
 			defer func() { <-slot }()
-			d := t.deadline(op)
-			octx, cancel := context.WithTimeout(ctx, d)
-			defer cancel()
+			dl := chaos.NewDeadline(ctx, t.deadline(op), relieve)
+			defer dl.Stop()
 			start := time.Now()
-			err := do(octx, i)
+			err := do(dl.Context(), i)
 			took := time.Since(start)
 			switch {
-			case err == nil:
+			case err == nil && !dl.Relieved():
 				t.lat[op].Add(took)
-			case octx.Err() != nil && ctx.Err() == nil:
+			case err != nil && dl.Context().Err() != nil && ctx.Err() == nil:
 				mu.Lock()
 				if late == "" {
-					late = fmt.Sprintf("%s %d of %d did not return within %s (%s)", op, i+1, n, d.Round(time.Millisecond), err)
+					late = fmt.Sprintf("%s %d of %d did not return %s (%s)", op, i+1, n, dl.Within(), err)
 				}
 				mu.Unlock()
 			}

@@ -302,7 +302,7 @@ func (t *trial) spec(profile string, nnp bool) oci.SpecOpts {
 func (t *trial) churn(ctx context.Context, st Step) *Violation {
 	opts := t.spec(st.Params["profile"], st.Params["nnp"] == "true")
 	c := chaos.Churn{Concurrency: st.Int("concurrency", 1), Max: st.Int("tasks", 1),
-		StartTimeout: t.bound.Floor, StuckFactor: t.bound.Factor, Measured: t.lat[opCreate],
+		StartTimeout: t.bound.Floor, StuckFactor: t.bound.Factor, Measured: t.lat[opCreate], Relieve: t.relief(ctx, t.env, t.n),
 		Start: func(ctx context.Context, _ int) error {
 			t.mu.Lock()
 			t.next++
@@ -347,7 +347,7 @@ func (t *trial) execStorm(ctx context.Context, st Step) *Violation {
 		return nil
 	}
 	var seq atomic.Int64
-	late := t.bounded(ctx, opExec, st.Int("execs", 1), st.Int("concurrency", 1), func(ctx context.Context, i int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opExec, st.Int("execs", 1), st.Int("concurrency", 1), func(ctx context.Context, i int) error {
 		task := tasks[i%len(tasks)]
 		id := fmt.Sprintf("x%d", seq.Add(1))
 		p, err := task.Exec(ctx, id, &specs.Process{Args: []string{"/init"}, Cwd: "/", Env: []string{"PATH=/"}}, cio.NullIO)
@@ -379,7 +379,7 @@ func (t *trial) execStorm(ctx context.Context, st Step) *Violation {
 // deleteAll kills and deletes every task started so far.
 func (t *trial) deleteAll(ctx context.Context, c int) *Violation {
 	tasks := t.running()
-	late := t.bounded(ctx, opDelete, len(tasks), c, func(ctx context.Context, i int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opDelete, len(tasks), c, func(ctx context.Context, i int) error {
 		task := tasks[i]
 		exited, err := task.Wait(ctx)
 		if err != nil {
@@ -426,7 +426,7 @@ func (t *trial) cleanUp(ctx context.Context, c int) *Violation {
 		t.env.Error(fmt.Sprintf("trial %d: listing the containers at teardown: %v", t.n, err))
 		return nil
 	}
-	late := t.bounded(ctx, opDelete, len(ctrs), c, func(ctx context.Context, i int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opDelete, len(ctrs), c, func(ctx context.Context, i int) error {
 		ctr := ctrs[i]
 		task, err := ctr.Task(ctx, nil)
 		switch {
@@ -481,7 +481,7 @@ func (t *trial) scrape(ctx context.Context, loops int) {
 
 // answers asks the daemon its version within the bound.
 func (t *trial) answers(ctx context.Context) *Violation {
-	late := t.bounded(ctx, opVersion, 1, 1, func(ctx context.Context, _ int) error {
+	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opVersion, 1, 1, func(ctx context.Context, _ int) error {
 		_, err := t.ctr.Version(ctx)
 		return err
 	})
