@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"math/rand/v2"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
@@ -122,11 +123,19 @@ func TestStraceCommandLine(t *testing.T) {
 	}
 	// A reproducer runs the same strace and waits as Arm does.
 	want := []string{
-		"strace -f -b execve -qq -A -o strace-7.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+ -p $SHIM &  # the fault",
-		`timeout 30 sh -c 'until grep -Eq "^TracerPid:\s+[1-9]" /proc/$SHIM/status; do sleep 0.1; done'`,
+		"TRACEE=$SHIM",
+		`strace -f -b execve -qq -A -o strace-7.log -e trace=umount2 -e signal=none -e inject=umount2:delay_enter=200000:when=1+ -p "$TRACEE" &  # the fault`,
+		`timeout 30 sh -c "until grep -Eq '^TracerPid:[[:space:]]+[1-9]' /proc/$TRACEE/status; do sleep 0.1; done"`,
 	}
-	if got := d.Reproducer("$SHIM", "strace-7.log"); !slices.Equal(got, want) {
+	got := d.Reproducer("$SHIM", "strace-7.log")
+	if !slices.Equal(got, want) {
 		t.Errorf("Reproducer = %q, want %q", got, want)
+	}
+	// The pid may be an expression of the script's own variables (the
+	// shim of $POD): the script's shell expands it, also inside the wait.
+	script := "POD=4242\n" + d.Reproducer(`$(echo "$POD")`, "x.log")[0] + "\necho \"$TRACEE\""
+	if out, err := exec.Command("sh", "-c", script).Output(); err != nil || strings.TrimSpace(string(out)) != "4242" {
+		t.Errorf("the reproducer's pid line in sh gave %q (%v), want 4242", out, err)
 	}
 }
 

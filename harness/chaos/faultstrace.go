@@ -104,10 +104,13 @@ func (f StraceFault) straceArgv(strace, log string) []string {
 // wait, as Arm does, until the kernel says it is traced: a call before
 // that would not be touched.
 func (f StraceFault) Reproducer(pid, log string) []string {
-	argv := append(f.straceArgv("strace", log), "-p", pid)
+	// TRACEE is expanded by the script's shell, so pid may be an
+	// expression of the script's own variables ($(pgrep ... $POD)).
+	argv := append(f.straceArgv("strace", log), "-p", `"$TRACEE"`)
 	return []string{
+		"TRACEE=" + pid,
 		strings.Join(argv, " ") + " &  # the fault",
-		fmt.Sprintf(`timeout 30 sh -c 'until grep -Eq "^TracerPid:\s+[1-9]" /proc/%s/status; do sleep 0.1; done'`, pid),
+		`timeout 30 sh -c "until grep -Eq '^TracerPid:[[:space:]]+[1-9]' /proc/$TRACEE/status; do sleep 0.1; done"`,
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/chaos"
 )
+
+// ShimOfPodInScript is the reproducer's shell expression for the shim of
+// the pod sandbox RunPod's script line named $POD.
+const ShimOfPodInScript = `$(pgrep -f -- "-id $POD")`
 
 // DelaySyscall delays every call of syscall by the shim pid by delay, the
 // fault upstream's regression tests inject for a slow host (containerd's
@@ -26,7 +29,9 @@ func (k *Kit) DelaySyscall(ctx context.Context, pid int, syscall string, delay t
 	if err != nil {
 		return nil, fmt.Errorf("delaying %s of the shim (pid %d): %w", syscall, pid, err)
 	}
-	k.run.Script(f.Reproducer(strconv.Itoa(pid), fmt.Sprintf("strace-%d.log", pid))...)
+	// The script's own run has other pids: it names the shim of the pod
+	// RunPod's line made ($POD), as a person's shell would find it.
+	k.run.Script(f.Reproducer(ShimOfPodInScript, fmt.Sprintf("strace-%d.log", pid))...)
 	// Registered after ArmOn's own cleanup, so it runs first: strace is
 	// stopped, its log complete, before it is read.
 	env.DeferCleanup(fmt.Sprintf("stop strace on the shim (pid %d)", pid), func(ctx context.Context) error {

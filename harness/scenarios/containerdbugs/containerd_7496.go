@@ -106,7 +106,7 @@ func podTeardown(ctx context.Context, r *kit.Run) (kit.Observation, error) {
 		return err == nil, nil
 	})
 	r.Script("until "+k.Crictl("stopp", "$POD")+" && "+k.Crictl("rmp", "$POD")+"; do sleep 1; done",
-		fmt.Sprintf("sleep %.0f; ps -o pid,args -p %s  # a shim still listed here leaked", bound.Seconds(), "$(pgrep -f -- \"-id $POD\")"))
+		fmt.Sprintf("sleep %.0f; ps -o pid,args -p %s  # a shim still listed here leaked", bound.Seconds(), ctrdkit.ShimOfPodInScript))
 	if err != nil {
 		return kit.Observation{Failure: fmt.Sprintf("StopPodSandbox and RemovePodSandbox did not both succeed within 3 min (%d attempts): %v", attempts, err)}, nil
 	}
