@@ -112,7 +112,7 @@ func acquire(ctx context.Context, stop <-chan struct{}, halt chan string, slots 
 	case <-stop:
 		return false
 	case r := <-halt:
-		halt <- r
+		putBack(halt, r)
 		return false
 	}
 	// A free slot does not outrank something that already happened.
@@ -120,12 +120,24 @@ func acquire(ctx context.Context, stop <-chan struct{}, halt chan string, slots 
 	case <-ctx.Done():
 	case <-stop:
 	case r := <-halt:
-		halt <- r
+		putBack(halt, r)
 	default:
 		return true
 	}
 	<-slots
 	return false
+}
+
+// putBack returns a halt reason taken to look at. Never blocking: between
+// the take and the put another stuck start may have filled the channel
+// (its send does not block either), and the first reason suffices. Two
+// starts relieved together (chaos.Deadline) time out together, and a
+// blocking put-back hung the churn here.
+func putBack(halt chan string, r string) {
+	select {
+	case halt <- r:
+	default:
+	}
 }
 
 // stopReason says why the loop stops, abandoning starts in flight unless

@@ -108,3 +108,23 @@ func TestChurnCountsFailuresAndRespectsRate(t *testing.T) {
 		t.Fatalf("10 starts at %d/s took %s, less than the 9 intervals between them (%s)", rate, res.Elapsed, floor)
 	}
 }
+
+// A halt reason taken to look at goes back without blocking, also when
+// another stuck start filled the channel meanwhile (a blocking put-back
+// hung a churn whose two starts timed out together).
+func TestPutBackNeverBlocks(t *testing.T) {
+	halt := make(chan string, 1)
+	halt <- "start 3 did not return"
+	r := <-halt
+	halt <- "start 4 did not return" // another start, between take and put
+	done := make(chan struct{})
+	go func() { putBack(halt, r); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("putBack blocked on a full halt channel")
+	}
+	if got := <-halt; got != "start 4 did not return" {
+		t.Errorf("halt holds %q, want the reason already there", got)
+	}
+}
