@@ -78,20 +78,15 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 		}
 		return t.violated(ctx, v, -1), nil
 	}
-	for i, st := range sched.Steps {
-		if ctx.Err() != nil {
-			return nil, nil
-		}
-		v, err := t.step(ctx, scraping, st)
+	nodeReady := func() *Violation { return t.nodeReady(time.Now()) }
+	if v, i, err := runSchedule(ctx, scraping, t, t.n, sched, nodeReady); v != nil || err != nil {
 		if err != nil {
-			return nil, fmt.Errorf("trial %d step %d (%s): %w", t.n, i+1, st, err)
+			return nil, err
 		}
-		if v == nil {
-			v = t.nodeReady(time.Now())
-		}
-		if v != nil {
-			return t.violated(ctx, v, i), nil
-		}
+		return t.violated(ctx, v, i), nil
+	}
+	if ctx.Err() != nil {
+		return nil, nil
 	}
 	// The teardown, faults off first (as the containerd explorer's: a
 	// fault delaying every shim read makes any delete slow; a hang it
@@ -141,7 +136,7 @@ func (t *clusterTrial) warmUp(ctx context.Context) (*Violation, error) {
 					return nil, err
 				}
 			}
-			if v, _ := t.step(ctx, ctx, st); v != nil {
+			if v, _ := runStep(ctx, ctx, t, st); v != nil {
 				return v, nil
 			}
 		}
@@ -169,21 +164,10 @@ func (t *clusterTrial) leftoversSeen(ctx context.Context) error {
 	return nil
 }
 
-func (t *clusterTrial) step(ctx, scraping context.Context, st Step) (*Violation, error) {
-	switch st.Action {
-	case ActionChurn:
-		return t.churn(ctx, st), nil
-	case ActionExecStorm:
-		return t.execStorm(ctx, st), nil
-	case ActionDelete:
-		return t.deletePods(ctx, st.Int("concurrency", 1)), nil
-	case ActionScrape:
-		t.scrape(scraping, st.Int("loops", 1))
-		return nil, nil
-	case ActionFault:
-		return nil, t.arm(ctx, t.env, t.n, st, t.target(filepath.Join(t.trialDir, "faults")))
-	}
-	return nil, fmt.Errorf("unknown action %q", st.Action)
+// deleteStep and armStep are the delete and fault steps (stepper).
+func (t *clusterTrial) deleteStep(ctx context.Context, c int) *Violation { return t.deletePods(ctx, c) }
+func (t *clusterTrial) armStep(ctx context.Context, st Step) error {
+	return t.arm(ctx, t.env, t.n, st, t.target(filepath.Join(t.trialDir, "faults")))
 }
 
 // pods lists the explorer's pods.

@@ -156,17 +156,11 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 	if v := t.warmUp(ctx); v != nil {
 		return t.violated(ctx, v, -1), nil
 	}
-	for i, st := range sched.Steps {
-		if ctx.Err() != nil {
-			return nil, nil
-		}
-		v, err := t.step(ctx, scraping, st)
+	if v, i, err := runSchedule(ctx, scraping, t, t.n, sched, nil); v != nil || err != nil {
 		if err != nil {
-			return nil, fmt.Errorf("trial %d step %d (%s): %w", t.n, i+1, st, err)
+			return nil, err
 		}
-		if v != nil {
-			return t.violated(ctx, v, i), nil
-		}
+		return t.violated(ctx, v, i), nil
 	}
 	if ctx.Err() != nil {
 		return nil, nil
@@ -220,19 +214,60 @@ func (t *trial) warmUp(ctx context.Context) *Violation {
 	return nil
 }
 
-func (t *trial) step(ctx, scraping context.Context, st Step) (*Violation, error) {
+// deleteStep and armStep are the delete and fault steps (stepper).
+func (t *trial) deleteStep(ctx context.Context, c int) *Violation { return t.deleteAll(ctx, c) }
+func (t *trial) armStep(ctx context.Context, st Step) error {
+	return t.arm(ctx, t.env, t.n, st, t.target())
+}
+
+// stepper is what a trial of either explorer (containerd alone, a
+// cluster) does for each action of a schedule.
+type stepper interface {
+	churn(ctx context.Context, st Step) *Violation
+	execStorm(ctx context.Context, st Step) *Violation
+	deleteStep(ctx context.Context, concurrency int) *Violation
+	// scrape starts loops that run until ctx (the schedule's) ends.
+	scrape(ctx context.Context, loops int)
+	armStep(ctx context.Context, st Step) error
+}
+
+// runSchedule runs sched's steps on t in order until one breaks an
+// invariant (after, when set, is asked after every step too) and returns
+// the violation and the step (0-based) it broke in; nothing when ctx
+// ended first.
+func runSchedule(ctx, scraping context.Context, t stepper, trial int64, sched Schedule, after func() *Violation) (*Violation, int, error) {
+	for i, st := range sched.Steps {
+		if ctx.Err() != nil {
+			return nil, 0, nil
+		}
+		v, err := runStep(ctx, scraping, t, st)
+		if err != nil {
+			return nil, 0, fmt.Errorf("trial %d step %d (%s): %w", trial, i+1, st, err)
+		}
+		if v == nil && after != nil {
+			v = after()
+		}
+		if v != nil {
+			return v, i, nil
+		}
+	}
+	return nil, 0, nil
+}
+
+// runStep runs one step of a schedule on t.
+func runStep(ctx, scraping context.Context, t stepper, st Step) (*Violation, error) {
 	switch st.Action {
 	case ActionChurn:
 		return t.churn(ctx, st), nil
 	case ActionExecStorm:
 		return t.execStorm(ctx, st), nil
 	case ActionDelete:
-		return t.deleteAll(ctx, st.Int("concurrency", 1)), nil
+		return t.deleteStep(ctx, st.Int("concurrency", 1)), nil
 	case ActionScrape:
 		t.scrape(scraping, st.Int("loops", 1))
 		return nil, nil
 	case ActionFault:
-		return nil, t.arm(ctx, t.env, t.n, st, t.target())
+		return nil, t.armStep(ctx, st)
 	}
 	return nil, fmt.Errorf("unknown action %q", st.Action)
 }
