@@ -27,6 +27,7 @@ import (
 // clusterTrial is one schedule against the run's cluster.
 type clusterTrial struct {
 	*clusterStack
+	// n numbers the run, as trial.n does.
 	n int64
 	// trialDir holds the trial's own files (the faults').
 	trialDir string
@@ -52,7 +53,8 @@ const hostNetnsDir = "/var/run/netns"
 // invariant held.
 func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, err error) {
 	t := &clusterTrial{clusterStack: s, n: s.trials.Add(1), begin: time.Now()}
-	t.trialDir = filepath.Join(s.env.Dir, fmt.Sprintf("trial-%d", t.n))
+	t.trialDir = filepath.Join(s.env.Dir, fmt.Sprintf("run-%d", t.n))
+	s.env.Logf("run %d: schedule seed %d, %d steps", t.n, sched.Seed, len(sched.Steps))
 	err = s.env.Node.Command("mkdir", "-p", filepath.Join(t.trialDir, "faults")).Run(ctx)
 	if err == nil {
 		err = t.clear(ctx)
@@ -61,7 +63,7 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 	case ctx.Err() != nil:
 		return nil, nil // the budget (or the run) ended before the trial began
 	case err != nil:
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+		return nil, fmt.Errorf("run %d: %w", t.n, err)
 	}
 	t.netnsBefore = t.netnsEntries(ctx)
 	t.watch = (&nodeready.NotReady{Client: s.c.Client, Node: s.c.NodeName}).Start(ctx)
@@ -74,7 +76,7 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 	}()
 	if v, err := t.warmUp(ctx); v != nil || err != nil {
 		if err != nil {
-			return nil, fmt.Errorf("trial %d: %w", t.n, err)
+			return nil, fmt.Errorf("run %d: %w", t.n, err)
 		}
 		return t.violated(ctx, v, -1), nil
 	}
@@ -110,7 +112,7 @@ func (s *clusterStack) run(ctx context.Context, sched Schedule) (v *Violation, e
 	if ctx.Err() != nil {
 		return nil, nil // the budget ended the teardown: nothing was judged
 	}
-	t.env.Logf("trial %d: every invariant held in %s; bounds now: %s %s, %s %s, %s %s", t.n, time.Since(t.begin).Round(time.Second),
+	t.env.Logf("run %d: every invariant held in %s; bounds now: %s %s, %s %s, %s %s", t.n, time.Since(t.begin).Round(time.Second),
 		opPodStart, t.deadline(opPodStart).Round(time.Millisecond), opPodDelete, t.deadline(opPodDelete).Round(time.Millisecond),
 		opCRIExec, t.deadline(opCRIExec).Round(time.Millisecond))
 	return nil, nil
@@ -205,7 +207,7 @@ func podFor(name, profile string, nnp bool) *corev1.Pod {
 func (t *clusterTrial) churn(ctx context.Context, st Step) *Violation {
 	live, err := t.pods(ctx)
 	if err != nil {
-		t.env.Error(fmt.Sprintf("trial %d: %v", t.n, err))
+		t.env.Error(fmt.Sprintf("run %d: %v", t.n, err))
 		return nil
 	}
 	n := min(st.Int("tasks", 1), maxPods-len(live))
@@ -288,7 +290,7 @@ func (t *clusterTrial) podWarning(ctx context.Context, name string) error {
 func (t *clusterTrial) deletePods(ctx context.Context, c int) *Violation {
 	pods, err := t.pods(ctx)
 	if err != nil {
-		t.env.Error(fmt.Sprintf("trial %d: %v", t.n, err))
+		t.env.Error(fmt.Sprintf("run %d: %v", t.n, err))
 		return nil
 	}
 	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opPodDelete, len(pods), c, func(ctx context.Context, i int) error {
@@ -353,7 +355,7 @@ func (t *clusterTrial) killHungRunc(ctx context.Context) {
 	}
 	for _, p := range procs {
 		if strings.HasPrefix(p.Comm, "runc") {
-			t.env.Logf("trial %d: killing %d %s (%s), left by an earlier trial", t.n, p.PID, p.Comm, p.CommandLine())
+			t.env.Logf("run %d: killing %d %s (%s), left by an earlier trial", t.n, p.PID, p.Comm, p.CommandLine())
 			_ = t.env.Node.Kill(ctx, p.PID, int(syscall.SIGKILL))
 		}
 	}
@@ -523,11 +525,11 @@ func (t *clusterTrial) observe(ctx context.Context, v *Violation) scenario.Obser
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	snapshotProcesses(ctx, t.env, t.n, t.engineDir, v.Invariant, &o, "containerd", "kubelet")
-	t.env.Evidence(fmt.Sprintf("trial %d: pods and warning events when %q broke", t.n, v.Invariant), cluster.PodTable(ctx, t.c))
-	t.env.Evidence(fmt.Sprintf("trial %d: the node's events", t.n), cluster.NodeEvents(ctx, t.c))
+	t.env.Evidence(fmt.Sprintf("run %d: pods and warning events when %q broke", t.n, v.Invariant), cluster.PodTable(ctx, t.c))
+	t.env.Evidence(fmt.Sprintf("run %d: the node's events", t.n), cluster.NodeEvents(ctx, t.c))
 	if st := t.watch.Last(); st.Status != "" {
-		t.env.Evidence(fmt.Sprintf("trial %d: the node's Ready condition", t.n), fmt.Sprintf("%s %s: %s", st.Status, st.Reason, st.Message))
+		t.env.Evidence(fmt.Sprintf("run %d: the node's Ready condition", t.n), fmt.Sprintf("%s %s: %s", st.Status, st.Reason, st.Message))
 	}
-	t.env.Evidence(fmt.Sprintf("trial %d: kubelet's log, last 40 lines", t.n), t.kubeletTail(ctx, 40))
+	t.env.Evidence(fmt.Sprintf("run %d: kubelet's log, last 40 lines", t.n), t.kubeletTail(ctx, 40))
 	return o
 }

@@ -22,14 +22,14 @@ type armedFaults struct {
 // arm arms the fault of step st against target. A fault that cannot be
 // armed here ends neither the trial nor the exploration: the report's
 // errors say which and why; only a step that does not parse is an error.
-func (a *armedFaults) arm(ctx context.Context, env *scenario.Env, trial int64, st Step, target chaos.Target) error {
+func (a *armedFaults) arm(ctx context.Context, env *scenario.Env, run int64, st Step, target chaos.Target) error {
 	f, err := chaos.ParseFault(st.Fault, st.Params)
 	if err != nil {
 		return err
 	}
 	armed, err := f.Arm(ctx, env.Run, target)
 	if err != nil {
-		env.Error(fmt.Sprintf("trial %d: step %s not armed: %v", trial, st, err))
+		env.Error(fmt.Sprintf("run %d: step %s not armed: %v", run, st, err))
 		return nil
 	}
 	a.armMu.Lock()
@@ -43,29 +43,29 @@ func (a *armedFaults) arm(ctx context.Context, env *scenario.Env, trial int64, s
 // bound: with faults armed in this trial it removes them all (the rest
 // of the trial runs without them) and says so, and the operation gets its
 // bound again; a trial without faults has nothing to remove.
-func (a *armedFaults) relief(ctx context.Context, env *scenario.Env, trial int64) func() bool {
+func (a *armedFaults) relief(ctx context.Context, env *scenario.Env, run int64) func() bool {
 	return func() bool {
 		a.armMu.Lock()
 		had := a.had
 		a.armMu.Unlock()
 		if had {
-			env.Logf("trial %d: an operation outlived its bound with faults armed: removing them, it gets its bound again", trial)
-			a.disarm(ctx, env, trial)
+			env.Logf("run %d: an operation outlived its bound with faults armed: removing them, it gets its bound again", run)
+			a.disarm(ctx, env, run)
 		}
 		return had
 	}
 }
 
 // disarm undoes every armed fault, newest first, and logs what each saw.
-func (a *armedFaults) disarm(ctx context.Context, env *scenario.Env, trial int64) {
+func (a *armedFaults) disarm(ctx context.Context, env *scenario.Env, run int64) {
 	a.armMu.Lock()
 	armed := a.armed
 	a.armed = nil
 	a.armMu.Unlock()
 	for i := len(armed) - 1; i >= 0; i-- {
 		if err := armed[i].Disarm(context.WithoutCancel(ctx)); err != nil {
-			env.Error(fmt.Sprintf("trial %d: disarming a fault: %v", trial, err))
+			env.Error(fmt.Sprintf("run %d: disarming a fault: %v", run, err))
 		}
-		env.Logf("trial %d: fault: %s", trial, armed[i].Saw())
+		env.Logf("run %d: fault: %s", run, armed[i].Saw())
 	}
 }

@@ -26,14 +26,14 @@ func (t *trial) observe(ctx context.Context, v *Violation) scenario.Observed {
 	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer dcancel()
 	if dump, err := t.ctr.GoroutineDump(dctx); err != nil {
-		env.Error(fmt.Sprintf("trial %d: containerd's goroutines could not be dumped: %v", t.n, err))
+		env.Error(fmt.Sprintf("run %d: containerd's goroutines could not be dumped: %v", t.n, err))
 	} else {
 		o.GoroutineDump = dump
-		name := fmt.Sprintf("trial-%d-containerd-goroutines.txt", t.n)
-		if err := env.SaveFile(name, fmt.Sprintf("containerd's goroutine dump when %q broke in trial %d", v.Invariant, t.n), []byte(dump)); err != nil {
+		name := fmt.Sprintf("run-%d-containerd-goroutines.txt", t.n)
+		if err := env.SaveFile(name, fmt.Sprintf("containerd's goroutine dump when %q broke in run %d", v.Invariant, t.n), []byte(dump)); err != nil {
 			env.Error(err.Error())
 		}
-		env.Evidence(fmt.Sprintf("trial %d: containerd goroutines grouped by stack (full dump: %s)", t.n, name), evidence.SummarizeGoroutines(dump, 15))
+		env.Evidence(fmt.Sprintf("run %d: containerd goroutines grouped by stack (full dump: %s)", t.n, name), evidence.SummarizeGoroutines(dump, 15))
 	}
 	return o
 }
@@ -42,12 +42,12 @@ func (t *trial) observe(ctx context.Context, v *Violation) scenario.Observed {
 // every process under dir (the daemons named in skip left out): state,
 // syscall, wait channel, and the holders of each pipe one of them is
 // writing into, which is what the catalog's claimers read.
-func snapshotProcesses(ctx context.Context, env *scenario.Env, trial int64, dir, invariant string, o *scenario.Observed, skip ...string) {
+func snapshotProcesses(ctx context.Context, env *scenario.Env, run int64, dir, invariant string, o *scenario.Observed, skip ...string) {
 	procs, err := env.Node.Processes(ctx)
 	if err != nil {
-		env.Error(fmt.Sprintf("trial %d: listing processes after %q broke: %v", trial, invariant, err))
+		env.Error(fmt.Sprintf("run %d: listing processes after %q broke: %v", run, invariant, err))
 	} else {
-		env.Evidence(fmt.Sprintf("trial %d: the engine's process tree when %q broke", trial, invariant), sandbox.ProcessTree(procs, dir))
+		env.Evidence(fmt.Sprintf("run %d: the engine's process tree when %q broke", run, invariant), sandbox.ProcessTree(procs, dir))
 	}
 	for _, p := range evidence.ProcessesUnder(procs, dir) {
 		if slices.Contains(skip, p.Comm) {
@@ -72,6 +72,6 @@ func snapshotProcesses(ctx context.Context, env *scenario.Env, trial int64, dir,
 		lines = append(lines, s.Summary())
 	}
 	if len(lines) > 0 {
-		env.Evidence(fmt.Sprintf("trial %d: the engine's processes (state, syscall, wait channel)", trial), strings.Join(lines, "\n"))
+		env.Evidence(fmt.Sprintf("run %d: the engine's processes (state, syscall, wait channel)", run), strings.Join(lines, "\n"))
 	}
 }

@@ -103,6 +103,9 @@ func newStack(env *scenario.Env, sb *sandbox.Sandbox, rootfs, bin, runc string, 
 // trial is one schedule against a fresh containerd.
 type trial struct {
 	*stack
+	// n numbers the run (trials and the shrink's replays alike, from 1):
+	// its directory, container ids and log lines ("run N:") carry it, so a
+	// replay never meets a trial's leftovers under the same name.
 	n     int64
 	dir   string
 	ctr   *daemons.Containerd
@@ -120,11 +123,12 @@ type trial struct {
 // run runs sched once; a nil Violation means every invariant held.
 func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err error) {
 	t := &trial{stack: s, n: s.trials.Add(1), tasks: map[string]containerd.Task{}, begin: time.Now()}
-	t.dir = filepath.Join(s.env.Dir, fmt.Sprintf("trial-%d", t.n))
+	t.dir = filepath.Join(s.env.Dir, fmt.Sprintf("run-%d", t.n))
+	s.env.Logf("run %d: schedule seed %d, %d steps", t.n, sched.Seed, len(sched.Steps))
 	// Faults keep their own files (strace output, stress-ng's) in
 	// Target.Dir: the trial's directory, removed with the run.
 	if err := s.env.Node.Command("mkdir", "-p", "-m", "0700", t.target().Dir).Run(ctx); err != nil {
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+		return nil, fmt.Errorf("run %d: %w", t.n, err)
 	}
 	// containerd runs the runtime wrapper as its runc, so the faults that
 	// act on runc calls (delays, failures, strace on runc, kills after N
@@ -133,13 +137,13 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 	// one per trial: no rule or call count carries over to a replay.
 	w, err := chaos.InstallWrapper(ctx, s.env.Node, t.dir, s.runc, s.env.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+		return nil, fmt.Errorf("run %d: %w", t.n, err)
 	}
 	t.wrapper = w
 	ctr, stop, err := daemons.StartContainerd(ctx, s.env.Node, s.env.Journal, t.dir, s.sb.Netns,
 		daemons.ContainerdOptions{BinDir: s.bin, Runc: w.Path, Metrics: metricsAddress})
 	if err != nil {
-		return nil, fmt.Errorf("trial %d: %w", t.n, err)
+		return nil, fmt.Errorf("run %d: %w", t.n, err)
 	}
 	t.ctr = ctr
 	scraping, stopScraping := context.WithCancel(ctx)
@@ -150,7 +154,7 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if serr := stop(sctx); serr != nil && err == nil {
-			err = fmt.Errorf("trial %d: stopping containerd: %w", t.n, serr)
+			err = fmt.Errorf("run %d: stopping containerd: %w", t.n, serr)
 		}
 	}()
 	if v := t.warmUp(ctx); v != nil {
@@ -169,7 +173,7 @@ func (s *stack) run(ctx context.Context, sched Schedule) (v *Violation, err erro
 		// A fault killed the daemon: its shims outlive it by design (a
 		// restarted containerd reconnects to them), so neither the daemon
 		// nor the teardown invariant says anything about a bug now.
-		t.env.Logf("trial %d: %v: the daemon and teardown invariants are not checked", t.n, err)
+		t.env.Logf("run %d: %v: the daemon and teardown invariants are not checked", t.n, err)
 		return nil, nil
 	}
 	// Teardown asks what a bug-free stack owes once its faults are gone:
@@ -235,14 +239,14 @@ type stepper interface {
 // invariant (after, when set, is asked after every step too) and returns
 // the violation and the step (0-based) it broke in; nothing when ctx
 // ended first.
-func runSchedule(ctx, scraping context.Context, t stepper, trial int64, sched Schedule, after func() *Violation) (*Violation, int, error) {
+func runSchedule(ctx, scraping context.Context, t stepper, run int64, sched Schedule, after func() *Violation) (*Violation, int, error) {
 	for i, st := range sched.Steps {
 		if ctx.Err() != nil {
 			return nil, 0, nil
 		}
 		v, err := runStep(ctx, scraping, t, st)
 		if err != nil {
-			return nil, 0, fmt.Errorf("trial %d step %d (%s): %w", trial, i+1, st, err)
+			return nil, 0, fmt.Errorf("run %d step %d (%s): %w", run, i+1, st, err)
 		}
 		if v == nil && after != nil {
 			v = after()
@@ -458,7 +462,7 @@ func (t *trial) cleanUp(ctx context.Context, c int) *Violation {
 		if lctx.Err() != nil && ctx.Err() == nil {
 			return &Violation{Invariant: InvDelete, Detail: fmt.Sprintf("listing the containers did not return within %s (%v)", t.bound.Of(t.lat[opDelete]).Round(time.Millisecond), err)}
 		}
-		t.env.Error(fmt.Sprintf("trial %d: listing the containers at teardown: %v", t.n, err))
+		t.env.Error(fmt.Sprintf("run %d: listing the containers at teardown: %v", t.n, err))
 		return nil
 	}
 	late := t.bounded(ctx, t.relief(ctx, t.env, t.n), opDelete, len(ctrs), c, func(ctx context.Context, i int) error {
@@ -549,7 +553,7 @@ func (t *trial) leftovers(ctx context.Context) *Violation {
 		return len(left) == 0, nil
 	}
 	if err := poll.Within(ctx, t.bound.Of(t.lat[opDelete]), 200*time.Millisecond, check); err != nil && ctx.Err() == nil {
-		t.env.Evidence(fmt.Sprintf("trial %d: what was left after teardown", t.n), strings.Join(left, "\n"))
+		t.env.Evidence(fmt.Sprintf("run %d: what was left after teardown", t.n), strings.Join(left, "\n"))
 		return &Violation{Invariant: InvLeftovers, Detail: summarise(left, 5)}
 	}
 	return nil
