@@ -7,7 +7,7 @@
 // A fixed name under a world-writable directory such as /tmp/relapse can
 // be made first by any user, who then owns what relapse puts there and can
 // swap a file between two of relapse's steps. So the root is /run/relapse
-// (only root may create entries in /run) or $RELAPSE_STATE_DIR, each
+// (only root may create entries in /run) or $RELAPSE_RUNTIME_DIR, each
 // directory is checked with Lstat (not a symlink, owned by this process's
 // user, mode exactly 0700) and every directory above it must be safe too
 // (owned by root or this user, not writable by others unless sticky);

@@ -15,7 +15,14 @@ import (
 )
 
 // RootEnv names the variable that moves the root away from DefaultRoot.
-const RootEnv = "RELAPSE_STATE_DIR"
+// It is not RELAPSE_STATE, the journal's and host lock's directory, which
+// outlives runs (/var/lib/relapse); this one holds only what runs execute
+// and serve, like XDG_RUNTIME_DIR.
+const RootEnv = "RELAPSE_RUNTIME_DIR"
+
+// oldRootEnv is RootEnv's earlier name, one letter from RELAPSE_STATE;
+// a run that finds it set stops rather than silently use /run/relapse.
+const oldRootEnv = "RELAPSE_STATE_DIR"
 
 // DefaultRoot is the root when RootEnv is unset: only root may create
 // entries in /run, so no other user can make it first.
@@ -28,7 +35,7 @@ const DefaultRoot = "/run/relapse"
 const MaxRootLen = 24
 
 // Root is where relapse keeps the directories it executes from or serves
-// from: $RELAPSE_STATE_DIR, else /run/relapse. Root only names it; Under
+// from: $RELAPSE_RUNTIME_DIR, else /run/relapse. Root only names it; Under
 // makes and checks it.
 func Root() string {
 	if d := os.Getenv(RootEnv); d != "" {
@@ -40,6 +47,10 @@ func Root() string {
 // checkRoot refuses a root that is relative or too long for the sockets
 // below it, before anything is made.
 func checkRoot(root string) error {
+	if old := os.Getenv(oldRootEnv); old != "" {
+		return fmt.Errorf("%s=%q: the variable is now called %s (RELAPSE_STATE is the journal's directory); set %s=%q instead and unset %s",
+			oldRootEnv, old, RootEnv, RootEnv, old, oldRootEnv)
+	}
 	if !filepath.IsAbs(root) {
 		return fmt.Errorf("%s=%q is not an absolute path; give one such as %s", RootEnv, root, DefaultRoot)
 	}

@@ -235,6 +235,15 @@ func TestMkdirMakesNewNamesOnly(t *testing.T) {
 	}
 }
 
+func TestUnderRefusesTheOldRootName(t *testing.T) {
+	t.Setenv(oldRootEnv, "/run/r")
+	t.Setenv(RootEnv, "")
+	_, err := Under("run")
+	if err == nil || !strings.Contains(err.Error(), RootEnv) || !strings.Contains(err.Error(), oldRootEnv) {
+		t.Errorf("%s set: err = %v, want an error naming %s and %s", oldRootEnv, err, oldRootEnv, RootEnv)
+	}
+}
+
 func TestUnderChecksTheRoot(t *testing.T) {
 	for _, bad := range []string{"relative/dir", "/" + strings.Repeat("x", MaxRootLen)} {
 		t.Setenv(RootEnv, bad)
