@@ -13,6 +13,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/bisect"
 	"github.com/relapse-dev/relapse/harness/matrix"
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/results"
 	_ "github.com/relapse-dev/relapse/harness/scenarios"
@@ -67,8 +68,8 @@ func writeCell(t *testing.T, dir string, start int64, m map[string]string) {
 	}
 	m["cell"] = filepath.Base(dir)
 	for name, v := range map[string]any{
-		results.StartedName:  map[string]any{"timestamp": start},
-		results.FinishedName: map[string]any{"timestamp": start + 30, "passed": true, "result": "SUCCESS", "metadata": m},
+		prowjob.StartedName:  map[string]any{"timestamp": start},
+		prowjob.FinishedName: map[string]any{"timestamp": start + 30, "passed": true, "result": "SUCCESS", "metadata": m},
 	} {
 		data, _ := json.Marshal(v)
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {

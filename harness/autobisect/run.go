@@ -17,6 +17,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/bisect"
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/redact"
 	"github.com/relapse-dev/relapse/harness/results"
 	"github.com/relapse-dev/relapse/harness/scenario"
@@ -89,7 +90,7 @@ func runOne(ctx context.Context, p Plan, o Options) (results.Bisection, *bisect.
 		fmt.Fprintf(o.Log, "autobisect: %s relapsed on night %s: bisecting %s from %s (good, night %s) to %s (bad)\n", p.Row, p.Night, p.Search, b.Good, b.GoodNight, b.Bad)
 	}
 	bo := p.Options
-	bo.ReportsDir, bo.CacheDir, bo.Log = filepath.Join(p.CellDir, results.ArtifactsName, results.BisectDir, stepsDir), o.CacheDir, o.Log
+	bo.ReportsDir, bo.CacheDir, bo.Log = filepath.Join(p.CellDir, prowjob.ArtifactsName, results.BisectDir, stepsDir), o.CacheDir, o.Log
 	// A step waits for the host lock as a night's cells do (other runs
 	// share the host): as long as the bisections may take, which the
 	// deadline bounds anyway.
@@ -194,7 +195,7 @@ func short(c string) string { return c[:min(12, len(c))] }
 // such file under a build, and a bisection's steps are not the cell's
 // tests.
 func Attach(p Plan, b results.Bisection, res *bisect.Result) error {
-	dir := filepath.Join(p.CellDir, results.ArtifactsName, results.BisectDir)
+	dir := filepath.Join(p.CellDir, prowjob.ArtifactsName, results.BisectDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

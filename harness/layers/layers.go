@@ -8,9 +8,9 @@ const Module = "github.com/relapse-dev/relapse/"
 // Layers are the packages of each layer, lowest first. A name matches the
 // package of that path and, when it ends in "/...", every package below it.
 var Layers = [][]string{
-	// Pieces with no relapse imports: text helpers, the one wait loop, private directories, registries, /proc
+	// Pieces with no relapse imports: text helpers, a cell's files (Prow's layout), the one wait loop, private directories, registries, /proc
 	// reading, versions and builds, embedded fixture files.
-	{"harness/textutil", "harness/atomicfile", "harness/poll", "harness/privdir", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant",
+	{"harness/textutil", "harness/atomicfile", "harness/prowjob", "harness/poll", "harness/privdir", "harness/progress", "harness/registry", "harness/measure", "harness/evidence", "harness/versions", "fixtures/...", "vagrant",
 		// Escaping for Markdown and redaction of secrets, for every view.
 		"harness/markdown/...", "harness/redact"},
 	// The seam to a machine, the record every layer writes into, and the

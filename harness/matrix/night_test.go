@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/results"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -281,10 +282,10 @@ func TestSkippedCellReportsInconclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.Passed || e.Result != ResultSuccess || e.Meta["verdict"] != string(report.Inconclusive) || !strings.Contains(e.Meta["cause"], report.CauseMissing) {
+	if !e.Passed || e.Result != prowjob.ResultSuccess || e.Meta["verdict"] != string(report.Inconclusive) || !strings.Contains(e.Meta["cause"], report.CauseMissing) {
 		t.Errorf("entry = %+v; want a passed INCONCLUSIVE cell", e)
 	}
-	data, err := os.ReadFile(filepath.Join(root, c.ID, "artifacts", JUnitFile(c.ID)))
+	data, err := os.ReadFile(filepath.Join(root, c.ID, "artifacts", prowjob.JUnitFile(c.ID)))
 	if err != nil {
 		t.Fatal(err)
 	}

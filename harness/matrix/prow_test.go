@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/results"
 )
@@ -27,7 +28,7 @@ import (
 var testGridJUnit = regexp.MustCompile(`.+/junit.*\.xml$`)
 
 // prowResults are the result values Prow writes in finished.json.
-var prowResults = map[string]bool{ResultSuccess: true, ResultFailure: true, ResultAborted: true}
+var prowResults = map[string]bool{prowjob.ResultSuccess: true, prowjob.ResultFailure: true, prowjob.ResultAborted: true}
 
 // relapseOnFixedVersion: 1 of 1 reproduced on a version after the fix, and
 // the run left a sysctl changed: the case where TestGrid used to count two
@@ -130,7 +131,7 @@ func TestCellAsTestGridReadsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join(c.ID, "artifacts", JUnitFile(c.ID))
+	want := filepath.Join(c.ID, "artifacts", prowjob.JUnitFile(c.ID))
 	if len(junits) != 1 || junits[0] != want || runs != 1 {
 		t.Errorf("files TestGrid reads as JUnit: %v holding %d runs; want only %s holding 1", junits, runs, want)
 	}
@@ -146,7 +147,7 @@ func TestCellAsTestGridReadsIt(t *testing.T) {
 	}
 	allStrings(t, "started.json", st["metadata"])
 	fin := readJSONMap(t, filepath.Join(dir, "finished.json"))
-	if r, _ := fin["result"].(string); r != ResultFailure || fin["passed"] != false {
+	if r, _ := fin["result"].(string); r != prowjob.ResultFailure || fin["passed"] != false {
 		t.Errorf("finished.json result %v passed %v, want FAILURE and false", fin["result"], fin["passed"])
 	}
 	allStrings(t, "finished.json", fin["metadata"])
@@ -156,7 +157,7 @@ func TestCellAsTestGridReadsIt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("results.ReadCell refuses the cell relapse matrix wrote: %v", err)
 	}
-	if e.Result != ResultFailure || e.Report == "" || !e.Relapse() {
+	if e.Result != prowjob.ResultFailure || e.Report == "" || !e.Relapse() {
 		t.Errorf("read back: result %s, report %q, relapse %v; want FAILURE, its page, true", e.Result, e.Report, e.Relapse())
 	}
 }
@@ -178,16 +179,16 @@ func TestFinishedResultsAreProwsAndReadBack(t *testing.T) {
 		wantResult string
 		wantError  bool
 	}{
-		{"not reproduced as expected", clean, nil, ResultSuccess, false},
-		{"a relapse with a host change", relapseOnFixedVersion(), nil, ResultFailure, false},
-		{"interrupted before a verdict", interrupted, nil, ResultAborted, true},
-		{"relapse's own failure", setup, nil, ResultFailure, true},
-		{"no report at all", nil, errors.New("preparing: unknown runc version"), ResultFailure, true},
+		{"not reproduced as expected", clean, nil, prowjob.ResultSuccess, false},
+		{"a relapse with a host change", relapseOnFixedVersion(), nil, prowjob.ResultFailure, false},
+		{"interrupted before a verdict", interrupted, nil, prowjob.ResultAborted, true},
+		{"relapse's own failure", setup, nil, prowjob.ResultFailure, true},
+		{"no report at all", nil, errors.New("preparing: unknown runc version"), prowjob.ResultFailure, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := finished(c, tt.report, tt.err)
-			if !prowResults[f.Result] || f.Result != tt.wantResult || f.Passed != (f.Result == ResultSuccess) {
+			if !prowResults[f.Result] || f.Result != tt.wantResult || f.Passed != (f.Result == prowjob.ResultSuccess) {
 				t.Errorf("result %s passed %v, want %s (a value Prow writes) and passed only on SUCCESS", f.Result, f.Passed, tt.wantResult)
 			}
 			data, err := json.Marshal(f)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/relapse-dev/relapse/harness/atomicfile"
 	"github.com/relapse-dev/relapse/harness/experiment"
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/scenario"
 	"github.com/relapse-dev/relapse/harness/versions"
@@ -32,37 +33,6 @@ type Options struct {
 	LockWait time.Duration
 	CacheDir string
 	Log      io.Writer
-}
-
-// Started is Prow's started.json. RepoCommit is the relapse commit that
-// ran the cell (TestGrid's commit header); metadata values are strings,
-// the only ones TestGrid shows as columns.
-type Started struct {
-	Timestamp  int64             `json:"timestamp"`
-	Node       string            `json:"node,omitempty"`
-	RepoCommit string            `json:"repo-commit,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-}
-
-// Results a cell's finished.json carries: the values Prow writes (a job
-// that fails for any reason is a FAILURE; one stopped before its end is
-// ABORTED), which TestGrid and Spyglass know.
-const (
-	ResultSuccess = "SUCCESS"
-	ResultFailure = "FAILURE"
-	ResultAborted = "ABORTED"
-)
-
-// JUnitFile is the one JUnit of the cell id, in its artifacts directory:
-// the name Prow's convention gives a context's results (junit_<context>.xml).
-func JUnitFile(id string) string { return "junit_" + id + ".xml" }
-
-// Finished is Prow's finished.json: TestGrid shows its metadata as columns.
-type Finished struct {
-	Timestamp int64             `json:"timestamp"`
-	Passed    bool              `json:"passed"`
-	Result    string            `json:"result"`
-	Metadata  map[string]string `json:"metadata"`
 }
 
 // Outcome is one cell's run.
@@ -115,13 +85,13 @@ func Run(ctx context.Context, cells []Cell, o Options) []Outcome {
 func runCell(ctx context.Context, c Cell, o Options) Outcome {
 	dir := filepath.Join(o.Results, c.ID)
 	out := Outcome{Cell: c, Dir: dir}
-	artifacts := filepath.Join(dir, "artifacts")
+	artifacts := filepath.Join(dir, prowjob.ArtifactsName)
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		out.Err = err
 		return out
 	}
 	host, _ := os.Hostname()
-	if err := writeJSON(filepath.Join(dir, "started.json"), started(c, host, experiment.RelapseBuild().Commit, time.Now())); err != nil {
+	if err := writeJSON(filepath.Join(dir, prowjob.StartedName), started(c, host, experiment.RelapseBuild().Commit, time.Now())); err != nil {
 		out.Err = err
 		return out
 	}
@@ -160,8 +130,8 @@ func runCell(ctx context.Context, c Cell, o Options) Outcome {
 // JUnit becomes the cell's one JUnit file, and finished.json is written
 // from the report (or the error, when there is none).
 func endCell(dir string, c Cell, r *report.Report, reportJUnit string, runErr error) error {
-	moved := moveJUnit(reportJUnit, filepath.Join(dir, "artifacts"), c.ID)
-	return errors.Join(moved, writeJSON(filepath.Join(dir, "finished.json"), finished(c, r, runErr)))
+	moved := moveJUnit(reportJUnit, filepath.Join(dir, prowjob.ArtifactsName), c.ID)
+	return errors.Join(moved, writeJSON(filepath.Join(dir, prowjob.FinishedName), finished(c, r, runErr)))
 }
 
 // skipped is the report of a cell that cannot run here: INCONCLUSIVE for
@@ -179,14 +149,14 @@ func skipped(c Cell) *report.Report {
 func skipCell(dir string, c Cell, r *report.Report) error {
 	data, err := report.MarshalJUnit(r)
 	if err == nil {
-		err = atomicfile.Write(filepath.Join(dir, "artifacts", JUnitFile(c.ID)), data, 0o644)
+		err = atomicfile.Write(filepath.Join(dir, prowjob.ArtifactsName, prowjob.JUnitFile(c.ID)), data, 0o644)
 	}
-	return errors.Join(err, writeJSON(filepath.Join(dir, "finished.json"), finished(c, r, nil)))
+	return errors.Join(err, writeJSON(filepath.Join(dir, prowjob.FinishedName), finished(c, r, nil)))
 }
 
 // started is the cell's started.json.
-func started(c Cell, host, commit string, now time.Time) Started {
-	return Started{Timestamp: now.Unix(), Node: host, RepoCommit: commit,
+func started(c Cell, host, commit string, now time.Time) prowjob.Started {
+	return prowjob.Started{Timestamp: now.Unix(), Node: host, RepoCommit: commit,
 		Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario}}
 }
 
@@ -202,8 +172,8 @@ func moveJUnit(reportJUnit, artifacts, id string) error {
 	if reportJUnit == "" {
 		return nil
 	}
-	if err := os.Rename(reportJUnit, filepath.Join(artifacts, JUnitFile(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("making the report's %s the cell's %s: %w", report.JUnitName, JUnitFile(id), err)
+	if err := os.Rename(reportJUnit, filepath.Join(artifacts, prowjob.JUnitFile(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("making the report's %s the cell's %s: %w", report.JUnitName, prowjob.JUnitFile(id), err)
 	}
 	return nil
 }
@@ -240,8 +210,8 @@ func Invocation(c Cell) string {
 // finished is the cell's finished.json: passed unless the verdict
 // contradicts the affected range, a change was not put back, or relapse
 // failed; the metadata are what TestGrid shows as columns.
-func finished(c Cell, r *report.Report, err error) Finished {
-	f := Finished{Timestamp: time.Now().Unix(), Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario, "provider": c.Provider}}
+func finished(c Cell, r *report.Report, err error) prowjob.Finished {
+	f := prowjob.Finished{Timestamp: time.Now().Unix(), Metadata: map[string]string{"cell": c.ID, "scenario": c.Scenario, "provider": c.Provider}}
 	if c.Kernel != "" {
 		f.Metadata["kernel"] = c.Kernel
 	}
@@ -258,7 +228,7 @@ func finished(c Cell, r *report.Report, err error) Finished {
 		f.Metadata["speed"] = c.Speed
 	}
 	if r == nil {
-		f.Result = ResultFailure
+		f.Result = prowjob.ResultFailure
 		f.Metadata["failure"] = "relapse failed before a verdict"
 		if err != nil {
 			f.Metadata["error"] = err.Error()
@@ -325,25 +295,25 @@ func finished(c Cell, r *report.Report, err error) Finished {
 	contradicts, unrestored := v.Cause == report.CauseEvidence && v.Expected != "" && !v.Matches, len(r.Unrestored()) > 0
 	switch {
 	case contradicts && unrestored:
-		f.Result = ResultFailure
+		f.Result = prowjob.ResultFailure
 		md["failure"] = "verdict contradicts the affected range; and a host change not put back"
 	case contradicts:
-		f.Result = ResultFailure
+		f.Result = prowjob.ResultFailure
 		md["failure"] = "verdict contradicts the affected range"
 	case unrestored:
-		f.Result = ResultFailure
+		f.Result = prowjob.ResultFailure
 		md["failure"] = "host change not put back"
 	case v.Cause == report.CauseInterrupted:
-		f.Result = ResultAborted
+		f.Result = prowjob.ResultAborted
 		md["failure"] = "interrupted before a verdict"
 	case v.Cause == report.CauseSetup:
 		// Prow has no ERROR: relapse's own failure is a FAILURE whose
 		// metadata.error says it was relapse's (the dashboard shows it so).
-		f.Result = ResultFailure
+		f.Result = prowjob.ResultFailure
 		md["failure"] = "relapse failed before a verdict"
 		md["error"] = v.Reason
 	default:
-		f.Result, f.Passed = ResultSuccess, true
+		f.Result, f.Passed = prowjob.ResultSuccess, true
 	}
 	return f
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/prowjob"
 )
 
 // A RELAPSE in a selector row is bisected where it is raised (package
@@ -80,7 +82,7 @@ func (b *Bisection) Line() string {
 // bisection.json parsed strictly, and the page and summary when they are
 // regular files inside the cell. Nothing attached is no error.
 func readBisection(d *os.File, e *Entry) error {
-	base := filepath.Join(ArtifactsName, BisectDir)
+	base := filepath.Join(prowjob.ArtifactsName, BisectDir)
 	ok, at, err := regularInside(d, filepath.Join(base, BisectionName))
 	if err != nil {
 		return &CellError{Dir: e.Dir, File: at, Err: err}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/relapse-dev/relapse/harness/prowjob"
 )
 
 // An attached bisection is read as strictly as the cell's own files: a
@@ -41,7 +43,7 @@ func TestReadCellBisection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			cell(t, root, "c", 100, true, runcMeta("1.5.4", "REPRODUCED"))
-			dir := filepath.Join(root, "c", ArtifactsName, BisectDir)
+			dir := filepath.Join(root, "c", prowjob.ArtifactsName, BisectDir)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/relapse-dev/relapse/harness/browser"
+	"github.com/relapse-dev/relapse/harness/prowjob"
 )
 
 // TestDashboardInBrowser renders a dashboard with the nightly matrix's shape
@@ -109,7 +110,7 @@ func TestDashboardInBrowser(t *testing.T) {
 // one shows: commits as git describe names them on a fork's branch.
 func attachBisection(t *testing.T, cell string) {
 	t.Helper()
-	dir := filepath.Join(cell, ArtifactsName, BisectDir)
+	dir := filepath.Join(cell, prowjob.ArtifactsName, BisectDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
@@ -24,22 +25,14 @@ import (
 // on trust: its files are opened without following links, its JSON is
 // parsed strictly, and a path it names must stay inside it.
 
-// Names of a cell's files (Prow's layout).
+// What relapse keeps in a cell's artifacts and how much it reads.
 const (
-	StartedName   = "started.json"
-	FinishedName  = "finished.json"
-	ArtifactsName = "artifacts"
 	// reportsDir is where a cell's relapse reports are, under artifacts.
 	reportsDir = "reports"
 	// maxJSON bounds started.json and finished.json: relapse writes a few
 	// KiB; anything near this is not a cell.
 	maxJSON = 1 << 20
 )
-
-// Results a finished.json may carry: those relapse matrix writes, Prow's
-// values (SUCCESS, FAILURE, ABORTED), and ERROR, which relapse wrote
-// before it kept to Prow's (nights already in a store have it).
-var cellResults = map[string]bool{"SUCCESS": true, "FAILURE": true, "ABORTED": true, "ERROR": true}
 
 // nameSyntax is what relapse matrix makes of a cell's dimensions, and what
 // a night may be called: one path element a shell, a URL and a CI log take
@@ -89,34 +82,17 @@ func (e *CellError) Error() string {
 
 func (e *CellError) Unwrap() error { return e.Err }
 
-// Started is what relapse reads of a cell's started.json. RepoCommit is
-// the relapse commit that ran the cell (Prow's repo-commit).
-type Started struct {
-	Timestamp  int64             `json:"timestamp"`
-	Node       string            `json:"node,omitempty"`
-	RepoCommit string            `json:"repo-commit,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-}
-
-// Finished is what relapse reads of a cell's finished.json.
-type Finished struct {
-	Timestamp int64             `json:"timestamp"`
-	Passed    bool              `json:"passed"`
-	Result    string            `json:"result"`
-	Metadata  map[string]string `json:"metadata"`
-}
-
 // Errored says whether the cell ended without a verdict of the bug's
 // making: relapse itself failed (metadata.error, or ERROR as older nights
 // say), it was aborted, or it never finished.
 func (e Entry) Errored() bool {
-	return e.Result == "ERROR" || e.Result == "ABORTED" || e.Meta["error"] != ""
+	return e.Result == prowjob.ResultError || e.Result == prowjob.ResultAborted || e.Meta["error"] != ""
 }
 
 // ParseStarted parses and checks started.json of the cell id: one JSON
 // object with the fields relapse writes, a timestamp, and no cell but id.
-func ParseStarted(id string, data []byte) (Started, error) {
-	var s Started
+func ParseStarted(id string, data []byte) (prowjob.Started, error) {
+	var s prowjob.Started
 	if err := decodeStrict(data, &s); err != nil {
 		return s, err
 	}
@@ -133,18 +109,18 @@ func ParseStarted(id string, data []byte) (Started, error) {
 // object with the fields relapse writes, a known result that agrees with
 // passed, metadata.cell equal to id, a known verdict, counts that are
 // counts, and a report that names one directory of the cell's reports.
-func ParseFinished(id string, data []byte) (Finished, error) {
-	var f Finished
+func ParseFinished(id string, data []byte) (prowjob.Finished, error) {
+	var f prowjob.Finished
 	if err := decodeStrict(data, &f); err != nil {
 		return f, err
 	}
 	if f.Timestamp <= 0 {
 		return f, fmt.Errorf("timestamp %d: want the Unix time the cell finished", f.Timestamp)
 	}
-	if !cellResults[f.Result] {
+	if !prowjob.KnownResult(f.Result) {
 		return f, fmt.Errorf("result %q: want SUCCESS, FAILURE, ABORTED or ERROR", f.Result)
 	}
-	if f.Passed != (f.Result == "SUCCESS") {
+	if f.Passed != (f.Result == prowjob.ResultSuccess) {
 		return f, fmt.Errorf("passed is %t with result %s: a cell passes exactly when its result is SUCCESS", f.Passed, f.Result)
 	}
 	md := f.Metadata
@@ -179,7 +155,7 @@ func ParseFinished(id string, data []byte) (Finished, error) {
 func checkReportID(r string) error {
 	if r == "" || !filepath.IsLocal(r) || strings.ContainsAny(r, `/\`) || strings.HasPrefix(r, ".") || hasControl(r) {
 		return fmt.Errorf("metadata.report %q: want the name of one report directory under %s/%s (a run ID such as 20261201T021700-runc-pipe-hang-runc-1.0.0-rc93-abcd), not a path",
-			r, ArtifactsName, reportsDir)
+			r, prowjob.ArtifactsName, reportsDir)
 	}
 	return nil
 }
@@ -225,37 +201,37 @@ func ReadCell(dir string) (Entry, error) {
 		return refuse("", err)
 	}
 	defer d.Close()
-	data, err := readSmall(d, StartedName)
+	data, err := readSmall(d, prowjob.StartedName)
 	if err != nil {
-		return refuse(StartedName, err)
+		return refuse(prowjob.StartedName, err)
 	}
 	st, err := ParseStarted(id, data)
 	if err != nil {
-		return refuse(StartedName, err)
+		return refuse(prowjob.StartedName, err)
 	}
 	e := Entry{Cell: id, Dir: dir, Started: st.Timestamp}
-	data, err = readSmall(d, FinishedName)
+	data, err = readSmall(d, prowjob.FinishedName)
 	if errors.Is(err, os.ErrNotExist) {
 		e.Result, e.Meta = "ERROR", map[string]string{"cell": id, "scenario": st.Metadata["scenario"],
-			"failure": "no " + FinishedName + ": the cell started and never finished (killed, timed out, or its machine lost)"}
+			"failure": "no " + prowjob.FinishedName + ": the cell started and never finished (killed, timed out, or its machine lost)"}
 		return e, nil
 	}
 	if err != nil {
-		return refuse(FinishedName, err)
+		return refuse(prowjob.FinishedName, err)
 	}
 	fin, err := ParseFinished(id, data)
 	if err != nil {
-		return refuse(FinishedName, err)
+		return refuse(prowjob.FinishedName, err)
 	}
 	if fin.Timestamp < st.Timestamp {
-		return refuse(FinishedName, fmt.Errorf("timestamp %d is before %s's %d: both are written by the machine that ran the cell", fin.Timestamp, StartedName, st.Timestamp))
+		return refuse(prowjob.FinishedName, fmt.Errorf("timestamp %d is before %s's %d: both are written by the machine that ran the cell", fin.Timestamp, prowjob.StartedName, st.Timestamp))
 	}
 	e.Finished, e.Passed, e.Result, e.Meta = fin.Timestamp, fin.Passed, fin.Result, fin.Metadata
 	if e.Meta == nil {
 		e.Meta = map[string]string{}
 	}
 	if r := e.Meta["report"]; r != "" {
-		rel := filepath.Join(ArtifactsName, reportsDir, r, report.HTMLName)
+		rel := filepath.Join(prowjob.ArtifactsName, reportsDir, r, report.HTMLName)
 		ok, at, err := regularInside(d, rel)
 		if err != nil {
 			return refuse(at, err)

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/relapse-dev/relapse/harness/prowjob"
 	"github.com/relapse-dev/relapse/harness/textutil"
 )
 
@@ -466,8 +467,8 @@ func TestProwResultsAndRepoCommitAreRead(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "c")
 			tc.meta["cell"] = "c"
 			fin, _ := json.Marshal(map[string]any{"timestamp": 1030, "passed": false, "result": tc.result, "metadata": tc.meta})
-			writeFile(t, filepath.Join(dir, StartedName), `{"timestamp":1000,"repo-commit":"0123456789abcdef0123456789abcdef01234567","metadata":{"cell":"c"}}`)
-			writeFile(t, filepath.Join(dir, FinishedName), string(fin))
+			writeFile(t, filepath.Join(dir, prowjob.StartedName), `{"timestamp":1000,"repo-commit":"0123456789abcdef0123456789abcdef01234567","metadata":{"cell":"c"}}`)
+			writeFile(t, filepath.Join(dir, prowjob.FinishedName), string(fin))
 			e, err := ReadCell(dir)
 			if err != nil {
 				t.Fatal(err)

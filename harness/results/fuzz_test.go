@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/relapse-dev/relapse/harness/prowjob"
 )
 
 // The cell reader takes files from other machines: fuzzed, it never
@@ -77,9 +79,9 @@ func FuzzParseFinished(f *testing.F) {
 	})
 }
 
-func checkAcceptedFinished(t *testing.T, fin Finished) {
+func checkAcceptedFinished(t *testing.T, fin prowjob.Finished) {
 	t.Helper()
-	if !cellResults[fin.Result] || fin.Passed != (fin.Result == "SUCCESS") || fin.Timestamp <= 0 {
+	if !prowjob.KnownResult(fin.Result) || fin.Passed != (fin.Result == prowjob.ResultSuccess) || fin.Timestamp <= 0 {
 		t.Fatalf("accepted result %q passed %t timestamp %d", fin.Result, fin.Passed, fin.Timestamp)
 	}
 	if fin.Metadata["cell"] != fuzzCell {
@@ -103,7 +105,7 @@ func FuzzReadCell(f *testing.F) {
 	f.Add(started, link)
 	f.Fuzz(func(t *testing.T, started, finished []byte) {
 		dir := filepath.Join(t.TempDir(), fuzzCell)
-		reports := filepath.Join(dir, ArtifactsName, reportsDir)
+		reports := filepath.Join(dir, prowjob.ArtifactsName, reportsDir)
 		page := filepath.Join(reports, "20261206T021700-runc-pipe-hang-runc-1.0.0-rc93-ab12", "report.html")
 		if err := os.MkdirAll(filepath.Dir(page), 0o755); err != nil {
 			t.Fatal(err)
@@ -111,7 +113,7 @@ func FuzzReadCell(f *testing.F) {
 		if err := os.Symlink("/etc", filepath.Join(reports, "out")); err != nil {
 			t.Fatal(err)
 		}
-		for name, data := range map[string][]byte{StartedName: started, FinishedName: finished, page: []byte("<p>report</p>")} {
+		for name, data := range map[string][]byte{prowjob.StartedName: started, prowjob.FinishedName: finished, page: []byte("<p>report</p>")} {
 			if !filepath.IsAbs(name) {
 				name = filepath.Join(dir, name)
 			}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/relapse-dev/relapse/harness/prowjob"
 )
 
 // stagingPrefix starts the hidden directory a merge stages a night in,
@@ -67,7 +69,7 @@ func FindCells(sources ...string) ([]SourceCell, error) {
 			return nil, err
 		}
 		if len(cells) == before {
-			return nil, fmt.Errorf("merge source %s holds no cell: want a directory with cells in it (each a directory holding %s and %s; a matrix run's --results), or one cell", src, StartedName, FinishedName)
+			return nil, fmt.Errorf("merge source %s holds no cell: want a directory with cells in it (each a directory holding %s and %s; a matrix run's --results), or one cell", src, prowjob.StartedName, prowjob.FinishedName)
 		}
 	}
 	sort.Slice(cells, func(i, j int) bool { return cells[i].ID < cells[j].ID })
@@ -106,7 +108,7 @@ func findCellsIn(dir string, depth int, add func(string) error) error {
 // isCell: a directory holding started.json or finished.json (of any type:
 // ReadCell says what is wrong with them).
 func isCell(dir string) bool {
-	for _, name := range []string{StartedName, FinishedName} {
+	for _, name := range []string{prowjob.StartedName, prowjob.FinishedName} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			return true
 		}
