@@ -12,21 +12,22 @@ import (
 	"github.com/relapse-dev/relapse/harness/vm"
 )
 
-// hostKeyAlias is the name a node's host keys are pinned under in its
-// known_hosts file, whatever port it is reached on.
-const hostKeyAlias = "relapse-vm-node"
+// HostKeyAlias is the name a node's host keys are pinned under in its
+// known_hosts file, whatever address and port it is reached on.
+const HostKeyAlias = "relapse-vm-node"
 
-// pinHostKeys writes dir/ssh/known_hosts with the host keys the root
-// filesystem was built with (every node of an image, and of a snapshot of
-// it, has them) and returns its path: ssh then talks to that guest only.
-func pinHostKeys(dir string, r vm.Rootfs) (string, error) {
+// PinHostKeys writes dir/ssh/known_hosts with the host keys the root
+// filesystem was built with (every node of an image, of a snapshot of it
+// and of a Vagrant box made of it has them) and returns its path: ssh
+// then talks to that guest only.
+func PinHostKeys(dir string, r vm.Rootfs) (string, error) {
 	keys, err := r.HostKeys()
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s %s\n", hostKeyAlias, k)
+		fmt.Fprintf(&b, "%s %s\n", HostKeyAlias, k)
 	}
 	path := filepath.Join(dir, "ssh", "known_hosts")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

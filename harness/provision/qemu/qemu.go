@@ -153,7 +153,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	if err := MakeNodeDir(dir); err != nil {
 		return nil, err
 	}
-	knownHosts, err := pinHostKeys(dir, rootfs)
+	knownHosts, err := PinHostKeys(dir, rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, env *run.R
 	}
 	env.Logf("VM node %s: its ssh is forwarded from 127.0.0.1:%d", name, port)
 	n := remote.New(remote.Config{NodeName: name, ProviderName: "qemu", Host: "127.0.0.1", Port: port,
-		KeyFile: key, ControlDir: filepath.Join(dir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: hostKeyAlias})
+		KeyFile: key, ControlDir: filepath.Join(dir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: HostKeyAlias})
 	m.ssh = n
 	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
 	err = env.Timed("boot VM node", name, func() error {

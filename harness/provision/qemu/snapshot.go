@@ -119,7 +119,7 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 	if err := MakeNodeDir(nodeDir); err != nil {
 		return err
 	}
-	knownHosts, err := pinHostKeys(nodeDir, r)
+	knownHosts, err := PinHostKeys(nodeDir, r)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func saveSnapshot(ctx context.Context, env *run.Run, k vm.Kernel, r vm.Rootfs, a
 		return err
 	}
 	n := remote.New(remote.Config{NodeName: m.name, ProviderName: "qemu", Host: "127.0.0.1", Port: port,
-		KeyFile: key, ControlDir: filepath.Join(nodeDir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: hostKeyAlias})
+		KeyFile: key, ControlDir: filepath.Join(nodeDir, "ssh"), KnownHosts: knownHosts, HostKeyAlias: HostKeyAlias})
 	m.ssh = n
 	bctx, cancel := context.WithTimeout(ctx, BootTimeout)
 	err = m.waitSSH(bctx, n)

@@ -111,10 +111,11 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, rn *run.Ru
 	if err != nil {
 		return nil, err
 	}
-	box, boxFact, kernel, err := h.ensureBox(ctx, spec)
+	b, err := h.ensureBox(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
+	box, kernel := b.name, b.kernel
 	ns, err := sandbox.NewNetns(ctx, rn, "relapse-vagrant-"+rn.Short())
 	if err != nil {
 		return nil, err
@@ -169,6 +170,17 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, rn *run.Ru
 	if err := os.MkdirAll(cfg.ControlDir, 0o700); err != nil {
 		return nil, err
 	}
+	hostKeys := "not pinned: the user's box, whose host keys relapse did not make (any key is accepted)"
+	if b.rootfs != nil {
+		// relapse's own box is its root filesystem: the same host keys as a
+		// qemu node's, so ssh takes nothing else that answers on the box's
+		// address for the box (libvirt's dnsmasq hands addresses out).
+		if cfg.KnownHosts, err = qemu.PinHostKeys(h.dir, *b.rootfs); err != nil {
+			return nil, err
+		}
+		cfg.HostKeyAlias = qemu.HostKeyAlias
+		hostKeys = "pinned: the keys root filesystem " + b.rootfs.Key + " was built with"
+	}
 	n := remote.New(cfg)
 	rn.DeferCleanup("close ssh to the box", func(context.Context) error { return n.Close() })
 	if err := n.WaitReady(ctx, time.Second); err != nil {
@@ -183,7 +195,8 @@ func (p Provider) Provision(ctx context.Context, spec provision.Spec, rn *run.Ru
 	}
 	rn.NodeFact(
 		report.Fact{Name: "provider", Value: "vagrant " + toolVersion(ctx, "vagrant", "--version") + " with vagrant-libvirt, libvirtd " + toolVersion(ctx, "libvirtd", "--version")},
-		report.Fact{Name: "box", Value: boxFact},
+		report.Fact{Name: "box", Value: b.fact},
+		report.Fact{Name: "ssh host keys", Value: hostKeys},
 		report.Fact{Name: "accelerator", Value: "libvirt driver " + driver + ": " + accel.Why},
 		report.Fact{Name: "vagrant up", Value: fmt.Sprintf("%.1f s", upSeconds)},
 		report.Fact{Name: "libvirt", Value: "private libvirtd/virtlogd in network namespace " + ns.Name + " and their own mount namespace; URI " + h.uri},
