@@ -174,7 +174,7 @@ func (f KillFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error)
 	}
 	var creates0 int
 	if f.At == "creates" {
-		_, creates0 = t.Wrapper.count(ctx, "", "", "create")
+		_, creates0 = t.Wrapper.count(ctx, "", "", "create", 0, -1)
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faultBound)
 	done := make(chan struct{})
@@ -182,7 +182,7 @@ func (f KillFault) Arm(ctx context.Context, r *run.Run, t Target) (Armed, error)
 		defer close(done)
 		_ = poll.Until(wctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 			if f.At == "creates" {
-				if _, n := t.Wrapper.count(ctx, "", "", "create"); n-creates0 < f.Creates {
+				if _, n := t.Wrapper.count(ctx, "", "", "create", 0, -1); n-creates0 < f.Creates {
 					return false, nil
 				}
 				return true, newest(ctx)

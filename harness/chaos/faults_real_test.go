@@ -356,6 +356,10 @@ func TestRuntimeWrapperReal(t *testing.T) {
 		}
 		return a
 	}
+	// A call before the rules are armed is not theirs to count.
+	if _, code, _ := call("start", "c0"); code != 0 {
+		t.Fatalf("start before arming: exit %d", code)
+	}
 	kill := arm(KillFault{Victim: "shim", Signal: "KILL", At: "creates", Creates: 2})
 	fail := arm(WrapperFault{Subcommand: "create", Action: "fail", ExitCode: 3})
 	delay := arm(WrapperFault{Subcommand: "start", Action: "delay", Delay: 400 * time.Millisecond})
@@ -369,13 +373,13 @@ func TestRuntimeWrapperReal(t *testing.T) {
 	if _, code, _ := call("delete", "c1"); code != 0 {
 		t.Errorf("delete (no rule): exit %d", code)
 	}
-	if got := ranLines(); !slices.Equal(got, []string{"start c1", "delete c1"}) {
+	if got := ranLines(); !slices.Equal(got, []string{"start c0", "start c1", "delete c1"}) {
 		t.Errorf("runc ran %q; want start and delete, not the failed create", got)
 	}
-	if got := fail.Saw(); got != "failed 1 of 1 runc create calls with exit code 3" {
+	if got := fail.Saw(); got != "failed 1 of 1 runc create calls while armed with exit code 3" {
 		t.Errorf("fail Saw = %q", got)
 	}
-	if got := delay.Saw(); got != "delayed 1 of 1 runc start calls by 400ms" {
+	if got := delay.Saw(); got != "delayed 1 of 1 runc start calls while armed by 400ms" {
 		t.Errorf("delay Saw = %q", got)
 	}
 	if err := shim.Process.Signal(syscall.Signal(0)); err != nil {
@@ -388,6 +392,9 @@ func TestRuntimeWrapperReal(t *testing.T) {
 	}
 	if _, code, _ := call("create", "c2"); code != 0 || !slices.Contains(ranLines(), "create c2") {
 		t.Errorf("create after disarm: exit %d, runc ran %q", code, ranLines())
+	}
+	if got := fail.Saw(); got != "failed 1 of 1 runc create calls while armed with exit code 3" {
+		t.Errorf("fail Saw after a create past its disarm = %q", got)
 	}
 	// The second create after arming: the kill comes (a reaped SIGKILL).
 	if err := shim.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {

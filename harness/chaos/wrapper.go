@@ -113,10 +113,14 @@ func (w *Wrapper) Calls(ctx context.Context) ([]string, error) {
 }
 
 // count is how many calls rule id acted on with action, and how many
-// calls of subcommand there were ("" for any).
-func (w *Wrapper) count(ctx context.Context, id, action, subcommand string) (acted, calls int) {
+// calls of subcommand there were ("" for any), among the log's lines from
+// line from up to line to (negative: to the end).
+func (w *Wrapper) count(ctx context.Context, id, action, subcommand string, from, to int) (acted, calls int) {
 	lines, _ := w.Calls(ctx)
-	for _, l := range lines {
+	if to < 0 || to > len(lines) {
+		to = len(lines)
+	}
+	for _, l := range lines[min(from, to):to] {
 		if l == "" {
 			continue
 		}
@@ -141,15 +145,29 @@ func armRule(ctx context.Context, t Target, kind string, r control.Rule, saw fun
 		return nil, fmt.Errorf("arming %s: the engine does not run the runtime wrapper (InstallWrapper; Target.Wrapper is nil)", kind)
 	}
 	w := t.Wrapper
+	// The calls counted are those made while the rule was in force: a
+	// fault armed as a schedule's last step saw none of the trial's
+	// earlier calls, and "delayed 0 of 143" would say it missed them.
+	lines, err := w.Calls(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("arming %s: %w", kind, err)
+	}
+	from, to := len(lines), -1
 	if err := w.addRule(ctx, r); err != nil {
 		return nil, fmt.Errorf("arming %s: %w", kind, err)
 	}
 	return &armed{
-		disarm: func(ctx context.Context) error { return w.removeRule(ctx, r.ID) },
+		disarm: func(ctx context.Context) error {
+			err := w.removeRule(ctx, r.ID)
+			if lines, lerr := w.Calls(ctx); lerr == nil {
+				to = len(lines)
+			}
+			return err
+		},
 		saw: func() string {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return saw(w.count(ctx, r.ID, action, r.Subcommand))
+			return saw(w.count(ctx, r.ID, action, r.Subcommand, from, to))
 		},
 	}, nil
 }
@@ -187,9 +205,9 @@ func (f WrapperFault) Arm(ctx context.Context, _ *run.Run, t Target) (Armed, err
 	}
 	return armRule(ctx, t, f.Kind(), r, func(acted, calls int) string {
 		if f.Action == "delay" {
-			return fmt.Sprintf("delayed %d of %d runc %s calls by %s", acted, calls, f.Subcommand, f.Delay)
+			return fmt.Sprintf("delayed %d of %d runc %s calls while armed by %s", acted, calls, f.Subcommand, f.Delay)
 		}
-		return fmt.Sprintf("failed %d of %d runc %s calls with exit code %d", acted, calls, f.Subcommand, f.ExitCode)
+		return fmt.Sprintf("failed %d of %d runc %s calls while armed with exit code %d", acted, calls, f.Subcommand, f.ExitCode)
 	}, f.Action)
 }
 
