@@ -556,8 +556,16 @@ func TestStraceLetsChildrenGoAtExec(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child %d did not exec sleep: %v", child, err)
 	}
+	// The exec stops the child (PTRACE_EVENT_EXEC) until strace handles
+	// the stop and detaches: its cmdline is sleep's before strace lets it
+	// go, and on a busy machine strace may be that late.
+	var traced int
+	var cerr error
+	_ = poll.Within(ctx, 10*time.Second, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
+		traced, cerr = TracerPID(ctx, tgt, child)
+		return cerr == nil && traced == 0, nil
+	})
 	parent, perr := TracerPID(ctx, tgt, h.Process.Pid)
-	traced, cerr := TracerPID(ctx, tgt, child)
 	if perr != nil || cerr != nil || parent == 0 || traced != 0 {
 		t.Errorf("TracerPid: daemon %d (%v), its child after exec %d (%v); want the daemon traced, the child not", parent, perr, traced, cerr)
 	}
