@@ -167,13 +167,14 @@ nightly: deps build
 
 # The chaos explorer: seeded schedules of workloads and faults against a
 # pinned stack under generic invariants (make chaos CONTAINERD=1.6.2
-# RUNC=1.1.1 BUDGET=15m SEED=1). Exits 1 with a confirmed finding, 0 with
+# RUNC=1.1.1 BUDGET=15m SEED=1; without RUNC, the runc containerd pins in
+# its script/setup/runc-version). Exits 1 with a confirmed finding, 0 with
 # none; DRAFT=DIR writes a draft kit declaration of a new one.
 BUDGET ?= 15m
 SEED   ?= 1
 DRAFT  ?=
 chaos: deps deps-engines $(if $(KUBERNETES),deps-k8s) build
-	$(RELAPSE) chaos --containerd $(CONTAINERD) --runc $(RUNC) $(if $(KUBERNETES),--kubernetes $(KUBERNETES)) --budget $(BUDGET) --seed $(SEED) --reports $(REPORTS) --lock-wait 30m $(if $(DRAFT),--draft $(DRAFT))
+	$(RELAPSE) chaos $(if $(CONTAINERD),--containerd $(CONTAINERD)) $(if $(RUNC),--runc $(RUNC)) $(if $(KUBERNETES),--kubernetes $(KUBERNETES)) --budget $(BUDGET) --seed $(SEED) --reports $(REPORTS) --lock-wait 30m $(if $(DRAFT),--draft $(DRAFT))
 
 # Bisection: make bisect COMPONENT=runc GOOD="rc92 1.3.0" BAD=rc93 (over
 # releases), or with BISECT_SOURCE=DIR over the commits of a checkout.

@@ -26,7 +26,7 @@ func chaos(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	var o explore.Options
 	fs.StringVar(&o.Containerd, "containerd", "", "containerd version (e.g. 1.6.2, latest)")
-	fs.StringVar(&o.Runc, "runc", "", "runc version containerd's shim runs (e.g. 1.1.1, v1.0.0-rc93)")
+	fs.StringVar(&o.Runc, "runc", "", "runc version containerd's shim runs (e.g. 1.1.1, v1.0.0-rc93; default: the one containerd pins in script/setup/runc-version)")
 	fs.StringVar(&o.Kubernetes, "kubernetes", "", "Kubernetes version: explore a one-node cluster of it (node Ready, pod start/delete, no netns or IP left)")
 	fs.DurationVar(&o.Budget, "budget", 15*time.Minute, "how long to explore before the shrink")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the schedules (a report's seed replays them)")

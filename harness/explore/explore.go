@@ -23,7 +23,10 @@ import (
 
 // Options is what `relapse chaos` was asked.
 type Options struct {
+	// Runc empty: the runc Containerd pins (versions.PinnedRunc), chosen
+	// by Run, which says how in RuncFrom and the report.
 	Containerd, Runc, Kubernetes string
+	RuncFrom                     string
 	// Budget bounds the exploration (not the shrink that follows a
 	// violation, which ShrinkRuns bounds).
 	Budget time.Duration
@@ -46,8 +49,6 @@ func (o Options) Check() error {
 	switch {
 	case o.Containerd == "":
 		return errors.New("--containerd is required: the explorer drives runc through containerd (e.g. --containerd 1.6.2); runc alone is not explored yet")
-	case o.Runc == "":
-		return errors.New("--runc is required (e.g. --runc 1.1.1, or v1.0.0-rc93)")
 	case o.Budget <= 0:
 		return fmt.Errorf("--budget %s: want how long to explore, more than 0 (e.g. 15m)", o.Budget)
 	case o.Replays < 1 || o.Need < 1 || o.Need > o.Replays:
@@ -148,6 +149,7 @@ func (Scenario) Params() []scenario.Param {
 		scenario.IntParam("need", 1, 1, 20, "violating replays (k of n) a shrink candidate needs to still count"),
 		scenario.IntParam("shrink-runs", 12, 0, 200, "bound on the replays a shrink spends (0: none)"),
 		scenario.StringParam("draft", "", "directory for a draft kit declaration of a new (unclaimed) finding", func(string) error { return nil }),
+		scenario.StringParam("runc-from", "", "how the runc was chosen when none was asked for (relapse chaos sets it)", checkRuncFrom),
 		clusterParam,
 	}
 }
@@ -168,6 +170,9 @@ func (Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, stri
 		Containerd: env.Artifacts["containerd"].Version, Runc: env.Artifacts["runc"].Version, Kubernetes: env.Artifacts[versions.Kubernetes.Name].Version}
 	if o.Need > o.Replays {
 		return report.Inconclusive, "", fmt.Errorf("need %d of replays %d: want need <= replays", o.Need, o.Replays)
+	}
+	if from := p.String("runc-from"); from != "" {
+		env.Condition("runc", from)
 	}
 	kinds := chaos.FaultKinds()
 	out := &Outcome{Seed: o.Seed, Budget: o.Budget, Bound: DefaultBound.String()}
@@ -193,6 +198,13 @@ func (Scenario) Run(ctx context.Context, env *scenario.Env) (report.Result, stri
 func Run(ctx context.Context, o Options) (*Outcome, *experiment.Result, error) {
 	if err := o.Check(); err != nil {
 		return nil, nil, err
+	}
+	if o.Runc == "" {
+		runc, how, err := versions.PinnedRunc(ctx, o.Containerd)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Runc, o.RuncFrom = runc, how
 	}
 	plan, err := experiment.Prepare(ctx, experiment.Options{Scenario: Name,
 		Versions:   o.versions(),
@@ -237,7 +249,8 @@ func (o Options) replay(trial int) string {
 // params are the scenario parameters o stands for.
 func (o Options) params() map[string]string {
 	return map[string]string{"budget": o.Budget.String(), "seed": strconv.FormatUint(o.Seed, 10), "trial": strconv.Itoa(o.Trial),
-		"replays": strconv.Itoa(o.Replays), "need": strconv.Itoa(o.Need), "shrink-runs": strconv.Itoa(o.ShrinkRuns), "draft": o.Draft}
+		"replays": strconv.Itoa(o.Replays), "need": strconv.Itoa(o.Need), "shrink-runs": strconv.Itoa(o.ShrinkRuns), "draft": o.Draft,
+		"runc-from": o.RuncFrom}
 }
 
 func explore(ctx context.Context, env *scenario.Env, o Options, kinds []chaos.FaultKind, out *Outcome) error {
@@ -334,4 +347,13 @@ func explorerFor(ctx context.Context, env *scenario.Env, o Options) (explorer, e
 		return nil, err
 	}
 	return newStack(env, sb, rootfs, env.Artifacts["containerd"].Path, env.Artifacts["runc"].Path, DefaultBound), nil
+}
+
+// checkRuncFrom keeps the runc-from parameter to one short printable line:
+// it goes into the report as it is.
+func checkRuncFrom(s string) error {
+	if len(s) > 200 || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return fmt.Errorf("runc-from %q: want one printable line of at most 200 bytes", s[:min(len(s), 200)])
+	}
+	return nil
 }
