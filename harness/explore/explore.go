@@ -18,6 +18,7 @@ import (
 	"github.com/relapse-dev/relapse/harness/report"
 	"github.com/relapse-dev/relapse/harness/sandbox"
 	"github.com/relapse-dev/relapse/harness/scenario"
+	"github.com/relapse-dev/relapse/harness/textutil"
 	"github.com/relapse-dev/relapse/harness/versions"
 )
 
@@ -349,10 +350,11 @@ func explorerFor(ctx context.Context, env *scenario.Env, o Options) (explorer, e
 	return newStack(env, sb, rootfs, env.Artifacts["containerd"].Path, env.Artifacts["runc"].Path, DefaultBound), nil
 }
 
-// checkRuncFrom keeps the runc-from parameter to one short printable line:
-// it goes into the report as it is.
+// checkRuncFrom keeps the runc-from parameter to one short line a log
+// shows as written (textutil.Printable has nothing to escape in it): it
+// goes into the report as it is.
 func checkRuncFrom(s string) error {
-	if len(s) > 200 || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+	if len(s) > 200 || textutil.Printable(s) != s {
 		return fmt.Errorf("runc-from %q: want one printable line of at most 200 bytes", s[:min(len(s), 200)])
 	}
 	return nil
